@@ -1,0 +1,34 @@
+"""What rendering needs beyond the lab file: the box (name, kernel, initrd) and where libvirt
+runs (the host's, or the lab's own sandbox). Kept apart so rendering itself stays pure."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from labctl.lab import LOCAL_BOX, Lab
+from labctl.render import BoxRef, LibvirtRuntime, RenderContext
+from labctl.state import LabState, vrrp_password
+
+
+def box_ref(lab: Lab) -> BoxRef:
+    if lab.provider.box != LOCAL_BOX:
+        return BoxRef(lab.provider.box)
+    from labctl import box
+
+    info = box.expected_box()
+    return BoxRef(info.name, kernel=str(info.kernel), initrd=str(info.initrd), insecure_key=True)
+
+
+def libvirt_runtime(lab: Lab, state: LabState) -> LibvirtRuntime:
+    if lab.provider.name != "libvirt" or lab.isolation != "netns":
+        return LibvirtRuntime()
+    from labctl.sandbox import Sandbox
+
+    sandbox = Sandbox.for_lab(lab.name, state.root)
+    return sandbox.libvirt_runtime(lab)
+
+
+def render_context(lab: Lab, lab_path: Path) -> RenderContext:
+    state = LabState.for_lab(lab_path, lab.name)
+    return RenderContext(box=box_ref(lab), libvirt=libvirt_runtime(lab, state),
+                         auth_pass=vrrp_password(lab, state))

@@ -1,0 +1,61 @@
+# Shell helpers shared by every node's provision.sh (included when labctl renders it).
+# Each change prints one "changed: ..." line, so a second run that prints none changed nothing.
+
+changed() { echo "changed: $*"; }
+
+# install_file SRC DEST MODE: put SRC (beside this script) at DEST when different; status 0 when
+# it installed something, 1 when DEST was already right.
+install_file() {
+    if [ -f "$2" ] && cmp -s "$1" "$2" && [ "$(stat -c %a "$2")" = "$(echo "$3" | sed 's/^0//')" ]; then
+        return 1
+    fi
+    install -D -m "$3" "$1" "$2"
+    changed "$2"
+    return 0
+}
+
+# need_package PKG...: install the packages that are missing (boxes built by labctl have them all).
+need_package() {
+    missing=""
+    for pkg in "$@"; do
+        dpkg-query -W -f '${Status}' "$pkg" 2>/dev/null | grep -q 'install ok installed' || missing="$missing $pkg"
+    done
+    [ -z "$missing" ] && return 0
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -q >/dev/null
+    # shellcheck disable=SC2086 # word splitting wanted: one argument per package
+    apt-get install -y -q --no-install-recommends $missing >/dev/null
+    changed "packages installed:$missing"
+}
+
+# set_hostname NAME: here rather than in the Vagrantfile, where it costs a network restart.
+set_hostname() {
+    if [ "$(hostname)" != "$1" ]; then
+        hostname "$1"
+        changed "hostname $1"
+    fi
+    if [ "$(cat /etc/hostname 2>/dev/null)" != "$1" ]; then
+        echo "$1" > /etc/hostname
+        changed "/etc/hostname"
+    fi
+    if ! grep -q "^127.0.1.1[[:space:]]$1\$" /etc/hosts; then
+        sed -i '/^127\.0\.1\.1[[:space:]]/d' /etc/hosts
+        echo "127.0.1.1	$1" >> /etc/hosts
+        changed "/etc/hosts"
+    fi
+}
+
+# service_running UNIT RESTART: enable UNIT, restart it when RESTART is 1, else start it if stopped.
+service_running() {
+    if ! systemctl is-enabled -q "$1" 2>/dev/null; then
+        systemctl enable -q "$1"
+        changed "$1 enabled"
+    fi
+    if [ "$2" = 1 ]; then
+        systemctl restart "$1"
+        changed "$1 restarted"
+    elif ! systemctl is-active -q "$1"; then
+        systemctl start "$1"
+        changed "$1 started"
+    fi
+}
