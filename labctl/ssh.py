@@ -400,6 +400,9 @@ def _existing_identity_files(target: SshTarget) -> list[str]:
 def _login(target: SshTarget, ns: str | None, known_hosts: Path, keys: list[str],
            timeout: float) -> paramiko.SSHClient:
     sock = netns_mod.connect_in(ns, target.hostname, target.port, timeout=timeout)
+    # SSH is chatty request/response; without this every channel open waits ~40 ms on
+    # Nagle's algorithm meeting a delayed ACK.
+    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
     client = paramiko.SSHClient()
     client.set_missing_host_key_policy(_PinningPolicy(target, known_hosts))
     try:
@@ -464,7 +467,10 @@ def _collect(channel: paramiko.Channel, timeout: float, node: str,
         if time.monotonic() > deadline:
             raise CommandTimeout(f"{node}: command still running after {timeout:.0f}s: "
                                  f"{command}", _text(out), _text(err))
-        select.select([channel], [], [], 0.2)
+        if channel.eof_received:
+            channel.status_event.wait(0.05)  # only the exit status is still to come
+        else:
+            select.select([channel], [], [], 0.05)  # the channel's pipe signals new output
     while channel.recv_ready():
         out += channel.recv(65536)
     while channel.recv_stderr_ready():
