@@ -155,7 +155,10 @@ def _build(r: _Reader, data: dict) -> model.Lab | None:
     nodes = _nodes(r, data, network)
     vrrp = _vrrp(r, data.get("vrrp"))
     ipvs = _ipvs(r, data.get("ipvs"))
-    balancers = [n.name for n in nodes if n.role == "balancer"]
+    # Names as written, so that one bad address does not make every VIP complain about it too.
+    raw_balancers = data.get("balancers")
+    balancers = ([str(k) for k in raw_balancers] if isinstance(raw_balancers, dict)
+                 else [n.name for n in nodes if n.role == "balancer"])
     vips = _vips(r, data.get("vips"), network, nodes, balancers)
     if r.problems:
         return None
@@ -371,7 +374,9 @@ def _priorities(r: _Reader, value: Any, path: tuple, balancers: list[str]) -> di
     result: dict[str, int] = {}
     for name, prio in value.items():
         if name not in balancers:
-            hint = difflib.get_close_matches(str(name), balancers, n=1)
+            # Suggest among the balancers still without a priority: the likely typo target.
+            unset = [b for b in balancers if b not in value] or balancers
+            hint = difflib.get_close_matches(str(name), unset, n=1, cutoff=0.5)
             r.problem((*path, name), f"{name!r} is not a balancer" + (f"; did you mean {hint[0]!r}?" if hint else f"; balancers are {', '.join(balancers)}"))
             continue
         # 255 is reserved for the address owner, 0 means "leaving" in VRRP.

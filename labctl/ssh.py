@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import TypeVar
 
 import paramiko
-from paramiko.hostkeys import HostKeyEntry
+from paramiko.hostkeys import HostKeyEntry, InvalidHostKey
 
 from labctl import netns as netns_mod
 
@@ -170,8 +170,18 @@ def _write_lines(known_hosts: Path, lines: list[str]) -> None:
     os.replace(tmp, known_hosts)
 
 
+def _parse_entry(line: str) -> HostKeyEntry | None:
+    """One known_hosts line, or None for comments, blanks and lines we cannot read."""
+    if not line.strip() or line.lstrip().startswith("#"):
+        return None
+    try:
+        return HostKeyEntry.from_line(line)
+    except (InvalidHostKey, paramiko.SSHException, ValueError):  # a hand-edited or foreign line: leave it be
+        return None
+
+
 def _entry_names(line: str) -> list[str]:
-    entry = HostKeyEntry.from_line(line) if line.strip() and not line.startswith("#") else None
+    entry = _parse_entry(line)
     return entry.hostnames if entry else []
 
 
@@ -180,7 +190,7 @@ def pinned_keys(known_hosts: Path, name: str, hostname: str, port: int) -> list[
     wanted = {name, host_pattern(hostname, port)}
     keys = []
     for line in _read_lines(known_hosts):
-        entry = HostKeyEntry.from_line(line) if line.strip() and not line.startswith("#") else None
+        entry = _parse_entry(line)
         if entry and wanted <= set(entry.hostnames):
             keys.append(entry.key)
     return keys
@@ -188,6 +198,8 @@ def pinned_keys(known_hosts: Path, name: str, hostname: str, port: int) -> list[
 
 def forget_host(known_hosts: Path, name: str) -> int:
     """Drop every key pinned for node NAME (call it when the VM is re-created); lines removed."""
+    if not known_hosts.exists():
+        return 0
     with _locked(known_hosts):
         lines = _read_lines(known_hosts)
         kept = [line for line in lines if name not in _entry_names(line)]
@@ -212,7 +224,7 @@ def _pin_or_check(known_hosts: Path, target: SshTarget, key: paramiko.PKey) -> N
                 "file. Otherwise something else answers at that address."
             )
         # A node known at another address (it got a new lease) is a new machine: replace it.
-        lines = [l for l in _read_lines(known_hosts) if target.name not in _entry_names(l)]
+        lines = [ln for ln in _read_lines(known_hosts) if target.name not in _entry_names(ln)]
         lines.append(f"{target.name},{address} {key.get_name()} {key.get_base64()}")
         _write_lines(known_hosts, lines)
         log.info("%s: pinned host key %s %s", target.name, key.get_name(), key.fingerprint)
