@@ -1,0 +1,115 @@
+"""The rendered files pass the real programs' own checks: keepalived --config-test, nginx -t,
+vagrant validate. keepalived runs in a namespace that has the interface the config names."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import uuid
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+
+from labctl import netns
+from labctl.initlab import initial_lab
+from labctl.lab import IpvsSettings, reference_lab
+from labctl.render import BoxRef, LibvirtRuntime, RenderContext, render_lab, write_rendered
+from tests.support.keepalived_conf import reference_files
+
+pytestmark = pytest.mark.integration
+HOMEWORK = (Path(__file__).parents[1] / "fixtures" / "homework-3.8-ipvs-keepalived.txt").read_text()
+CTX = RenderContext(box=BoxRef("debian/bookworm64"), auth_pass="k9Lm2Pq7")
+
+
+def need(program: str) -> str:
+    path = shutil.which(program) or (f"/usr/sbin/{program}" if Path(f"/usr/sbin/{program}").exists() else None)
+    if path is None:
+        pytest.fail(f"{program} is not installed: .ci/run installs it")
+    return path
+
+
+@pytest.fixture
+def ns_with_eth1():
+    """A namespace holding interface eth1 (one end of a veth pair), removed afterwards."""
+    name = f"lt-ka-{uuid.uuid4().hex[:6]}"
+    netns.create(name)
+    try:
+        subprocess.run(["ip", "-n", name, "link", "add", "eth1", "type", "veth", "peer", "name", "eth1p"], check=True)
+        subprocess.run(["ip", "-n", name, "link", "set", "eth1", "up"], check=True)
+        yield name
+    finally:
+        netns.delete(name)
+
+
+def config_test(ns: str, conf: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(netns.exec_argv(ns, [need("keepalived"), "--config-test", "-f", str(conf)]),
+                          capture_output=True, text=True)
+
+
+@pytest.mark.parametrize("manager", ["ipvsadm", "keepalived"])
+def test_keepalived_accepts_every_rendered_config(tmp_path, ns_with_eth1, manager):
+    lab = replace(reference_lab(), ipvs=IpvsSettings(manager=manager))
+    write_rendered(render_lab(lab, CTX), tmp_path)
+    for balancer in ("b1", "b2", "b3"):
+        conf = tmp_path / "nodes" / balancer / "keepalived.conf"
+        assert ("virtual_server" in conf.read_text()) == (manager == "keepalived")
+        proc = config_test(ns_with_eth1, conf)
+        assert proc.returncode == 0, (balancer, proc.stdout, proc.stderr)
+
+
+def test_reference_files_fail_the_same_check(tmp_path, ns_with_eth1):
+    # The homework's own files exit 5: their 9-character password is cut to 8.
+    conf = tmp_path / "b1.conf"
+    conf.write_text(reference_files(HOMEWORK)["b1"])
+    proc = config_test(ns_with_eth1, conf)
+    assert proc.returncode == 5
+    assert "Truncating auth_pass" in proc.stdout + proc.stderr
+
+
+def test_nginx_accepts_the_rendered_site(tmp_path):
+    write_rendered(render_lab(reference_lab(), CTX), tmp_path)
+    for real in ("r1", "r2"):
+        site = tmp_path / "nodes" / real / "nginx-site.conf"
+        conf = tmp_path / f"nginx-{real}.conf"
+        conf.write_text(
+            f"pid {tmp_path}/nginx.pid;\nerror_log {tmp_path}/error.log;\nevents {{}}\n"
+            f"http {{\n    access_log off;\n    include {site};\n}}\n"
+        )
+        proc = subprocess.run([need("nginx"), "-t", "-c", str(conf), "-e", str(tmp_path / "error.log")],
+                              capture_output=True, text=True)
+        assert proc.returncode == 0, proc.stderr
+        assert "syntax is ok" in proc.stderr
+
+
+def vagrant_validate(folder: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([need("vagrant"), "validate"], cwd=folder, capture_output=True, text=True,
+                          env={"PATH": "/usr/sbin:/usr/bin:/sbin:/bin", "HOME": str(folder),
+                               "VAGRANT_HOME": str(folder / ".vagrant.d")})
+
+
+@pytest.mark.parametrize("provider", ["virtualbox", "libvirt"])
+def test_vagrant_validates_the_rendered_vagrantfile(tmp_path, provider):
+    if provider == "libvirt":
+        lab = initial_lab(provider="libvirt", driver="qemu", box="local")
+        ctx = RenderContext(
+            box=BoxRef("labctl/debian12", kernel="/boxes/vmlinuz", initrd="/boxes/initrd.img", insecure_key=True),
+            libvirt=LibvirtRuntime(uri="qemu:///system?socket=/state/libvirt-sock", emulator_path="/state/qemu-tcg"),
+            auth_pass="k9Lm2Pq7",
+        )
+    else:
+        lab, ctx = reference_lab(), CTX
+    write_rendered(render_lab(lab, ctx), tmp_path)
+    text = (tmp_path / "Vagrantfile").read_text()
+    assert ("libvirt__network_name" in text) == (provider == "libvirt")
+    assert "vm.hostname =" not in text  # provisioning sets it: cheaper than a network restart
+    proc = vagrant_validate(tmp_path)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+def test_vagrant_validate_catches_a_broken_setting(tmp_path):
+    # The check above has teeth: a provider setting Vagrant does not know is refused.
+    write_rendered(render_lab(initial_lab(provider="libvirt"), CTX), tmp_path)
+    vf = tmp_path / "Vagrantfile"
+    vf.write_text(vf.read_text().replace('lv.graphics_type = "none"', 'lv.graphics_typo = "none"'))
+    assert vagrant_validate(tmp_path).returncode != 0
