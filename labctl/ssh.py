@@ -71,12 +71,11 @@ class CommandTimeout(SshError):
 class CommandFailed(SshError):
     """A command run with check=True exited non-zero; `result` holds everything it returned."""
 
-    def __init__(self, result: CommandResult) -> None:
+    def __init__(self, result: CommandResult, what: str | None = None) -> None:
         self.result = result
         tail = "\n".join(result.stderr.strip().splitlines()[-5:]) or "(no stderr)"
-        super().__init__(
-            f"{result.node}: command failed with exit code {result.rc}: {result.command}\n{tail}"
-        )
+        what = what or f"command failed: {result.command}"
+        super().__init__(f"{result.node}: {what} (exit code {result.rc})\n{tail}")
 
 
 # --------------------------------------------------------------------------------------------
@@ -363,7 +362,9 @@ class SshSession:
         data = content.encode() if isinstance(content, str) else content
         digest = hashlib.sha256(data).hexdigest()
         argv = ["sh", "-c", _PUT_SCRIPT, "labctl-put", remote_path, format(mode, "o"), digest]
-        result = self.run(argv, sudo=sudo, stdin=data, check=True)
+        result = self.run(argv, sudo=sudo, stdin=data)
+        if not result.ok:  # the script itself is noise in an error message: name the file
+            raise CommandFailed(result, f"cannot write {remote_path}{' with sudo' if sudo else ''}")
         outcome = result.stdout.strip()
         log.debug("%s: put %s (%d bytes, mode %o): %s", self.node, remote_path, len(data),
                   mode, outcome)
@@ -397,7 +398,6 @@ class SshSession:
             return rc, out, err
         finally:
             channel.close()
-
 
 
 def _existing_identity_files(target: SshTarget) -> list[str]:

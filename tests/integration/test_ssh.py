@@ -14,6 +14,7 @@ import pytest
 
 from labctl.ssh import (
     CommandFailed,
+    CommandTimeout,
     HostKeyMismatch,
     SshSession,
     SshUnreachable,
@@ -80,6 +81,17 @@ def test_check_raises_with_the_result(web1):
     assert "web1" in str(caught.value) and "boom" in str(caught.value)
 
 
+def test_a_command_over_its_timeout_raises_with_partial_output(web1):
+    with pytest.raises(CommandTimeout) as caught:
+        web1.run("echo started; sleep 30", timeout=1.0)
+    assert caught.value.stdout == "started\n" and "web1" in str(caught.value)
+
+
+def test_a_background_child_holding_stdout_does_not_hang_run(web1):
+    # Like starting a daemon by hand: the shell exits, the child keeps stdout open.
+    assert web1.run("sleep 30 & echo launched").stdout == "launched\n"
+
+
 def test_stdin_is_delivered(web1):
     data = b"line one\n" * 20000  # bigger than one SSH window
     result = web1.run(["wc", "-c"], stdin=data, check=True)
@@ -100,6 +112,14 @@ def test_put_is_idempotent(web1, tmp_path, sudo):
     assert web1.put(path, b"\x00binary\xff", mode=0o600, sudo=sudo) is True
     assert Path(path).read_bytes() == b"\x00binary\xff"
     assert not list(Path(path).parent.glob(".labctl-put.*"))  # no temp files left behind
+
+
+def test_put_failure_names_the_file(web1, tmp_path):
+    blocker = tmp_path / "not-a-dir"
+    blocker.write_text("")
+    with pytest.raises(CommandFailed, match=r"web1: cannot write .*not-a-dir/x\.conf") as caught:
+        web1.put(f"{blocker}/x.conf", "secret=1\n")
+    assert "secret" not in str(caught.value)  # content is never echoed
 
 
 def test_host_key_is_pinned_then_a_new_key_is_refused(segment, sshd, known_hosts):

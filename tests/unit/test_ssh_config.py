@@ -12,6 +12,8 @@ import pytest
 from labctl.ssh import (
     HostKeyMismatch,
     SshConfigError,
+    SshError,
+    SshSession,
     SshTarget,
     _pin_or_check,
     command_line,
@@ -158,3 +160,17 @@ def test_run_parallel_runs_everything_and_keeps_each_failure():
     assert list(failures(results)) == ["b"]
     assert sorted(seen) == ["a", "b", "c"]
     assert run_parallel({}, work) == {}
+
+
+def test_lines_it_cannot_read_are_kept_untouched(tmp_path: Path, two_keys):
+    known_hosts = tmp_path / "known_hosts"
+    known_hosts.write_text("# hand-written note\nweb9 ssh-rsa !!!not-base64\n")
+    _pin_or_check(known_hosts, SshTarget("web1", "10.0.0.5", 22, "v", []), two_keys[0])
+    assert forget_host(known_hosts, "web1") == 1
+    assert known_hosts.read_text() == "# hand-written note\nweb9 ssh-rsa !!!not-base64\n"
+
+
+def test_connect_without_any_identity_file_fails_before_touching_the_network(tmp_path: Path):
+    target = SshTarget("web1", "10.0.0.5", 22, "vagrant", [str(tmp_path / "missing_key")])
+    with pytest.raises(SshError, match="web1: no usable identity file"):
+        SshSession.connect(target, "no-such-namespace", tmp_path / "known_hosts", wait=0)
