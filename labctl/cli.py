@@ -110,6 +110,11 @@ def validate(lab_path: Path, as_json: bool) -> None:
     """Check the lab file: exit 0, or exit 2 with `FILE:LINE: key.path: reason` per problem.
 
     Every other command validates the file first; this one only checks and explains.
+
+    \b
+    Example:
+      labctl validate -f mylab/lab.yaml
+      mylab/lab.yaml:23: reals.r2: duplicate address 10.10.1.11: reals.r1 has it already
     """
     lab = load_lab(lab_path)
     if as_json:
@@ -120,7 +125,7 @@ def validate(lab_path: Path, as_json: bool) -> None:
     from labctl.describe import tie_notes
 
     console.print(f"{lab_path}: valid. {len(lab.balancers)} balancers, {len(lab.reals)} reals, "
-                  f"{len(lab.clients)} client(s), {len(lab.vips)} VIPs, provider {lab.provider.name}, "
+                  f"{len(lab.clients)} client{'s' if len(lab.clients) != 1 else ''}, {len(lab.vips)} VIPs, provider {lab.provider.name}, "
                   f"IPVS by {lab.ipvs.manager}", highlight=False)
     for note in tie_notes(lab):
         console.print(f"note: {note}", highlight=False)
@@ -158,6 +163,59 @@ def render_cmd(lab_path: Path, out: Path | None) -> None:
         names = sorted(p.name for p in (out / "nodes" / node.name).iterdir())
         table.add_row(node.name, node.role, " ".join(names))
     console.print(table)
+
+
+@main.command()
+@click.option("--balancers", "balancer_count", type=int,
+              help="How many balancers (default: the lab file's, else 3).")
+@click.option("--traffic", required=True, help="Incoming traffic, e.g. 1.5Gbit, 800Mbit.")
+@click.option("--link", required=True, help="Each balancer's link, e.g. 1Gbit.")
+@click.option("--tolerate", default=1, show_default=True, help="Balancer failures to survive.")
+@click.option("--headroom", default=0.0, show_default=True,
+              help="Percent of the link kept free after a failure.")
+@click.option("--json", "as_json", is_flag=True, help="Print the plan as JSON ({\"vips\": N, ...}).")
+@click.option("--write", is_flag=True, help="Put the VIPs and the priority matrix into the lab file.")
+@lab_option
+def plan(balancer_count: int | None, traffic: str, link: str, tolerate: int, headroom: float,
+         as_json: bool, write: bool, lab_path: Path) -> None:
+    """How many VIPs, and which priorities, so that losing a balancer degrades nothing?
+
+    Each VIP carries an equal share of the traffic; when a balancer fails, each of its VIPs
+    moves to its highest-priority survivor. labctl tries every VIP count from the number of
+    balancers up and picks the smallest that (a) keeps every survivor strictly under its link
+    (minus --headroom) after any tolerated failure and (b) spreads the load evenly before and
+    after it.
+
+    \b
+    Example (homework 3.8, question 3):
+      labctl plan --balancers 3 --traffic 1.5Gbit --link 1Gbit
+      -> 6 VIPs: 3 would leave a survivor at 1.0 Gbit/s, 100 % of its link
+    """
+    from labctl import planwrite
+    from labctl.plan import PlanError, plan_capacity
+    from labctl.views import plan_candidates_table, plan_matrix_table
+
+    lab = load_lab(lab_path) if (write or (balancer_count is None and lab_path.exists())) else None
+    names: list[str] | int = [b.name for b in lab.balancers] if lab else 3
+    if balancer_count is not None:
+        if lab and write and balancer_count != len(lab.balancers):
+            raise LabctlError(f"--balancers {balancer_count} disagrees with the {len(lab.balancers)} "
+                              f"balancers of {lab_path}", fix="drop --balancers, or edit the lab file")
+        names = balancer_count if not lab else names
+    try:
+        result = plan_capacity(names, traffic, link, tolerate=tolerate, headroom_pct=headroom)
+    except PlanError as exc:
+        raise LabctlError(str(exc), exit_code=2) from exc
+    if as_json:
+        click.echo(json.dumps(result.to_dict(), indent=2))
+    else:
+        console.print(plan_candidates_table(result))
+        console.print(plan_matrix_table(result))
+        console.print(f"[bold]Answer: {result.vips} VIPs.[/] {result.explanation}", highlight=False)
+    if write and lab:
+        planwrite.write_plan(lab_path, lab, result)
+        if not as_json:
+            console.print(f"wrote {result.vips} VIPs and their priorities into {lab_path}")
 
 
 if __name__ == "__main__":

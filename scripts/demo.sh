@@ -1,0 +1,15 @@
+#!/usr/bin/env bash
+# README's main job: a real lab (three balancers, two reals, a client as VMs under qemu, in a
+# network namespace of its own), the failover experiment, and a clean teardown.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/setup.sh
+labctl=.venv/bin/labctl
+dir=${LABCTL_DEMO_DIR:-demo}
+$labctl init "$dir" --name demo --provider libvirt --driver qemu --box local --force
+cd "$dir"
+trap '../$labctl destroy --yes' EXIT
+../$labctl box build
+../$labctl up
+../$labctl status
+../$labctl scenario run failover
