@@ -317,7 +317,8 @@ def parse_ipvsadm_stats(text: str) -> IpvsStats:
         if words[0] == "->":
             if current is None:
                 raise ParseError("real server line before any service", line_no, line)
-            address, port = _split_addr_port(_one(words[1:-5], line_no, line), line_no, line)
+            target = _one(words[1:-5], line_no, line)
+            address, port = _split_addr_port(target, line_no, line)
             current.reals.append(IpvsRealStats(address, port, _counters(words[-5:], line_no, line)))
         elif words[0] in _SERVICE_PROTOCOLS or words[0] == "FWM":
             current = _parse_service_stats(words, line_no, line)
@@ -333,13 +334,15 @@ def _is_stats_header(words: list[str]) -> bool:
 
 def _one(words: list[str], line_no: int, line: str) -> str:
     if len(words) != 1:
-        raise ParseError("expected one address and five counters", line_no, line)
+        raise ParseError("expected one ADDRESS:PORT and five counters", line_no, line)
     return words[0]
 
 
 def _parse_service_stats(words: list[str], line_no: int, line: str) -> IpvsServiceStats:
-    counters = _counters(words[-5:], line_no, line)
     name = words[1:-5]
+    if not name:
+        raise ParseError("expected a service and five counters", line_no, line)
+    counters = _counters(words[-5:], line_no, line)
     if words[0] == "FWM":
         if not name or name[1:] not in ([], ["IPv6"]):
             raise ParseError("expected FWM MARK and five counters", line_no, line)
