@@ -48,7 +48,8 @@ def _split_addr_port(token: str, line_no: int, line: str) -> tuple[str, int]:
     try:
         ipaddress.ip_address(address)
     except ValueError:
-        raise ParseError(f"not an IP address: {address!r} (use ipvsadm -n)", line_no, line) from None
+        message = f"not an IP address: {address!r} (use ipvsadm -n)"
+        raise ParseError(message, line_no, line) from None
     if not port.isdigit() or int(port) > 65535:
         raise ParseError(f"not a port number: {port!r} (use ipvsadm -n)", line_no, line)
     return address, int(port)
@@ -96,11 +97,15 @@ class IpvsService:
 
     @property
     def key(self) -> tuple[str, str, int]:
-        return (self.proto, self.vip, self.port) if self.fwmark is None else ("FWM", str(self.fwmark), 0)
+        if self.fwmark is not None:
+            return ("FWM", str(self.fwmark), 0)
+        return (self.proto, self.vip, self.port)
 
     @property
     def label(self) -> str:
-        return f"FWM {self.fwmark}" if self.fwmark is not None else f"{self.proto} {self.vip}:{self.port}"
+        if self.fwmark is not None:
+            return f"FWM {self.fwmark}"
+        return f"{self.proto} {self.vip}:{self.port}"
 
     def real(self, address: str, port: int | None = None) -> IpvsReal | None:
         return next(
@@ -329,7 +334,9 @@ def parse_ipvsadm_stats(text: str) -> IpvsStats:
 
 
 def _is_stats_header(words: list[str]) -> bool:
-    return words == ["->", "RemoteAddress:Port"] or words[:3] == ["Prot", "LocalAddress:Port", "Conns"]
+    return words == ["->", "RemoteAddress:Port"] or words[:3] == [
+        "Prot", "LocalAddress:Port", "Conns"
+    ]
 
 
 def _one(words: list[str], line_no: int, line: str) -> str:
@@ -670,8 +677,9 @@ def _spec_from_mapping(spec: Mapping[str, Any]) -> _ServiceSpec:
     else:
         if "vip" not in spec:
             raise ValueError(f"service spec without a vip: {dict(spec)!r}")
-        proto, vip, port = str(spec.get("proto", "TCP")).upper(), spec["vip"], int(spec.get("port", 80))
-        key, label = (proto, _bare_address(vip), port), f"{proto} {_bare_address(vip)}:{port}"
+        proto, vip = str(spec.get("proto", "TCP")).upper(), _bare_address(spec["vip"])
+        port = int(spec.get("port", 80))
+        key, label = (proto, vip, port), f"{proto} {vip}:{port}"
     return _ServiceSpec(
         key=key,
         label=label,

@@ -52,7 +52,9 @@ class PlanError(ValueError):
 
 # --- rates ------------------------------------------------------------------------------------
 
-_RATE_RE = re.compile(r"^\s*([0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE]([+-]?[0-9]+))?\s*([A-Za-z/]*)\s*$")
+_RATE_RE = re.compile(
+    r"^\s*([0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE]([+-]?[0-9]+))?\s*([A-Za-z/]*)\s*$"
+)
 # Longest prefixes first so "Mi" is not read as "M" followed by "i".
 _PREFIXES: tuple[tuple[str, float], ...] = (
     ("ki", 1024.0), ("mi", 1024.0**2), ("gi", 1024.0**3), ("ti", 1024.0**4),

@@ -221,9 +221,8 @@ def test_connections_with_persistence_engine():
 
 
 def test_connections_empty_listing():
-    assert parse_ipvsadm_connections(
-        "IPVS connection entries\npro expire state       source             virtual            destination\n"
-    ) == []
+    header = "pro expire state       source             virtual            destination"
+    assert parse_ipvsadm_connections(f"IPVS connection entries\n{header}\n") == []
 
 
 @pytest.mark.parametrize(
@@ -253,7 +252,9 @@ def test_timeout_after_shortening_fin_wait():
     assert parse_ipvsadm_timeout("\nTimeout (tcp tcpfin udp): 900 10 300  \n").tcpfin == 10
 
 
-@pytest.mark.parametrize("text", ["", "Timeout: 900 120 300", "Timeout (tcp tcpfin udp): 900 x 300"])
+@pytest.mark.parametrize(
+    "text", ["", "Timeout: 900 120 300", "Timeout (tcp tcpfin udp): 900 x 300"]
+)
 def test_timeout_errors(text):
     with pytest.raises(ParseError, match="Timeout"):
         parse_ipvsadm_timeout(text)

@@ -224,7 +224,10 @@ def test_custom_names_and_evaluate_with_everyone_down():
 
 
 def test_evaluate_follows_the_priority_order():
-    matrix = [VipOrder.from_order(1, ("b1", "b2", "b3")), VipOrder.from_order(2, ("b2", "b3", "b1"))]
+    matrix = [
+        VipOrder.from_order(1, ("b1", "b2", "b3")),
+        VipOrder.from_order(2, ("b2", "b3", "b1")),
+    ]
     assert evaluate(matrix, B3, 2.0, frozenset()) == {"b1": 1.0, "b2": 1.0, "b3": 0.0}
     assert evaluate(matrix, B3, 2.0, frozenset({"b2"})) == {"b1": 1.0, "b3": 1.0}
     assert evaluate(matrix, B3, 2.0, frozenset({"b1", "b2"})) == {"b3": 2.0}
