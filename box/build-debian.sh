@@ -42,4 +42,4 @@ echo "phase: package"
 printf '{"provider":"libvirt","format":"qcow2","virtual_size":%d}\n' "$DISK_SIZE_GB" > "$work/metadata.json"
 cp "$here/guest/Vagrantfile" "$work/Vagrantfile"
 tar -C "$work" -cf "$outdir/labctl.box" metadata.json Vagrantfile box.img
-echo "phase: done"
+echo "build finished"
