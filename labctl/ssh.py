@@ -373,6 +373,27 @@ class SshSession:
                            f"{_excerpt(result.stdout)!r}")
         return outcome != "unchanged"
 
+    def stream(self, argv: list[str] | str, sudo: bool = False) -> SshLineStream:
+        """Start a long-running ARGV; iterate its output lines as they come, stop() to end it.
+
+        The command runs on a pseudo-terminal: when stop() closes the channel, sshd hangs up
+        the terminal and the remote process gets SIGHUP, so nothing is left running."""
+        command = command_line(argv, sudo)
+        log.debug("%s$ %s (stream)", self.node, command)
+        transport = self._client.get_transport()
+        if transport is None or not transport.is_active():
+            raise SshError(f"{self.node}: the SSH connection is closed")
+        channel = transport.open_session(timeout=30.0)
+        try:
+            # No echo and no CR/LF translation would be nicer, but paramiko cannot set termios
+            # modes; lines are stripped of '\r' instead.
+            channel.get_pty(width=500)
+            channel.exec_command(command)
+        except BaseException:
+            channel.close()
+            raise
+        return SshLineStream(channel)
+
     def close(self) -> None:
         self._client.close()
 
@@ -398,6 +419,41 @@ class SshSession:
             return rc, out, err
         finally:
             channel.close()
+
+
+class SshLineStream:
+    """The output lines of a command started by SshSession.stream (stdout and stderr merged by
+    the terminal)."""
+
+    def __init__(self, channel: paramiko.Channel) -> None:
+        self._channel = channel
+        self._stopped = False
+
+    def __iter__(self) -> Iterator[str]:
+        buffer = b""
+        while True:
+            try:
+                chunk = self._channel.recv(65536)
+            except (OSError, EOFError, paramiko.SSHException):
+                chunk = b""
+            if not chunk:
+                break
+            buffer += chunk
+            *lines, buffer = buffer.split(b"\n")
+            for line in lines:
+                yield _text(line).rstrip("\r")
+        if buffer.strip():
+            yield _text(buffer).rstrip("\r")
+
+    def stop(self) -> None:
+        self._stopped = True
+        self._channel.close()
+
+    @property
+    def returncode(self) -> int | None:
+        if self._channel.exit_status_ready():
+            return self._channel.recv_exit_status()
+        return -1 if self._stopped else None
 
 
 def _existing_identity_files(target: SshTarget) -> list[str]:

@@ -1,0 +1,1 @@
+"""Scripted experiments: scenario files, their validation, and the engine that runs them."""
