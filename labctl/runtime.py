@@ -19,13 +19,21 @@ def box_ref(lab: Lab) -> BoxRef:
     return BoxRef(info.name, kernel=str(info.kernel), initrd=str(info.initrd), insecure_key=True)
 
 
-def libvirt_runtime(lab: Lab, state: LabState) -> LibvirtRuntime:
-    if lab.provider.name != "libvirt" or lab.isolation != "netns":
-        return LibvirtRuntime()
-    from labctl.sandbox import Sandbox
+def sandbox_for(lab_name: str, state: LabState, tb_size: int):
+    from labctl.sandbox import Sandbox, namespace_for
 
-    sandbox = Sandbox.for_lab(lab.name, state.root)
-    return sandbox.libvirt_runtime(lab)
+    return Sandbox(namespace_for(lab_name), state.root / "sandbox", tb_size_mb=tb_size)
+
+
+def libvirt_runtime(lab: Lab, state: LabState) -> LibvirtRuntime:
+    if lab.provider.name != "libvirt":
+        return LibvirtRuntime()
+    emulate = lab.provider.libvirt.driver == "qemu"
+    if lab.isolation != "netns":
+        return LibvirtRuntime()
+    sandbox = sandbox_for(lab.name, state, lab.provider.libvirt.tb_size)
+    return LibvirtRuntime(uri=sandbox.uri,
+                          emulator_path=str(sandbox.emulator_path()) if emulate else "")
 
 
 def render_context(lab: Lab, lab_path: Path) -> RenderContext:
