@@ -1,0 +1,117 @@
+"""The checks `labctl up` runs, on recorded node output."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from labctl import verify
+from labctl.cli import resolve_targets
+from labctl.errors import LabctlError
+from labctl.lab import reference_lab
+from labctl.nodestate import parse_node_state
+from labctl.provision import changes_from_output
+
+HOMEWORK = (Path(__file__).parents[1] / "fixtures" / "homework-3.8-ipvs-keepalived.txt").read_text()
+REFERENCE_IPVS = HOMEWORK[HOMEWORK.index("IP Virtual Server"):HOMEWORK.rindex("```")]
+LAB = reference_lab()
+
+
+def node_output(addresses: list[str], ipvs: str | None = REFERENCE_IPVS, vrrp: str = "") -> str:
+    addr_lines = "\n".join(
+        f"3: eth1    inet {a} brd 10.10.1.255 scope global eth1\\       valid_lft forever preferred_lft forever"
+        for a in addresses)
+    parts = ["@@hostname", "b1", "@@addr",
+             "1: lo    inet 127.0.0.1/8 scope host lo\\       valid_lft forever preferred_lft forever",
+             addr_lines]
+    if ipvs is not None:
+        parts += ["@@ipvs", ipvs]
+    parts += ["@@vrrp", vrrp, "@@services", "keepalived active"]
+    return "\n".join(parts)
+
+
+def healthy_views():
+    return {
+        "b1": parse_node_state("b1", node_output(["10.10.1.2/24", "10.10.1.10/24"], vrrp="VI_1 MASTER\nVI_2 BACKUP")),
+        "b2": parse_node_state("b2", node_output(["10.10.1.3/24", "10.10.1.20/24"])),
+        "b3": parse_node_state("b3", node_output(["10.10.1.4/24", "10.10.1.30/24"])),
+    }
+
+
+def test_node_state_sections_are_parsed():
+    view = healthy_views()["b1"]
+    assert view.hostname == "b1"
+    assert view.holds(["10.10.1.10", "10.10.1.20"]) == {"10.10.1.10"}
+    assert view.vrrp == {"VI_1": "MASTER", "VI_2": "BACKUP"}
+    assert view.services == {"keepalived": "active"}
+    assert view.ipvs is not None and len(view.ipvs.services) == 3
+    assert not view.problems
+
+
+def test_healthy_reference_lab_passes():
+    checks = verify.evaluate_vips(LAB, healthy_views()) + verify.evaluate_ipvs(LAB, healthy_views())
+    assert all(c.ok for c in checks), [c.detail for c in checks if not c.ok]
+
+
+def test_duplicate_and_missing_holders_are_named():
+    views = healthy_views()
+    views["b3"] = parse_node_state("b3", node_output(["10.10.1.4/24", "10.10.1.10/24"]))
+    checks = {c.name: c for c in verify.evaluate_vips(LAB, views)}
+    assert not checks["vip VI_1"].ok
+    assert checks["vip VI_1"].detail == "10.10.1.10 is held by b1, b3 (expected b1 alone)"
+    assert checks["vip VI_3"].detail == "10.10.1.30 is held by no balancer (expected b3)"
+
+
+def test_ipvs_table_differences_are_named():
+    wrong = REFERENCE_IPVS.replace("10.10.1.12:80                Route", "10.10.1.12:80                Masq ", 1)
+    views = healthy_views()
+    views["b2"] = parse_node_state("b2", node_output(["10.10.1.3/24", "10.10.1.20/24"], ipvs=wrong))
+    checks = {c.node: c for c in verify.evaluate_ipvs(LAB, views)}
+    assert checks["b1"].ok and not checks["b2"].ok
+    assert "10.10.1.12" in checks["b2"].detail
+    views["b3"] = parse_node_state("b3", node_output(["10.10.1.4/24"], ipvs=None))
+    checks = {c.node: c for c in verify.evaluate_ipvs(LAB, views)}
+    assert not checks["b3"].ok and "no IPVS table" in checks["b3"].detail
+
+
+def test_http_check_needs_200_and_both_reals():
+    rows = verify.parse_http_lines("\n".join(
+        [f"10.10.1.10 200 r{1 + i % 2}" for i in range(6)]
+        + [f"10.10.1.20 200 r1" for _ in range(6)]
+        + ["10.10.1.30 200 r1", "10.10.1.30 000 -", "10.10.1.30 200 r2"]))
+    checks = {c.name: c for c in verify.evaluate_http(LAB, "c1", rows)}
+    assert checks["http VI_1"].ok
+    assert not checks["http VI_2"].ok and "reals seen: r1" in checks["http VI_2"].detail
+    assert not checks["http VI_3"].ok and "status 000, 200" in checks["http VI_3"].detail
+
+
+def test_wait_for_checks_retries_until_ok_or_timeout():
+    answers = iter([[verify.Check("x", "b1", False, "")], [verify.Check("x", "b1", True, "")]])
+    slept = []
+    checks = verify.wait_for_checks(lambda: next(answers), timeout=60, sleep=slept.append)
+    assert checks[0].ok and slept == [2.0]
+    failing = verify.wait_for_checks(lambda: [verify.Check("x", "b1", False, "")], timeout=0, sleep=slept.append)
+    assert not failing[0].ok
+
+
+def test_changed_lines_from_provision_output():
+    out = "changed: hostname b1\nsomething else\nchanged: keepalived restarted\ndone: b1\n"
+    assert changes_from_output(out) == ["hostname b1", "keepalived restarted"]
+    assert changes_from_output("done: b1\n") == []
+
+
+@pytest.mark.parametrize("target, nodes", [
+    ("all", ["b1", "b2", "b3", "r1", "r2", "c1"]),
+    ("balancers", ["b1", "b2", "b3"]),
+    ("real", ["r1", "r2"]),
+    ("c1", ["c1"]),
+])
+def test_exec_targets(target, nodes):
+    assert resolve_targets(LAB, target) == nodes
+
+
+def test_unknown_exec_target_is_a_clear_error():
+    with pytest.raises(LabctlError) as caught:
+        resolve_targets(LAB, "b9")
+    assert "no node or role 'b9'" in caught.value.message
