@@ -1,0 +1,109 @@
+"""Benchmark of `labctl up` on real VMs; prints figures, asserts nothing.
+
+In one run on the same machine (root, the local box, an isolated sandbox):
+  1. `labctl up` of the reference lab: its `vagrant up` part alone, its provisioning part, total
+  2. a second `labctl up` on the healthy lab
+  3. provisioning of one node alone (r1 destroyed, brought up and provisioned by itself)
+  4. host memory of the six-VM lab (resident size of every qemu process)
+  5. the homework's way as the baseline: the same VMs with Vagrant's shell provisioner doing the
+     same configuration (`vagrant up` with provisioning), in a second lab
+Usage: sudo .venv/bin/python bench/up.py [--keep]
+"""
+
+from __future__ import annotations
+
+import argparse
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import replace
+from pathlib import Path
+
+from rich.console import Console
+
+from labctl.initlab import initial_lab
+from labctl.labrun import RunInfo, RunningLab
+from labctl.render import render_lab, write_rendered
+from labctl.up import bring_up
+
+
+def qemu_rss_mb() -> float:
+    out = subprocess.run(["ps", "-C", "qemu-system-x86_64", "-o", "rss="], capture_output=True, text=True).stdout
+    return sum(int(x) for x in out.split()) / 1024
+
+
+def lab_in(folder: Path, name: str):
+    lab = initial_lab(name, provider="libvirt", driver="qemu", box="local")
+    (folder / "lab.yaml").write_text("# bench\n")
+    return lab, folder / "lab.yaml"
+
+
+def bench_labctl(folder: Path, console: Console) -> dict[str, float]:
+    lab, path = lab_in(folder, "benchup")
+    figures: dict[str, float] = {}
+    first = bring_up(lab, path, console)
+    if not first.ok:
+        raise SystemExit(f"labctl up failed: {first.failures or [c for c in first.checks if not c.ok]}")
+    figures["vagrant up alone (s)"] = first.timings["vagrant_up"]
+    figures["labctl up provisioning, 6 nodes (s)"] = first.timings["provision"]
+    figures["labctl up verification (s)"] = first.timings["verify"]
+    figures["labctl up total (s)"] = first.timings["total"]
+    figures["box + sandbox + render (s)"] = round(
+        first.timings["box"] + first.timings["sandbox"] + first.timings["render"], 2)
+    figures["host memory of 6 VMs, qemu RSS (MB)"] = round(qemu_rss_mb())
+    second = bring_up(lab, path, console)
+    figures["second labctl up (s)"] = second.timings["total"]
+    # One node alone: r1 made anew and provisioned by itself.
+    run = RunningLab.for_lab(lab, path)
+    subprocess.run(run.sandbox.run_argv(["vagrant", "destroy", "-f", "r1"]), cwd=run.state.render_dir,
+                   env=run.vagrant_env(), capture_output=True, check=True)
+    single = bring_up(lab, path, console, only_nodes=["r1"], run_checks=False)
+    figures["provisioning of one node alone (s)"] = single.timings["provision"]
+    RunningLab(run.state, RunInfo.of(lab)).destroy()
+    return figures
+
+
+def bench_shell_provisioner(folder: Path, console: Console) -> dict[str, float]:
+    lab, path = lab_in(folder, "benchsh")
+    run = RunningLab.for_lab(lab, path)
+    run.check_prerequisites()
+    RunInfo.of(lab).save(run.state)
+    run.ensure_box()
+    run.start_sandbox()
+    ctx = replace(run.render(), shell_provisioning=True)
+    write_rendered(render_lab(lab, ctx), run.state.render_dir)
+    started = time.monotonic()
+    try:
+        subprocess.run(run.sandbox.run_argv(["vagrant", "up", "--provider=libvirt"]),
+                       cwd=run.state.render_dir, env=run.vagrant_env(), check=True,
+                       stdout=open(run.state.root / "baseline.log", "w"), stderr=subprocess.STDOUT)
+        return {"baseline: vagrant up with shell provisioner (s)": round(time.monotonic() - started, 2)}
+    finally:
+        run.destroy()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--skip-baseline", action="store_true")
+    args = parser.parse_args()
+    console = Console(stderr=True)
+    figures: dict[str, float] = {}
+    with tempfile.TemporaryDirectory(prefix="labctl-bench-") as tmp:
+        (Path(tmp) / "a").mkdir()
+        figures.update(bench_labctl(Path(tmp) / "a", console))
+        if not args.skip_baseline:
+            (Path(tmp) / "b").mkdir()
+            figures.update(bench_shell_provisioner(Path(tmp) / "b", console))
+    width = max(len(k) for k in figures)
+    for key, value in figures.items():
+        print(f"{key:<{width}}  {value}")
+    up_alone = figures["vagrant up alone (s)"]
+    print(f"{'ratio labctl up / vagrant up alone':<{width}}  {figures['labctl up total (s)'] / up_alone:.2f} (target <= 1.15)")
+    print(f"{'ratio provisioning 6 nodes / 1 node':<{width}}  "
+          f"{figures['labctl up provisioning, 6 nodes (s)'] / figures['provisioning of one node alone (s)']:.2f} (target <= 1.5)")
+    sys.stdout.flush()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,129 @@
+"""The main job on real VMs: `labctl up` of the reference lab (qemu TCG through vagrant-libvirt,
+in an isolated sandbox), its checks, status, exec, an idempotent second up, and a destroy that
+leaves nothing behind. Every step runs the real `labctl` command, as a user would."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import uuid
+from pathlib import Path
+
+import pytest
+
+from labctl import netns
+
+pytestmark = pytest.mark.e2e
+LABCTL = [sys.executable, "-m", "labctl.cli"]
+
+
+def labctl(folder: Path, *args: str, timeout: float = 1800) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([*LABCTL, *args], cwd=folder, capture_output=True, text=True,
+                          timeout=timeout, stdin=subprocess.DEVNULL)
+
+
+def pids_of(*names: str) -> set[int]:
+    found = set()
+    for name in names:
+        proc = subprocess.run(["pgrep", "-x", name], capture_output=True, text=True)
+        found |= {int(p) for p in proc.stdout.split()}
+    return found
+
+
+DAEMONS = ("qemu-system-x86_64", "libvirtd", "virtlogd", "dnsmasq")
+
+
+@pytest.fixture(scope="module")
+def lab_dir(tmp_path_factory, built_box):
+    """A reference lab brought up with `labctl up`, destroyed at the end whatever happens."""
+    folder = tmp_path_factory.mktemp("lab")
+    name = f"e2e{uuid.uuid4().hex[:6]}"
+    before = {"namespaces": set(netns.list_namespaces()), "pids": pids_of(*DAEMONS)}
+    init = labctl(folder, "init", ".", "--name", name, "--provider", "libvirt", "--driver", "qemu",
+                  "--box", "local")
+    assert init.returncode == 0, init.stderr
+    up = labctl(folder, "up", "--json")
+    (folder / "up-1.json").write_text(up.stdout)
+    print(up.stderr[-4000:], file=sys.stderr)
+    try:
+        yield folder, name, before, up
+    finally:
+        if (folder / ".labctl" / name).exists():
+            labctl(folder, "destroy", "--yes")
+
+
+def test_up_brings_the_reference_lab_up_and_verifies_it(lab_dir):
+    folder, _name, _before, up = lab_dir
+    assert up.returncode == 0, up.stdout[-3000:] + up.stderr[-3000:]
+    result = json.loads(up.stdout)
+    assert result["ok"] and not result["failures"]
+    checks = {(c["check"], c["node"]): c for c in result["checks"]}
+    # Each VIP by its planned master alone, the IPVS tables as planned, HTTP through each VIP.
+    assert checks[("vip VI_1", "b1")]["ok"]
+    assert checks[("vip VI_2", "b2")]["ok"]
+    assert checks[("vip VI_3", "b3")]["ok"]
+    for balancer in ("b1", "b2", "b3"):
+        assert checks[("ipvs table", balancer)]["ok"]
+    for vip in ("VI_1", "VI_2", "VI_3"):
+        detail = checks[(f"http {vip}", "c1")]["detail"]
+        assert "reals seen: r1, r2" in detail
+    assert set(result["nodes"]) == {"b1", "b2", "b3", "r1", "r2", "c1"}
+    assert all(node["changes"] for node in result["nodes"].values())
+
+
+def test_status_json_shows_holders_and_vrrp_states(lab_dir):
+    folder = lab_dir[0]
+    proc = labctl(folder, "status", "--json")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    status = json.loads(proc.stdout)
+    assert status["healthy"]
+    assert {v: e["holders"] for v, e in status["vips"].items()} == {
+        "VI_1": ["b1"], "VI_2": ["b2"], "VI_3": ["b3"]}
+    assert status["nodes"]["b1"]["vrrp"] == {"VI_1": "MASTER", "VI_2": "BACKUP", "VI_3": "BACKUP"}
+    assert status["nodes"]["r1"]["vm"] == "running"
+
+
+def test_exec_runs_on_a_role_in_parallel_and_groups_output(lab_dir):
+    folder = lab_dir[0]
+    proc = labctl(folder, "exec", "balancers", "--sudo", "--", "ipvsadm", "-Ln")
+    assert proc.returncode == 0, proc.stderr
+    for balancer in ("b1", "b2", "b3"):
+        assert f"── {balancer}" in proc.stdout
+    assert proc.stdout.count("TCP  10.10.1.10:80 rr") == 3
+    assert proc.stdout.count("-> 10.10.1.12:80                Route   1") == 9
+    proc = labctl(folder, "exec", "all", "--", "hostname")
+    assert proc.returncode == 0
+    for node in ("b1", "b2", "b3", "r1", "r2", "c1"):
+        assert f"── {node}\n{node}\n" in proc.stdout
+    failing = labctl(folder, "exec", "reals", "--", "false")
+    assert failing.returncode == 1
+
+
+def test_second_up_changes_nothing(lab_dir):
+    folder = lab_dir[0]
+    proc = labctl(folder, "up", "--json")
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
+    result = json.loads(proc.stdout)
+    assert result["vagrant_up_skipped"]
+    for node, report in result["nodes"].items():
+        assert report["uploaded"] == [] and report["changes"] == [], node
+    print(f"second up: {result['timings']}", file=sys.stderr)
+
+
+def test_destroy_leaves_nothing_behind(lab_dir):
+    folder, name, before, _up = lab_dir
+    namespace = f"labctl-{name}"
+    assert netns.exists(namespace)
+    assert pids_of("qemu-system-x86_64") - before["pids"]
+    proc = labctl(folder, "destroy", "--yes")
+    assert proc.returncode == 0, proc.stderr
+    assert not netns.exists(namespace)
+    assert set(netns.list_namespaces()) == before["namespaces"]
+    assert pids_of(*DAEMONS) - before["pids"] == set()
+    assert not (folder / ".labctl" / name).exists()
+    assert sorted(p.name for p in folder.iterdir() if p.name != "up-1.json") == [".labctl", "lab.yaml"] or \
+        sorted(p.name for p in folder.iterdir() if p.name != "up-1.json") == ["lab.yaml"]
+    again = labctl(folder, "destroy", "--yes")
+    assert again.returncode == 0 and "nothing to destroy" in again.stdout
