@@ -1,0 +1,219 @@
+"""The lab's box: mirror discovery, a real mmdebstrap build, its cache, and real VMs booting it."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import tarfile
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from labctl.box import (AptSource, BoxError, BoxInfo, add_box_to_vagrant, build_box,
+                        host_apt_sources, list_boxes, mirror_lines,
+                        mirror_lines_from_sources)
+from labctl.sandbox import Sandbox
+
+# --- mirror discovery (pure: runs everywhere, fast) ----------------------------------------
+
+DEB822 = """\
+Types: deb deb-src
+# a comment line inside the stanza
+URIs: http://mirror.invalid/debian
+Suites: bookworm bookworm-updates
+Components: main contrib
+Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg
+
+Types: deb
+URIs: http://mirror.invalid/debian-security
+Suites: bookworm-security
+Components: main
+
+Types: deb
+URIs: http://disabled.invalid/debian
+Suites: bookworm
+Components: main
+Enabled: no
+"""
+
+ONE_LINE = """\
+# deb http://commented.invalid/debian bookworm main
+deb [arch=amd64 signed-by=/etc/apt/keyrings/x.gpg] http://one.invalid/debian bookworm main
+deb-src http://one.invalid/debian bookworm main
+deb http://other.invalid/debian trixie main
+"""
+
+
+def _write_sources(root: Path, one_line: str = "", files: dict[str, str] | None = None
+                   ) -> tuple[Path, Path]:
+    sources_list = root / "sources.list"
+    sources_list.write_text(one_line)
+    folder = root / "sources.list.d"
+    folder.mkdir()
+    for name, text in (files or {}).items():
+        (folder / name).write_text(text)
+    return sources_list, folder
+
+
+def test_deb822_sources_give_the_suite_its_updates_and_security(tmp_path: Path) -> None:
+    sources = host_apt_sources(*_write_sources(tmp_path, files={"debian.sources": DEB822}))
+    assert mirror_lines_from_sources(sources, "bookworm") == [
+        "deb [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] "
+        "http://mirror.invalid/debian bookworm main",
+        "deb [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] "
+        "http://mirror.invalid/debian bookworm-updates main",
+        "deb http://mirror.invalid/debian-security bookworm-security main",
+    ]
+
+
+def test_one_line_sources_keep_signed_by_and_skip_deb_src(tmp_path: Path) -> None:
+    sources = host_apt_sources(*_write_sources(tmp_path, one_line=ONE_LINE))
+    assert mirror_lines_from_sources(sources, "bookworm") == [
+        "deb [signed-by=/etc/apt/keyrings/x.gpg] http://one.invalid/debian bookworm main",
+    ]
+
+
+def test_disabled_files_are_ignored(tmp_path: Path) -> None:
+    files = {"debian.sources.disabled": DEB822, "old.list.save": ONE_LINE}
+    sources = host_apt_sources(*_write_sources(tmp_path, files=files))
+    assert mirror_lines_from_sources(sources, "bookworm") == []
+
+
+def test_updates_alone_cannot_bootstrap(tmp_path: Path) -> None:
+    only_security = [AptSource(("deb",), ("http://s.invalid/debian-security",),
+                               ("bookworm-security",))]
+    assert mirror_lines_from_sources(only_security, "bookworm") == []
+
+
+def test_an_explicit_mirror_wins() -> None:
+    assert mirror_lines("http://mirror.invalid/debian", "bookworm") == [
+        "deb http://mirror.invalid/debian bookworm main"]
+    line = "deb http://mirror.invalid/debian bookworm main contrib"
+    assert mirror_lines(line, "bookworm") == [line]
+
+
+def test_no_mirror_is_a_clear_error(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    import labctl.box as box
+    empty = _write_sources(tmp_path)
+    monkeypatch.setattr(box, "host_apt_sources", lambda: host_apt_sources(*empty))
+    with pytest.raises(BoxError, match="--mirror"):
+        mirror_lines(None, "bookworm")
+
+
+# --- the real build (root, mmdebstrap, a Debian mirror) -----------------------------------
+
+@pytest.mark.e2e
+def test_box_holds_what_vagrant_libvirt_needs(built_box: BoxInfo) -> None:
+    with tarfile.open(built_box.box_file) as archive:
+        names = set(archive.getnames())
+        metadata = json.load(archive.extractfile("metadata.json"))  # type: ignore[arg-type]
+        vagrantfile = archive.extractfile("Vagrantfile").read().decode()  # type: ignore[union-attr]
+    assert names == {"metadata.json", "Vagrantfile", "box.img"}
+    assert metadata == {"provider": "libvirt", "format": "qcow2", "virtual_size": 4}
+    assert 'synced_folder ".", "/vagrant", disabled: true' in vagrantfile
+    assert built_box.kernel.stat().st_size > 1_000_000
+    assert built_box.initrd.stat().st_size > 1_000_000
+    assert built_box.size == built_box.box_file.stat().st_size
+    assert (built_box.path / "build.log").is_file()
+
+
+@pytest.mark.e2e
+def test_a_second_build_is_served_from_the_cache(built_box: BoxInfo) -> None:
+    before = {p: (p.stat().st_ino, p.stat().st_mtime_ns)
+              for p in (built_box.box_file, built_box.kernel, built_box.initrd)}
+    phases: list[str] = []
+    again = build_box(progress=phases.append)
+    assert phases == ["cached"]
+    assert again == built_box
+    assert {p: (p.stat().st_ino, p.stat().st_mtime_ns) for p in before} == before
+
+
+@pytest.mark.e2e
+def test_list_boxes_sees_the_build(built_box: BoxInfo) -> None:
+    assert built_box in list_boxes()
+
+
+@pytest.mark.e2e
+def test_adding_the_box_to_vagrant_twice(built_box: BoxInfo, tmp_path: Path) -> None:
+    env = dict(os.environ, VAGRANT_HOME=str(tmp_path / "vagrant.d"),
+               VAGRANT_CHECKPOINT_DISABLE="1")
+    add_box_to_vagrant(built_box, env)
+    add_box_to_vagrant(built_box, env)
+    listing = subprocess.run(["vagrant", "box", "list"], env=env, capture_output=True,
+                             text=True, check=True).stdout
+    assert listing.count(built_box.name) == 1
+
+
+# --- real VMs: the box boots under vagrant-libvirt inside a sandbox ------------------------
+
+VAGRANTFILE = """\
+Vagrant.configure("2") do |config|
+  config.vm.box = "{box}"
+  config.ssh.insert_key = false
+  config.vm.synced_folder ".", "/vagrant", disabled: true
+  config.vm.provider :libvirt do |lv|
+    lv.uri = "{uri}"
+    lv.driver = "qemu"
+    lv.emulator_path = "{emulator}"
+    lv.cpu_mode = "custom"
+    lv.cpu_model = "qemu64"
+    lv.memory = 256
+    lv.kernel = "{kernel}"
+    lv.initrd = "{initrd}"
+    lv.cmd_line = "root=/dev/vda rw console=ttyS0 net.ifnames=0 quiet"
+    lv.graphics_type = "none"
+    lv.video_type = "none"
+    lv.management_network_name = "labctl-mgmt"
+    lv.management_network_address = "192.168.121.0/24"
+    lv.management_network_mode = "none"
+  end
+  [["n1", "10.10.1.21"], ["n2", "10.10.1.22"]].each do |name, ip|
+    config.vm.define name do |node|
+      node.vm.network :private_network, ip: ip, libvirt__network_name: "labctl-lab",
+        libvirt__forward_mode: "none", libvirt__dhcp_enabled: false
+    end
+  end
+end
+"""
+
+
+@pytest.fixture
+def sandbox(tmp_path: Path) -> Iterator[Sandbox]:
+    box = Sandbox(f"labctl-t{uuid.uuid4().hex[:8]}", tmp_path / "state")
+    yield box
+    box.destroy()  # ends the VMs too, even when vagrant destroy was never reached
+
+
+@pytest.mark.e2e
+def test_two_vms_boot_reach_each_other_and_have_ipvs(built_box: BoxInfo, sandbox: Sandbox,
+                                                      tmp_path: Path) -> None:
+    sandbox.start()
+    env = sandbox.vagrant_env()
+    add_box_to_vagrant(built_box, env)
+    project = tmp_path / "project"
+    project.mkdir()
+    (project / "Vagrantfile").write_text(VAGRANTFILE.format(
+        box=built_box.name, uri=sandbox.uri, emulator=sandbox.emulator_path(),
+        kernel=built_box.kernel, initrd=built_box.initrd))
+
+    def vagrant(*args: str) -> str:
+        proc = subprocess.run(sandbox.run_argv(["vagrant", *args]), cwd=project, env=env,
+                              capture_output=True, text=True)
+        assert proc.returncode == 0, proc.stderr[-2000:]
+        return proc.stdout
+
+    vagrant("up")
+    n1 = vagrant("ssh", "n1", "-c",
+                 "sudo modprobe ip_vs && sudo ipvsadm -Ln && ping -c1 -W5 10.10.1.22")
+    assert "IP Virtual Server version" in n1
+    assert "1 received" in n1
+    assert "1 received" in vagrant("ssh", "n2", "-c", "ping -c1 -W5 10.10.1.21")
+    versions = vagrant("ssh", "n2", "-c",
+                       "python3 --version; systemctl is-enabled keepalived nginx || true")
+    assert "Python 3" in versions
+    assert "disabled\nenabled" in versions  # keepalived waits for labctl; nginx serves
+    vagrant("destroy", "-f")
+    assert sandbox.virsh("list", "--all", "--name").stdout.strip() == ""
