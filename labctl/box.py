@@ -305,7 +305,7 @@ def _run_build_script(script: Path, suite: str, outdir: Path, lines: list[str],
                 report(phase)
         code = proc.wait()
     if code != 0:
-        raise BoxError(f"box build failed in phase {phase}: {_last_line(log_path)} "
+        raise BoxError(f"box build failed in phase {phase}: {_cause(log_path)} "
                        f"(log: {_failed_log_path(outdir)})")
 
 
@@ -320,11 +320,13 @@ def _keep_failed_log(partial: Path) -> None:
         shutil.copyfile(log, _failed_log_path(partial))
 
 
-def _last_line(path: Path) -> str:
+def _cause(path: Path) -> str:
+    """The line of the build log that best says what went wrong (apt's first error)."""
     lines = [line.strip() for line in path.read_text(errors="replace").splitlines()
              if line.strip()]
-    errors = [line for line in lines if line.startswith(("E:", "error", "mmdebstrap:"))]
-    return (errors or lines or ["no output"])[-1]
+    errors = [line for line in lines if line.startswith("E:")]
+    cause = (errors or lines or ["no output"])[0 if errors else -1]
+    return cause if len(cause) <= 240 else cause[:237] + "..."
 
 
 def list_boxes(cache_root: Path | None = None) -> list[BoxInfo]:

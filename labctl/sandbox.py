@@ -228,9 +228,9 @@ class Sandbox:
         vms = [pid for pid in members if _comm(pid).startswith("qemu-system")]
         _terminate(vms)
         _terminate([pid for pid in members if pid not in vms])
-        for daemon in ("libvirtd", "virtlogd"):
+        for leftover in ("libvirtd.pid", "virtlogd.pid", "mntns"):
             try:
-                self._pid_file(daemon).unlink(missing_ok=True)
+                (self.libvirt_dir / "run" / leftover).unlink(missing_ok=True)
             except OSError:
                 pass  # no state folder at all: nothing to tidy
 
@@ -248,12 +248,23 @@ class Sandbox:
             self.state_dir.rmdir()
 
     def pids(self) -> list[int]:
-        """PIDs of this sandbox's processes (daemons, dnsmasq, qemu)."""
+        """PIDs of this sandbox's processes (daemons, dnsmasq, qemu).
+
+        They are the processes in the daemons' private mount namespace; when the network
+        namespace still exists they must be in it too (a namespace id can be reused later).
+        """
         found = {pid for pid in (self._daemon_pid("libvirtd"), self._daemon_pid("virtlogd"))
                  if pid is not None}
         mntns = self._saved_mntns()
-        if mntns and netns.exists(self.name):
-            found.update(pid for pid in netns.pids_in(self.name) if _mntns(pid) == mntns)
+        if mntns:
+            netns_id = self._netns_id()
+            for entry in Path("/proc").iterdir():
+                if not entry.name.isdigit():
+                    continue
+                pid = int(entry.name)
+                if (_ns_id(pid, "mnt") == mntns and _alive(pid)
+                        and (netns_id is None or _ns_id(pid, "net") == netns_id)):
+                    found.add(pid)
         return sorted(found)
 
     def virsh(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
@@ -360,6 +371,12 @@ class Sandbox:
         except OSError:
             return None
 
+    def _netns_id(self) -> str | None:
+        try:
+            return f"net:[{(netns.NETNS_DIR / self.name).stat().st_ino}]"
+        except OSError:
+            return None
+
     def _libvirtd_log_tail(self) -> str:
         try:
             lines = (self.log_dir / "libvirtd.log").read_text().splitlines()
@@ -399,9 +416,10 @@ def _alive(pid: int) -> bool:
     return stat.rsplit(")", 1)[1].split()[0] != "Z"
 
 
-def _mntns(pid: int) -> str | None:
+def _ns_id(pid: int, kind: str) -> str | None:
+    """The id of PID's namespace of KIND ("mnt", "net"), e.g. "mnt:[4026532301]"."""
     try:
-        return os.readlink(f"/proc/{pid}/ns/mnt")
+        return os.readlink(f"/proc/{pid}/ns/{kind}")
     except OSError:
         return None
 

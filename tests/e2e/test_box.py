@@ -147,6 +147,18 @@ def test_adding_the_box_to_vagrant_twice(built_box: BoxInfo, tmp_path: Path) -> 
     assert listing.count(built_box.name) == 1
 
 
+@pytest.mark.e2e
+def test_a_mirror_that_does_not_answer_is_a_clear_error(built_box: BoxInfo,
+                                                        tmp_path: Path) -> None:
+    # Port 9 on loopback refuses at once: apt fails in the bootstrap phase.
+    with pytest.raises(BoxError, match="phase bootstrap: E: Failed to fetch") as failure:
+        build_box(mirror="http://127.0.0.1:9/debian", cache_root=tmp_path)
+    boxes = tmp_path / "boxes"
+    assert [p.name for p in boxes.iterdir()] == [f"{built_box.name}.failed.log"]
+    assert str(boxes / f"{built_box.name}.failed.log") in str(failure.value)
+    assert list_boxes(tmp_path) == []
+
+
 # --- real VMs: the box boots under vagrant-libvirt inside a sandbox ------------------------
 
 VAGRANTFILE = """\
