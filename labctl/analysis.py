@@ -1,0 +1,526 @@
+"""What a run measured, from its records alone: pure functions, no I/O.
+
+Inputs are probe records and capture samples on the host's time base, plus the engine's events
+(actions with their times). Outputs are plain dicts for summary.json: per-VIP outages, the VIP
+holder timeline, duplicate holders, preemption, the InActConn series, and the comparison with
+VRRP theory (master-down interval = 3 x advert_int + (256 - priority) / 256 s; a graceful stop
+sends priority 0, so a backup takes over after its skew time alone, (256 - priority) / 256 s).
+"""
+
+from __future__ import annotations
+
+import re
+import statistics
+from dataclasses import dataclass, field
+from typing import Any
+
+from labctl import plan
+from labctl.capture import CaptureSample
+from labctl.lab import Lab
+from labctl.probe import ProbeRecord
+
+STABLE_OKS = 5  # successes in a row that end an outage
+MIN_DUPLICATE_S = 0.5  # shorter overlaps are sampling artefacts of a normal hand-over
+GRACEFUL = {"keepalived-stop"}
+
+
+@dataclass
+class RunData:
+    lab: Lab
+    params: dict[str, Any]
+    events: list[dict[str, Any]]
+    probes: list[ProbeRecord]
+    samples: list[CaptureSample]
+    expectations: list[dict[str, Any]] = field(default_factory=list)
+    info: dict[str, Any] = field(default_factory=dict)
+
+
+# --- VRRP theory -----------------------------------------------------------------------------
+
+
+def skew_time(priority: int) -> float:
+    return (256 - priority) / 256
+
+
+def master_down_interval(advert_int: float, priority: int) -> float:
+    return 3 * advert_int + skew_time(priority)
+
+
+# --- holder timeline -------------------------------------------------------------------------
+
+
+def _node_intervals(samples: list[CaptureSample]) -> dict[str, float]:
+    by_node: dict[str, list[float]] = {}
+    for sample in samples:
+        by_node.setdefault(sample.node, []).append(sample.t)
+    result = {}
+    for node, times in by_node.items():
+        times.sort()
+        gaps = [b - a for a, b in zip(times, times[1:]) if b > a]
+        result[node] = statistics.median(gaps) if gaps else 0.2
+    return result
+
+
+def holding_segments(samples: list[CaptureSample], vip: str) -> list[tuple[str, float, float]]:
+    """(node, start, end) while NODE held VIP. A sample stands until the node's next sample,
+    unless that is far off (the node was down): then only for one interval."""
+    intervals = _node_intervals(samples)
+    by_node: dict[str, list[CaptureSample]] = {}
+    for sample in sorted(samples, key=lambda s: s.t):
+        by_node.setdefault(sample.node, []).append(sample)
+    segments = []
+    for node, series in by_node.items():
+        step = intervals[node]
+        limit = max(3 * step, 1.0)
+        start = None
+        for index, sample in enumerate(series):
+            following = series[index + 1].t if index + 1 < len(series) else None
+            end = following if following is not None and following - sample.t <= limit else sample.t + step
+            held = vip in {a.address for a in sample.addresses}
+            if held and start is None:
+                start = sample.t
+            if held and end != following:  # a gap or the last sample: close here
+                segments.append((node, start, end))
+                start = None
+            elif not held and start is not None:
+                segments.append((node, start, sample.t))
+                start = None
+    return sorted(segments, key=lambda s: s[1])
+
+
+def holder_timeline(samples: list[CaptureSample], vip: str) -> list[dict[str, Any]]:
+    """[{start, end, holders}] covering the captured time, adjacent equal sets merged."""
+    segments = holding_segments(samples, vip)
+    if not samples:
+        return []
+    edges = sorted({s.t for s in samples} | {p for seg in segments for p in seg[1:]})
+    timeline: list[dict[str, Any]] = []
+    for a, b in zip(edges, edges[1:]):
+        mid = (a + b) / 2
+        holders = sorted({n for n, s, e in segments if s <= mid < e})
+        if timeline and timeline[-1]["holders"] == holders and abs(timeline[-1]["end"] - a) < 1e-9:
+            timeline[-1]["end"] = b
+        else:
+            timeline.append({"start": a, "end": b, "holders": holders})
+    return timeline
+
+
+def holders_at(timeline: list[dict[str, Any]], t: float) -> list[str]:
+    for part in timeline:
+        if part["start"] <= t < part["end"]:
+            return part["holders"]
+    return []
+
+
+def duplicates(timeline: list[dict[str, Any]], minimum: float = MIN_DUPLICATE_S) -> list[dict]:
+    found = []
+    for part in timeline:
+        duration = part["end"] - part["start"]
+        if len(part["holders"]) > 1 and duration >= minimum:
+            found.append({"holders": part["holders"], "start": part["start"], "end": part["end"],
+                          "duration_s": round(duration, 3)})
+    return found
+
+
+def first_held_by_other(timeline: list[dict[str, Any]], after: float,
+                        node: str) -> tuple[float, str] | None:
+    for part in timeline:
+        if part["end"] <= after:
+            continue
+        others = [h for h in part["holders"] if h != node]
+        if others:
+            return max(part["start"], after), others[0]
+    return None
+
+
+def first_held_only_by(timeline: list[dict[str, Any]], after: float, node: str) -> float | None:
+    for part in timeline:
+        if part["end"] > after and part["holders"] == [node]:
+            return max(part["start"], after)
+    return None
+
+
+# --- outages from probes ---------------------------------------------------------------------
+
+
+def outage(records: list[ProbeRecord], start: float, end: float | None) -> dict[str, Any]:
+    """The client's view of one disruption: from the first failure after START (a request
+    started up to 1 s before may be caught too) until STABLE_OKS successes in a row."""
+    window = [r for r in records if r.t >= start - 1.0 and (end is None or r.t < end)]
+    first_fail = next((i for i, r in enumerate(window) if not r.ok), None)
+    if first_fail is None:
+        return {"outage_s": 0.0, "failed": 0, "requests": len(window),
+                "answered_by_after": _answered_by(window, start)}
+    failed, run, last_fail, recovered = 0, 0, first_fail, None
+    for index in range(first_fail, len(window)):
+        if window[index].ok:
+            run += 1
+            if run == 1:
+                recovered = index
+            if run >= STABLE_OKS:
+                break
+        else:
+            failed += 1
+            run, recovered, last_fail = 0, None, index
+    before = [r for r in records if r.t < window[first_fail].t and r.ok]
+    last_ok = before[-1].t if before else None
+    first_ok = window[recovered].t if recovered is not None else None
+    span_end = first_ok if first_ok is not None else window[last_fail].t
+    span_start = last_ok if last_ok is not None else window[first_fail].t
+    return {
+        "outage_s": round(span_end - span_start, 3),
+        "failed": failed,
+        "requests": len(window),
+        "last_ok_before": last_ok,
+        "first_failed": window[first_fail].t,
+        "last_failed": window[last_fail].t,
+        "first_ok_after": first_ok,
+        "recovered": first_ok is not None,
+        "errors": sorted({r.error or f"HTTP {r.status}" for r in window[first_fail:last_fail + 1]
+                          if not r.ok}),
+        "answered_by_after": _answered_by(window, start),
+    }
+
+
+def _answered_by(window: list[ProbeRecord], start: float) -> dict[str, int]:
+    counts: dict[str, int] = {}
+    for record in window:
+        if record.ok and record.t >= start and record.real:
+            counts[record.real] = counts.get(record.real, 0) + 1
+    return counts
+
+
+# --- the whole run ---------------------------------------------------------------------------
+
+
+def _actions(events: list[dict[str, Any]], phase: str) -> list[dict[str, Any]]:
+    return [e for e in events if e.get("kind") == "action" and e.get("phase") == phase
+            and not e.get("restored")]
+
+
+def _by_vip(probes: list[ProbeRecord]) -> dict[str, list[ProbeRecord]]:
+    result: dict[str, list[ProbeRecord]] = {}
+    for record in sorted(probes, key=lambda r: r.t):
+        result.setdefault(record.vip, []).append(record)
+    return result
+
+
+def analyze(run: RunData) -> dict[str, Any]:
+    lab = run.lab
+    by_vip = _by_vip(run.probes)
+    timelines = {v.name: holder_timeline(run.samples, v.address) for v in lab.vips}
+    resolution = max(_node_intervals(run.samples).values(), default=0.0)
+    downs, ups = _actions(run.events, "down"), _actions(run.events, "up")
+    summary: dict[str, Any] = {
+        "scenario": run.info.get("scenario"),
+        "params": run.params,
+        "capture_resolution_s": round(resolution, 3),
+        "requests": _request_totals(run.probes),
+        "vips": {},
+        "disruptions": [],
+        "timelines": {name: [{**p, "start": round(p["start"], 3), "end": round(p["end"], 3)}
+                             for p in tl] for name, tl in timelines.items()},
+    }
+    for vip in lab.vips:
+        summary["vips"][vip.name] = {"address": vip.address,
+                                     "duplicate_holders": duplicates(timelines[vip.name])}
+        summary["vips"][vip.name]["duplicate_s"] = round(sum(
+            d["duration_s"] for d in summary["vips"][vip.name]["duplicate_holders"]), 3)
+    all_actions = sorted(downs + ups, key=lambda e: e["t_start"])
+    for action in all_actions:
+        summary["disruptions"].append(
+            _disruption(run, action, all_actions, by_vip, timelines, resolution))
+    _fold_into_vips(summary)
+    summary["failover"] = _failover_verdict(summary)
+    summary["inactconn"] = inactconn_summary(run)
+    summary["real_down"] = _real_down(run, by_vip, all_actions)
+    summary["capacity"] = _capacity(run, timelines)
+    summary["expectations"] = evaluate_expectations(run.expectations, summary)
+    summary["passed"] = bool(summary["expectations"]) and all(
+        e["passed"] for e in summary["expectations"] if not e.get("skipped"))
+    summary["error"] = run.info.get("error")
+    if summary["error"]:
+        summary["passed"] = False
+    return summary
+
+
+def _request_totals(probes: list[ProbeRecord]) -> dict[str, Any]:
+    by_vip: dict[str, dict[str, int]] = {}
+    for record in probes:
+        entry = by_vip.setdefault(record.vip, {"total": 0, "failed": 0})
+        entry["total"] += 1
+        entry["failed"] += 0 if record.ok else 1
+    return {"total": len(probes), "failed": sum(1 for r in probes if not r.ok), "by_vip": by_vip}
+
+
+def _disruption(run: RunData, action: dict[str, Any], all_actions: list[dict[str, Any]],
+                by_vip: dict[str, list[ProbeRecord]], timelines: dict[str, list[dict]],
+                resolution: float) -> dict[str, Any]:
+    lab = run.lab
+    node = action["node"]
+    start = action["t_start"] if action["phase"] == "down" else action["t_end"]
+    later = [a["t_start"] for a in all_actions if a["t_start"] > action["t_start"]]
+    end = later[0] if later else None
+    entry: dict[str, Any] = {"action": action["action"], "node": node, "phase": action["phase"],
+                             "t": start, "t_start": action["t_start"], "t_end": action["t_end"],
+                             "vips": {}}
+    balancers = [n.name for n in lab.balancers]
+    for vip in lab.vips:
+        result: dict[str, Any] = {}
+        if vip.address in by_vip:
+            result.update(outage(by_vip[vip.address], start, end))
+        timeline = timelines[vip.name]
+        held_before = action.get("holders_before", {}).get(vip.name) or holders_at(
+            timeline, action["t_start"] - 1e-3)
+        result["holders_before"] = held_before
+        if action["phase"] == "down" and node in held_before and node in balancers:
+            moved = first_held_by_other(timeline, start, node)
+            alive = set(balancers) - {node}
+            expected_master = lab.elected_master(vip, alive)
+            priority = vip.priorities.get(expected_master or "", 0)
+            graceful = action["action"] in GRACEFUL
+            theory = skew_time(priority) if graceful else master_down_interval(
+                lab.vrrp.advert_int, priority)
+            low = 0.0 if graceful else max(theory - lab.vrrp.advert_int - 0.3, 0.0)
+            high = theory + 0.5 + resolution
+            result.update({
+                "moved": moved is not None,
+                "moved_after_s": round(moved[0] - start, 3) if moved else None,
+                "new_holder": moved[1] if moved else None,
+                "expected_new_holder": expected_master,
+                "theory_s": round(theory, 3),
+                "theory_window_s": [round(low, 3), round(high, 3)],
+                "theory_basis": ("graceful stop: priority-0 advert, backup waits its skew "
+                                 f"(256-{priority})/256 s") if graceful else
+                                (f"dead master: master-down interval 3 x {lab.vrrp.advert_int} + "
+                                 f"(256-{priority})/256 s"),
+            })
+            result["matches_theory"] = bool(moved) and low <= moved[0] - start <= high
+        if action["phase"] == "up" and lab.elected_master(vip) == node and node in balancers:
+            back = first_held_only_by(timeline, start - 1.0, node)
+            priority = vip.priorities[node]
+            theory = master_down_interval(lab.vrrp.advert_int, priority)
+            result.update({
+                "preempted": back is not None,
+                "preemption_s": round(back - start, 3) if back is not None else None,
+                "theory_s": round(theory, 3),
+            })
+            if action["action"] != "power-on" and back is not None:
+                result["matches_theory"] = back - start <= theory + 1.0 + resolution
+        entry["vips"][vip.name] = result
+    return entry
+
+
+def _fold_into_vips(summary: dict[str, Any]) -> None:
+    """The first disruption's numbers per VIP, for expectations such as vips.VI_1.outage_s."""
+    for disruption in summary["disruptions"]:
+        for name, result in disruption["vips"].items():
+            target = summary["vips"][name]
+            if disruption["phase"] == "down":
+                for key in ("outage_s", "failed", "moved_after_s", "new_holder",
+                            "expected_new_holder", "theory_s", "theory_window_s", "matches_theory",
+                            "errors"):
+                    if key in result and key not in target:
+                        target[key] = result[key]
+                target["max_outage_s"] = max(target.get("max_outage_s", 0.0),
+                                             result.get("outage_s", 0.0))
+            else:
+                for key, out in (("preemption_s", "preemption_s"), ("outage_s", "preemption_outage_s"),
+                                 ("theory_s", "preemption_theory_s"),
+                                 ("matches_theory", "preemption_matches_theory")):
+                    if key in result and out not in target and (key != "theory_s" or "preemption_s" in result):
+                        target[out] = result[key]
+
+
+def _failover_verdict(summary: dict[str, Any]) -> dict[str, Any]:
+    verdicts = [r["matches_theory"] for d in summary["disruptions"] for r in d["vips"].values()
+                if "matches_theory" in r]
+    duplicate = any(v["duplicate_holders"] for v in summary["vips"].values())
+    return {
+        "judged": len(verdicts),
+        "matches_theory": all(verdicts) if verdicts else None,
+        "duplicate_detected": duplicate,
+    }
+
+
+# --- InActConn -------------------------------------------------------------------------------
+
+
+def inactconn_series(run: RunData) -> list[dict[str, Any]]:
+    names = {n.address: n.name for n in run.lab.nodes}
+    series = []
+    for sample in sorted(run.samples, key=lambda s: s.t):
+        if sample.ipvs is None:
+            continue
+        for service in sample.ipvs.services:
+            for real in service.reals:
+                if real.active_conn or real.inact_conn or True:
+                    series.append({"t": round(sample.t, 3), "node": sample.node,
+                                   "vip": service.vip, "real": names.get(real.address, real.address),
+                                   "active": real.active_conn, "inact": real.inact_conn})
+    return series
+
+
+def inactconn_summary(run: RunData) -> dict[str, Any]:
+    series = inactconn_series(run)
+    if not series:
+        return {"series": [], "captured": False}
+    totals: dict[float, int] = {}
+    for point in series:
+        totals[point["t"]] = totals.get(point["t"], 0) + point["inact"]
+    peak_t, peak = max(totals.items(), key=lambda item: item[1])
+    cleared = next((t for t, total in sorted(totals.items()) if t > peak_t and total == 0), None)
+    timeouts = [s.timeout.to_dict() for s in run.samples if s.timeout is not None]
+    details = [e for e in run.events if e.get("kind") == "action_details"]
+    burst_end = next((e["t"] for e in run.events if e.get("kind") == "probe_end"), None)
+    per_real: dict[str, int] = {}
+    for point in series:
+        if point["t"] == peak_t:
+            per_real[point["real"]] = per_real.get(point["real"], 0) + point["inact"]
+    return {
+        "captured": True,
+        "series": series,
+        "peak": peak,
+        "peak_t": peak_t,
+        "peak_per_real": per_real,
+        "cleared": cleared is not None,
+        "cleared_t": cleared,
+        "cleared_after_s": round(cleared - burst_end, 3) if cleared and burst_end else None,
+        "timeouts": timeouts[0] if timeouts else (details[0].get("after") if details else None),
+        "timeouts_before": details[0].get("before") if details else None,
+    }
+
+
+# --- real down -------------------------------------------------------------------------------
+
+
+def _real_down(run: RunData, by_vip: dict[str, list[ProbeRecord]],
+               all_actions: list[dict[str, Any]]) -> dict[str, Any] | None:
+    stop = next((a for a in all_actions if a["action"] == "nginx-stop"), None)
+    if stop is None:
+        return None
+    lab = run.lab
+    start = stop["t_end"]
+    back = next((a["t_start"] for a in all_actions
+                 if a["action"] == "nginx-start" and a["t_start"] > start), None)
+    window = [r for records in by_vip.values() for r in records
+              if r.t >= start and (back is None or r.t < back)]
+    failed = [r for r in window if not r.ok]
+    address = lab.node(stop["node"]).address
+    left = None
+    for sample in sorted(run.samples, key=lambda s: s.t):
+        if sample.t < start or sample.ipvs is None or (back is not None and sample.t >= back):
+            continue
+        if not any(r.address == address for svc in sample.ipvs.services for r in svc.reals):
+            left = sample.t
+            break
+    hc = lab.ipvs.health_check
+    check_bound = hc.delay_loop * (hc.retry + 1) + hc.connect_timeout + 1
+    last_failure = failed[-1].t - start if failed else None
+    return {
+        "real": stop["node"],
+        "manager": lab.ipvs.manager,
+        "requests": len(window),
+        "failed": len(failed),
+        "failed_share": round(len(failed) / len(window), 3) if window else None,
+        "left_table_after_s": round(left - start, 3) if left is not None else None,
+        "last_failure_after_s": round(last_failure, 3) if last_failure is not None else None,
+        "check_bound_s": check_bound,
+        "failures_stopped": (last_failure is not None and last_failure <= check_bound
+                             and (back is None or back - start > check_bound + 1)),
+    }
+
+
+# --- capacity --------------------------------------------------------------------------------
+
+
+def _capacity(run: RunData, timelines: dict[str, list[dict]]) -> dict[str, Any] | None:
+    iterations = [e for e in run.events if e.get("kind") == "iteration"]
+    if not iterations or "traffic" not in run.params:
+        return None
+    lab = run.lab
+    balancers = [n.name for n in lab.balancers]
+    traffic = plan.parse_rate(run.params["traffic"])
+    matrix = [plan.VipOrder(i + 1, lab.backup_order(v)[0], tuple(lab.backup_order(v)),
+                            dict(v.priorities)) for i, v in enumerate(lab.vips)]
+    rounds = []
+    for iteration in iterations:
+        victim = iteration["node"]
+        down = next((e for e in run.events if e.get("kind") == "action" and e.get("node") == victim
+                     and e.get("phase") == "down" and e["t_start"] >= iteration["t"]), None)
+        up = next((e for e in run.events if e.get("kind") == "action" and e.get("node") == victim
+                   and e.get("phase") == "up" and down and e["t_start"] > down["t_start"]), None)
+        if down is None or up is None:
+            continue
+        moment = up["t_start"] - 0.3  # settled, just before the node comes back
+        placed = {v.name: [h for h in holders_at(timelines[v.name], moment) if h != victim]
+                  for v in lab.vips}
+        counts = {b: 0 for b in balancers if b != victim}
+        for holders in placed.values():
+            for holder in holders[:1]:
+                counts[holder] = counts.get(holder, 0) + 1
+        measured = {b: counts[b] * traffic / len(lab.vips) for b in counts}
+        predicted = plan.evaluate(matrix, balancers, traffic, {victim})
+        rounds.append({
+            "failed": victim,
+            "placement": {name: (h[0] if h else None) for name, h in placed.items()},
+            "expected_placement": {v.name: lab.elected_master(v, set(balancers) - {victim})
+                                   for v in lab.vips},
+            "measured_bps": measured,
+            "predicted_bps": predicted,
+            "matches": all(abs(measured.get(b, 0) - predicted.get(b, 0)) < 1 for b in predicted),
+        })
+    return {"traffic_bps": traffic, "rounds": rounds,
+            "matches_prediction": bool(rounds) and all(r["matches"] for r in rounds)}
+
+
+# --- expectations ----------------------------------------------------------------------------
+
+
+def metric(summary: dict[str, Any], path: str) -> Any:
+    value: Any = summary
+    for part in path.split("."):
+        if isinstance(value, dict) and part in value:
+            value = value[part]
+        elif isinstance(value, list) and part.isdigit() and int(part) < len(value):
+            value = value[int(part)]
+        else:
+            return None
+    return value
+
+
+def _when_holds(when: str | None) -> bool:
+    if not when:
+        return True
+    match = re.fullmatch(r"\s*(\S+)\s*(==|!=)\s*(\S+)\s*", when)
+    if not match:
+        return True
+    left, op, right = match.groups()
+    return (left == right) == (op == "==")
+
+
+def evaluate_expectations(specs: list[dict[str, Any]], summary: dict[str, Any]) -> list[dict]:
+    results = []
+    for spec in specs:
+        entry = {"name": spec["name"], "metric": spec["metric"], "where": spec.get("where")}
+        for key in ("max", "min", "equals", "why"):
+            if key in spec:
+                entry[key] = spec[key]
+        if not _when_holds(spec.get("when")):
+            results.append({**entry, "skipped": True, "passed": True,
+                            "reason": f"not applicable ({spec['when']})"})
+            continue
+        value = metric(summary, spec["metric"])
+        entry["value"] = value
+        reasons = []
+        if value is None:
+            reasons.append("not measured")
+        else:
+            if "equals" in spec and value != spec["equals"]:
+                reasons.append(f"{value!r} is not {spec['equals']!r}")
+            if "max" in spec and (not isinstance(value, (int, float)) or value > spec["max"]):
+                reasons.append(f"{value!r} > {spec['max']}")
+            if "min" in spec and (not isinstance(value, (int, float)) or value < spec["min"]):
+                reasons.append(f"{value!r} < {spec['min']}")
+        results.append({**entry, "passed": not reasons, "reason": "; ".join(reasons) or "held"})
+    return results

@@ -1,0 +1,320 @@
+"""Runs a validated scenario against a LabAccess and writes its results folder.
+
+Steps run in order; probes and captures stream in the background into raw files. Whatever
+happens (a failed step, an exception, Ctrl-C) cleanup stops the probes, puts back every node the
+run changed, stops the captures and writes what was gathered; the report is then built from the
+raw files alone (the same code `labctl report` runs).
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+from labctl import capture as capture_mod
+from labctl import probe as probe_mod
+from labctl.scenario import actions, conditions, runfiles
+from labctl.scenario.access import LabAccess
+from labctl.scenario.clock import ClockOffset, measure_offset
+from labctl.scenario.model import Scenario, Step
+from labctl.scenario.streams import RecordedStream
+from labctl.scenario.targets import Target, TargetError, parse_target, resolve
+
+
+class StepFailed(RuntimeError):
+    pass
+
+
+@dataclass
+class LiveState:
+    """What the live view and `wait_until` look at: the freshest facts from the streams."""
+
+    latest: dict[str, capture_mod.CaptureSample] = field(default_factory=dict)
+    intervals: dict[str, float] = field(default_factory=dict)
+    last_probe: dict[str, probe_mod.ProbeRecord] = field(default_factory=dict)
+    probe_counts: dict[str, list[int]] = field(default_factory=dict)  # vip -> [ok, failed]
+    step: str = ""
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def holders(self, vip_address: str, now: float | None = None) -> list[str]:
+        now = time.time() if now is None else now
+        with self.lock:
+            return sorted(node for node, sample in self.latest.items()
+                          if self._fresh(node, sample, now) and vip_address in
+                          {a.address for a in sample.addresses})
+
+    def fresh_samples(self, now: float | None = None) -> dict[str, capture_mod.CaptureSample]:
+        now = time.time() if now is None else now
+        with self.lock:
+            return {n: s for n, s in self.latest.items() if self._fresh(n, s, now)}
+
+    def _fresh(self, node: str, sample: capture_mod.CaptureSample, now: float) -> bool:
+        return now - sample.t < max(3 * self.intervals.get(node, 0.2), 1.0) + 0.5
+
+
+class Engine:
+    def __init__(self, access: LabAccess, scenario: Scenario, out_dir: Path,
+                 on_event: Callable[[dict[str, Any]], None] | None = None) -> None:
+        self.access = access
+        self.lab = access.lab
+        self.scenario = scenario
+        self.out = out_dir
+        self.on_event = on_event
+        self.live = LiveState()
+        self.refs: dict[str, str] = {}
+        self.restorer = actions.Restorer()
+        self.probes: dict[str, RecordedStream] = {}
+        self.captures: dict[str, RecordedStream] = {}
+        self.capture_specs: dict[str, capture_mod.CaptureSpec] = {}
+        self.clocks: dict[str, dict[str, Any]] = {}  # raw file name -> offset record
+        self.interrupted = False
+        self.error: str | None = None
+
+    # -- the run ----------------------------------------------------------------------------
+
+    def run(self) -> None:
+        self.out.mkdir(parents=True, exist_ok=True)
+        (self.out / "scenario.yaml").write_text(self.scenario.source)
+        runfiles.write_json(self.out / runfiles.RUN_JSON, self._run_info(time.time()))
+        self.event("start", scenario=self.scenario.name, params=self.scenario.values)
+        try:
+            self.steps(self.scenario.steps)
+        except KeyboardInterrupt:
+            self.interrupted = True
+            self.error = "interrupted (Ctrl-C)"
+            self.event("error", message=self.error)
+        except Exception as exc:  # the run stops; cleanup and the report still happen
+            self.error = f"{type(exc).__name__}: {exc}"
+            self.event("error", message=self.error)
+        finally:
+            self.cleanup()
+        info = self._run_info(None)
+        info["finished"] = time.time()
+        info["error"] = self.error
+        info["interrupted"] = self.interrupted
+        runfiles.write_json(self.out / runfiles.RUN_JSON, info)
+
+    def _run_info(self, started: float | None) -> dict[str, Any]:
+        previous = {}
+        path = self.out / runfiles.RUN_JSON
+        if path.exists():
+            import json
+            previous = json.loads(path.read_text())
+        return {
+            "scenario": self.scenario.name,
+            "description": self.scenario.description,
+            "file": self.scenario.file,
+            "params": self.scenario.values,
+            "started": previous.get("started", started),
+            "lab": runfiles.lab_to_dict(self.lab),
+            "expectations": [
+                {"name": s.value, "where": s.where, **s.options} for s in self.scenario.expectations()
+            ],
+        }
+
+    def event(self, kind: str, **fields: Any) -> dict[str, Any]:
+        record = {"t": time.time(), "kind": kind, **fields}
+        runfiles.append_event(self.out / runfiles.EVENTS, record)
+        if self.on_event is not None:
+            self.on_event(record)
+        return record
+
+    def steps(self, steps: list[Step]) -> None:
+        for step in steps:
+            self.live.step = f"{step.where}: {step.describe()}"
+            self.event("step", where=step.where, step=step.describe())
+            handler = getattr(self, f"_step_{step.kind}")
+            try:
+                handler(step)
+            except (StepFailed, TargetError, actions.ActionFailed) as exc:
+                raise StepFailed(f"{step.where}: {step.kind}: {exc}") from exc
+
+    # -- step kinds ---------------------------------------------------------------------------
+
+    def _nodes(self, value: Any, default_role: str) -> list[str]:
+        target = parse_target(value) if value not in (None, "all") else Target("role", default_role)
+        return resolve(target, self.lab, self.refs, self._current_holder)
+
+    def _current_holder(self, vip_address: str) -> str | None:
+        holders = self.live.holders(vip_address)
+        return holders[0] if len(holders) == 1 else None
+
+    def _clock(self, node: str, raw_name: str) -> ClockOffset:
+        offset = measure_offset(self.access, node)
+        self.clocks[raw_name] = {"node": node, **offset.to_dict()}
+        runfiles.write_json(self.out / runfiles.CLOCK_JSON, self.clocks)
+        return offset
+
+    def _step_probe(self, step: Step) -> None:
+        name = str(step.value)
+        node = self._nodes(step.options.get("on"), "client")[0]
+        vips = step.options.get("vips", "all")
+        chosen = self.lab.vips if vips == "all" else [self.lab.vip(v) for v in vips]
+        spec = probe_mod.ProbeSpec(
+            vips=tuple(v.address for v in chosen), rate=float(step.options.get("rate", 20)),
+            timeout=float(step.options.get("timeout", 0.5)), count=int(step.options.get("count", 0)),
+            duration=float(step.options.get("duration", 0)),
+            sequential=bool(step.options.get("sequential", False)), port=self.lab.ipvs.port)
+        raw = f"probe-{name}.jsonl"
+        offset = self._clock(node, raw)
+        if name in self.probes and not self.probes[name].finished:
+            raise StepFailed(f"probe {name} is already running")
+        stream = probe_mod.start_probe(self.access, node, spec, self.out / raw, name,
+                                       lambda line: self._probe_line(line, offset.offset))
+        self.probes[name] = stream
+        self.event("probe_start", name=name, node=node, vips=list(spec.vips), rate=spec.rate,
+                   timeout=spec.timeout, count=spec.count, sequential=spec.sequential)
+        if step.options.get("foreground"):
+            limit = spec.count * (spec.timeout + 0.5) * len(spec.vips) + 30 if spec.count else None
+            stream.wait(limit)
+            self.event("probe_end", name=name)
+
+    def _probe_line(self, line: str, offset: float) -> None:
+        record = probe_mod.parse_probe_line(line, offset)
+        if record is None:
+            return
+        with self.live.lock:
+            self.live.last_probe[record.vip] = record
+            counts = self.live.probe_counts.setdefault(record.vip, [0, 0])
+            counts[0 if record.ok else 1] += 1
+
+    def _step_stop_probe(self, step: Step) -> None:
+        names = list(self.probes) if step.value == "all" else [str(step.value)]
+        for name in names:
+            if name in self.probes:
+                self.probes[name].stop()
+                self.event("probe_stop", name=name)
+
+    def _step_capture(self, step: Step) -> None:
+        spec = capture_mod.CaptureSpec(
+            interval=float(step.options.get("interval", 0.2)),
+            ipvs=bool(step.options.get("ipvs", True)), stats=bool(step.options.get("stats", False)),
+            conns=bool(step.options.get("conns", False)),
+            timeout=bool(step.options.get("timeout", False)))
+        for node in self._nodes(step.value, "balancer"):
+            self.capture_specs[node] = spec
+            self._start_capture(node)
+
+    def _start_capture(self, node: str) -> None:
+        spec = self.capture_specs[node]
+        part = sum(1 for name in self.clocks if name.startswith(f"capture-{node}."))
+        raw = f"capture-{node}.{part + 1}.txt"
+        offset = self._clock(node, raw)
+        buffer: list[str] = []
+
+        def on_line(line: str) -> None:
+            buffer.append(line)
+            if line == "@@end":
+                for sample in capture_mod.parse_capture(buffer, node, offset.offset):
+                    with self.live.lock:
+                        self.live.latest[node] = sample
+                buffer.clear()
+
+        stream = capture_mod.start_capture(self.access, node, spec, self.out / raw, on_line)
+        self.live.intervals[node] = spec.interval
+        self.captures[node] = stream
+        self.event("capture_start", node=node, raw=raw, interval=spec.interval)
+
+    def _stop_capture(self, node: str) -> None:
+        stream = self.captures.pop(node, None)
+        if stream is not None:
+            stream.stop()
+            self.event("capture_stop", node=node)
+
+    def _step_stop_capture(self, step: Step) -> None:
+        nodes = list(self.captures) if step.value in (None, "all") else self._nodes(step.value, "balancer")
+        for node in nodes:
+            self._stop_capture(node)
+            self.capture_specs.pop(node, None)
+
+    def _step_wait(self, step: Step) -> None:
+        time.sleep(float(step.value))
+
+    def _step_wait_until(self, step: Step) -> None:
+        timeout = float(step.options["timeout"])
+        started = time.time()
+        check = conditions.Condition(step.value, self.lab, self.refs, self.live, self.probes)
+        while True:
+            if check.holds():
+                self.event("wait_until", condition=step.value, held=True,
+                           after_s=round(time.time() - started, 3))
+                return
+            if time.time() - started > timeout:
+                self.event("wait_until", condition=step.value, held=False, after_s=timeout)
+                if step.options.get("fail", False):
+                    raise StepFailed(f"condition {step.value} did not hold within {timeout:g} s")
+                return
+            time.sleep(0.05)
+
+    def _step_action(self, step: Step) -> None:
+        method = step.options.get("method")
+        action = actions.concrete(str(step.value), method)
+        if "target" in step.options:
+            nodes = self._nodes(step.options["target"], "balancer")
+        else:
+            nodes = [n.name for n in self.lab.balancers]
+        if "as" in step.options:
+            self.refs[str(step.options["as"])] = nodes[0]
+        for node in nodes:
+            self.act(node, action, step.options, requested=str(step.value), method=method)
+
+    def act(self, node: str, action: str, options: dict[str, Any] | None = None,
+            **extra: Any) -> None:
+        if action == "power-off":
+            self._stop_capture(node)  # the node is going away; its stream would hang
+        before = {v.name: self.live.holders(v.address) for v in self.lab.vips}
+        started = time.time()
+        try:
+            details = actions.perform(self.access, node, action, self.restorer, options)
+        finally:
+            self.event("action", action=action, node=node, phase=actions.PHASE.get(action),
+                       t_start=started, t_end=time.time(), holders_before=before, **extra)
+        if details:
+            self.event("action_details", action=action, node=node, **details)
+        if action == "power-on" and node in self.capture_specs:
+            self._start_capture(node)
+
+    def _step_expect(self, step: Step) -> None:
+        pass  # judged on the finished run's summary (analysis.evaluate_expectations)
+
+    def _step_note(self, step: Step) -> None:
+        self.event("note", text=str(step.value))
+
+    def _step_mark(self, step: Step) -> None:
+        self.event("mark", label=str(step.value))
+
+    def _step_foreach(self, step: Step) -> None:
+        nodes = self._nodes(step.value, "balancer")
+        name = str(step.options["as"])
+        for node in nodes:
+            self.refs[name] = node
+            self.event("iteration", name=name, node=node)
+            self.steps(step.steps)
+            self.event("iteration_end", name=name, node=node)
+
+    # -- cleanup ------------------------------------------------------------------------------
+
+    def cleanup(self) -> None:
+        self.live.step = "cleanup"
+        for name, stream in list(self.probes.items()):
+            self._quietly(stream.stop)
+        for node, undo in self.restorer.undo_list():
+            self.event("cleanup", node=node, action=undo)
+            self._quietly(lambda n=node, u=undo: self.act(n, u, restored=True))
+        for node, original in self.restorer.timeouts.items():
+            self.event("cleanup", node=node, action="ipvs-timeouts", restore=original.to_dict())
+            self._quietly(lambda n=node, o=original: actions.set_timeouts(self.access, n, o))
+        for node in list(self.captures):
+            self._quietly(lambda n=node: self._stop_capture(n))
+        self.event("end", error=self.error)
+
+    def _quietly(self, fn: Callable[[], Any]) -> None:
+        try:
+            fn()
+        except BaseException as exc:  # noqa: BLE001 - one failed undo must not stop the others
+            self.event("cleanup_error", message=f"{type(exc).__name__}: {exc}")
+            if isinstance(exc, KeyboardInterrupt):
+                self.interrupted = True

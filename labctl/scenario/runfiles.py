@@ -1,0 +1,61 @@
+"""The files of one run folder and the lab facts saved with it, so `labctl report` can rebuild
+everything from the folder alone."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+from labctl import lab as model
+
+RUN_JSON = "run.json"
+CLOCK_JSON = "clock.json"
+EVENTS = "events.jsonl"
+SUMMARY = "summary.json"
+REPORT = "report.md"
+TIMELINE = "timeline.png"
+
+
+def lab_to_dict(lab: model.Lab) -> dict[str, Any]:
+    data = asdict(lab)
+    data["vrrp"]["auth_pass"] = None  # never written to results
+    return data
+
+
+def lab_from_dict(data: dict[str, Any]) -> model.Lab:
+    ipvs = dict(data["ipvs"])
+    ipvs["timeouts"] = model.Timeouts(**ipvs["timeouts"])
+    ipvs["health_check"] = model.HealthCheck(**ipvs["health_check"])
+    return model.Lab(
+        name=data["name"],
+        provider=model.ProviderSettings(),
+        network=model.NetworkSettings(**data["network"]),
+        nodes=tuple(model.Node(**n) for n in data["nodes"]),
+        vips=tuple(model.Vip(**v) for v in data["vips"]),
+        vrrp=model.VrrpSettings(**data["vrrp"]),
+        ipvs=model.IpvsSettings(**ipvs),
+        isolation=data.get("isolation", "none"),
+    )
+
+
+def write_json(path: Path, data: Any) -> None:
+    path.write_text(json.dumps(data, indent=2, sort_keys=False, default=str) + "\n")
+
+
+def append_event(path: Path, event: dict[str, Any]) -> None:
+    with open(path, "a", encoding="utf-8") as out:
+        out.write(json.dumps(event, default=str) + "\n")
+
+
+def read_events(path: Path) -> list[dict[str, Any]]:
+    if not path.exists():
+        return []
+    events = []
+    for line in path.read_text().splitlines():
+        try:
+            events.append(json.loads(line))
+        except ValueError:
+            continue
+    return events
