@@ -211,7 +211,10 @@ class Sandbox:
         self.stop()  # a half-started sandbox (one daemon dead) starts over cleanly
         self._write_config()
         self._seed_capabilities()
-        netns.create(self.name)
+        try:
+            netns.create(self.name)
+        except netns.NetnsError as exc:
+            raise SandboxError(f"cannot create network namespace {self.name}: {exc}") from exc
         self._launch()
         self._wait_until_answering()
         self._save_capabilities()
