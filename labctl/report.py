@@ -95,13 +95,60 @@ def _t0(run: analysis.RunData) -> float:
 
 def markdown(run: analysis.RunData, summary: dict[str, Any]) -> str:
     t0 = _t0(run)
-    steps = [e for e in run.events if e.get("kind") in ("action", "wait_until", "note", "mark",
-                                                         "probe_start", "capture_start", "error",
-                                                         "cleanup", "iteration")]
+    steps = [(f"{e['t'] - t0:+.3f}", event_text(e)) for e in run.events
+             if e.get("kind") in ("action", "wait_until", "note", "mark", "probe_start",
+                                  "capture_start", "error", "cleanup", "iteration")]
     return render("report.md.j2", run=run, info=run.info, summary=summary, t0=t0, steps=steps,
                   explanation=EXPLANATIONS.get(run.info.get("scenario", ""), ""),
                   explanations=EXPLANATIONS, rel=lambda t: f"{t - t0:+.3f}" if t else "-",
-                  fmt=_fmt)
+                  fmt=_fmt, disruption_lines=disruption_lines)
+
+
+def disruption_lines(disruption: dict[str, Any]) -> list[str]:
+    """One sentence per VIP that the disruption touched."""
+    lines = []
+    for name, r in disruption["vips"].items():
+        parts = []
+        if r.get("failed"):
+            errors = f": {', '.join(r['errors'])}" if r.get("errors") else ""
+            parts.append(f"outage {_fmt(r.get('outage_s'))} s ({r['failed']} failed{errors})")
+        if "moved" in r:
+            moved = (f"VIP moved to {r['new_holder']} after {_fmt(r['moved_after_s'])} s"
+                     if r["moved"] else "VIP did not move")
+            window = "-".join(f"{x:g}" for x in r["theory_window_s"])
+            verdict = "matches" if r.get("matches_theory") else "does not match"
+            parts.append(f"{moved}; theory {_fmt(r['theory_s'])} s (accepted {window} s, "
+                         f"{r['theory_basis']}): {verdict}")
+        if "preempted" in r:
+            back = (f"back on {disruption['node']} after {_fmt(r['preemption_s'])} s"
+                    if r["preempted"] else f"not back on {disruption['node']}")
+            parts.append(f"{back} (master-down interval {_fmt(r['theory_s'])} s)")
+        if parts and r.get("answered_by_after"):
+            who = ", ".join(f"{k}: {v}" for k, v in sorted(r["answered_by_after"].items()))
+            parts.append(f"answered by {who}")
+        if parts:
+            lines.append(f"{name}: " + "; ".join(parts))
+    return lines or ["no VIP was disturbed"]
+
+
+def event_text(event: dict[str, Any]) -> str:
+    kind = event.get("kind", "")
+    if kind in ("action", "cleanup"):
+        text = f"{kind} `{event.get('action')}` on {event.get('node')}"
+        if kind == "action":
+            text += f" (took {event.get('t_end', 0) - event.get('t_start', 0):.2f} s)"
+        return text
+    if kind == "wait_until":
+        outcome = "held" if event.get("held") else "timed out"
+        return f"wait until `{event.get('condition')}`: {outcome} after {event.get('after_s')} s"
+    if kind == "probe_start":
+        return (f"probe {event.get('name')} on {event.get('node')}: "
+                f"{', '.join(event.get('vips', []))} at {event.get('rate')} req/s")
+    if kind == "capture_start":
+        return f"capture on {event.get('node')} every {event.get('interval')} s"
+    if kind == "iteration":
+        return f"{event.get('name')} = {event.get('node')}"
+    return f"{kind}: {event.get('text') or event.get('label') or event.get('message') or ''}"
 
 
 def _fmt(value: Any, unit: str = "") -> str:
