@@ -168,6 +168,8 @@ def timeline(run: analysis.RunData, summary: dict[str, Any], path: Path) -> None
     t0 = _t0(run)
     lab = run.lab
     inact = summary["inactconn"].get("series") if summary.get("inactconn") else []
+    if not any(p["inact"] or p["active"] for p in inact or []):
+        inact = []  # a flat zero line says nothing: no lane
     lanes = len(lab.vips)
     rows = lanes + (1 if inact else 0)
     fig, axes = plt.subplots(rows, 1, figsize=(11, 1.6 * rows + 1), sharex=True, squeeze=False)

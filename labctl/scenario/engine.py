@@ -28,6 +28,10 @@ class StepFailed(RuntimeError):
     pass
 
 
+class StopRequested(KeyboardInterrupt):
+    """Ctrl-C seen by the thread showing the live view, delivered at the next step or wait."""
+
+
 @dataclass
 class LiveState:
     """What the live view and `wait_until` look at: the freshest facts from the streams."""
@@ -72,6 +76,14 @@ class Engine:
         self.clocks: dict[str, dict[str, Any]] = {}  # raw file name -> offset record
         self.interrupted = False
         self.error: str | None = None
+        self._stop = threading.Event()
+
+    def request_stop(self) -> None:
+        self._stop.set()
+
+    def _sleep(self, seconds: float) -> None:
+        if self._stop.wait(max(seconds, 0.0)):
+            raise StopRequested()
 
     # -- the run ----------------------------------------------------------------------------
 
@@ -124,6 +136,8 @@ class Engine:
 
     def steps(self, steps: list[Step]) -> None:
         for step in steps:
+            if self._stop.is_set():
+                raise StopRequested()
             self.live.step = f"{step.where}: {step.describe()}"
             self.event("step", where=step.where, step=step.describe())
             handler = getattr(self, f"_step_{step.kind}")
@@ -169,7 +183,11 @@ class Engine:
                    timeout=spec.timeout, count=spec.count, sequential=spec.sequential)
         if step.options.get("foreground"):
             limit = spec.count * (spec.timeout + 0.5) * len(spec.vips) + 30 if spec.count else None
-            stream.wait(limit)
+            deadline = time.time() + limit if limit else None
+            while not stream.wait(0.2):
+                self._sleep(0)
+                if deadline is not None and time.time() > deadline:
+                    raise StepFailed(f"probe {name} did not finish within {limit:.0f} s")
             self.event("probe_end", name=name)
 
     def _probe_line(self, line: str, offset: float) -> None:
@@ -231,7 +249,7 @@ class Engine:
             self.capture_specs.pop(node, None)
 
     def _step_wait(self, step: Step) -> None:
-        time.sleep(float(step.value))
+        self._sleep(float(step.value))
 
     def _step_wait_until(self, step: Step) -> None:
         timeout = float(step.options["timeout"])
@@ -247,7 +265,7 @@ class Engine:
                 if step.options.get("fail", False):
                     raise StepFailed(f"condition {step.value} did not hold within {timeout:g} s")
                 return
-            time.sleep(0.05)
+            self._sleep(0.05)
 
     def _step_action(self, step: Step) -> None:
         method = step.options.get("method")

@@ -33,6 +33,10 @@ CONDITION_KEYS = {
 }
 
 
+class _Unresolved(str):
+    """A `${name}` whose parameter is already reported as bad: not checked again."""
+
+
 class ScenarioError(Exception):
     def __init__(self, problems: list[Problem]) -> None:
         super().__init__("\n".join(str(p) for p in problems))
@@ -91,6 +95,7 @@ class _Checker:
         self.located = located
         self.file = file
         self.problems: list[Problem] = []
+        self.broken: set[str] = set()
 
     def problem(self, path: tuple, message: str) -> None:
         dotted = ".".join(str(p) for p in path)
@@ -221,6 +226,7 @@ def _convert(param: Parameter, value: Any) -> Any:
 def _values(check: _Checker, params: dict[str, Parameter], overrides: dict[str, str],
             lab: Lab | None) -> dict[str, Any]:
     values: dict[str, Any] = {}
+    broken: set[str] = set()
     for key in overrides:
         if key not in params:
             hint = difflib.get_close_matches(key, list(params), n=1)
@@ -231,10 +237,12 @@ def _values(check: _Checker, params: dict[str, Parameter], overrides: dict[str, 
         if raw is None:
             check.problem(("parameters", name), "missing parameter: it has no default, "
                                                 f"give it with --set {name}=VALUE")
+            broken.add(name)
             continue
         try:
             values[name] = _convert(param, raw)
         except ValueError as exc:
+            broken.add(name)
             if name in overrides:
                 check.problems.append(Problem("--set", None, name, str(exc)))
             else:
@@ -244,6 +252,7 @@ def _values(check: _Checker, params: dict[str, Parameter], overrides: dict[str, 
         values.setdefault("ipvs_manager", lab.ipvs.manager)
         values.setdefault("advert_int", lab.vrrp.advert_int)
         values.setdefault("lab", lab.name)
+    check.broken = broken  # already reported: uses of them are not reported again
     return values
 
 
@@ -256,6 +265,8 @@ def _substitute(check: _Checker, value: Any, path: tuple, values: dict[str, Any]
         return value
     whole = _REF.fullmatch(value)
     for ref in _REF.findall(value):
+        if ref in check.broken:
+            return _Unresolved(value)
         if ref not in values:
             known = ", ".join(sorted(values)) or "none"
             check.problem(path, f"missing parameter ${{{ref}}} (defined: {known})")
@@ -357,8 +368,11 @@ def _step(check: _Checker, item: Any, path: tuple, lab: Lab | None, refs: set[st
     value_ok, options_schema, required = SCHEMAS[kind]
     value = item[kind]
     options = {k: v for k, v in item.items() if k != kind}
-    value_ok(check, value, (*path, kind))
+    if not isinstance(value, _Unresolved):
+        value_ok(check, value, (*path, kind))
     for key, option in options.items():
+        if isinstance(option, _Unresolved):
+            continue
         if key not in options_schema:
             allowed = tuple(options_schema)
             hint = difflib.get_close_matches(str(key), allowed, n=1)

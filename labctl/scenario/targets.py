@@ -55,7 +55,10 @@ def check_target(target: Target, lab: Lab | None, refs: set[str]) -> str | None:
     if lab is None:
         return None
     if target.kind == "node" and target.name not in {n.name for n in lab.nodes}:
-        return f"no node {target.name!r} in lab {lab.name} ({', '.join(n.name for n in lab.nodes)})"
+        bound = f"; references bound so far: {', '.join(sorted(refs))}" if refs else (
+            "; no reference is bound by an earlier `as:` either")
+        return (f"no node {target.name!r} in lab {lab.name} "
+                f"({', '.join(n.name for n in lab.nodes)}){bound}")
     if target.kind == "role" and not lab.by_role(target.name):
         return f"no node has role {target.name!r} (roles: balancer, real, client)"
     if target.kind in ("master_of", "holder_of") and target.name not in {v.name for v in lab.vips}:

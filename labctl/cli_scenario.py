@@ -1,0 +1,151 @@
+"""`labctl scenario list|show|run` and `labctl report PATH`: argument parsing and printing only."""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from datetime import datetime
+from pathlib import Path
+
+import click
+from rich.console import Console
+from rich.live import Live
+from rich.table import Table
+
+from labctl import labfile
+from labctl.scenario.loader import ScenarioError, builtin_names, find, parse_set_options, read_scenario
+
+console = Console()
+err_console = Console(stderr=True)
+
+
+def _problems(exc: ScenarioError | labfile.LabFileError) -> None:
+    for problem in exc.problems:
+        err_console.print(str(problem), markup=False, highlight=False)
+    sys.exit(2)
+
+
+@click.group("scenario")
+def scenario() -> None:
+    """Scripted experiments: break the lab on purpose and measure what happens."""
+
+
+@scenario.command("list")
+def list_scenarios() -> None:
+    """The scenarios shipped with labctl."""
+    table = Table(show_header=True)
+    table.add_column("name")
+    table.add_column("description")
+    for name in builtin_names():
+        try:
+            text = read_scenario(find(name)).description
+        except ScenarioError as exc:
+            text = f"[red]invalid[/]: {exc.problems[0]}"
+        table.add_row(name, text)
+    console.print(table)
+
+
+@scenario.command("show")
+@click.argument("name")
+def show(name: str) -> None:
+    """A scenario's description, parameters and steps."""
+    try:
+        loaded = read_scenario(find(name))
+    except ScenarioError as exc:
+        _problems(exc)
+    console.print(f"[bold]{loaded.name}[/] ({loaded.file})\n{loaded.description}\n")
+    params = Table(title="parameters (--set NAME=VALUE)", title_justify="left")
+    for column in ("name", "type", "default", "help"):
+        params.add_column(column)
+    for param in loaded.parameters.values():
+        kind = param.type + (f" {'|'.join(map(str, param.choices))}" if param.choices else "")
+        params.add_row(param.name, kind, str(param.default), param.help)
+    console.print(params)
+    console.print("[bold]steps[/]")
+
+    def walk(steps, indent: int = 1) -> None:
+        for step in steps:
+            console.print(f"{'  ' * indent}{step.where.rsplit(':', 1)[-1]:>4}  {step.describe()}",
+                          markup=False, highlight=False)
+            walk(step.steps, indent + 1)
+
+    walk(loaded.steps)
+
+
+@scenario.command("run")
+@click.argument("name_or_path")
+@click.option("--set", "sets", multiple=True, metavar="KEY=VALUE", help="Override a parameter.")
+@click.option("--json", "as_json", is_flag=True, help="Print summary.json instead of tables.")
+@click.option("-f", "--lab", "lab_path", default="lab.yaml",
+              type=click.Path(dir_okay=False, path_type=Path), help="The lab file (default: ./lab.yaml).")
+def run(name_or_path: str, sets: tuple[str, ...], as_json: bool, lab_path: Path) -> None:
+    """Run a scenario (a built-in NAME or a PATH) against the running lab; exit 0 only when
+    every expectation held. Results go to results/<scenario>-<timestamp>/ next to the lab file."""
+    try:
+        lab = labfile.read_lab(lab_path)
+        loaded = read_scenario(find(name_or_path), parse_set_options(sets), lab)
+    except (ScenarioError, labfile.LabFileError) as exc:
+        _problems(exc)
+    stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
+    out = lab_path.resolve().parent / "results" / f"{loaded.name}-{stamp}"
+    from labctl.access import open_live_lab  # the VM layer: imported only when needed
+
+    with open_live_lab(lab_path) as access:
+        summary = run_with_view(access, loaded, out, quiet=as_json)
+    _print_summary(summary, out, as_json)
+    sys.exit(0 if summary["passed"] else 1)
+
+
+def run_with_view(access, loaded, out: Path, quiet: bool = False) -> dict:
+    """Run the engine with the live view (unless QUIET), then build the report."""
+    from labctl.report import build
+    from labctl.scenario.engine import Engine
+    from labctl.scenario.live import live_table
+
+    engine = Engine(access, loaded, out)
+    if quiet:
+        engine.run()
+    else:
+        import threading
+
+        worker = threading.Thread(target=engine.run, name="scenario")
+        with Live(live_table(engine), console=err_console, refresh_per_second=4) as view:
+            worker.start()
+            try:
+                while worker.is_alive():
+                    view.update(live_table(engine))
+                    time.sleep(0.25)
+            except KeyboardInterrupt:
+                # The engine thread cannot be interrupted from here: ask it to stop at the next
+                # step boundary and wait for its cleanup.
+                engine.request_stop()
+                err_console.print("interrupted: putting the lab back...")
+                worker.join()
+    return build(out)
+
+
+def _print_summary(summary: dict, out: Path, as_json: bool) -> None:
+    if as_json:
+        click.echo(json.dumps(summary, indent=2, default=str))
+        return
+    from labctl.report import expectations_table, summary_table
+
+    console.print(summary_table(summary))
+    console.print(expectations_table(summary))
+    if summary.get("error"):
+        console.print(f"[red]the run stopped early:[/] {summary['error']}")
+    verdict = "[green]PASSED[/]" if summary["passed"] else "[red]FAILED[/]"
+    console.print(f"{verdict}  results: {out}")
+
+
+@click.command("report")
+@click.argument("path", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.option("--json", "as_json", is_flag=True, help="Print summary.json instead of tables.")
+def report(path: Path, as_json: bool) -> None:
+    """Re-render a past run's summary.json, report.md and timeline.png from its raw files."""
+    from labctl.report import build
+
+    summary = build(path)
+    _print_summary(summary, path, as_json)
+    sys.exit(0 if summary["passed"] else 1)
