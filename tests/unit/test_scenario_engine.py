@@ -1,0 +1,132 @@
+"""The engine against an in-memory LabAccess: steps in order, and cleanup whatever happens."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+
+from labctl.lab import reference_lab
+from labctl.scenario.engine import Engine
+from labctl.scenario.loader import parse_scenario
+from labctl.ssh import CommandResult
+
+
+class FakeStream:
+    def __init__(self) -> None:
+        self._stopped = threading.Event()
+
+    def __iter__(self):
+        self._stopped.wait(10)
+        return iter(())
+
+    def stop(self) -> None:
+        self._stopped.set()
+
+    @property
+    def returncode(self):
+        return 0 if self._stopped.is_set() else None
+
+
+class FakeLab:
+    """Records every call; `ipvsadm -L --timeout` answers the kernel defaults."""
+
+    def __init__(self) -> None:
+        self.lab = reference_lab()
+        self.calls: list[tuple] = []
+        self.streams: list[FakeStream] = []
+
+    def run(self, node, argv, sudo=True, timeout=60.0):
+        self.calls.append(("run", node, argv if isinstance(argv, str) else " ".join(argv)))
+        text = argv if isinstance(argv, str) else " ".join(argv)
+        out = f"{time.time():.9f}\n" if text.startswith("date") else ""
+        if "--timeout" in text:
+            out = "Timeout (tcp tcpfin udp): 900 120 300\n"
+        return CommandResult(node, argv, 0, out, "", 0.0, text)
+
+    def stream(self, node, argv, sudo=False):
+        self.calls.append(("stream", node))
+        stream = FakeStream()
+        self.streams.append(stream)
+        return stream
+
+    def put(self, node, path, content, mode=0o644, sudo=True):
+        self.calls.append(("put", node, path))
+        return True
+
+    def power_off(self, node):
+        self.calls.append(("power_off", node))
+
+    def power_on(self, node):
+        self.calls.append(("power_on", node))
+
+    def service(self, node, unit, op):
+        self.calls.append(("service", node, unit, op))
+
+
+SCENARIO = """\
+description: break things, then fail
+steps:
+  - capture: {role: balancer}
+  - action: ipvs-timeouts
+    target: b1
+    tcpfin: 10
+  - action: power-off
+    target: {master_of: VI_2}
+    as: victim
+  - action: keepalived-kill
+    target: b3
+  - wait_until: {holder: VI_2, count: 5}
+    timeout: 0.3
+    fail: true
+  - action: power-on
+    target: victim
+  - expect: never reached
+    metric: requests.total
+    min: 1
+"""
+
+
+def test_a_failed_step_still_puts_every_node_back(tmp_path):
+    access = FakeLab()
+    scenario = parse_scenario(SCENARIO, "t.yaml", {}, access.lab)
+    engine = Engine(access, scenario, tmp_path / "out")
+    engine.run()
+    assert engine.error and "t.yaml:12: wait_until" in engine.error
+    actions = [c for c in access.calls if c[0] in ("power_off", "power_on", "service")]
+    # b2 is VI_2's elected master (no captures arrived); cleanup powers it on and restarts
+    # keepalived on b3, power first.
+    assert actions == [("power_off", "b2"), ("service", "b3", "keepalived", "kill"),
+                       ("power_on", "b2"), ("service", "b3", "keepalived", "start")]
+    restored = [c for c in access.calls if c[0] == "run" and "--set" in c[2]]
+    assert restored[-1] == ("run", "b1", "ipvsadm --set 900 120 300")
+    assert all(s.returncode == 0 for s in access.streams)  # every stream stopped
+    events = [json.loads(line) for line in (tmp_path / "out" / "events.jsonl").read_text().splitlines()]
+    assert [e["kind"] for e in events][-1] == "end"
+    assert {e["action"] for e in events if e["kind"] == "cleanup"} == {
+        "power-on", "keepalived-start", "ipvs-timeouts"}
+    info = json.loads((tmp_path / "out" / "run.json").read_text())
+    assert info["error"] == engine.error and info["expectations"][0]["name"] == "never reached"
+
+
+def test_an_undone_action_is_not_undone_again(tmp_path):
+    access = FakeLab()
+    text = SCENARIO.replace("    fail: true\n", "")
+    engine = Engine(access, parse_scenario(text, "t.yaml", {}, access.lab), tmp_path / "out")
+    engine.run()
+    assert engine.error is None
+    power = [c for c in access.calls if c[0] in ("power_off", "power_on")]
+    assert power == [("power_off", "b2"), ("power_on", "b2")]
+
+
+def test_stop_request_interrupts_a_wait_and_cleans_up(tmp_path):
+    access = FakeLab()
+    text = "description: wait long\nsteps:\n  - action: link-down\n    target: b1\n  - wait: 30\n"
+    engine = Engine(access, parse_scenario(text, "t.yaml", {}, access.lab), tmp_path / "out")
+    threading.Timer(0.2, engine.request_stop).start()
+    started = time.monotonic()
+    engine.run()
+    assert time.monotonic() - started < 5
+    assert engine.interrupted
+    links = [c[2] for c in access.calls if c[0] == "run" and "link set" in c[2]]
+    assert links == ["ip link set eth1 down", "ip link set eth1 up"]
