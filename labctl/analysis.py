@@ -461,17 +461,34 @@ def _capacity(run: RunData, timelines: dict[str, list[dict]]) -> dict[str, Any] 
                 counts[holder] = counts.get(holder, 0) + 1
         measured = {b: counts[b] * traffic / len(lab.vips) for b in counts}
         predicted = plan.evaluate(matrix, balancers, traffic, {victim})
+        survivors = set(balancers) - {victim}
+        candidates = {v.name: _top_survivors(v, survivors) for v in lab.vips}
+        placement = {name: (h[0] if h else None) for name, h in placed.items()}
         rounds.append({
             "failed": victim,
-            "placement": {name: (h[0] if h else None) for name, h in placed.items()},
-            "expected_placement": {v.name: lab.elected_master(v, set(balancers) - {victim})
-                                   for v in lab.vips},
+            "placement": placement,
+            "expected_placement": {v.name: lab.elected_master(v, survivors) for v in lab.vips},
+            # A priority tie among survivors: the backup whose master-down timer fires first
+            # takes the VIP; the higher-address rule only settles two simultaneous masters.
+            "ties": {name: c for name, c in candidates.items() if len(c) > 1},
             "measured_bps": measured,
             "predicted_bps": predicted,
-            "matches": all(abs(measured.get(b, 0) - predicted.get(b, 0)) < 1 for b in predicted),
+            "placement_ok": all(placement[n] in candidates[n] for n in placement),
+            "load_matches": all(abs(measured.get(b, 0) - predicted.get(b, 0)) < 1
+                                for b in predicted),
         })
+        rounds[-1]["matches"] = rounds[-1]["placement_ok"]
     return {"traffic_bps": traffic, "rounds": rounds,
+            "load_matches": bool(rounds) and all(r["load_matches"] for r in rounds),
             "matches_prediction": bool(rounds) and all(r["matches"] for r in rounds)}
+
+
+def _top_survivors(vip, survivors: set[str]) -> list[str]:
+    alive = {name: p for name, p in vip.priorities.items() if name in survivors}
+    if not alive:
+        return []
+    top = max(alive.values())
+    return sorted(name for name, p in alive.items() if p == top)
 
 
 # --- expectations ----------------------------------------------------------------------------

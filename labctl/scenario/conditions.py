@@ -40,6 +40,11 @@ class Condition:
             if "count" in spec and len(holders) != int(spec["count"]):
                 return False
             return True
+        if "all_vips" in spec:
+            # Every VIP on its elected master (all balancers up) and nowhere else.
+            placed = all(self.live.holders(v.address) == [self.lab.elected_master(v)]
+                         for v in self.lab.vips)
+            return placed == bool(spec.get("at_master", True))
         if "real" in spec:
             address = self.lab.node(spec["real"]).address
             tables = [s.ipvs for s in self.live.fresh_samples().values() if s.ipvs is not None]

@@ -30,6 +30,7 @@ CONDITION_KEYS = {
     "real": ("in_table",),
     "probe": ("done",),
     "inactconn": ("max",),
+    "all_vips": ("at_master",),
 }
 
 
@@ -471,6 +472,8 @@ def _condition(check: _Checker, value: Any, path: tuple, lab: Lab | None, refs: 
     if lab is None:
         return
     name = value[subject]
+    if subject == "all_vips" and name is not True:
+        check.problem((*path, subject), "write `all_vips: true`")
     if subject in ("holder", "inactconn") and name not in {v.name for v in lab.vips}:
         check.problem((*path, subject), f"no VRRP instance {name!r}")
     if subject == "real" and name not in {n.name for n in lab.reals}:

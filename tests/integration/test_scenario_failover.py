@@ -9,86 +9,18 @@ lo and the DR ARP sysctls. The client namespace runs the real probe script.
 from __future__ import annotations
 
 import json
-import shutil
 import struct
-from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
-from labctl.lab import NetworkSettings, reference_lab
-from labctl.render import BoxRef, RenderContext, node_files
 from labctl.report import build
+from labctl.resources import scenarios_dir
 from labctl.scenario.engine import Engine
 from labctl.scenario.loader import read_scenario
-from labctl.scenario.nsaccess import NamespaceLab
-from labctl.resources import scenarios_dir
+from tests.support.nslab import ns_lab  # noqa: F401 - a fixture
 
 pytestmark = pytest.mark.integration
-CTX = RenderContext(box=BoxRef("x"), auth_pass="abcd1234")
-NOTIFY = "/run/labctl/bin/labctl-vrrp-notify"
-
-
-def _program(name: str) -> str:
-    path = shutil.which(name) or f"/usr/sbin/{name}"
-    if not Path(path).exists():
-        pytest.skip(f"{name} is not installed")
-    return path
-
-
-def _nginx_conf(workdir: Path, node: str) -> Path:
-    conf = workdir / f"nginx-{node}.conf"
-    conf.write_text(
-        f"pid {workdir}/nginx-{node}.pid;\nerror_log {workdir}/nginx-{node}.error.log;\n"
-        "daemon off;\nworker_processes 1;\nevents {}\nhttp {\n    access_log off;\n"
-        f"    client_body_temp_path {workdir}/tmp-{node};\n"
-        "    server {\n        listen 80 default_server;\n"
-        f"        add_header X-Real-Server {node} always;\n"
-        f"        location / {{ return 200 \"{node}\\n\"; }}\n    }}\n}}\n"
-    )
-    return conf
-
-
-def _keepalived_conf(lab, workdir: Path, node: str) -> Path:
-    files = {f.path: f.content for f in node_files(lab, lab.node(node), CTX)}
-    text = files["keepalived.conf"].replace("/usr/local/sbin/labctl-vrrp-notify", NOTIFY)
-    # The notify script lives under the test's temp tree, which keepalived's script security
-    # would reject (a world-writable /tmp above it); the nodes run as root anyway.
-    text = text.replace("    enable_script_security\n", "")
-    conf = workdir / f"keepalived-{node}.conf"
-    conf.write_text(text)
-    return conf
-
-
-@pytest.fixture
-def ns_lab(lab_segment, tmp_path: Path):
-    keepalived, nginx = _program("keepalived"), _program("nginx")
-    lab = replace(reference_lab("nslab"), network=NetworkSettings(interface="eth0"))
-    segment = lab_segment({n.name: f"{n.address}/24" for n in lab.nodes})
-    access = NamespaceLab(lab, {n.name: segment.ns(n.name) for n in lab.nodes}, tmp_path)
-    notify = (Path(__file__).parents[2] / "provision" / "balancer" / "labctl-vrrp-notify").read_text()
-    try:
-        for real in lab.reals:
-            for vip in lab.vips:
-                access.run(real.name, ["ip", "addr", "add", f"{vip.address}/32", "dev", "lo"])
-            for key in ("all", "lo"):
-                access.run(real.name, f"sysctl -qw net.ipv4.conf.{key}.arp_ignore=1 "
-                                      f"net.ipv4.conf.{key}.arp_announce=2")
-        for node in [n.name for n in lab.balancers] + [n.name for n in lab.reals]:
-            (tmp_path / f"tmp-{node}").mkdir()
-            access.add_daemon(node, "nginx", [nginx, "-c", str(_nginx_conf(tmp_path, node))],
-                              [tmp_path / f"nginx-{node}.pid"])
-        for balancer in lab.balancers:
-            access.put(balancer.name, NOTIFY, notify, mode=0o755)
-            name = balancer.name
-            pids = [tmp_path / f"{name}-{kind}.pid" for kind in ("keepalived", "vrrp")]
-            access.add_daemon(name, "keepalived", [
-                keepalived, "--dont-fork", "--log-console", "--no-syslog", "--vrrp",
-                "-f", str(_keepalived_conf(lab, tmp_path, name)),
-                "-p", str(pids[0]), "-r", str(pids[1])], pids)
-        yield access
-    finally:
-        access.close()
 
 
 def _valid_png(path: Path) -> bool:
