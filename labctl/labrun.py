@@ -152,14 +152,43 @@ class RunningLab:
 
     # --- SSH ---------------------------------------------------------------------------------
 
-    def ssh_targets(self, nodes: list[str]) -> dict[str, SshTarget]:
-        text = self.vagrant.ssh_config_text(nodes)
+    def running_domains(self) -> set[str] | None:
+        """Nodes whose libvirt domain runs, asked of libvirt directly (milliseconds, where
+        `vagrant status` takes seconds); None when that cannot be asked."""
+        if self.info.provider != "libvirt" or self.sandbox is None or not self.sandbox.running():
+            return None
+        proc = self.sandbox.virsh("list", "--state-running", "--name", check=False)
+        if proc.returncode != 0:
+            return None
+        prefix = f"labctl-{self.info.name}-"
+        return {line.strip().removeprefix(prefix) for line in proc.stdout.splitlines()
+                if line.strip().startswith(prefix)}
+
+    def _ssh_config_cache(self) -> Path:
+        return self.state.root / "ssh-config.json"
+
+    def ssh_targets(self, nodes: list[str], fresh: bool = False) -> dict[str, SshTarget]:
+        """SSH settings per node from `vagrant ssh-config`, cached while the VMs stay the same
+        (same machine ids): asking Vagrant costs seconds on every command."""
+        ids = {n: _machine_id(self.state.render_dir, n, self.info.provider) for n in nodes}
+        cache = self._ssh_config_cache()
+        cached = json.loads(cache.read_text()) if cache.exists() and not fresh else {}
+        if all(ids[n] and cached.get("ids", {}).get(n) == ids[n] for n in nodes):
+            text = cached["text"]
+        else:
+            text = self.vagrant.ssh_config_text(nodes)
+            if all(ids.values()):
+                self.state.ensure()
+                cache.write_text(json.dumps({"ids": ids, "text": text}, indent=2) + "\n")
         targets = parse_ssh_config(text)
         missing = [n for n in nodes if n not in targets]
         if missing:
             raise LabctlError(f"vagrant gave no SSH settings for {', '.join(missing)}",
                               fix="`labctl up` (the VMs may not be running)")
         return targets
+
+    def has_machine_ids(self, nodes: list[str]) -> bool:
+        return all(_machine_id(self.state.render_dir, n, self.info.provider) for n in nodes)
 
     def forget_recreated(self, nodes: list[str]) -> None:
         """A VM made anew at the same address has new host keys: drop the old pins for it
@@ -184,6 +213,14 @@ class RunningLab:
                 {n: targets[n] for n in wanted},
                 lambda name, target: SshSession.connect(target, self.namespace, self.state.known_hosts, wait=wait),
             )
+            stale = [n for n, r in opened.items() if isinstance(r, BaseException)]
+            if stale:
+                # A rebooted VM may have a new management address: ask Vagrant again.
+                targets = self.ssh_targets(stale, fresh=True)
+                opened.update(run_parallel(
+                    {n: targets[n] for n in stale},
+                    lambda name, target: SshSession.connect(target, self.namespace, self.state.known_hosts, wait=wait),
+                ))
             for name, result in opened.items():
                 if isinstance(result, SshSession):
                     self._sessions[name] = result

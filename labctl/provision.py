@@ -1,4 +1,4 @@
-"""Provisioning over SSH: put each node's rendered files in /etc/labctl and run its provision.sh.
+"""Provisioning over SSH: the node's rendered files into /etc/labctl, then its provision.sh.
 
 provision.sh is idempotent and prints one `changed: ...` line per change, so a second `labctl up`
 on a healthy lab uploads nothing, changes nothing and says so per node.
@@ -6,14 +6,15 @@ on a healthy lab uploads nothing, changes nothing and says so per node.
 
 from __future__ import annotations
 
+import io
+import tarfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from labctl.render import RenderedFile
+from labctl.resources import provision_dir
 from labctl.ssh import CommandFailed, SshSession
-
-REMOTE_DIR = "/etc/labctl"
 
 
 @dataclass
@@ -39,21 +40,39 @@ def changes_from_output(text: str) -> list[str]:
             if line.startswith("changed: ")]
 
 
+def uploads_from_output(text: str) -> list[str]:
+    return [line.removeprefix("uploaded: ").strip() for line in text.splitlines()
+            if line.startswith("uploaded: ")]
+
+
+def files_as_tar(files: list[RenderedFile]) -> bytes:
+    """The node's files as a tar archive: fixed owner and time, so equal files give equal bytes."""
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w", format=tarfile.GNU_FORMAT) as archive:
+        for item in files:
+            data = item.content.encode()
+            info = tarfile.TarInfo(item.path)
+            info.size = len(data)
+            info.mode = item.mode
+            info.mtime = 0
+            archive.addfile(info, io.BytesIO(data))
+    return buffer.getvalue()
+
+
 def provision_node(session: SshSession, files: list[RenderedFile],
                    on_phase: Callable[[str], None] | None = None) -> NodeReport:
-    """Sync FILES into /etc/labctl on the node and run provision.sh there."""
+    """Sync FILES into /etc/labctl on the node and run provision.sh there, in one round trip:
+    under qemu emulation every sudo costs a noticeable fraction of a second."""
     started = time.monotonic()
     phase = on_phase or (lambda text: None)
     report = NodeReport(session.node)
-    phase("uploading")
-    session.run(["mkdir", "-p", "-m", "0700", REMOTE_DIR], sudo=True, check=True)
-    for item in files:
-        if session.put(f"{REMOTE_DIR}/{item.path}", item.content, mode=item.mode, sudo=True):
-            report.uploaded.append(item.path)
     phase("configuring")
-    result = session.run(["sh", f"{REMOTE_DIR}/provision.sh"], sudo=True, timeout=900)
+    script = (provision_dir() / "common" / "sync-and-run.sh").read_text()
+    result = session.run(["sh", "-c", script, "labctl-sync"], sudo=True, timeout=900,
+                         stdin=files_as_tar(files))
     if result.rc != 0:
-        raise CommandFailed(result, what=f"provision.sh on {session.node}")
+        raise CommandFailed(result, what=f"provisioning {session.node}")
+    report.uploaded = uploads_from_output(result.stdout)
     report.changes = changes_from_output(result.stdout)
     report.seconds = time.monotonic() - started
     phase("provisioned")

@@ -44,6 +44,7 @@ class LibvirtRuntime:
     emulator_path: str = ""
     management_network_name: str = ""
     management_network_address: str = ""
+    management_network_mode: str = ""
     storage_pool_name: str = ""
 
 

@@ -15,8 +15,14 @@ def box_ref(lab: Lab) -> BoxRef:
         return BoxRef(lab.provider.box)
     from labctl import box
 
-    info = box.expected_box()
-    return BoxRef(info.name, kernel=str(info.kernel), initrd=str(info.initrd), insecure_key=True)
+    info = box.find_box()
+    if info is not None:
+        return BoxRef(info.name, kernel=str(info.kernel), initrd=str(info.initrd), insecure_key=True)
+    # Not built yet (`labctl render` before `labctl box build`): where the build will put it.
+    name = box.box_name("bookworm", box.input_hash("bookworm"))
+    folder = box.default_cache_root() / "boxes" / name
+    return BoxRef(name, kernel=str(folder / box.KERNEL_FILE), initrd=str(folder / box.INITRD_FILE),
+                  insecure_key=True)
 
 
 def sandbox_for(lab_name: str, state: LabState, tb_size: int):
@@ -32,8 +38,14 @@ def libvirt_runtime(lab: Lab, state: LabState) -> LibvirtRuntime:
     if lab.isolation != "netns":
         return LibvirtRuntime()
     sandbox = sandbox_for(lab.name, state, lab.provider.libvirt.tb_size)
+    # The management network (Vagrant's SSH path) stays isolated: DHCP inside the namespace,
+    # no NAT rules; the pool is the one the sandbox creates under the lab's state.
     return LibvirtRuntime(uri=sandbox.uri,
-                          emulator_path=str(sandbox.emulator_path()) if emulate else "")
+                          emulator_path=str(sandbox.emulator_path()) if emulate else "",
+                          management_network_name="labctl-mgmt",
+                          management_network_address="192.168.121.0/24",
+                          management_network_mode="none",
+                          storage_pool_name="default")
 
 
 def render_context(lab: Lab, lab_path: Path) -> RenderContext:

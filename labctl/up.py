@@ -97,6 +97,10 @@ def bring_up(lab: Lab, lab_path: Path, console: Console, verify_timeout: float =
 
 
 def _vagrant_up(run: RunningLab, names: list[str], console: Console, result: UpResult) -> None:
+    running = run.running_domains()
+    if running is not None and set(names) <= running and run.has_machine_ids(names):
+        result.vagrant_up_skipped = True
+        return
     statuses = {s.name: s.state for s in run.vagrant.status()}
     if all(statuses.get(n) == RUNNING for n in names):
         # A healthy lab: vagrant up would only re-check every VM (seconds per node).
@@ -105,7 +109,13 @@ def _vagrant_up(run: RunningLab, names: list[str], console: Console, result: UpR
     board = NodeBoard("vagrant up", names, console)
     with board.shown():
         run.vagrant.up(None if set(names) == set(statuses) else names,
-                       on_line=lambda node, text: board.set(node, text[:70]))
+                       on_line=lambda node, text: _vagrant_phase(board, node, text))
+
+
+def _vagrant_phase(board: NodeBoard, node: str, text: str) -> None:
+    # Vagrant's phase lines; the indented domain details (" -- Memory: ...") are log material.
+    if not text.startswith(" "):
+        board.set(node, text[:70])
 
 
 def _provision(run: RunningLab, lab: Lab, ctx, names: list[str], console: Console,

@@ -67,11 +67,13 @@ def evaluate_ipvs(lab: Lab, views: dict[str, NodeView]) -> list[Check]:
 
 
 def parse_http_lines(text: str) -> list[tuple[str, str, str]]:
+    """(vip, status, real) per line of http-check.sh; a failed request has status 000 and no
+    real (shown as '-')."""
     rows = []
     for line in text.splitlines():
         parts = line.split()
-        if len(parts) == 3:
-            rows.append((parts[0], parts[1], parts[2]))
+        if len(parts) in (2, 3):
+            rows.append((parts[0], parts[1], parts[2] if len(parts) == 3 else "-"))
     return rows
 
 

@@ -1,12 +1,14 @@
 # Shell helpers shared by every node's provision.sh (included when labctl renders it).
 # Each change prints one "changed: ..." line, so a second run that prints none changed nothing.
+# Under qemu emulation every new process costs tens of milliseconds: the checks below use
+# shell builtins where they can.
 
 changed() { echo "changed: $*"; }
 
 # install_file SRC DEST MODE: put SRC (beside this script) at DEST when different; status 0 when
 # it installed something, 1 when DEST was already right.
 install_file() {
-    if [ -f "$2" ] && cmp -s "$1" "$2" && [ "$(stat -c %a "$2")" = "$(echo "$3" | sed 's/^0//')" ]; then
+    if [ -f "$2" ] && cmp -s "$1" "$2" && [ "$(stat -c %a "$2")" = "${3#0}" ]; then
         return 1
     fi
     install -D -m "$3" "$1" "$2"
@@ -16,11 +18,12 @@ install_file() {
 
 # need_package PKG...: install the packages that are missing (boxes built by labctl have them all).
 need_package() {
+    installed=$(dpkg-query -W -f '${Status}\n' "$@" 2>/dev/null | grep -c 'install ok installed' || true)
+    [ "$installed" = "$#" ] && return 0
     missing=""
     for pkg in "$@"; do
         dpkg-query -W -f '${Status}' "$pkg" 2>/dev/null | grep -q 'install ok installed' || missing="$missing $pkg"
     done
-    [ -z "$missing" ] && return 0
     export DEBIAN_FRONTEND=noninteractive
     apt-get update -q >/dev/null
     # shellcheck disable=SC2086 # word splitting wanted: one argument per package
@@ -30,11 +33,14 @@ need_package() {
 
 # set_hostname NAME: here rather than in the Vagrantfile, where it costs a network restart.
 set_hostname() {
-    if [ "$(hostname)" != "$1" ]; then
+    read -r current < /proc/sys/kernel/hostname
+    if [ "$current" != "$1" ]; then
         hostname "$1"
         changed "hostname $1"
     fi
-    if [ "$(cat /etc/hostname 2>/dev/null)" != "$1" ]; then
+    saved=""
+    [ -f /etc/hostname ] && read -r saved < /etc/hostname
+    if [ "$saved" != "$1" ]; then
         echo "$1" > /etc/hostname
         changed "/etc/hostname"
     fi
@@ -47,8 +53,8 @@ set_hostname() {
 
 # service_running UNIT RESTART: enable UNIT, restart it when RESTART is 1, else start it if stopped.
 service_running() {
-    if ! systemctl is-enabled -q "$1" 2>/dev/null; then
-        systemctl enable -q "$1"
+    if [ ! -e "/etc/systemd/system/multi-user.target.wants/$1.service" ]; then
+        systemctl enable -q "$1" 2>/dev/null
         changed "$1 enabled"
     fi
     if [ "$2" = 1 ]; then

@@ -115,3 +115,8 @@ def test_unknown_exec_target_is_a_clear_error():
     with pytest.raises(LabctlError) as caught:
         resolve_targets(LAB, "b9")
     assert "no node or role 'b9'" in caught.value.message
+
+
+def test_failed_requests_have_no_real():
+    rows = verify.parse_http_lines("10.10.1.10 200 r1\n10.10.1.10 000 \n")
+    assert rows == [("10.10.1.10", "200", "r1"), ("10.10.1.10", "000", "-")]
