@@ -130,3 +130,17 @@ def test_stop_request_interrupts_a_wait_and_cleans_up(tmp_path):
     assert engine.interrupted
     links = [c[2] for c in access.calls if c[0] == "run" and "link set" in c[2]]
     assert links == ["ip link set eth1 down", "ip link set eth1 up"]
+
+
+def test_run_with_the_live_view_builds_a_report_even_without_data(tmp_path):
+    from labctl.cli_scenario import run_with_view
+
+    access = FakeLab()
+    text = "description: short\nsteps:\n  - capture: {role: balancer}\n  - wait: 0.3\n" \
+           "  - expect: x\n    metric: requests.total\n    min: 1\n"
+    summary = run_with_view(access, parse_scenario(text, "t.yaml", {}, access.lab),
+                            tmp_path / "out")
+    assert summary["passed"] is False
+    assert summary["expectations"][0]["reason"] == "0 < 1"
+    assert (tmp_path / "out" / "timeline.png").exists()
+    assert (tmp_path / "out" / "report.md").exists()
