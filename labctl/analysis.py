@@ -227,6 +227,10 @@ def analyze(run: RunData) -> dict[str, Any]:
         summary["vips"][vip.name]["duplicate_s"] = round(sum(
             d["duration_s"] for d in summary["vips"][vip.name]["duplicate_holders"]), 3)
     all_actions = sorted(downs + ups, key=lambda e: e["t_start"])
+    if all_actions:
+        # Failures while VRRP was still electing at the start are not the experiment's.
+        summary["requests"]["failed_before_first_action"] = sum(
+            1 for r in run.probes if not r.ok and r.t < all_actions[0]["t_start"] - 1.0)
     for action in all_actions:
         summary["disruptions"].append(
             _disruption(run, action, all_actions, by_vip, timelines, resolution))

@@ -35,7 +35,10 @@ EXPLANATIONS = {
         "(256 - priority)/256 s (about 3.6 s with advert_int 1), then takes the VIP and sends "
         "gratuitous ARP. A gracefully stopped keepalived sends a priority-0 advert first, so the "
         "backup waits only its skew time, (256 - priority)/256 s, about 0.6 s. A master killed "
-        "with SIGKILL sends nothing and keeps the VIP on its interface: two nodes then hold it."
+        "with SIGKILL sends nothing and keeps the VIP on its interface: two nodes then hold it, and "
+        "the client may see no outage at all, because the old holder keeps answering until the "
+        "new master's gratuitous ARP moves the client's traffic. A restarted keepalived removes "
+        "the stale VIP."
     ),
     "real-down": (
         "With hand-made ipvsadm rules nothing checks the reals: IPVS keeps scheduling new "
