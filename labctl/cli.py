@@ -384,13 +384,19 @@ def _raise(exc: BaseException):
     raise exc
 
 
-@main.command()
+@main.command(context_settings={"ignore_unknown_options": True})
 @lab_option
 @click.argument("node")
-def ssh(lab_path: Path, node: str) -> None:
-    """Open an interactive shell on NODE (inside the lab's namespace when isolated).
+@click.argument("command", nargs=-1, type=click.UNPROCESSED)
+def ssh(lab_path: Path, node: str, command: tuple[str, ...]) -> None:
+    """Open a shell on NODE (inside the lab's namespace when isolated), or run COMMAND there.
 
     The host key pinned by `labctl up` is checked: a changed key is refused.
+
+    \b
+    Examples:
+      labctl ssh b1
+      labctl ssh b1 -- sudo journalctl -u keepalived -n 20
     """
     import os
 
@@ -406,6 +412,7 @@ def ssh(lab_path: Path, node: str) -> None:
     for key in target.identity_files:
         argv += ["-i", key]
     argv.append(f"{target.user}@{target.hostname}")
+    argv += list(command)
     if run.namespace:
         argv = ["ip", "netns", "exec", run.namespace, *argv]
     os.execvp(argv[0], argv)

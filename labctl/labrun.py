@@ -152,17 +152,32 @@ class RunningLab:
 
     # --- SSH ---------------------------------------------------------------------------------
 
-    def running_domains(self) -> set[str] | None:
-        """Nodes whose libvirt domain runs, asked of libvirt directly (milliseconds, where
+    def domain_states(self) -> dict[str, str] | None:
+        """Each node's VM state asked of the sandbox's libvirt directly (milliseconds, where
         `vagrant status` takes seconds); None when that cannot be asked."""
         if self.info.provider != "libvirt" or self.sandbox is None or not self.sandbox.running():
             return None
-        proc = self.sandbox.virsh("list", "--state-running", "--name", check=False)
+        proc = self.sandbox.virsh("list", "--all", check=False)
         if proc.returncode != 0:
             return None
         prefix = f"labctl-{self.info.name}-"
-        return {line.strip().removeprefix(prefix) for line in proc.stdout.splitlines()
-                if line.strip().startswith(prefix)}
+        states = {}
+        for line in proc.stdout.splitlines():
+            parts = line.split(None, 2)  # Id, Name, State ("running", "shut off"); headers skip below
+            if len(parts) == 3 and parts[1].startswith(prefix):
+                states[parts[1].removeprefix(prefix)] = parts[2].strip().replace(" ", "")
+        return states
+
+    def running_domains(self) -> set[str] | None:
+        states = self.domain_states()
+        return None if states is None else {n for n, s in states.items() if s == "running"}
+
+    def vm_states(self) -> dict[str, str]:
+        """Node -> VM state (running, shutoff, not_created, ...), the fast way when there is one."""
+        states = self.domain_states()
+        if states is not None:
+            return states
+        return {s.name: s.state for s in self.vagrant.status()}
 
     def _ssh_config_cache(self) -> Path:
         return self.state.root / "ssh-config.json"

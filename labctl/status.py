@@ -26,7 +26,7 @@ class LabStatus:
 def lab_status(run: RunningLab, lab: Lab) -> LabStatus:
     status = LabStatus()
     try:
-        states = {s.name: s.state for s in run.vagrant.status()} if run.has_vagrant_dir() else {}
+        states = run.vm_states() if run.has_vagrant_dir() else {}
     except LabctlError as exc:
         states = {}
         status.problems.append(f"vagrant status failed: {exc.message}")
