@@ -516,5 +516,15 @@ def box_list(as_json: bool) -> None:
         console.print(f"{info.name}  {info.size / 1e6:.0f} MB  {info.path}", highlight=False)
 
 
+def _register_scenarios() -> None:
+    from labctl.cli_scenario import report, scenario
+
+    main.add_command(scenario)
+    main.add_command(report)
+
+
+_register_scenarios()
+
+
 if __name__ == "__main__":
     main()

@@ -19,8 +19,10 @@ def lab_to_dict(lab: Lab) -> dict[str, Any]:
 
 
 def tie_notes(lab: Lab) -> list[str]:
-    """Explain every backup-priority tie: VRRP settles it by the higher primary address, so
-    where a failed master's VIP goes depends on the balancers' addresses."""
+    """Explain every backup-priority tie. A backup accepts an advert of equal priority, so the
+    tied backup whose master-down timer fires first keeps the VIP; only when both claim it at
+    once does the higher primary address win. Where a failed master's VIP goes is then a
+    matter of timing (measured in namespaces: the lower address won both reference ties)."""
     notes = []
     for vip in lab.vips:
         by_priority: dict[int, list[str]] = {}
@@ -32,8 +34,9 @@ def tie_notes(lab: Lab) -> list[str]:
             order = [n for n in lab.backup_order(vip) if n in names]
             addresses = ", ".join(f"{n} {lab.node(n).address}" for n in order)
             notes.append(
-                f"{vip.name}: {' and '.join(sorted(names))} share priority {prio}; VRRP prefers the "
-                f"higher address ({addresses}), so {order[0]} wins that tie. `labctl plan` gives "
-                f"matrices without ties."
+                f"{vip.name}: {' and '.join(sorted(names))} share priority {prio} ({addresses}); "
+                f"after a failure the one whose VRRP timer fires first takes the VIP, and only a "
+                f"simultaneous claim goes to the higher address, so the outcome is not fixed. "
+                f"`labctl plan` gives matrices without ties."
             )
     return notes

@@ -149,7 +149,8 @@ class Lab:
 
     def backup_order(self, vip: Vip) -> list[str]:
         """Balancers in the order VRRP would elect them for VIP: priority, then the higher
-        primary address (the VRRP tie-break)."""
+        primary address. Between tied backups that is only the likelier winner: the first
+        master-down timer to fire wins, the address only settles simultaneous claims."""
         return sorted(
             vip.priorities,
             key=lambda n: (vip.priorities[n], ipaddress.ip_address(self.node(n).address)),
