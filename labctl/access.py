@@ -47,7 +47,7 @@ class LiveLab:
     def power_off(self, node: str) -> None:
         with self._lock:
             self._run.drop_session(node)
-        self._run.vagrant.halt(node, force=True)
+        self._run.hard_power_off(node)
 
     def power_on(self, node: str) -> None:
         self._run.vagrant.up([node])

@@ -172,6 +172,21 @@ class RunningLab:
         states = self.domain_states()
         return None if states is None else {n for n, s in states.items() if s == "running"}
 
+    def hard_power_off(self, node: str) -> None:
+        """Pull the plug: no shutdown, no goodbye adverts. vagrant-libvirt's `halt --force`
+        asks the guest to shut down (ACPI), which lets keepalived leave gracefully."""
+        if self.info.provider == "libvirt":
+            domain = f"labctl-{self.info.name}-{node}"
+            if self.sandbox is not None:
+                proc = self.sandbox.virsh("destroy", domain, check=False)
+            else:
+                proc = subprocess.run(["virsh", "-c", "qemu:///system", "destroy", domain],
+                                      capture_output=True, text=True)
+            if proc.returncode != 0:
+                raise LabctlError(f"cannot power off {node}: {proc.stderr.strip() or proc.stdout.strip()}")
+            return
+        self.vagrant.halt(node, force=True)
+
     def vm_states(self) -> dict[str, str]:
         """Node -> VM state (running, shutoff, not_created, ...), the fast way when there is one."""
         states = self.domain_states()
