@@ -365,41 +365,70 @@ def inactconn_series(run: RunData) -> list[dict[str, Any]]:
             continue
         for service in sample.ipvs.services:
             for real in service.reals:
-                if real.active_conn or real.inact_conn or True:
-                    series.append({"t": round(sample.t, 3), "node": sample.node,
-                                   "vip": service.vip, "real": names.get(real.address, real.address),
-                                   "active": real.active_conn, "inact": real.inact_conn})
+                series.append({"t": round(sample.t, 3), "node": sample.node,
+                               "vip": service.vip, "real": names.get(real.address, real.address),
+                               "active": real.active_conn, "inact": real.inact_conn})
     return series
 
 
 def inactconn_summary(run: RunData) -> dict[str, Any]:
+    """InActConn of the burst's VIP on the director that carried it: its level just before the
+    burst (connections left by earlier runs expire on their own, older timers), the peak the
+    burst added, and when it fell back to that level (the tcpfin timeout at work)."""
     series = inactconn_series(run)
     if not series:
         return {"series": [], "captured": False}
-    totals: dict[float, int] = {}
+    burst = next((e for e in run.events if e.get("kind") == "probe_start"), None)
+    burst_t = burst["t"] if burst else min(p["t"] for p in series)
+    burst_vips = _addresses(run, burst.get("vips", []) if burst else [])
+    totals: dict[str, dict[float, int]] = {}
     for point in series:
-        totals[point["t"]] = totals.get(point["t"], 0) + point["inact"]
-    peak_t, peak = max(totals.items(), key=lambda item: item[1])
-    cleared = next((t for t, total in sorted(totals.items()) if t > peak_t and total == 0), None)
+        if burst_vips and point["vip"] not in burst_vips:
+            continue
+        by_t = totals.setdefault(point["node"], {})
+        by_t[point["t"]] = by_t.get(point["t"], 0) + point["inact"]
+    if not totals:
+        return {"series": series, "captured": False}
+
+    def rise(node: str) -> int:
+        points = sorted(totals[node].items())
+        base = next((v for t, v in reversed(points) if t <= burst_t), 0)
+        return max((v for t, v in points if t > burst_t), default=0) - base
+
+    director = max(totals, key=rise)
+    points = sorted(totals[director].items())
+    baseline = next((v for t, v in reversed(points) if t <= burst_t), 0)
+    after = [(t, v) for t, v in points if t > burst_t]
+    peak_t, peak = max(after, key=lambda item: item[1]) if after else (burst_t, baseline)
+    cleared = next((t for t, v in after if t > peak_t and v <= baseline), None)
     timeouts = [s.timeout.to_dict() for s in run.samples if s.timeout is not None]
     details = [e for e in run.events if e.get("kind") == "action_details"]
     burst_end = next((e["t"] for e in run.events if e.get("kind") == "probe_end"), None)
     per_real: dict[str, int] = {}
     for point in series:
-        if point["t"] == peak_t:
+        if point["t"] == peak_t and point["node"] == director and (not burst_vips or point["vip"] in burst_vips):
             per_real[point["real"]] = per_real.get(point["real"], 0) + point["inact"]
     return {
         "captured": True,
         "series": series,
+        "director": director,
+        "baseline": baseline,
         "peak": peak,
+        "rise": peak - baseline,
         "peak_t": peak_t,
         "peak_per_real": per_real,
-        "cleared": cleared is not None,
+        "cleared": cleared is not None and peak > baseline,
         "cleared_t": cleared,
         "cleared_after_s": round(cleared - burst_end, 3) if cleared and burst_end else None,
         "timeouts": timeouts[0] if timeouts else (details[0].get("after") if details else None),
         "timeouts_before": details[0].get("before") if details else None,
     }
+
+
+def _addresses(run: RunData, vips: list[str]) -> set[str]:
+    """VIP names (VI_1) or addresses, as addresses."""
+    names = {v.name: v.address for v in run.lab.vips}
+    return {names.get(v, v) for v in vips}
 
 
 # --- real down -------------------------------------------------------------------------------

@@ -117,3 +117,23 @@ def test_expectations(run):
     assert results[1]["reason"].endswith("> 1")
     assert results[3]["reason"] == "not measured"
     assert results[4]["skipped"]
+
+
+def test_inactconn_is_judged_against_its_level_before_the_burst(tmp_path):
+    # Entries left by an earlier run (older 120 s timers) are still expiring when the burst
+    # comes: the burst's rise and its clearing are measured from that level, not from zero.
+    def inact(t: float) -> int:
+        leftover = max(0, 40 - int(2 * t))  # 40 at the start, gone by t=20
+        return leftover + (25 if 5.2 <= t < 15 else 0)
+
+    from labctl.scenario import runfiles
+
+    folder = rec.write_run(tmp_path / "run", inact_at=inact, with_timeout=True)
+    runfiles.append_event(folder / "events.jsonl",
+                          {"t": rec.T0 + 5.1, "kind": "probe_start", "name": "burst", "vips": ["VI_1"]})
+    result = analysis.inactconn_summary(load_run(folder))
+    assert result["director"] == "b1"
+    assert result["baseline"] == 2 * (40 - 10)  # both reals, at the last sample before the burst
+    assert result["rise"] > 0
+    assert result["cleared"] is True
+    assert result["cleared_t"] == pytest.approx(rec.T0 + 15, abs=0.21)
