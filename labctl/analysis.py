@@ -88,21 +88,60 @@ def holding_segments(samples: list[CaptureSample], vip: str) -> list[tuple[str, 
     return sorted(segments, key=lambda s: s[1])
 
 
+def observed_windows(samples: list[CaptureSample]) -> dict[str, list[tuple[float, float]]]:
+    """Per node, the spans its capture covered: a node being rebooted (or whose capture had
+    not started yet) is not observed, which is not the same as holding nothing."""
+    intervals = _node_intervals(samples)
+    windows: dict[str, list[tuple[float, float]]] = {}
+    for node in intervals:
+        times = sorted(s.t for s in samples if s.node == node)
+        step = intervals[node]
+        limit = max(3 * step, 1.0)
+        spans: list[tuple[float, float]] = []
+        for index, t in enumerate(times):
+            following = times[index + 1] if index + 1 < len(times) else None
+            end = following if following is not None and following - t <= limit else t + step
+            if spans and abs(spans[-1][1] - t) < 1e-9:
+                spans[-1] = (spans[-1][0], end)
+            else:
+                spans.append((t, end))
+        windows[node] = spans
+    return windows
+
+
 def holder_timeline(samples: list[CaptureSample], vip: str) -> list[dict[str, Any]]:
-    """[{start, end, holders}] covering the captured time, adjacent equal sets merged."""
+    """[{start, end, holders, unobserved}] covering the captured time, adjacent equal parts
+    merged; `unobserved` names the balancers whose capture did not cover that part."""
     segments = holding_segments(samples, vip)
     if not samples:
         return []
-    edges = sorted({s.t for s in samples} | {p for seg in segments for p in seg[1:]})
+    windows = observed_windows(samples)
+    edges = sorted({s.t for s in samples} | {p for seg in segments for p in seg[1:]}
+                   | {p for spans in windows.values() for span in spans for p in span})
     timeline: list[dict[str, Any]] = []
     for a, b in zip(edges, edges[1:]):
         mid = (a + b) / 2
         holders = sorted({n for n, s, e in segments if s <= mid < e})
-        if timeline and timeline[-1]["holders"] == holders and abs(timeline[-1]["end"] - a) < 1e-9:
-            timeline[-1]["end"] = b
+        unobserved = sorted(n for n, spans in windows.items()
+                            if not any(s <= mid < e for s, e in spans))
+        last = timeline[-1] if timeline else None
+        if (last and last["holders"] == holders and last["unobserved"] == unobserved
+                and abs(last["end"] - a) < 1e-9):
+            last["end"] = b
         else:
-            timeline.append({"start": a, "end": b, "holders": holders})
+            timeline.append({"start": a, "end": b, "holders": holders, "unobserved": unobserved})
     return timeline
+
+
+def first_released_to(timeline: list[dict[str, Any]], after: float, node: str) -> float | None:
+    """When VIP went back to NODE: it holds it alone, or (NODE still unobserved, e.g. booting)
+    every observed balancer let it go."""
+    for part in timeline:
+        if part["end"] <= after:
+            continue
+        if part["holders"] == [node] or (not part["holders"] and node in part.get("unobserved", [])):
+            return max(part["start"], after)
+    return None
 
 
 def holders_at(timeline: list[dict[str, Any]], t: float) -> list[str]:
@@ -308,7 +347,12 @@ def _disruption(run: RunData, action: dict[str, Any], all_actions: list[dict[str
             })
             result["matches_theory"] = moved_after is not None and low <= moved_after <= high
         if action["phase"] == "up" and lab.elected_master(vip) == node and node in balancers:
-            back = first_held_only_by(timeline, start - 1.0, node)
+            if action["action"] == "power-on":
+                # The booting node cannot be watched; its peers' captures show the hand-back.
+                start = action["t_start"]
+                back = first_released_to(timeline, start, node)
+            else:
+                back = first_held_only_by(timeline, start - 1.0, node)
             priority = vip.priorities[node]
             theory = master_down_interval(lab.vrrp.advert_int, priority)
             result.update({

@@ -125,7 +125,11 @@ def disruption_lines(disruption: dict[str, Any]) -> list[str]:
         if "preempted" in r:
             back = (f"back on {disruption['node']} after {_fmt(r['preemption_s'])} s"
                     if r["preempted"] else f"not back on {disruption['node']}")
-            parts.append(f"{back} (master-down interval {_fmt(r['theory_s'])} s)")
+            if disruption["action"] == "power-on":
+                parts.append(f"{back} counted from the power-on, boot included (its peers' "
+                             f"captures show the hand-back; the VM answers SSH only later)")
+            else:
+                parts.append(f"{back} (master-down interval {_fmt(r['theory_s'])} s)")
         if parts and r.get("answered_by_after"):
             who = ", ".join(f"{k}: {v}" for k, v in sorted(r["answered_by_after"].items()))
             parts.append(f"answered by {who}")
@@ -175,7 +179,7 @@ def timeline(run: analysis.RunData, summary: dict[str, Any], path: Path) -> None
         inact = []  # a flat zero line says nothing: no lane
     lanes = len(lab.vips)
     rows = lanes + (1 if inact else 0)
-    fig, axes = plt.subplots(rows, 1, figsize=(11, 1.6 * rows + 1), sharex=True, squeeze=False)
+    fig, axes = plt.subplots(rows, 1, figsize=(13, 1.6 * rows + 1.5), sharex=True, squeeze=False)
     colours = {n.name: plt.cm.tab10(i % 10) for i, n in enumerate(lab.balancers)}
     actions = [e for e in run.events if e.get("kind") == "action"]
     for index, vip in enumerate(lab.vips):
@@ -183,9 +187,12 @@ def timeline(run: analysis.RunData, summary: dict[str, Any], path: Path) -> None
         for part in summary["timelines"].get(vip.name, []):
             holders = part["holders"]
             width = part["end"] - part["start"]
-            if not holders:
+            if not holders and part.get("unobserved"):
+                ax.barh(1, width, left=part["start"] - t0, height=0.5, color="white",
+                        hatch="..", edgecolor="grey", label="not observed (no capture)")
+            elif not holders:
                 ax.barh(1, width, left=part["start"] - t0, height=0.5, color="lightgrey",
-                        hatch="//", edgecolor="grey")
+                        hatch="//", edgecolor="grey", label="no holder")
             for k, holder in enumerate(holders):
                 height = 0.5 / len(holders)
                 ax.barh(0.75 + height * (k + 0.5), width, left=part["start"] - t0, height=height,
@@ -210,17 +217,22 @@ def timeline(run: analysis.RunData, summary: dict[str, Any], path: Path) -> None
             ax.legend(unique.values(), unique.keys(), fontsize=7, loc="upper right", ncol=6)
     if inact:
         ax = axes[lanes][0]
-        keys = sorted({(p["node"], p["vip"], p["real"]) for p in inact})
-        for key in keys:
-            points = [p for p in inact if (p["node"], p["vip"], p["real"]) == key]
-            if not any(p["inact"] or p["active"] for p in points):
-                continue
-            ax.plot([p["t"] - t0 for p in points], [p["inact"] for p in points],
-                    label=f"InActConn {key[1]} -> {key[2]} ({key[0]})")
-            ax.plot([p["t"] - t0 for p in points], [p["active"] for p in points], linestyle=":",
-                    label=f"ActiveConn {key[1]} -> {key[2]} ({key[0]})")
+        # One line per VIP and real, read on the balancer that carried that VIP's traffic (the
+        # others only hold backup copies of the rules): 18 lines would say less than 6.
+        by_key: dict[tuple[str, str], dict[str, list[dict]]] = {}
+        for p in inact:
+            by_key.setdefault((p["vip"], p["real"]), {}).setdefault(p["node"], []).append(p)
+        for (vip_address, real), per_node in sorted(by_key.items()):
+            node, points = max(per_node.items(), key=lambda item: max(p["inact"] + p["active"] for p in item[1]))
+            times = [p["t"] - t0 for p in points]
+            if any(p["inact"] for p in points):
+                ax.plot(times, [p["inact"] for p in points], label=f"InActConn {vip_address} -> {real} ({node})")
+            if any(p["active"] for p in points):
+                ax.plot(times, [p["active"] for p in points], linestyle=":",
+                        label=f"ActiveConn {vip_address} -> {real} ({node})")
         ax.set_ylabel("connections")
-        ax.legend(fontsize=7, loc="upper right")
+        ax.set_title("IPVS connections per real (ipvsadm -Ln)", fontsize=9, loc="left")
+        ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.0, 1.0))
     axes[-1][0].set_xlabel("seconds since the start of the run")
     fig.suptitle(f"{run.info.get('scenario', 'scenario')}: VIP holders, requests and IPVS",
                  fontsize=10)
