@@ -112,6 +112,55 @@ def test_second_up_changes_nothing(lab_dir):
     print(f"second up: {result['timings']}", file=sys.stderr)
 
 
+PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+
+
+def run_scenario(folder: Path, *args: str) -> tuple[subprocess.CompletedProcess[str], dict, Path]:
+    proc = labctl(folder, "scenario", "run", *args, "--json", timeout=900)
+    summary = json.loads(proc.stdout) if proc.stdout.strip().startswith("{") else {}
+    results = sorted((folder / "results").iterdir(), key=lambda p: p.stat().st_mtime)[-1]
+    print(f"{' '.join(args)}: {results}", file=sys.stderr)
+    return proc, summary, results
+
+
+def assert_complete_results(results: Path) -> None:
+    for name in ("summary.json", "events.jsonl", "report.md", "timeline.png", "run.json"):
+        assert (results / name).is_file(), name
+    assert (results / "timeline.png").read_bytes()[:8] == PNG_MAGIC
+    assert list(results.glob("capture-b*.txt"))
+
+
+def test_inactconn_shows_connections_lingering_then_clearing(lab_dir):
+    folder = lab_dir[0]
+    proc, summary, results = run_scenario(folder, "inactconn")
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    assert_complete_results(results)
+    inact = summary["inactconn"]
+    assert inact["series"] and inact["rise"] >= 1 and inact["cleared"]
+    assert inact["timeouts_before"] == {"tcp": 900, "tcpfin": 120, "udp": 300}
+    print(f"inactconn: rise {inact['rise']}, back after {inact['cleared_after_s']} s", file=sys.stderr)
+    # The original timeouts are back on every balancer.
+    check = labctl(folder, "exec", "balancers", "--sudo", "--", "ipvsadm", "-L", "--timeout")
+    assert check.stdout.count("Timeout (tcp tcpfin udp): 900 120 300") == 3
+
+
+@pytest.mark.parametrize("method", ["keepalived-stop", "poweroff"])
+def test_failover_measures_the_outage_and_matches_vrrp_theory(lab_dir, method):
+    folder = lab_dir[0]
+    proc, summary, results = run_scenario(folder, "failover", "--set", f"method={method}")
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    assert_complete_results(results)
+    vi1 = summary["vips"]["VI_1"]
+    assert vi1["new_holder"] == "b2" and vi1["matches_theory"]
+    assert vi1["outage_s"] is not None and summary["vips"]["VI_2"]["outage_s"] is not None
+    print(f"failover {method}: outage {vi1['outage_s']} s, moved after {vi1['moved_after_s']} s, "
+          f"theory {vi1['theory_s']} s, preemption {vi1.get('preemption_s')} s", file=sys.stderr)
+    # Whatever the scenario did, the lab is back as planned.
+    status = json.loads(labctl(folder, "status", "--json").stdout)
+    assert {v: e["holders"] for v, e in status["vips"].items()} == {
+        "VI_1": ["b1"], "VI_2": ["b2"], "VI_3": ["b3"]}
+
+
 def test_destroy_leaves_nothing_behind(lab_dir):
     folder, name, before, _up = lab_dir
     namespace = f"labctl-{name}"
