@@ -25,10 +25,13 @@ def labctl(folder: Path, *args: str, timeout: float = 1800) -> subprocess.Comple
 
 
 def pids_of(*names: str) -> set[int]:
+    """Live processes with one of NAMES (zombies waiting for init to reap them don't count)."""
+    out = subprocess.run(["ps", "-e", "-o", "pid=,stat=,comm="], capture_output=True, text=True).stdout
     found = set()
-    for name in names:
-        proc = subprocess.run(["pgrep", "-x", name], capture_output=True, text=True)
-        found |= {int(p) for p in proc.stdout.split()}
+    for line in out.splitlines():
+        pid, stat, comm = line.split(None, 2)
+        if comm.strip() in names and not stat.startswith("Z"):
+            found.add(int(pid))
     return found
 
 
