@@ -15,8 +15,8 @@ from labctl import initlab, labfile
 from labctl.errors import LabctlError
 from labctl.lab import Lab
 
-console = Console()
-err_console = Console(stderr=True)
+console = Console(soft_wrap=True)
+err_console = Console(stderr=True, soft_wrap=True)
 
 LAB_OPTION_HELP = "The lab file (default: ./lab.yaml)."
 

@@ -106,6 +106,8 @@ exec {qemu} "$@"
 """
 
 POOL_NAME = "default"
+SOCKET_LINK_ROOT = Path("/run/labctl-sandbox")
+_SOCKET_PATH_MAX = 100  # sun_path is 108 bytes with its NUL; keep a margin
 POOL_TARGET = "/var/lib/libvirt/images"  # daemon view: <state>/libvirt/lib/images
 
 
@@ -138,7 +140,32 @@ class Sandbox:
 
     @property
     def socket_path(self) -> Path:
-        return self.libvirt_dir / "run" / "libvirt-sock"
+        """Where clients find libvirtd's socket. A unix socket path holds at most 107 bytes,
+        and a lab's state folder can sit deep in a home directory: then clients go through a
+        short link, /run/labctl-sandbox/<namespace>, to the state folder's run/."""
+        real = self.libvirt_dir / "run" / "libvirt-sock"
+        if len(str(real).encode()) <= _SOCKET_PATH_MAX:
+            return real
+        return self.socket_link / "libvirt-sock"
+
+    @property
+    def socket_link(self) -> Path:
+        return SOCKET_LINK_ROOT / self.name
+
+    def _link_socket_dir(self) -> None:
+        target = self.libvirt_dir / "run"
+        if self.socket_path.parent != self.socket_link:
+            return
+        SOCKET_LINK_ROOT.mkdir(parents=True, exist_ok=True)
+        if self.socket_link.is_symlink() and Path(os.readlink(self.socket_link)) == target:
+            return
+        if self.socket_link.is_symlink() or self.socket_link.exists():
+            self.socket_link.unlink()
+        self.socket_link.symlink_to(target)
+
+    def _unlink_socket_dir(self) -> None:
+        if self.socket_link.is_symlink():
+            self.socket_link.unlink()
 
     @property
     def log_dir(self) -> Path:
@@ -207,9 +234,11 @@ class Sandbox:
         _require_root()
         _require_programs()
         if self.running():
+            self._link_socket_dir()  # /run is emptied at boot: the link may be gone
             return
         self.stop()  # a half-started sandbox (one daemon dead) starts over cleanly
         self._write_config()
+        self._link_socket_dir()
         self._seed_capabilities()
         try:
             netns.create(self.name)
@@ -245,6 +274,7 @@ class Sandbox:
             # this lab) would keep lab addresses alive after the name is gone.
             _terminate(netns.pids_in(self.name))
             netns.delete(self.name)
+        self._unlink_socket_dir()
         for part in (self.libvirt_dir, self.vagrant_home):
             shutil.rmtree(part, ignore_errors=True)
         if self.state_dir.is_dir() and not any(self.state_dir.iterdir()):
