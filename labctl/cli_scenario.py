@@ -16,8 +16,8 @@ from rich.table import Table
 from labctl import labfile
 from labctl.scenario.loader import ScenarioError, builtin_names, find, parse_set_options, read_scenario
 
-console = Console()
-err_console = Console(stderr=True)
+console = Console(soft_wrap=False)
+err_console = Console(stderr=True, soft_wrap=True)
 
 
 def _problems(exc: ScenarioError | labfile.LabFileError) -> None:
@@ -31,15 +31,26 @@ def scenario() -> None:
     """Scripted experiments: break the lab on purpose and measure what happens."""
 
 
+def _lab_for_reading():
+    """The lab of ./lab.yaml when it is valid, else the reference lab: scenarios refer to lab
+    facts (the IPVS manager, advert_int) even when only listed or shown."""
+    from labctl.lab import reference_lab
+
+    try:
+        return labfile.read_lab(Path("lab.yaml"))
+    except labfile.LabFileError:
+        return reference_lab()
+
+
 @scenario.command("list")
 def list_scenarios() -> None:
-    """The scenarios shipped with labctl."""
+    """The scenarios shipped with labctl (run one with `labctl scenario run NAME`)."""
     table = Table(show_header=True)
     table.add_column("name")
     table.add_column("description")
     for name in builtin_names():
         try:
-            text = read_scenario(find(name)).description
+            text = read_scenario(find(name), lab=_lab_for_reading()).description
         except ScenarioError as exc:
             text = f"[red]invalid[/]: {exc.problems[0]}"
         table.add_row(name, text)
@@ -51,7 +62,7 @@ def list_scenarios() -> None:
 def show(name: str) -> None:
     """A scenario's description, parameters and steps."""
     try:
-        loaded = read_scenario(find(name))
+        loaded = read_scenario(find(name), lab=_lab_for_reading())
     except ScenarioError as exc:
         _problems(exc)
     console.print(f"[bold]{loaded.name}[/] ({loaded.file})\n{loaded.description}\n")
