@@ -18,7 +18,7 @@ from labctl.progress import NodeBoard
 from labctl.provision import NodeReport, provision_node
 from labctl.render import node_files
 from labctl.resources import provision_dir
-from labctl.ssh import SshError, SshSession, run_parallel
+from labctl.ssh import CommandFailed, SshError, SshSession, run_parallel
 
 RUNNING = "running"
 
@@ -143,6 +143,11 @@ def _provision(run: RunningLab, lab: Lab, ctx, names: list[str], console: Consol
 
 
 def _one_line(exc: BaseException) -> str:
+    """The cause in one line: for a failed command, what it was and its last error line."""
+    if isinstance(exc, CommandFailed):
+        lines = [l for l in exc.result.stderr.strip().splitlines() if l.strip()]
+        last = f": {lines[-1].strip()}" if lines else ""
+        return f"{str(exc).splitlines()[0]}{last}"
     text = str(exc).strip().splitlines()
     return text[0] if text else exc.__class__.__name__
 

@@ -115,6 +115,26 @@ def test_second_up_changes_nothing(lab_dir):
     print(f"second up: {result['timings']}", file=sys.stderr)
 
 
+def test_a_failing_node_is_named_the_others_finish_and_the_next_up_completes(lab_dir):
+    folder = lab_dir[0]
+    # Break r1 for real: a folder stands where its provision.sh belongs.
+    broken = labctl(folder, "exec", "r1", "--sudo", "--", "sh", "-c",
+                    "rm -f /etc/labctl/provision.sh && mkdir /etc/labctl/provision.sh")
+    assert broken.returncode == 0, broken.stderr
+    proc = labctl(folder, "up", "--json")
+    assert proc.returncode == 1
+    result = json.loads(proc.stdout)
+    assert set(result["failures"]) == {"r1"}
+    assert "provisioning r1" in result["failures"]["r1"]
+    assert set(result["nodes"]) == {"b1", "b2", "b3", "r2", "c1"}  # the others finished
+    fixed = labctl(folder, "exec", "r1", "--sudo", "--", "rm", "-rf", "/etc/labctl/provision.sh")
+    assert fixed.returncode == 0
+    proc = labctl(folder, "up", "--json")
+    assert proc.returncode == 0, proc.stdout[-2000:]
+    result = json.loads(proc.stdout)
+    assert result["nodes"]["r1"]["uploaded"] == ["provision.sh"] and result["ok"]
+
+
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
 
