@@ -124,7 +124,8 @@ def _provision(run: RunningLab, lab: Lab, ctx, names: list[str], console: Consol
     with board.shown():
         for name in names:
             board.set(name, "connecting")
-        sessions = run.sessions(names)
+        # Freshly booted VMs may take minutes to answer; ones that were running should not.
+        sessions = run.sessions(names, wait=60.0 if result.vagrant_up_skipped else 300.0)
 
         def work(name: str, session: SshSession | BaseException) -> NodeReport:
             if isinstance(session, BaseException):
