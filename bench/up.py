@@ -29,7 +29,7 @@ from labctl.up import bring_up
 
 
 def qemu_rss_mb() -> float:
-    out = subprocess.run(["ps", "-C", "qemu-system-x86_64", "-o", "rss="], capture_output=True, text=True).stdout
+    out = subprocess.run(["ps", "-C", "qemu-system-x86", "-o", "rss="], capture_output=True, text=True).stdout
     return sum(int(x) for x in out.split()) / 1024
 
 
