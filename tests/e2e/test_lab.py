@@ -119,23 +119,23 @@ def test_second_up_changes_nothing(lab_dir):
 
 def test_a_failing_node_is_named_the_others_finish_and_the_next_up_completes(lab_dir):
     folder = lab_dir[0]
-    # Break r1 for real: a folder stands where its provision.sh belongs.
+    # Break r1 for real: a plain file stands where its /etc/labctl folder belongs.
     broken = labctl(folder, "exec", "r1", "--sudo", "--", "sh", "-c",
-                    "rm -f /etc/labctl/provision.sh && mkdir /etc/labctl/provision.sh")
+                    "rm -rf /etc/labctl && touch /etc/labctl")
     assert broken.returncode == 0, broken.stderr
     proc = labctl(folder, "up", "--json")
-    assert proc.returncode == 1
+    assert proc.returncode == 1, proc.stdout[-2000:]
     result = json.loads(proc.stdout)
     assert set(result["failures"]) == {"r1"}
     assert "provisioning r1" in result["failures"]["r1"]
     assert set(result["nodes"]) == {"b1", "b2", "b3", "r2", "c1"}  # the others finished
-    fixed = labctl(folder, "exec", "r1", "--sudo", "--", "rm", "-rf", "/etc/labctl/provision.sh")
+    fixed = labctl(folder, "exec", "r1", "--sudo", "--", "rm", "-f", "/etc/labctl")
     assert fixed.returncode == 0
     proc = labctl(folder, "up", "--json")
     assert proc.returncode == 0, proc.stdout[-2000:]
     result = json.loads(proc.stdout)
-    assert result["nodes"]["r1"]["uploaded"] == ["provision.sh"] and result["ok"]
-
+    assert "provision.sh" in result["nodes"]["r1"]["uploaded"] and result["ok"]
+    assert result["nodes"]["r1"]["changes"] == []  # the node itself was still configured
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
@@ -199,7 +199,9 @@ def test_destroy_leaves_nothing_behind(lab_dir):
     assert set(netns.list_namespaces()) == before["namespaces"]
     assert pids_of(*DAEMONS) - before["pids"] == set()
     assert not (folder / ".labctl" / name).exists()
-    assert sorted(p.name for p in folder.iterdir() if p.name != "up-1.json") == [".labctl", "lab.yaml"] or \
-        sorted(p.name for p in folder.iterdir() if p.name != "up-1.json") == ["lab.yaml"]
+    # The lab file and the experiments' results are the user's; nothing else is left.
+    left = sorted(p.name for p in folder.iterdir() if p.name != "up-1.json")
+    assert left in ([".labctl", "lab.yaml", "results"], ["lab.yaml", "results"])
+    assert not any((folder / ".labctl").iterdir()) if (folder / ".labctl").exists() else True
     again = labctl(folder, "destroy", "--yes")
     assert again.returncode == 0 and "nothing to destroy" in again.stdout
