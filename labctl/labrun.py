@@ -303,6 +303,9 @@ class RunningLab:
             removed.append(f"sandbox {self.sandbox.name} (namespace, libvirtd, networks, volumes)")
         shutil.rmtree(self.state.root, ignore_errors=True)
         removed.append(f"state {self.state.root}")
+        parent = self.state.root.parent
+        if parent.name == STATE_ROOT and parent.is_dir() and not any(parent.iterdir()):
+            parent.rmdir()  # the last lab of this folder: no empty .labctl left behind
         return removed
 
 
