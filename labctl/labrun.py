@@ -11,6 +11,7 @@ import json
 import os
 import shutil
 import subprocess
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -81,6 +82,7 @@ class RunningLab:
             sandbox_for(info.name, state, info.tb_size) if info.isolation == "netns" else None)
         self._sessions: dict[str, SshSession] = {}
         self._session_errors: dict[str, BaseException] = {}
+        self._lock = threading.RLock()
 
     @classmethod
     def for_lab(cls, lab: Lab, lab_path: Path) -> "RunningLab":
@@ -198,19 +200,24 @@ class RunningLab:
         return self.state.root / "ssh-config.json"
 
     def ssh_targets(self, nodes: list[str], fresh: bool = False) -> dict[str, SshTarget]:
-        """SSH settings per node from `vagrant ssh-config`, cached while the VMs stay the same
-        (same machine ids): asking Vagrant costs seconds on every command."""
-        ids = {n: _machine_id(self.state.render_dir, n, self.info.provider) for n in nodes}
-        cache = self._ssh_config_cache()
-        cached = json.loads(cache.read_text()) if cache.exists() and not fresh else {}
-        if all(ids[n] and cached.get("ids", {}).get(n) == ids[n] for n in nodes):
-            text = cached["text"]
-        else:
-            text = self.vagrant.ssh_config_text(nodes)
-            if all(ids.values()):
+        """SSH settings per node from `vagrant ssh-config`, cached per node while its VM stays
+        the same (same machine id): asking Vagrant costs seconds on every command."""
+        with self._lock:
+            ids = {n: _machine_id(self.state.render_dir, n, self.info.provider) for n in nodes}
+            cache = self._ssh_config_cache()
+            cached = json.loads(cache.read_text()).get("nodes", {}) if cache.exists() else {}
+            known = {n: cached[n]["text"] for n in nodes
+                     if not fresh and ids[n] and cached.get(n, {}).get("id") == ids[n]}
+            asked = [n for n in nodes if n not in known]
+            if asked:
+                text = self.vagrant.ssh_config_text(asked)
+                for name, block in _host_blocks(text).items():
+                    known[name] = block
+                    if ids.get(name):
+                        cached[name] = {"id": ids[name], "text": block}
                 self.state.ensure()
-                cache.write_text(json.dumps({"ids": ids, "text": text}, indent=2) + "\n")
-        targets = parse_ssh_config(text)
+                cache.write_text(json.dumps({"nodes": cached}, indent=2) + "\n")
+        targets = parse_ssh_config("".join(known[n] for n in nodes if n in known))
         missing = [n for n in nodes if n not in targets]
         if missing:
             raise LabctlError(f"vagrant gave no SSH settings for {', '.join(missing)}",
@@ -234,39 +241,37 @@ class RunningLab:
         ids_file.write_text(json.dumps(known, indent=2) + "\n")
 
     def sessions(self, nodes: list[str], wait: float = 300.0) -> dict[str, SshSession | BaseException]:
-        """Open (or reuse) an SSH session per node, in parallel, retrying while nodes boot."""
-        wanted = [n for n in nodes if n not in self._sessions]
+        """Open (or reuse) an SSH session per node, in parallel, retrying while nodes boot.
+        Safe to call from several threads (provisioning starts per node as each VM is ready)."""
+        with self._lock:
+            wanted = [n for n in nodes if n not in self._sessions]
+            if wanted:
+                self.forget_recreated(wanted)
         if wanted:
-            self.forget_recreated(wanted)
             targets = self.ssh_targets(wanted)
-            opened = run_parallel(
-                {n: targets[n] for n in wanted},
-                lambda name, target: SshSession.connect(target, self.namespace, self.state.known_hosts, wait=wait),
-            )
+            connect = lambda name, target, limit: SshSession.connect(  # noqa: E731
+                target, self.namespace, self.state.known_hosts, wait=limit)
+            opened = run_parallel({n: targets[n] for n in wanted}, lambda n, t: connect(n, t, wait))
             stale = [n for n, r in opened.items() if isinstance(r, BaseException)]
             if stale:
-                # A rebooted VM may have a new management address: ask Vagrant again.
+                # A rebooted VM may have a new management address: ask Vagrant again, briefly.
                 targets = self.ssh_targets(stale, fresh=True)
-                opened.update(run_parallel(
-                    {n: targets[n] for n in stale},
-                    lambda name, target: SshSession.connect(target, self.namespace, self.state.known_hosts, wait=wait),
-                ))
-            for name, result in opened.items():
-                if isinstance(result, SshSession):
-                    self._sessions[name] = result
-                    self._session_errors.pop(name, None)
-                else:
-                    self._session_errors[name] = result
-        result: dict[str, SshSession | BaseException] = {}
-        for node in nodes:
-            if node in self._sessions:
-                result[node] = self._sessions[node]
-            else:
-                result[node] = self._session_errors.get(node, SshError(f"{node}: no session"))
-        return result
+                opened.update(run_parallel({n: targets[n] for n in stale},
+                                           lambda n, t: connect(n, t, min(wait, 20.0))))
+            with self._lock:
+                for name, outcome in opened.items():
+                    if isinstance(outcome, SshSession):
+                        self._sessions[name] = outcome
+                        self._session_errors.pop(name, None)
+                    else:
+                        self._session_errors[name] = outcome
+        with self._lock:
+            return {node: self._sessions.get(node) or self._session_errors.get(
+                node, SshError(f"{node}: no session")) for node in nodes}
 
     def drop_session(self, node: str) -> None:
-        session = self._sessions.pop(node, None)
+        with self._lock:
+            session = self._sessions.pop(node, None)
         if session:
             session.close()
 
@@ -307,6 +312,19 @@ class RunningLab:
         if parent.name == STATE_ROOT and parent.is_dir() and not any(parent.iterdir()):
             parent.rmdir()  # the last lab of this folder: no empty .labctl left behind
         return removed
+
+
+def _host_blocks(text: str) -> dict[str, str]:
+    """`vagrant ssh-config` output split into its `Host NAME` blocks, by name."""
+    blocks: dict[str, str] = {}
+    name = None
+    for line in text.splitlines(keepends=True):
+        if line.startswith("Host "):
+            name = line.split()[1]
+            blocks[name] = ""
+        if name:
+            blocks[name] += line
+    return blocks
 
 
 def _machine_id(render_dir: Path, node: str, provider: str) -> str | None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import time
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -81,10 +82,7 @@ def bring_up(lab: Lab, lab_path: Path, console: Console, verify_timeout: float =
             run.start_sandbox()
         with clock("render"):
             ctx = run.render()
-        with clock("vagrant_up"):
-            _vagrant_up(run, names, console, result)
-        with clock("provision"):
-            _provision(run, lab, ctx, names, console, result)
+        _up_and_provision(run, lab, ctx, names, console, result)
         with clock("verify"):
             if run_checks and not result.failures:
                 result.checks = check_lab(run, lab, timeout=verify_timeout)
@@ -96,51 +94,73 @@ def bring_up(lab: Lab, lab_path: Path, console: Console, verify_timeout: float =
     return result
 
 
-def _vagrant_up(run: RunningLab, names: list[str], console: Console, result: UpResult) -> None:
-    running = run.running_domains()
-    if running is not None and set(names) <= running and run.has_machine_ids(names):
-        result.vagrant_up_skipped = True
-        return
-    statuses = {s.name: s.state for s in run.vagrant.status()}
-    if all(statuses.get(n) == RUNNING for n in names):
-        # A healthy lab: vagrant up would only re-check every VM (seconds per node).
-        result.vagrant_up_skipped = True
-        return
-    board = NodeBoard("vagrant up", names, console)
-    with board.shown():
-        run.vagrant.up(None if set(names) == set(statuses) else names,
-                       on_line=lambda node, text: _vagrant_phase(board, node, text))
+# Vagrant's last line for a node in `vagrant up --no-provision`: that VM is done.
+NODE_DONE = "Machine not provisioned because"
 
 
-def _vagrant_phase(board: NodeBoard, node: str, text: str) -> None:
-    # Vagrant's phase lines; the indented domain details (" -- Memory: ...") are log material.
-    if not text.startswith(" "):
+def _up_and_provision(run: RunningLab, lab: Lab, ctx, names: list[str], console: Console,
+                      result: UpResult) -> None:
+    """`vagrant up`, provisioning each node over SSH as soon as Vagrant is done with it: the
+    first VMs are configured while the last ones still boot."""
+    board = NodeBoard("vagrant up and provisioning", names, console)
+    pool = ThreadPoolExecutor(max_workers=len(names), thread_name_prefix="provision")
+    jobs: dict[str, Future] = {}
+    up_started = time.monotonic()
+
+    def provision(name: str) -> NodeReport:
+        board.set(name, "connecting")
+        wait = 60.0 if result.vagrant_up_skipped else 300.0
+        session = run.sessions([name], wait=wait)[name]
+        if isinstance(session, BaseException):
+            raise session
+        report = provision_node(session, node_files(lab, lab.node(name), ctx),
+                                on_phase=lambda phase: board.set(name, phase))
+        board.set(name, report.summary())
+        return report
+
+    def start(name: str) -> None:
+        if name in names and name not in jobs:
+            jobs[name] = pool.submit(provision, name)
+
+    def on_line(node: str, text: str) -> None:
+        if text.startswith(" "):  # the indented domain details are log material
+            return
         board.set(node, text[:70])
+        if text.startswith(NODE_DONE):
+            start(node)
 
-
-def _provision(run: RunningLab, lab: Lab, ctx, names: list[str], console: Console,
-               result: UpResult) -> None:
-    board = NodeBoard("provisioning over SSH", names, console)
-    with board.shown():
-        for name in names:
-            board.set(name, "connecting")
-        # Freshly booted VMs may take minutes to answer; ones that were running should not.
-        sessions = run.sessions(names, wait=60.0 if result.vagrant_up_skipped else 300.0)
-
-        def work(name: str, session: SshSession | BaseException) -> NodeReport:
-            if isinstance(session, BaseException):
-                raise session
-            files = node_files(lab, lab.node(name), ctx)
-            report = provision_node(session, files, on_phase=lambda phase: board.set(name, phase))
-            board.set(name, report.summary())
-            return report
-
-        outcomes = run_parallel(sessions, work)
-    for name, outcome in outcomes.items():
-        if isinstance(outcome, NodeReport):
-            result.reports[name] = outcome
+    try:
+        with board.shown():
+            if _all_running(run, names):
+                result.vagrant_up_skipped = True
+            else:
+                run.vagrant.up(None if set(names) == {n.name for n in lab.nodes} else names,
+                               on_line=on_line)
+            result.timings["vagrant_up"] = round(time.monotonic() - up_started, 2)
+            tail_started = time.monotonic()
+            for name in names:  # nodes Vagrant had nothing to do for
+                start(name)
+            wait(jobs.values())
+            result.timings["provision_after_up"] = round(time.monotonic() - tail_started, 2)
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
+    for name, job in jobs.items():
+        error = job.exception()
+        if error is None:
+            result.reports[name] = job.result()
         else:
-            result.failures[name] = _one_line(outcome)
+            result.failures[name] = _one_line(error)
+    reports = result.reports.values()
+    result.timings["provision"] = round(max((r.seconds for r in reports), default=0.0), 2)
+
+
+def _all_running(run: RunningLab, names: list[str]) -> bool:
+    running = run.running_domains()
+    if running is not None:
+        return set(names) <= running and run.has_machine_ids(names)
+    # A healthy lab: vagrant up would only re-check every VM (seconds per node).
+    statuses = {s.name: s.state for s in run.vagrant.status()}
+    return all(statuses.get(n) == RUNNING for n in names)
 
 
 def _one_line(exc: BaseException) -> str:
