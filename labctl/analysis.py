@@ -317,20 +317,24 @@ def _disruption(run: RunData, action: dict[str, Any], all_actions: list[dict[str
             timeline, action["t_start"] - 1e-3)
         result["holders_before"] = held_before
         if action["phase"] == "down" and node in held_before and node in balancers:
+            graceful = action["action"] in GRACEFUL
             moved = first_held_by_other(timeline, start, node)
             alive = set(balancers) - {node}
             expected_master = lab.elected_master(vip, alive)
             priority = vip.priorities.get(expected_master or "", 0)
-            graceful = action["action"] in GRACEFUL
             theory = skew_time(priority) if graceful else master_down_interval(
                 lab.vrrp.advert_int, priority)
             low = 0.0 if graceful else max(theory - lab.vrrp.advert_int - 0.3, 0.0)
             high = theory + 0.5 + resolution
-            # Measure from when the master really stopped, not from when labctl asked: on
-            # emulated VMs `vagrant halt` or `systemctl stop` take seconds to act. The client's
-            # last good answer marks it; with no outage (a SIGKILL leaves the VIP answering),
-            # the end of the command does.
-            effect = result["last_ok_before"] if result.get("failed") and result.get("last_ok_before") else action["t_end"]
+            # Measure from when the master really stopped, not from when labctl asked (on
+            # emulated VMs commands take a second or more): the client's last good answer marks
+            # it. After a SIGKILL the dead master keeps answering, so there the end of the
+            # kill command does.
+            if (action["action"] != "keepalived-kill" and result.get("failed")
+                    and result.get("last_ok_before")):
+                effect = result["last_ok_before"]
+            else:
+                effect = action["t_end"]
             moved_after = max(moved[0] - effect, 0.0) if moved else None
             result.update({
                 "moved": moved is not None,

@@ -48,7 +48,12 @@ def service(access: LabAccess, node: str, unit: str, op: str) -> None:
     commands = {
         "start": f"systemctl reset-failed {unit} 2>/dev/null; systemctl start {unit}",
         "stop": f"systemctl stop {unit}",
-        "kill": f"systemctl kill --signal=SIGKILL {unit}",
+        # A crash, not a shutdown: keepalived's children die with a SIGTERM when their parent
+        # goes (and would then send goodbye adverts and drop the VIP), and the parent respawns
+        # children that die. So freeze the parent, kill the children, then the parent.
+        "kill": (f"main=$(systemctl show -p MainPID --value {unit}); "
+                 f"[ \"$main\" -gt 0 ] && kill -STOP $main && pkill -KILL -P $main; "
+                 f"kill -KILL $main"),
     }
     result = access.run(node, commands[op], sudo=True, timeout=60)
     if not result.ok:
