@@ -188,6 +188,21 @@ def test_failover_measures_the_outage_and_matches_vrrp_theory(lab_dir, method):
         "VI_1": ["b1"], "VI_2": ["b2"], "VI_3": ["b3"]}
 
 
+def test_down_halts_and_up_brings_the_lab_back_as_it_was(lab_dir):
+    folder = lab_dir[0]
+    proc = labctl(folder, "down")
+    assert proc.returncode == 0, proc.stderr
+    status = labctl(folder, "status", "--json")
+    assert status.returncode == 1  # not healthy: every VM is off
+    assert {e["vm"] for e in json.loads(status.stdout)["nodes"].values()} == {"shutoff"}
+    proc = labctl(folder, "up", "--json")
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    result = json.loads(proc.stdout)
+    assert not result["vagrant_up_skipped"] and result["ok"]
+    # Everything was persisted across the reboot: provisioning found nothing to change.
+    assert {n: r["changes"] for n, r in result["nodes"].items() if r["changes"]} == {}
+
+
 def test_destroy_leaves_nothing_behind(lab_dir):
     folder, name, before, _up = lab_dir
     namespace = f"labctl-{name}"
