@@ -51,12 +51,34 @@ set_hostname() {
     fi
 }
 
+# enable_at_boot UNIT: the wants link `systemctl enable` would make, without its daemon reload
+# (seconds under emulation); systemd reads it at the next boot.
+enable_at_boot() {
+    link="/etc/systemd/system/multi-user.target.wants/$1.service"
+    [ -e "$link" ] && return 0
+    unit="/etc/systemd/system/$1.service"
+    [ -f "$unit" ] || unit="/lib/systemd/system/$1.service"
+    mkdir -p /etc/systemd/system/multi-user.target.wants
+    ln -sf "$unit" "$link"
+    changed "$1 enabled"
+}
+
+# disable_at_boot UNIT: the reverse, and stop it now if it runs.
+disable_at_boot() {
+    link="/etc/systemd/system/multi-user.target.wants/$1.service"
+    if [ -e "$link" ] || [ -L "$link" ]; then
+        rm -f "$link"
+        changed "$1 disabled"
+    fi
+    if systemctl is-active -q "$1"; then
+        systemctl stop "$1"
+        changed "$1 stopped"
+    fi
+}
+
 # service_running UNIT RESTART: enable UNIT, restart it when RESTART is 1, else start it if stopped.
 service_running() {
-    if [ ! -e "/etc/systemd/system/multi-user.target.wants/$1.service" ]; then
-        systemctl enable -q "$1" 2>/dev/null
-        changed "$1 enabled"
-    fi
+    enable_at_boot "$1"
     if [ "$2" = 1 ]; then
         systemctl restart "$1"
         changed "$1 restarted"

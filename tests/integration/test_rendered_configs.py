@@ -113,3 +113,19 @@ def test_vagrant_validate_catches_a_broken_setting(tmp_path):
     vf = tmp_path / "Vagrantfile"
     vf.write_text(vf.read_text().replace('lv.graphics_type = "none"', 'lv.graphics_typo = "none"'))
     assert vagrant_validate(tmp_path).returncode != 0
+
+
+@pytest.mark.parametrize("manager", ["ipvsadm", "keepalived"])
+def test_every_rendered_shell_script_parses(tmp_path, manager):
+    # `sh -n` (dash, as on the nodes) reads each script without running it.
+    lab = replace(reference_lab(), ipvs=IpvsSettings(manager=manager))
+    write_rendered(render_lab(lab, CTX), tmp_path)
+    scripts = [p for p in (tmp_path / "nodes").rglob("*") if p.name in ("provision.sh", "labctl-vrrp-notify")]
+    assert len(scripts) == 9
+    for script in scripts:
+        proc = subprocess.run(["sh", "-n", str(script)], capture_output=True, text=True)
+        assert proc.returncode == 0, (script, proc.stderr)
+    root = Path(__file__).parents[2] / "provision"
+    for script in (root / "common" / "sync-and-run.sh", root / "common" / "node-state.sh",
+                   root / "client" / "http-check.sh"):
+        assert subprocess.run(["sh", "-n", str(script)]).returncode == 0, script
