@@ -295,7 +295,7 @@ class Sandbox:
                 if not entry.name.isdigit():
                     continue
                 pid = int(entry.name)
-                if (_ns_id(pid, "mnt") == mntns and _alive(pid)
+                if (_ns_id(pid, "mnt") == mntns and process_alive(pid)
                         and (netns_id is None or _ns_id(pid, "net") == netns_id)):
                     found.add(pid)
         return sorted(found)
@@ -396,7 +396,7 @@ class Sandbox:
             pid = int(self._pid_file(daemon).read_text().strip())
         except (OSError, ValueError):
             return None
-        return pid if _comm(pid) == daemon and _alive(pid) else None
+        return pid if _comm(pid) == daemon and process_alive(pid) else None
 
     def _saved_mntns(self) -> str | None:
         try:
@@ -440,7 +440,7 @@ def _comm(pid: int) -> str:
         return ""
 
 
-def _alive(pid: int) -> bool:
+def process_alive(pid: int) -> bool:
     """True for a running process; a zombie (dead, not yet reaped) counts as gone."""
     try:
         stat = Path(f"/proc/{pid}/stat").read_text()
@@ -459,7 +459,7 @@ def _ns_id(pid: int, kind: str) -> str | None:
 
 def _terminate(pids: list[int], grace: float = 10.0) -> None:
     """SIGTERM PIDS, wait up to GRACE seconds, then SIGKILL the ones still alive."""
-    alive = [pid for pid in pids if _alive(pid)]
+    alive = [pid for pid in pids if process_alive(pid)]
     for sig in (signal.SIGTERM, signal.SIGKILL):
         for pid in alive:
             try:
@@ -469,7 +469,7 @@ def _terminate(pids: list[int], grace: float = 10.0) -> None:
         deadline = time.monotonic() + grace
         while alive and time.monotonic() < deadline:
             time.sleep(0.1)
-            alive = [pid for pid in alive if _alive(pid)]
+            alive = [pid for pid in alive if process_alive(pid)]
         if not alive:
             return
 

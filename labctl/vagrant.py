@@ -10,7 +10,6 @@ import re
 import shutil
 import subprocess
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -145,8 +144,3 @@ def parse_events(lines: list[str]) -> Iterator[tuple[str, str]]:
         match = NODE_LINE.match(line.rstrip())
         if match:
             yield match["node"], match["text"]
-
-
-@contextmanager
-def quiet() -> Iterator[None]:
-    yield

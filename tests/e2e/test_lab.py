@@ -5,7 +5,6 @@ leaves nothing behind. Every step runs the real `labctl` command, as a user woul
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 import uuid

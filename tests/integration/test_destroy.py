@@ -16,6 +16,7 @@ import pytest
 from labctl import netns
 from labctl.initlab import initial_lab, write_lab_file
 from labctl.labrun import RunInfo, RunningLab
+from labctl.sandbox import process_alive
 
 pytestmark = [
     pytest.mark.integration,
@@ -64,8 +65,7 @@ def test_destroy_without_the_lab_file_leaves_nothing(started_lab):
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert f"destroyed lab {run.info.name}" in proc.stdout
     assert not netns.exists(namespace)
-    assert not any(Path(f"/proc/{pid}").exists() and "Z" not in Path(f"/proc/{pid}/stat").read_text().split(")")[1][:3]
-                   for pid in daemons)
+    assert not any(process_alive(pid) for pid in daemons)
     assert not run.state.root.exists()
     again = labctl(folder, "destroy", "--yes")
     assert again.returncode == 0 and "nothing to destroy" in again.stdout

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from labctl import netns
-from labctl.sandbox import Sandbox, SandboxError
+from labctl.sandbox import Sandbox, SandboxError, process_alive
 
 pytestmark = [
     pytest.mark.integration,
@@ -46,14 +46,6 @@ IDLE_DOMAIN = """\
 """
 
 SandboxFactory = Callable[..., Sandbox]
-
-
-def _alive(pid: int) -> bool:
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return False
-    return stat.rsplit(")", 1)[1].split()[0] != "Z"
 
 
 @pytest.fixture
@@ -112,7 +104,7 @@ def test_stop_then_start_again(make_sandbox: SandboxFactory) -> None:
     old = sandbox.pids()
     sandbox.stop()
     assert not sandbox.running()
-    assert not any(_alive(pid) for pid in old)
+    assert not any(process_alive(pid) for pid in old)
     assert sandbox.pids() == []
     sandbox.start()
     assert sandbox.running()
@@ -125,7 +117,7 @@ def test_destroy_leaves_nothing_behind(make_sandbox: SandboxFactory) -> None:
     pids = sandbox.pids()
     sandbox.destroy()
     assert not netns.exists(sandbox.name)
-    assert not any(_alive(pid) for pid in pids)
+    assert not any(process_alive(pid) for pid in pids)
     assert not sandbox.state_dir.exists()
     sandbox.destroy()  # a second destroy is a no-op
 
@@ -169,7 +161,7 @@ def test_stop_ends_the_vms_of_the_sandbox(make_sandbox: SandboxFactory) -> None:
     assert (sandbox.log_dir / "qemu" / "labctl-idle.log").is_file()
 
     sandbox.stop()
-    assert not _alive(qemu[0])
+    assert not process_alive(qemu[0])
     assert sandbox.pids() == []
 
 
@@ -195,7 +187,7 @@ def test_without_root_the_error_names_the_fix(tmp_path: Path) -> None:
     state = tmp_path / "state"
     tmp_path.chmod(0o777)
     code = ("from pathlib import Path\n"
-            "from labctl.sandbox import Sandbox, SandboxError\n"
+            "from labctl.sandbox import Sandbox, SandboxError, process_alive\n"
             "try:\n"
             f"    Sandbox('labctl-tnoroot', Path({str(state)!r})).start()\n"
             "except SandboxError as exc:\n"

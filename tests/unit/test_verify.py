@@ -78,7 +78,7 @@ def test_ipvs_table_differences_are_named():
 def test_http_check_needs_200_and_both_reals():
     rows = verify.parse_http_lines("\n".join(
         [f"10.10.1.10 200 r{1 + i % 2}" for i in range(6)]
-        + [f"10.10.1.20 200 r1" for _ in range(6)]
+        + ["10.10.1.20 200 r1" for _ in range(6)]
         + ["10.10.1.30 200 r1", "10.10.1.30 000 -", "10.10.1.30 200 r2"]))
     checks = {c.name: c for c in verify.evaluate_http(LAB, "c1", rows)}
     assert checks["http VI_1"].ok
