@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import threading
 import time
 from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
@@ -19,7 +20,7 @@ from labctl.progress import NodeBoard
 from labctl.provision import NodeReport, provision_node
 from labctl.render import node_files
 from labctl.resources import provision_dir
-from labctl.ssh import CommandFailed, SshError, SshSession, run_parallel
+from labctl.ssh import CommandFailed, SshConfigError, SshError, SshSession, run_parallel
 
 RUNNING = "running"
 
@@ -105,12 +106,20 @@ def _up_and_provision(run: RunningLab, lab: Lab, ctx, names: list[str], console:
     board = NodeBoard("vagrant up and provisioning", names, console)
     pool = ThreadPoolExecutor(max_workers=len(names), thread_name_prefix="provision")
     jobs: dict[str, Future] = {}
+    vagrant_done = threading.Event()
     up_started = time.monotonic()
 
     def provision(name: str) -> NodeReport:
         board.set(name, "connecting")
         wait = 60.0 if result.vagrant_up_skipped else 300.0
-        session = run.sessions([name], wait=wait)[name]
+        try:
+            session = run.sessions([name], wait=wait)[name]
+        except (SshConfigError, LabctlError):
+            # `vagrant ssh-config` may answer nothing while `vagrant up` is still busy with
+            # other machines: ask again once it is done.
+            board.set(name, "waiting for vagrant up to finish")
+            vagrant_done.wait()
+            session = run.sessions([name], wait=wait)[name]
         if isinstance(session, BaseException):
             raise session
         report = provision_node(session, node_files(lab, lab.node(name), ctx),
@@ -131,11 +140,14 @@ def _up_and_provision(run: RunningLab, lab: Lab, ctx, names: list[str], console:
 
     try:
         with board.shown():
-            if _all_running(run, names):
-                result.vagrant_up_skipped = True
-            else:
-                run.vagrant.up(None if set(names) == {n.name for n in lab.nodes} else names,
-                               on_line=on_line)
+            try:
+                if _all_running(run, names):
+                    result.vagrant_up_skipped = True
+                else:
+                    run.vagrant.up(None if set(names) == {n.name for n in lab.nodes} else names,
+                                   on_line=on_line)
+            finally:
+                vagrant_done.set()
             result.timings["vagrant_up"] = round(time.monotonic() - up_started, 2)
             tail_started = time.monotonic()
             for name in names:  # nodes Vagrant had nothing to do for
