@@ -444,6 +444,10 @@ class SshLineStream:
                 yield _text(line).rstrip("\r")
         if buffer.strip():
             yield _text(buffer).rstrip("\r")
+        if not self._stopped:
+            # The exit status follows the end of the output in its own message: wait for it,
+            # so `returncode` is known once the lines are.
+            self._channel.status_event.wait(timeout=10.0)
 
     def stop(self) -> None:
         self._stopped = True
