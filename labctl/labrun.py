@@ -16,7 +16,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from labctl import box as boxes
-from labctl import netns
 from labctl.errors import LabctlError
 from labctl.lab import LOCAL_BOX, Lab
 from labctl.render import RenderContext, render_lab, write_rendered
@@ -342,7 +341,3 @@ def _vagrant_libvirt_installed() -> bool:
 
 def _host_libvirt_socket() -> bool:
     return Path("/run/libvirt/libvirt-sock").exists() or Path("/var/run/libvirt/libvirt-sock").exists()
-
-
-def namespace_exists(name: str | None) -> bool:
-    return bool(name) and netns.exists(name)

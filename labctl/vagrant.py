@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 import shutil
 import subprocess
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -135,12 +135,3 @@ class LabVagrant:
             code = proc.wait()
         if code != 0:
             raise self._fail(what, subprocess.CalledProcessError(code, command))
-
-
-def parse_events(lines: list[str]) -> Iterator[tuple[str, str]]:
-    """(node, text) for each `==> node: text` line: Vagrant's human output, stable for years,
-    where --machine-readable has changed between versions."""
-    for line in lines:
-        match = NODE_LINE.match(line.rstrip())
-        if match:
-            yield match["node"], match["text"]

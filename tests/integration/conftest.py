@@ -39,6 +39,7 @@ from pathlib import Path
 import pytest
 
 from labctl import netns
+from labctl.sandbox import process_alive
 from labctl.ssh import SshTarget
 
 SSHD = "/usr/sbin/sshd"
@@ -103,7 +104,7 @@ def stop_pid(pid: int, grace: float = 5.0, popen: subprocess.Popen[bytes] | None
             pass
     else:
         deadline = time.monotonic() + grace
-        while time.monotonic() < deadline and _pid_exists(pid):
+        while time.monotonic() < deadline and process_alive(pid):
             time.sleep(0.05)
     try:
         os.kill(pid, signal.SIGKILL)
@@ -111,15 +112,6 @@ def stop_pid(pid: int, grace: float = 5.0, popen: subprocess.Popen[bytes] | None
         return
     if popen is not None:
         popen.wait(timeout=grace)
-
-
-def _pid_exists(pid: int) -> bool:
-    """True while PID runs (a zombie waiting for its parent counts as gone)."""
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except FileNotFoundError:
-        return False
-    return stat.rsplit(")", 1)[1].split()[0] != "Z"
 
 
 def start_in(ns: str, argv: list[str], log_path: Path | None = None) -> StartedProcess:
