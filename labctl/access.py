@@ -11,10 +11,14 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from labctl import labfile
+import subprocess
+
+from labctl import labfile, netns
 from labctl.errors import LabctlError
 from labctl.lab import Lab
 from labctl.labrun import RunningLab
+from labctl.packets.capture import CapturePoint
+from labctl.scenario.nsaccess import PopenLineStream
 from labctl.ssh import CommandResult, SshLineStream, SshSession
 
 
@@ -25,6 +29,7 @@ class LiveLab:
         self.lab = lab
         self._run = run
         self._lock = threading.Lock()
+        self._host_streams: list[PopenLineStream] = []
 
     def _session(self, node: str, wait: float = 60.0) -> SshSession:
         with self._lock:
@@ -55,7 +60,40 @@ class LiveLab:
         # by labctl-vips.service): reaching it over SSH is all that is left to wait for.
         self._session(node, wait=300.0)
 
+    # -- the host side of the lab network (sandboxed labs only) -------------------------------
+
+    def capture_point(self) -> CapturePoint | None:
+        """The lab network's bridge, inside the lab's namespace: every VRRP advert and ARP
+        broadcast is flooded to it, and the host-side probe's traffic passes through it."""
+        sandbox, namespace = self._run.sandbox, self._run.namespace
+        if sandbox is None or namespace is None:
+            return None
+        network = f"labctl-{self.lab.name}"
+        proc = sandbox.virsh("net-info", network, check=False)
+        bridge = next((line.split(":", 1)[1].strip() for line in proc.stdout.splitlines()
+                       if line.startswith("Bridge:")), None)
+        if proc.returncode != 0 or not bridge:
+            raise LabctlError(f"libvirt network {network} has no bridge: "
+                              f"{proc.stderr.strip() or proc.stdout.strip()}")
+        return CapturePoint(namespace, bridge,
+                            f"bridge {bridge} of network {network} (host side, namespace {namespace})")
+
+    def host_stream(self, argv: list[str]) -> PopenLineStream | None:
+        """Run ARGV on the host inside the lab's namespace (None when the lab has none)."""
+        namespace = self._run.namespace
+        if namespace is None:
+            return None
+        popen = subprocess.Popen(netns.exec_argv(namespace, argv), stdout=subprocess.PIPE,
+                                 stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                                 start_new_session=True)
+        stream = PopenLineStream(popen)
+        self._host_streams.append(stream)
+        return stream
+
     def close(self) -> None:
+        for stream in self._host_streams:
+            if stream.returncode is None:
+                stream.stop()
         self._run.close()
 
 

@@ -17,6 +17,8 @@ from typing import Any
 from labctl import plan
 from labctl.capture import CaptureSample
 from labctl.lab import Lab
+from labctl.packets import phases
+from labctl.packets.decode import Decoded
 from labctl.probe import ProbeRecord
 
 STABLE_OKS = 5  # successes in a row that end an outage
@@ -33,6 +35,14 @@ class RunData:
     samples: list[CaptureSample]
     expectations: list[dict[str, Any]] = field(default_factory=list)
     info: dict[str, Any] = field(default_factory=dict)
+    packets: Decoded | None = None  # the lab segment as captured from the host side
+
+
+# Figures whose judgement depends on the balancers keeping time: on a host too loaded for that,
+# their failure makes a run inconclusive, not failed.
+TIMING_METRICS = {"matches_theory", "moved_after_s", "detection_s", "arp_s", "client_s",
+                  "duplicate_s", "preemption_s", "outage_s", "max_outage_s",
+                  "preemption_matches_theory"}
 
 
 # --- VRRP theory -----------------------------------------------------------------------------
@@ -250,6 +260,10 @@ def analyze(run: RunData) -> dict[str, Any]:
     timelines = {v.name: holder_timeline(run.samples, v.address) for v in lab.vips}
     resolution = max(_node_intervals(run.samples).values(), default=0.0)
     downs, ups = _actions(run.events, "down"), _actions(run.events, "up")
+    jitter = (phases.advert_jitter(run.packets, phases.Names.of(lab), float(lab.vrrp.advert_int))
+              if run.packets is not None else {})
+    fidelity = phases.fidelity(jitter, float(lab.vrrp.advert_int), run.info.get("host", {}),
+                               run.info.get("capture"))
     summary: dict[str, Any] = {
         "scenario": run.info.get("scenario"),
         "params": run.params,
@@ -259,6 +273,8 @@ def analyze(run: RunData) -> dict[str, Any]:
         "disruptions": [],
         "timelines": {name: [{**p, "start": round(p["start"], 3), "end": round(p["end"], 3)}
                              for p in tl] for name, tl in timelines.items()},
+        "fidelity": fidelity,
+        "packets": _packet_overview(run),
     }
     for vip in lab.vips:
         summary["vips"][vip.name] = {"address": vip.address,
@@ -272,19 +288,49 @@ def analyze(run: RunData) -> dict[str, Any]:
             1 for r in run.probes if not r.ok and r.t < all_actions[0]["t_start"] - 1.0)
     for action in all_actions:
         summary["disruptions"].append(
-            _disruption(run, action, all_actions, by_vip, timelines, resolution))
+            _disruption(run, action, all_actions, by_vip, timelines, resolution, jitter, fidelity))
     _fold_into_vips(summary)
     summary["failover"] = _failover_verdict(summary)
     summary["inactconn"] = inactconn_summary(run)
     summary["real_down"] = _real_down(run, by_vip, all_actions)
     summary["capacity"] = _capacity(run, timelines)
     summary["expectations"] = evaluate_expectations(run.expectations, summary)
-    summary["passed"] = bool(summary["expectations"]) and all(
-        e["passed"] for e in summary["expectations"] if not e.get("skipped"))
     summary["error"] = run.info.get("error")
-    if summary["error"]:
-        summary["passed"] = False
+    summary["verdict"] = verdict(summary)
+    summary["passed"] = summary["verdict"]["verdict"] == "pass"
     return summary
+
+
+def _packet_overview(run: RunData) -> dict[str, Any]:
+    capture = run.info.get("capture")
+    if run.packets is None:
+        return {"captured": False, "capture": capture}
+    return {"captured": True, "capture": capture, "decoded": run.packets.to_dict(),
+            "duplicate_advertisers": phases.duplicate_advertisers(run.packets, run.lab),
+            "requests": phases.client_answers(run.packets, run.lab, run.lab.ipvs.port)}
+
+
+def verdict(summary: dict[str, Any]) -> dict[str, Any]:
+    """pass, fail or inconclusive, with the reasons. A run whose only failures are timing
+    figures, on a host whose fidelity was too poor to judge timing, is inconclusive: neither a
+    false FAILED nor a false PASS."""
+    if summary.get("error"):
+        return {"verdict": "fail", "reasons": [f"the run stopped: {summary['error']}"]}
+    expectations = summary.get("expectations") or []
+    if not expectations:
+        return {"verdict": "fail", "reasons": ["the scenario judged nothing (no expectations)"]}
+    failed = [e for e in expectations if not e["passed"] and not e.get("skipped")]
+    fidelity = summary.get("fidelity") or {}
+    notes = [f"fidelity: {r}" for r in fidelity.get("reasons", [])]
+    if not failed:
+        return {"verdict": "pass", "reasons": notes}
+    timing = [e for e in failed if e["metric"].rsplit(".", 1)[-1] in TIMING_METRICS]
+    listed = [f"{e['name']}: {e['reason']}" for e in failed]
+    if len(timing) == len(failed) and not fidelity.get("ok", False) and fidelity.get("reasons"):
+        return {"verdict": "inconclusive",
+                "reasons": [f"host fidelity too poor to judge timing: {r}" for r in fidelity["reasons"]]
+                + [f"not judged: {line}" for line in listed]}
+    return {"verdict": "fail", "reasons": listed + notes}
 
 
 def _request_totals(probes: list[ProbeRecord]) -> dict[str, Any]:
@@ -298,7 +344,8 @@ def _request_totals(probes: list[ProbeRecord]) -> dict[str, Any]:
 
 def _disruption(run: RunData, action: dict[str, Any], all_actions: list[dict[str, Any]],
                 by_vip: dict[str, list[ProbeRecord]], timelines: dict[str, list[dict]],
-                resolution: float) -> dict[str, Any]:
+                resolution: float, jitter: dict[str, dict[str, Any]] | None = None,
+                fidelity: dict[str, Any] | None = None) -> dict[str, Any]:
     lab = run.lab
     node = action["node"]
     start = action["t_start"] if action["phase"] == "down" else action["t_end"]
@@ -350,6 +397,10 @@ def _disruption(run: RunData, action: dict[str, Any], all_actions: list[dict[str
                                  f"(256-{priority})/256 s"),
             })
             result["matches_theory"] = moved_after is not None and low <= moved_after <= high
+            result["source"] = "polling"
+        if action["phase"] == "down" and node in balancers and run.packets is not None:
+            _apply_packet_handover(run, result, vip.name, node, action["t_start"], end,
+                                   jitter or {}, fidelity or {})
         if action["phase"] == "up" and lab.elected_master(vip) == node and node in balancers:
             if action["action"] == "power-on":
                 # The booting node cannot be watched; its peers' captures show the hand-back.
@@ -366,8 +417,47 @@ def _disruption(run: RunData, action: dict[str, Any], all_actions: list[dict[str
             })
             if action["action"] != "power-on" and back is not None:
                 result["matches_theory"] = back - start <= theory + 1.0 + resolution
+            if run.packets is not None:
+                seen = phases.preemption(run.packets, lab, vip.name, node, action["t_start"], end)
+                if seen is not None:
+                    result["packets"] = seen
+                    if seen["garp_after_s"] is not None:
+                        # The VIP is back when its master announces it: packets, one clock.
+                        result["preempted"] = True
+                        result["preemption_s"] = seen["garp_after_s"]
+                        result["source"] = "packets"
         entry["vips"][vip.name] = result
     return entry
+
+
+def _apply_packet_handover(run: RunData, result: dict[str, Any], vip: str, node: str,
+                           start: float, end: float | None, jitter: dict[str, dict[str, Any]],
+                           fidelity: dict[str, Any]) -> None:
+    """Replace the polled hand-over by the one the packets show, when they show one."""
+    seen = phases.handover(run.packets, run.lab, vip, node, start, end, jitter, run.lab.ipvs.port)
+    if seen is None:
+        return
+    result["packets"] = seen
+    result["source"] = "packets"
+    for key in ("detection_s", "arp_s", "client_s", "theory_s", "theory_basis"):
+        result[key] = seen.get(key)
+    result["holders_before"] = sorted(set(result.get("holders_before") or []) | {node})
+    if seen.get("new_master"):
+        result["moved"] = True
+        result["new_holder"] = seen["new_master"]
+        if seen.get("arp_s") is not None:
+            result["moved_after_s"] = seen["arp_s"]
+            result["measured_from"] = "the old master's last advert (packets)"
+    if seen.get("decided_by", {}).get("by") == "noise":
+        result["decided_by_noise"] = seen["decided_by"]["why"]
+    theory = seen.get("theory_s")
+    if theory is not None:
+        result["theory_window_s"] = [round(theory - seen["tolerance_s"], 3),
+                                     round(theory + seen["tolerance_s"], 3)]
+    # A host too loaded to keep VRRP's timers cannot confirm or refute the theory.
+    result["matches_theory"] = seen["matches_theory"] if fidelity.get("ok") else None
+    if not fidelity.get("ok"):
+        result["judgement"] = "inconclusive: " + "; ".join(fidelity.get("reasons", []))
 
 
 def _fold_into_vips(summary: dict[str, Any]) -> None:
@@ -378,7 +468,8 @@ def _fold_into_vips(summary: dict[str, Any]) -> None:
             if disruption["phase"] == "down":
                 for key in ("outage_s", "failed", "moved_after_s", "new_holder",
                             "expected_new_holder", "theory_s", "theory_window_s", "matches_theory",
-                            "errors"):
+                            "errors", "detection_s", "arp_s", "client_s", "source",
+                            "decided_by_noise", "judgement"):
                     if key in result and key not in target:
                         target[key] = result[key]
                 target["max_outage_s"] = max(target.get("max_outage_s", 0.0),
@@ -393,7 +484,7 @@ def _fold_into_vips(summary: dict[str, Any]) -> None:
 
 def _failover_verdict(summary: dict[str, Any]) -> dict[str, Any]:
     verdicts = [r["matches_theory"] for d in summary["disruptions"] for r in d["vips"].values()
-                if "matches_theory" in r]
+                if r.get("matches_theory") is not None]
     duplicate = any(v["duplicate_holders"] for v in summary["vips"].values())
     return {
         "judged": len(verdicts),

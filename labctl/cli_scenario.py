@@ -91,8 +91,12 @@ def show(name: str) -> None:
 @click.option("-f", "--lab", "lab_path", default="lab.yaml",
               type=click.Path(dir_okay=False, path_type=Path), help="The lab file (default: ./lab.yaml).")
 def run(name_or_path: str, sets: tuple[str, ...], as_json: bool, lab_path: Path) -> None:
-    """Run a scenario (a built-in NAME or a PATH) against the running lab; exit 0 only when
-    every expectation held. Results go to results/<scenario>-<timestamp>/ next to the lab file."""
+    """Run a scenario (a built-in NAME or a PATH) against the running lab. Results go to
+    results/<scenario>-<timestamp>/ next to the lab file, with capture.pcap (the lab segment
+    recorded from the host side when the lab is sandboxed).
+
+    Exit 0 when every expectation held (PASSED), 1 when one failed (FAILED), 3 when only timing
+    figures failed on a host too loaded to judge them (INCONCLUSIVE, reasons printed)."""
     try:
         lab = labfile.read_lab(lab_path)
         loaded = read_scenario(find(name_or_path), parse_set_options(sets), lab)
@@ -105,7 +109,15 @@ def run(name_or_path: str, sets: tuple[str, ...], as_json: bool, lab_path: Path)
     with open_live_lab(lab_path) as access:
         summary = run_with_view(access, loaded, out, quiet=as_json)
     _print_summary(summary, out, as_json)
-    sys.exit(0 if summary["passed"] else 1)
+    sys.exit(exit_code(summary))
+
+
+# pass, fail, inconclusive (the host could not support a verdict on timing)
+EXIT_CODES = {"pass": 0, "fail": 1, "inconclusive": 3}
+
+
+def exit_code(summary: dict) -> int:
+    return EXIT_CODES.get((summary.get("verdict") or {}).get("verdict", "fail"), 1)
 
 
 def run_with_view(access, loaded, out: Path, quiet: bool = False) -> dict:
@@ -146,8 +158,12 @@ def _print_summary(summary: dict, out: Path, as_json: bool) -> None:
     console.print(expectations_table(summary))
     if summary.get("error"):
         console.print(f"[red]the run stopped early:[/] {summary['error']}")
-    verdict = "[green]PASSED[/]" if summary["passed"] else "[red]FAILED[/]"
-    console.print(f"{verdict}  results: {out}")
+    verdict = (summary.get("verdict") or {}).get("verdict", "fail")
+    shown = {"pass": "[green]PASSED[/]", "fail": "[red]FAILED[/]",
+             "inconclusive": "[yellow]INCONCLUSIVE[/]"}[verdict]
+    for reason in (summary.get("verdict") or {}).get("reasons", []):
+        console.print(f"  - {reason}", markup=False, highlight=False)
+    console.print(f"{shown}  results: {out}")
 
 
 @click.command("report")
@@ -159,4 +175,4 @@ def report(path: Path, as_json: bool) -> None:
 
     summary = build(path)
     _print_summary(summary, path, as_json)
-    sys.exit(0 if summary["passed"] else 1)
+    sys.exit(exit_code(summary))

@@ -7,6 +7,7 @@ JSON line per request; records are moved to the host's time base with the client
 from __future__ import annotations
 
 import json
+import sys
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -45,8 +46,8 @@ class ProbeSpec:
     port: int = 80
     path: str = "/"
 
-    def argv(self) -> list[str]:
-        argv = ["python3", "-u", PROBE_PATH, "--rate", str(self.rate), "--timeout",
+    def argv(self, python: str = "python3", script: str = PROBE_PATH) -> list[str]:
+        argv = [python, "-u", script, "--rate", str(self.rate), "--timeout",
                 str(self.timeout), "--count", str(self.count), "--duration", str(self.duration),
                 "--port", str(self.port), "--path", self.path]
         for vip in self.vips:
@@ -65,6 +66,21 @@ def start_probe(access: LabAccess, node: str, spec: ProbeSpec, raw_path: Path,
                 on_line: Callable[[str], None] | None = None) -> RecordedStream:
     access.put(node, PROBE_PATH, probe_script(), mode=0o755, sudo=True)
     return RecordedStream(name, access.stream(node, spec.argv(), sudo=False), raw_path, on_line)
+
+
+def start_host_probe(access: LabAccess, spec: ProbeSpec, raw_path: Path, name: str = "probe",
+                     on_line: Callable[[str], None] | None = None) -> RecordedStream | None:
+    """The probe run on the host side of the lab network (inside the lab's namespace), so the
+    emulated client pays nothing and every record has the host's clock; None when ACCESS
+    cannot run programs there."""
+    host_stream = getattr(access, "host_stream", None)
+    if not callable(host_stream):
+        return None
+    script = str(provision_dir() / "client" / "labctl-probe.py")
+    stream = host_stream(spec.argv(python=sys.executable, script=script))
+    if stream is None:
+        return None
+    return RecordedStream(name, stream, raw_path, on_line)
 
 
 def parse_probe_line(line: str, offset: float = 0.0) -> ProbeRecord | None:

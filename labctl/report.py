@@ -18,6 +18,7 @@ from rich.table import Table  # noqa: E402
 
 from labctl import analysis  # noqa: E402
 from labctl.capture import parse_capture  # noqa: E402
+from labctl.packets.decode import decode_pcap  # noqa: E402
 from labctl.probe import parse_probe_lines  # noqa: E402
 from labctl.scenario import runfiles  # noqa: E402
 from labctl.templating import render  # noqa: E402
@@ -67,7 +68,10 @@ def load_run(folder: Path) -> analysis.RunData:
         node = record.get("node") or raw.name.split("-", 1)[1].split(".", 1)[0]
         samples.extend(parse_capture(raw.read_text(errors="replace"), node,
                                      record.get("offset", 0.0)))
+    pcap = folder / runfiles.PCAP
+    packets = decode_pcap(pcap, info["lab"]["ipvs"]["port"]) if pcap.exists() else None
     return analysis.RunData(
+        packets=packets,
         lab=runfiles.lab_from_dict(info["lab"]),
         params=info.get("params", {}),
         events=runfiles.read_events(folder / runfiles.EVENTS),

@@ -8,6 +8,7 @@ raw files alone (the same code `labctl report` runs).
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 from dataclasses import dataclass, field
@@ -16,6 +17,7 @@ from typing import Any, Callable
 
 from labctl import capture as capture_mod
 from labctl import probe as probe_mod
+from labctl.packets.capture import PacketCapture
 from labctl.scenario import actions, conditions, runfiles
 from labctl.scenario.access import LabAccess
 from labctl.scenario.clock import ClockOffset, measure_offset
@@ -59,6 +61,42 @@ class LiveState:
         return now - sample.t < max(3 * self.intervals.get(node, 0.2), 1.0) + 0.5
 
 
+class HostLoad:
+    """The host's own load during a run (1-minute load average every 2 s), read from /proc:
+    a figure for the report's fidelity verdict, at no cost to the lab."""
+
+    def __init__(self, every: float = 2.0) -> None:
+        self.every = every
+        self.samples: list[float] = []
+        self._done = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def _read(self) -> None:
+        try:
+            self.samples.append(os.getloadavg()[0])
+        except OSError:
+            pass
+
+    def start(self) -> None:
+        self._read()
+
+        def loop() -> None:
+            while not self._done.wait(self.every):
+                self._read()
+
+        self._thread = threading.Thread(target=loop, name="host-load", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> dict[str, Any]:
+        self._done.set()
+        if self._thread is not None:
+            self._thread.join(timeout=1)
+        self._read()
+        return {"cores": os.cpu_count(), "load1_start": self.samples[0] if self.samples else None,
+                "load1_max": max(self.samples) if self.samples else None,
+                "load1_end": self.samples[-1] if self.samples else None}
+
+
 class Engine:
     def __init__(self, access: LabAccess, scenario: Scenario, out_dir: Path,
                  on_event: Callable[[dict[str, Any]], None] | None = None) -> None:
@@ -77,6 +115,9 @@ class Engine:
         self.interrupted = False
         self.error: str | None = None
         self._stop = threading.Event()
+        self.packet_capture: PacketCapture | None = None
+        self.capture_info: dict[str, Any] | None = None
+        self.host = HostLoad()
 
     def request_stop(self) -> None:
         self._stop.set()
@@ -92,6 +133,8 @@ class Engine:
         (self.out / "scenario.yaml").write_text(self.scenario.source)
         runfiles.write_json(self.out / runfiles.RUN_JSON, self._run_info(time.time()))
         self.event("start", scenario=self.scenario.name, params=self.scenario.values)
+        self.host.start()
+        self._start_packet_capture()
         try:
             self.steps(self.scenario.steps)
         except KeyboardInterrupt:
@@ -107,7 +150,41 @@ class Engine:
         info["finished"] = time.time()
         info["error"] = self.error
         info["interrupted"] = self.interrupted
+        info["capture"] = self.capture_info
+        info["host"] = self.host.stop()
         runfiles.write_json(self.out / runfiles.RUN_JSON, info)
+
+    def _start_packet_capture(self) -> None:
+        """Record the lab segment for the whole run, from the host side when the lab allows it.
+        A capture that cannot start is noted, never fatal: the report says what is missing."""
+        point_of = getattr(self.access, "capture_point", None)
+        try:
+            point = point_of() if callable(point_of) else None
+        except Exception as exc:  # noqa: BLE001 - the run goes on without packets
+            self.capture_info = {"ok": False, "error": f"no capture point: {exc}"}
+            self.event("packet_capture", **self.capture_info)
+            return
+        if point is None:
+            self.capture_info = {"ok": False, "error": "this lab offers no host-side capture point "
+                                 "(only sandboxed libvirt labs do)"}
+            self.event("packet_capture", **self.capture_info)
+            return
+        capture = PacketCapture(point, self.out / runfiles.PCAP, self.lab.ipvs.port)
+        if capture.start():
+            self.packet_capture = capture
+            self.event("packet_capture", ok=True, point=point.to_dict())
+        else:
+            self.capture_info = capture.stop()
+            self.event("packet_capture", **self.capture_info)
+
+    def _stop_packet_capture(self) -> None:
+        if self.packet_capture is not None:
+            # Let the last frames of the run (the final adverts) reach the file.
+            time.sleep(0.2)
+            self.capture_info = self.packet_capture.stop()
+            self.packet_capture = None
+            self.event("packet_capture_stop", frames=self.capture_info.get("frames"),
+                       dropped=self.capture_info.get("dropped"), error=self.capture_info.get("error"))
 
     def _run_info(self, started: float | None) -> dict[str, Any]:
         previous = {}
@@ -173,11 +250,22 @@ class Engine:
             duration=float(step.options.get("duration", 0)),
             sequential=bool(step.options.get("sequential", False)), port=self.lab.ipvs.port)
         raw = f"probe-{name}.jsonl"
-        offset = self._clock(node, raw)
         if name in self.probes and not self.probes[name].finished:
             raise StepFailed(f"probe {name} is already running")
-        stream = probe_mod.start_probe(self.access, node, spec, self.out / raw, name,
-                                       lambda line: self._probe_line(line, offset.offset))
+        stream = None
+        if step.options.get("on") is None:
+            # Where the lab is sandboxed the probe runs on the host side of the lab network:
+            # the emulated client pays nothing and the records carry the host's clock.
+            stream = probe_mod.start_host_probe(self.access, spec, self.out / raw, name,
+                                                lambda line: self._probe_line(line, 0.0))
+            if stream is not None:
+                node = "host"
+                self.clocks[raw] = {"node": "host", "offset": 0.0, "rtt": 0.0}
+                runfiles.write_json(self.out / runfiles.CLOCK_JSON, self.clocks)
+        if stream is None:
+            offset = self._clock(node, raw)
+            stream = probe_mod.start_probe(self.access, node, spec, self.out / raw, name,
+                                           lambda line: self._probe_line(line, offset.offset))
         self.probes[name] = stream
         self.event("probe_start", name=name, node=node, vips=list(spec.vips), rate=spec.rate,
                    timeout=spec.timeout, count=spec.count, sequential=spec.sequential)
@@ -327,6 +415,7 @@ class Engine:
             self._quietly(lambda n=node, o=original: actions.set_timeouts(self.access, n, o))
         for node in list(self.captures):
             self._quietly(lambda n=node: self._stop_capture(n))
+        self._quietly(self._stop_packet_capture)
         self.event("end", error=self.error)
 
     def _quietly(self, fn: Callable[[], Any]) -> None:

@@ -20,6 +20,7 @@ from pathlib import Path
 
 from labctl import netns
 from labctl.lab import Lab
+from labctl.packets.capture import CapturePoint
 from labctl.scenario.access import RUN_DIR
 from labctl.ssh import CommandResult, command_line
 
@@ -74,8 +75,9 @@ def _kill_group(popen: subprocess.Popen[bytes], sig: int) -> None:
 
 class NamespaceLab:
     def __init__(self, lab: Lab, namespaces: dict[str, str], workdir: Path,
-                 interface: str | None = None) -> None:
+                 interface: str | None = None, capture_at: CapturePoint | None = None) -> None:
         self.lab = lab
+        self.capture_at = capture_at
         self.namespaces = dict(namespaces)
         self.workdir = workdir
         self.interface = interface or lab.network.interface
@@ -149,6 +151,10 @@ class NamespaceLab:
             entry.unlink()
         for daemon in self.daemons[node].values():
             self._start(node, daemon)
+
+    def capture_point(self) -> CapturePoint | None:
+        """Where the segment is recorded (the client's bridge port, set by whoever built it)."""
+        return self.capture_at
 
     # -- services (an optional LabAccess method: actions prefer it to systemctl) --------------
 

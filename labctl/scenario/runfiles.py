@@ -16,6 +16,7 @@ EVENTS = "events.jsonl"
 SUMMARY = "summary.json"
 REPORT = "report.md"
 TIMELINE = "timeline.png"
+PCAP = "capture.pcap"
 
 
 def lab_to_dict(lab: model.Lab) -> dict[str, Any]:

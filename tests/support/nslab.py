@@ -17,6 +17,7 @@ import pytest
 from labctl.lab import NetworkSettings, reference_lab
 from labctl.render import BoxRef, RenderContext, node_files
 from labctl.resources import provision_dir
+from labctl.packets.capture import CapturePoint
 from labctl.scenario.nsaccess import NamespaceLab
 
 CTX = RenderContext(box=BoxRef("x"), auth_pass="abcd1234")
@@ -59,7 +60,11 @@ def ns_lab(lab_segment, tmp_path: Path):
     keepalived, nginx = _program("keepalived"), _program("nginx")
     lab = replace(reference_lab("nslab"), network=NetworkSettings(interface="eth0"))
     segment = lab_segment({n.name: f"{n.address}/24" for n in lab.nodes})
-    access = NamespaceLab(lab, {n.name: segment.ns(n.name) for n in lab.nodes}, tmp_path)
+    # The client's bridge port hears everything the client does: VRRP and ARP are flooded to
+    # it, and its own requests and their answers pass through it.
+    client_port = f"v{[n.name for n in lab.nodes].index(lab.clients[0].name) + 1}"
+    access = NamespaceLab(lab, {n.name: segment.ns(n.name) for n in lab.nodes}, tmp_path,
+                          capture_at=CapturePoint(segment.bridge_ns, client_port, "client's bridge port"))
     notify = (provision_dir() / "balancer" / "labctl-vrrp-notify").read_text()
     try:
         for real in lab.reals:
