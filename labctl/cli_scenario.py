@@ -1,4 +1,4 @@
-"""`labctl scenario list|show|run` and `labctl report PATH`: argument parsing and printing only."""
+"""`labctl scenario list|show|run` and `labctl report PATH...`: argument parsing and printing only."""
 
 from __future__ import annotations
 
@@ -87,29 +87,73 @@ def show(name: str) -> None:
 @scenario.command("run")
 @click.argument("name_or_path")
 @click.option("--set", "sets", multiple=True, metavar="KEY=VALUE", help="Override a parameter.")
-@click.option("--json", "as_json", is_flag=True, help="Print summary.json instead of tables.")
+@click.option("--json", "as_json", is_flag=True,
+              help="Print summary.json (repeat.json with --repeat) instead of tables.")
+@click.option("--repeat", "repeat", type=click.IntRange(min=1), default=1, show_default=True,
+              metavar="N", help="Run the scenario N times in a row and summarise the figures.")
 @click.option("-f", "--lab", "lab_path", default="lab.yaml",
               type=click.Path(dir_okay=False, path_type=Path), help="The lab file (default: ./lab.yaml).")
-def run(name_or_path: str, sets: tuple[str, ...], as_json: bool, lab_path: Path) -> None:
+def run(name_or_path: str, sets: tuple[str, ...], as_json: bool, repeat: int,
+        lab_path: Path) -> None:
     """Run a scenario (a built-in NAME or a PATH) against the running lab. Results go to
     results/<scenario>-<timestamp>/ next to the lab file, with capture.pcap (the lab segment
-    recorded from the host side when the lab is sandboxed).
+    recorded from the host side when the lab is sandboxed). With --repeat N, each run goes to
+    run-<i>/ in that folder, and repeat.json, repeat.md and distributions.png sum them up.
 
     Exit 0 when every expectation held (PASSED), 1 when one failed (FAILED), 3 when only timing
-    figures failed on a host too loaded to judge them (INCONCLUSIVE, reasons printed)."""
+    figures failed on a host too loaded to judge them (INCONCLUSIVE, reasons printed). With
+    --repeat: 1 if any run failed, else 3 if any was inconclusive, else 0."""
+    overrides = parse_set_options(sets)
     try:
         lab = labfile.read_lab(lab_path)
-        loaded = read_scenario(find(name_or_path), parse_set_options(sets), lab)
+        loaded = read_scenario(find(name_or_path), overrides, lab)
     except (ScenarioError, labfile.LabFileError) as exc:
         _problems(exc)
     stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
     out = lab_path.resolve().parent / "results" / f"{loaded.name}-{stamp}"
     from labctl.access import open_live_lab  # the VM layer: imported only when needed
 
+    if repeat > 1:
+        # Each run reads the file again: same --set values, a fresh Scenario.
+        load = lambda: read_scenario(find(name_or_path), overrides, lab)  # noqa: E731
+        with open_live_lab(lab_path) as access:
+            series = _run_repeated(access, loaded, load, repeat, out, as_json)
+        sys.exit(_print_repeat(series, out, as_json))
     with open_live_lab(lab_path) as access:
         summary = run_with_view(access, loaded, out, quiet=as_json)
     _print_summary(summary, out, as_json)
     sys.exit(exit_code(summary))
+
+
+def _run_repeated(access, loaded, load, count: int, out: Path, as_json: bool):
+    from labctl import repeat as repeating
+
+    # With --json stdout is for repeat.json alone: progress goes to stderr.
+    progress = err_console if as_json else console
+    series = repeating.Series(loaded.name, dict(loaded.values), count)
+    return repeating.run_series(
+        series, out, load,
+        run_one=lambda scenario, folder: run_with_view(access, scenario, folder, quiet=as_json),
+        on_done=lambda outcome, n: progress.print(repeating.progress_line(outcome, n),
+                                                  markup=False, highlight=False))
+
+
+def _print_repeat(series, out: Path, as_json: bool) -> int:
+    from labctl import compare
+    from labctl import repeat as repeating
+
+    record = repeating.write_repeat(series, out)
+    if as_json:
+        click.echo(json.dumps(record, indent=2, default=str))
+    else:
+        title = f"{series.scenario}: {len(series.runs)} run(s)"
+        console.print(compare.distribution_table(record["aggregate"], title))
+        console.print(f"verdicts: {compare.verdict_text(record['aggregate']['verdicts'])}",
+                      highlight=False)
+        console.print(f"results: {out / repeating.REPEAT_MD}", highlight=False)
+    if series.stopped:
+        err_console.print(f"[yellow]the series stopped early:[/] {series.stopped}")
+    return repeating.series_exit_code(series)
 
 
 # pass, fail, inconclusive (the host could not support a verdict on timing)
@@ -167,12 +211,42 @@ def _print_summary(summary: dict, out: Path, as_json: bool) -> None:
 
 
 @click.command("report")
-@click.argument("path", type=click.Path(exists=True, file_okay=False, path_type=Path))
-@click.option("--json", "as_json", is_flag=True, help="Print summary.json instead of tables.")
-def report(path: Path, as_json: bool) -> None:
-    """Re-render a past run's summary.json, report.md and timeline.png from its raw files."""
-    from labctl.report import build
+@click.argument("paths", nargs=-1, required=True, metavar="PATH...",
+                type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.option("--json", "as_json", is_flag=True,
+              help="Print summary.json (the comparison with several PATHs) instead of tables.")
+@click.option("--out", "out_dir", default=".", show_default=True,
+              type=click.Path(file_okay=False, path_type=Path),
+              help="Where comparison.md and comparison.png go (several PATHs).")
+def report(paths: tuple[Path, ...], as_json: bool, out_dir: Path) -> None:
+    """Re-render a past run's summary.json, report.md and timeline.png from its raw files.
 
-    summary = build(path)
-    _print_summary(summary, path, as_json)
-    sys.exit(exit_code(summary))
+    With several PATHs (run folders, or --repeat folders holding run-<i>/), rebuild every run
+    and compare them side by side: a repeat folder is one group, a run folder a group of one.
+    Writes comparison.md and comparison.png into --out; exits 0 once written."""
+    from labctl.report import build
+    from labctl.repeat import is_run_folder
+
+    if len(paths) == 1 and is_run_folder(paths[0]):
+        summary = build(paths[0])
+        _print_summary(summary, paths[0], as_json)
+        sys.exit(exit_code(summary))
+    _compare_folders(list(paths), out_dir, as_json)
+
+
+def _compare_folders(paths: list[Path], out_dir: Path, as_json: bool) -> None:
+    from labctl import compare
+    from labctl.report import build
+    from labctl.repeat import NotARunFolder, load_groups, write_comparison
+
+    try:
+        groups = load_groups(paths, build)
+    except NotARunFolder as exc:
+        raise click.BadParameter(str(exc), param_hint="PATH") from exc
+    comparison = compare.compare(groups)
+    markdown, png = write_comparison(comparison, groups, out_dir)
+    if as_json:
+        click.echo(json.dumps(comparison, indent=2, default=str))
+        return
+    console.print(compare.comparison_table(comparison))
+    console.print(f"comparison: {markdown}\nplot: {png}", highlight=False)

@@ -151,7 +151,8 @@ def cell(dist: dict[str, Any] | None) -> str:
 
 
 def verdict_text(verdicts: dict[str, int]) -> str:
-    return ", ".join(f"{verdicts.get(v, 0)} {v}" for v in VERDICTS)
+    """'2 pass, 1 fail': the verdicts that occurred ('no runs' when none did)."""
+    return ", ".join(f"{verdicts[v]} {v}" for v in VERDICTS if verdicts.get(v)) or "no runs"
 
 
 def comparison_markdown(comparison: dict[str, Any], image: str = "comparison.png") -> str:
@@ -230,15 +231,16 @@ def plot_distributions(groups: dict[str, list[dict[str, Any]]], path: Path) -> P
     for index in range(len(names), rows * columns):
         axes[index // columns][index % columns].set_visible(False)
     runs = sum(len(r) for r in groups.values())
-    fig.suptitle(f"figures over {runs} run(s) in {len(groups)} group(s)", fontsize=11)
+    fig.suptitle(f"figures over {runs} run(s) in {len(groups)} group(s)", fontsize=11, y=0.99)
     unique: dict[str, Any] = {}
     for ax in axes.flat:  # one legend for the figure: panels differ in what they draw
         handles, legend_labels = ax.get_legend_handles_labels()
         for handle, text in zip(handles, legend_labels):
             unique.setdefault(text, handle)
     if unique:
-        fig.legend(unique.values(), unique.keys(), loc="upper right", fontsize=8, ncol=4)
-    fig.tight_layout(rect=(0, 0, 1, 0.93))
+        fig.legend(unique.values(), unique.keys(), loc="upper center", bbox_to_anchor=(0.5, 0.96),
+                   fontsize=8, ncol=4, frameon=False)
+    fig.tight_layout(rect=(0, 0, 1, 0.92))
     fig.savefig(path, dpi=100)
     plt.close(fig)
     return Path(path)
@@ -246,6 +248,7 @@ def plot_distributions(groups: dict[str, list[dict[str, Any]]], path: Path) -> P
 
 def _panel(ax: Any, name: str, groups: dict[str, list[dict[str, Any]]], labels: list[str]) -> None:
     vip, _, key = name.partition(".")
+    highest = 0.0
     for x, label in enumerate(labels):
         values = values_by_figure(groups[label]).get(name, [])
         if values:
@@ -257,14 +260,18 @@ def _panel(ax: Any, name: str, groups: dict[str, list[dict[str, Any]]], labels: 
                       label="median", zorder=4)
             ax.hlines(dist["p95"], x - 0.3, x + 0.3, color="tab:red", linestyle="--",
                       linewidth=1.5, label="p95", zorder=4)
+            highest = max(highest, dist["max"])
         theory = _theory(groups[label], vip) if key in THEORY_KEYS else None
         if theory is not None:
             ax.hlines(theory, x - 0.4, x + 0.4, color="tab:green", linestyle=":", linewidth=1.5,
                       label="VRRP theory", zorder=2)
+            highest = max(highest, theory)
     ax.set_title(name, fontsize=10)
     ax.set_ylabel("seconds")
     ax.set_xticks(range(len(labels)))
     ax.set_xticklabels(labels, fontsize=8, rotation=15 if len(labels) > 2 else 0, ha="center")
     ax.set_xlim(-0.6, len(labels) - 0.4)
-    ax.set_ylim(bottom=0)
+    # Head-room above the highest mark, and a little below zero so zeros are not on the frame.
+    top = max(highest * 1.15, 0.1)
+    ax.set_ylim(-0.04 * top, top)
     ax.grid(axis="y", alpha=0.3)

@@ -58,35 +58,30 @@ def was_interrupted(folder: Path) -> bool:
         return False
 
 
-def run_series(count: int, out: Path, load: Callable[[], Any],
+def run_series(series: Series, out: Path, load: Callable[[], Any],
                run_one: Callable[[Any, Path], dict[str, Any]],
                on_done: Callable[[RunOutcome, int], None] = lambda outcome, count: None) -> Series:
-    """Run LOAD()'s scenario COUNT times with RUN_ONE(scenario, folder) -> summary.
+    """Run SERIES.requested times RUN_ONE(LOAD(), folder) -> summary, into OUT/run-<i>/.
 
     The scenario is loaded afresh for each run (the engine's cleanup has put the lab back, so
     each run starts from the same state). Ctrl-C ends the series: a run stopped half-way is left
     out of the figures (its folder stays), and the runs done so far are kept."""
-    first = load()
-    series = Series(scenario=first.name, params=dict(first.values), requested=count)
-    loaded = first
-    for index in range(1, count + 1):
+    for index in range(1, series.requested + 1):
         folder = run_folder(out, index)
         try:
-            if index > 1:
-                loaded = load()
-            summary = run_one(loaded, folder)
+            summary = run_one(load(), folder)
         except KeyboardInterrupt:
             series.stopped = f"interrupted (Ctrl-C) before run {index} finished"
             break
         except Exception as exc:  # e.g. the scenario file became invalid between runs
-            series.stopped = f"run {index} could not run: {exc}"
+            series.stopped = f"run {index} could not run: {type(exc).__name__}: {exc}"
             break
         if was_interrupted(folder):
             series.stopped = f"interrupted (Ctrl-C) during run {index}"
             break
         outcome = RunOutcome(index, folder, summary)
         series.runs.append(outcome)
-        on_done(outcome, count)
+        on_done(outcome, series.requested)
     return series
 
 
