@@ -201,24 +201,32 @@ def timeline(run: analysis.RunData, summary: dict[str, Any], path: Path) -> None
                 height = 0.5 / len(holders)
                 ax.barh(0.75 + height * (k + 0.5), width, left=part["start"] - t0, height=height,
                         color=colours.get(holder, "black"), label=holder)
+        _packet_lane(ax, run, summary, vip, t0, colours)
         records = [r for r in run.probes if r.vip == vip.address]
         ok = [r.t - t0 for r in records if r.ok]
         bad = [r.t - t0 for r in records if not r.ok]
-        ax.scatter(ok, [0.25] * len(ok), marker="|", color="tab:green", s=30, label="request ok")
-        ax.scatter(bad, [0.25] * len(bad), marker="x", color="tab:red", s=20, label="request failed")
+        if ok:
+            ax.scatter(ok, [0.25] * len(ok), marker="|", color="tab:green", s=30, label="request ok")
+        if bad:
+            ax.scatter(bad, [0.25] * len(bad), marker="x", color="tab:red", s=20,
+                       label="request failed")
         for action in actions:
             ax.axvline(action["t_start"] - t0, color="black", linestyle="--", linewidth=0.8)
             if index == 0:
-                ax.annotate(f"{action['action']} {action['node']}", (action["t_start"] - t0, 1.35),
+                ax.annotate(f"{action['action']} {action['node']}",
+                            (action["t_start"] - t0, 2.1 if run.packets is not None else 1.35),
                             fontsize=7, rotation=0, ha="left")
-        ax.set_yticks([0.25, 1])
-        ax.set_yticklabels(["probe", "holder"])
-        ax.set_ylim(0, 1.5)
+        packets = run.packets is not None
+        ax.set_yticks([0.25, 1, 1.75] if packets else [0.25, 1])
+        ax.set_yticklabels(["probe", "holder (polled)", "VRRP/ARP"] if packets else ["probe", "holder"])
+        ax.set_ylim(0, 2.25 if packets else 1.5)
         ax.set_title(f"{vip.name} {vip.address}", fontsize=9, loc="left")
         handles, labels = ax.get_legend_handles_labels()
         unique = dict(zip(labels, handles))
         if unique:
-            ax.legend(unique.values(), unique.keys(), fontsize=7, loc="upper right", ncol=6)
+            # Beside the lane, not over it: the adverts and requests stay visible.
+            ax.legend(unique.values(), unique.keys(), fontsize=7, loc="upper left",
+                      bbox_to_anchor=(1.0, 1.0))
     if inact:
         ax = axes[lanes][0]
         # One line per VIP and real, read on the balancer that carried that VIP's traffic (the
@@ -243,6 +251,40 @@ def timeline(run: analysis.RunData, summary: dict[str, Any], path: Path) -> None
     fig.tight_layout()
     fig.savefig(path, dpi=100)
     plt.close(fig)
+
+
+def _packet_lane(ax, run: analysis.RunData, summary: dict[str, Any], vip, t0: float,
+                 colours: dict[str, Any]) -> None:
+    """The VRID's adverts as ticks in their sender's colour, priority-0 adverts and gratuitous
+    ARPs marked, and each hand-over's phases written beside the new master's first advert."""
+    if run.packets is None:
+        return
+    names = {n.address: n.name for n in run.lab.nodes}
+    adverts = [a for a in run.packets.adverts if a.vrid == vip.vrid]
+    for source in sorted({a.source for a in adverts}):
+        node = names.get(source, source)
+        mine = [a.t - t0 for a in adverts if a.source == source and a.priority > 0]
+        ax.scatter(mine, [1.75] * len(mine), marker="|", s=120, color=colours.get(node, "black"),
+                   label=f"{node} adverts")
+    goodbye = [a.t - t0 for a in adverts if a.priority == 0]
+    if goodbye:
+        ax.scatter(goodbye, [1.75] * len(goodbye), marker="v", s=40, color="black",
+                   label="priority-0 advert")
+    garps = [a.t - t0 for a in run.packets.arps if a.gratuitous and a.sender_ip == vip.address]
+    if garps:
+        ax.scatter(garps, [1.55] * len(garps), marker="^", s=25, color="tab:purple",
+                   label="gratuitous ARP")
+    for disruption in summary.get("disruptions", []):
+        seen = disruption["vips"].get(vip.name, {}).get("packets") or {}
+        if seen.get("detection_s") is None:
+            continue
+        text = f"detect {seen['detection_s']:.3f} s (theory {seen['theory_s']:.3f})"
+        if seen.get("arp_s") is not None:
+            text += f", ARP {seen['arp_s']:.3f}"
+        if seen.get("client_s") is not None:
+            text += f", client {seen['client_s']:.3f}"
+        ax.annotate(text, (seen["new_master_first_advert"] - t0, 1.9), fontsize=7, ha="left",
+                    color="black", backgroundcolor="white")
 
 
 # --- terminal --------------------------------------------------------------------------------

@@ -66,6 +66,21 @@ def test_failover_in_namespaces(ns_lab, tmp_path: Path, method: str):
         # The client keeps sending to b1's MAC until b2's gratuitous ARP: a real outage.
         assert 2.0 < vi1["outage_s"] < 6.0
     assert vi1["preemption_s"] is not None
+    # The packets recorded on the client's bridge port tell the hand-over at ms resolution.
+    assert (out / "capture.pcap").read_bytes()[:4] in (b"\xd4\xc3\xb2\xa1", b"\xa1\xb2\xc3\xd4")
+    seen = summary["disruptions"][0]["vips"]["VI_1"]["packets"]
+    assert seen["old_master"] == "b1" and seen["new_master"] == "b2"
+    assert seen["graceful"] is (method == "keepalived-stop")
+    tolerance = 0.15 * seen["theory_s"] + summary["fidelity"]["jitter_p95_ms"] / 1000
+    if method == "keepalived-stop":
+        # A priority-0 advert, then b2 waits its skew time: (256 - 101)/256 = 0.6055 s.
+        assert seen["t0_advert"] == "priority 0" and seen["theory_s"] == pytest.approx(0.6055, abs=1e-3)
+    else:
+        # Nothing from b1 after its last advert: 3 x 1 s + 0.6055 s.
+        assert seen["t0_advert"] == "last advert" and seen["theory_s"] == pytest.approx(3.6055, abs=1e-3)
+    assert abs(seen["detection_s"] - seen["theory_s"]) <= tolerance, seen
+    assert seen["detection_s"] <= seen["arp_s"] <= seen["client_s"]
+    assert vi1["source"] == "packets" and summary["verdict"]["verdict"] == "pass"
     # VIPs whose master stayed up were never disturbed.
     assert summary["vips"]["VI_2"]["failed"] == 0
     assert summary["vips"]["VI_3"]["failed"] == 0
