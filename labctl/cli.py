@@ -519,8 +519,11 @@ def box_list(as_json: bool) -> None:
 def _register_scenarios() -> None:
     from labctl.cli_scenario import report, scenario
 
+    from labctl.cli_capture import capture
+
     main.add_command(scenario)
     main.add_command(report)
+    main.add_command(capture)
 
 
 _register_scenarios()

@@ -8,7 +8,7 @@ cd "$(dirname "$0")/.."
 packages=(
   vagrant vagrant-libvirt libvirt-daemon-system libvirt-daemon-driver-qemu libvirt-clients
   dnsmasq-base qemu-system-x86 qemu-utils mmdebstrap
-  keepalived ipvsadm nginx-light openssh-server openssh-client sudo iproute2 procps curl
+  keepalived ipvsadm nginx-light openssh-server openssh-client sudo iproute2 procps curl tcpdump
   python3 python3-venv
 )
 missing=()

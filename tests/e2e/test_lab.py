@@ -168,19 +168,58 @@ def test_inactconn_shows_connections_lingering_then_clearing(lab_dir):
     assert check.stdout.count("Timeout (tcp tcpfin udp): 900 120 300") == 3
 
 
+def test_capture_records_the_lab_segment_from_the_host_side(lab_dir):
+    folder = lab_dir[0]
+    proc = labctl(folder, "capture", "--for", "4", "-o", "by-hand.pcap", "--json", timeout=120)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    seen = json.loads(proc.stdout)
+    # Each balancer advertises the instance it is master of, about once a second.
+    for vip, master in (("VI_1", "b1"), ("VI_2", "b2"), ("VI_3", "b3")):
+        advertisers = seen["vips"][vip]["advertisers"]
+        assert list(advertisers) == [master] and advertisers[master]["adverts"] >= 3
+        assert advertisers[master]["priorities"] == [102]
+    # A real pcap: tcpdump itself reads it back.
+    read = subprocess.run(["tcpdump", "-n", "-r", str(folder / "by-hand.pcap"), "vrrp"],
+                          capture_output=True, text=True)
+    assert read.returncode == 0 and read.stdout.count("VRRPv2, Advertisement") >= 9
+
+
+def tcpdump_reads(pcap: Path) -> list[str]:
+    read = subprocess.run(["tcpdump", "-n", "-r", str(pcap)], capture_output=True, text=True)
+    assert read.returncode == 0, read.stderr
+    return read.stdout.splitlines()
+
+
 @pytest.mark.parametrize("method", ["keepalived-stop", "poweroff"])
 def test_failover_measures_the_outage_and_matches_vrrp_theory(lab_dir, method):
     folder = lab_dir[0]
     proc, summary, results = run_scenario(folder, "failover", "--set", f"method={method}")
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     assert_complete_results(results)
+    assert summary["verdict"]["verdict"] == "pass", summary["verdict"]
     vi1 = summary["vips"]["VI_1"]
-    # b2 (101) should take it; b3 (100) waits a skew only 4 ms longer and may claim it first
-    # for a moment under load: the scenario reports that as a duplicate holder.
+    # b2 (101) should take it; b3 (100) waits a skew only 4 ms longer, so timing noise on
+    # emulated VMs may let it win: the report says so (decided_by_noise).
     assert vi1["new_holder"] in ("b2", "b3") and vi1["matches_theory"]
     assert vi1["outage_s"] is not None and summary["vips"]["VI_2"]["outage_s"] is not None
-    print(f"failover {method}: outage {vi1['outage_s']} s, moved after {vi1['moved_after_s']} s, "
-          f"theory {vi1['theory_s']} s, preemption {vi1.get('preemption_s')} s", file=sys.stderr)
+    # The hand-over comes from packets recorded on the host side, one clock for every frame.
+    lines = tcpdump_reads(results / "capture.pcap")
+    assert any("VRRPv2, Advertisement" in line for line in lines)
+    seen = summary["disruptions"][0]["vips"]["VI_1"]
+    assert seen["source"] == "packets"
+    phases = seen["packets"]
+    if method == "keepalived-stop":
+        assert phases["t0_advert"] == "priority 0"  # keepalived's goodbye
+        assert any("prio 0" in line for line in lines)
+    else:
+        assert phases["t0_advert"] == "last advert"  # a dead master says nothing
+    jitter = summary["fidelity"]["jitter_p95_ms"] / 1000
+    assert abs(phases["detection_s"] - phases["theory_s"]) <= 0.15 * phases["theory_s"] + jitter, phases
+    assert phases["detection_s"] <= phases["arp_s"] <= phases["client_s"]
+    print(f"failover {method}: detection {phases['detection_s']} s (theory {phases['theory_s']} s), "
+          f"ARP {phases['arp_s']} s, client {phases['client_s']} s, outage {vi1['outage_s']} s, "
+          f"jitter p95 {summary['fidelity']['jitter_p95_ms']} ms, "
+          f"preemption {vi1.get('preemption_s')} s", file=sys.stderr)
     # Whatever the scenario did, the lab is back as planned.
     status = json.loads(labctl(folder, "status", "--json").stdout)
     assert {v: e["holders"] for v, e in status["vips"].items()} == {
