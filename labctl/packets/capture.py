@@ -103,8 +103,11 @@ class PacketCapture:
             r"(\d+) packets? (captured|received by filter|dropped by kernel)", text)}
         if self.error is None and self.popen is not None and self.popen.returncode not in (0, None, -2):
             self.error = f"tcpdump exited with {self.popen.returncode}: {self._log_tail()}"
+        ok = self.error is None and self.path.exists()
+        if ok:
+            self.log_path.unlink(missing_ok=True)  # its counters are in what we return
         return {
-            "ok": self.error is None and self.path.exists(),
+            "ok": ok,
             "file": self.path.name,
             "point": self.point.to_dict(),
             "frames": counts.get("captured"),

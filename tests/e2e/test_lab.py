@@ -170,7 +170,9 @@ def test_inactconn_shows_connections_lingering_then_clearing(lab_dir):
 
 def test_capture_records_the_lab_segment_from_the_host_side(lab_dir):
     folder = lab_dir[0]
-    proc = labctl(folder, "capture", "--for", "4", "-o", "by-hand.pcap", "--json", timeout=120)
+    (folder / "results").mkdir(exist_ok=True)
+    pcap = folder / "results" / "by-hand.pcap"
+    proc = labctl(folder, "capture", "--for", "4", "-o", str(pcap), "--json", timeout=120)
     assert proc.returncode == 0, proc.stderr[-2000:]
     seen = json.loads(proc.stdout)
     # Each balancer advertises the instance it is master of, about once a second.
@@ -179,7 +181,8 @@ def test_capture_records_the_lab_segment_from_the_host_side(lab_dir):
         assert list(advertisers) == [master] and advertisers[master]["adverts"] >= 3
         assert advertisers[master]["priorities"] == [102]
     # A real pcap: tcpdump itself reads it back.
-    read = subprocess.run(["tcpdump", "-n", "-r", str(folder / "by-hand.pcap"), "vrrp"],
+    assert sorted(p.name for p in pcap.parent.glob("by-hand*")) == ["by-hand.pcap"]
+    read = subprocess.run(["tcpdump", "-n", "-r", str(pcap), "vrrp"],
                           capture_output=True, text=True)
     assert read.returncode == 0 and read.stdout.count("VRRPv2, Advertisement") >= 9
 
