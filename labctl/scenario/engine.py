@@ -17,7 +17,9 @@ from typing import Any, Callable
 
 from labctl import capture as capture_mod
 from labctl import probe as probe_mod
+from labctl.packets import phases
 from labctl.packets.capture import PacketCapture
+from labctl.packets.decode import decode_pcap
 from labctl.scenario import actions, conditions, runfiles
 from labctl.scenario.access import LabAccess
 from labctl.scenario.clock import ClockOffset, measure_offset
@@ -185,6 +187,14 @@ class Engine:
             self.packet_capture = None
             self.event("packet_capture_stop", frames=self.capture_info.get("frames"),
                        dropped=self.capture_info.get("dropped"), error=self.capture_info.get("error"))
+            if self.capture_info.get("ok"):
+                self._record_packet_moments()
+
+    def _record_packet_moments(self) -> None:
+        """The protocol's turning points, at the capture's resolution, into events.jsonl."""
+        decoded = decode_pcap(self.out / runfiles.PCAP, self.lab.ipvs.port)
+        for moment in phases.key_moments(decoded, self.lab):
+            runfiles.append_event(self.out / runfiles.EVENTS, {"kind": "packet", **moment})
 
     def _run_info(self, started: float | None) -> dict[str, Any]:
         previous = {}

@@ -156,3 +156,17 @@ def test_verdict_passes_when_every_expectation_held_and_fails_on_an_error():
     assert analysis.verdict(summary)["verdict"] == "pass"
     summary["error"] = "StepFailed: boom"
     assert analysis.verdict(summary)["verdict"] == "fail"
+
+
+def test_key_moments_name_the_protocols_turning_points(recorded):
+    moments = phases.key_moments(recorded, LAB)
+    vi1 = [(m["what"], m["node"]) for m in moments if m["vip"] == "VI_1"]
+    # b1 says goodbye, b2 takes over and announces the VIP, b1 comes back and takes it again.
+    assert ("vrrp_priority_0", "b1") in vi1
+    goodbye = vi1.index(("vrrp_priority_0", "b1"))
+    assert vi1[goodbye + 1] == ("vrrp_first_advert", "b2")
+    assert vi1[goodbye - 1] == ("vrrp_last_advert", "b1")
+    assert vi1[goodbye + 2] == ("gratuitous_arp", "b2")
+    back = vi1.index(("vrrp_first_advert", "b1"), goodbye)
+    assert vi1[back + 1] == ("gratuitous_arp", "b1")
+    assert [m["t"] for m in moments] == sorted(m["t"] for m in moments)
