@@ -69,7 +69,8 @@ def load_run(folder: Path) -> analysis.RunData:
         samples.extend(parse_capture(raw.read_text(errors="replace"), node,
                                      record.get("offset", 0.0)))
     pcap = folder / runfiles.PCAP
-    packets = decode_pcap(pcap, info["lab"]["ipvs"]["port"]) if pcap.exists() else None
+    offset = (info.get("capture") or {}).get("clock_offset") or 0.0
+    packets = decode_pcap(pcap, info["lab"]["ipvs"]["port"], offset) if pcap.exists() else None
     return analysis.RunData(
         packets=packets,
         lab=runfiles.lab_from_dict(info["lab"]),

@@ -11,7 +11,9 @@ import re
 import shutil
 import signal
 import subprocess
+import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -127,3 +129,88 @@ class PacketCapture:
     def _log_tail(self) -> str:
         lines = [line for line in self._log_text().splitlines() if line.strip()]
         return lines[-1] if lines else "no output"
+
+
+class NodeCapture:
+    """The fallback where the host cannot hear the lab network (VirtualBox, a lab without a
+    sandbox): tcpdump inside the client node, fetched at the end. Its frames carry the node's
+    clock; the measured offset (node minus host) goes with the file so decoding corrects it."""
+
+    REMOTE = "/run/labctl/capture.pcap"
+
+    def __init__(self, access: Any, node: str, interface: str, path: Path, port: int = 80,
+                 clock_offset: Callable[[], float] | None = None) -> None:
+        self.access = access
+        self.measure_offset = clock_offset
+        self.node = node
+        self.interface = interface
+        self.path = path
+        self.port = port
+        self.stream: Any = None
+        self.error: str | None = None
+        self.offset: float | None = None
+        self.started: float | None = None
+
+    def start(self, ready_timeout: float = 15.0) -> bool:
+        command = (f"rm -f {self.REMOTE}; exec tcpdump -i {self.interface} -n -U -s {SNAPLEN} "
+                   f"-c {MAX_FRAMES} -Z root -w {self.REMOTE} '{capture_filter(self.port)}' 2>&1")
+        said: list[str] = []
+        listening = threading.Event()
+
+        def on_line(line: str) -> None:  # tcpdump's stderr: "listening on ..." or an error
+            said.append(line.strip())
+            listening.set()
+
+        try:
+            self.offset = self.measure_offset() if self.measure_offset else 0.0
+            self.stream = self.access.stream(self.node, ["sh", "-c", command], sudo=True)
+            threading.Thread(target=self._pump, args=(on_line,), daemon=True,
+                             name=f"node-capture-{self.node}").start()
+            if not listening.wait(ready_timeout):
+                self.error = f"tcpdump on {self.node} did not start within {ready_timeout:g} s"
+            elif "listening on" not in said[0]:
+                self.error = f"tcpdump on {self.node}: {said[0]}"
+            else:
+                self.started = time.time()
+                return True
+        except Exception as exc:  # noqa: BLE001 - a capture never stops the scenario
+            self.error = f"tcpdump on {self.node}: {exc}"
+        return False
+
+    def _pump(self, on_line: Callable[[str], None]) -> None:
+        try:
+            for line in self.stream:
+                on_line(line)
+        except Exception:  # noqa: BLE001 - the stream ends when the command is stopped
+            pass
+
+    def stop(self) -> dict[str, Any]:
+        import base64
+
+        if self.error is None:
+            try:
+                self.access.run(self.node, ["pkill", "-INT", "-f", f"tcpdump .*{self.REMOTE}"],
+                                sudo=True, timeout=30)
+                time.sleep(0.5)
+                fetched = self.access.run(self.node, ["base64", "-w0", self.REMOTE], sudo=True,
+                                          timeout=120)
+                if not fetched.ok:
+                    raise RuntimeError(fetched.stderr.strip() or "cannot read the capture")
+                self.path.write_bytes(base64.b64decode(fetched.stdout.strip()))
+            except Exception as exc:  # noqa: BLE001 - the report says what is missing
+                self.error = f"fetching the capture from {self.node}: {exc}"
+        if self.stream is not None:
+            try:
+                self.stream.stop()
+            except Exception:  # noqa: BLE001 - the command may be gone already
+                pass
+        return {
+            "ok": self.error is None and self.path.exists(),
+            "file": self.path.name,
+            "point": {"namespace": None, "interface": self.interface,
+                      "what": f"{self.interface} inside {self.node} (node clock, corrected)"},
+            "clock_offset": self.offset,
+            "frames": None, "dropped": None,
+            "filter": capture_filter(self.port), "snaplen": SNAPLEN,
+            "started": self.started, "error": self.error,
+        }

@@ -76,8 +76,9 @@ def _http_status(payload: bytes) -> int | None:
     return None
 
 
-def decode_pcap(path: Path, port: int = 80) -> Decoded:
-    """Every VRRP advert, ARP frame and TCP segment to or from PORT in PATH, in file order.
+def decode_pcap(path: Path, port: int = 80, clock_offset: float = 0.0) -> Decoded:
+    """Every VRRP advert, ARP frame and TCP segment to or from PORT in PATH, in file order,
+    on the host's clock (CLOCK_OFFSET: the recording node's clock minus the host's).
 
     A truncated file (the capture was killed) yields what was complete; a missing or unreadable
     one yields an empty result with the error."""
@@ -97,7 +98,7 @@ def decode_pcap(path: Path, port: int = 80) -> Decoded:
         return out
     try:
         for frame in reader:
-            t = float(frame.time)
+            t = float(frame.time) - clock_offset
             out.frames += 1
             out.first_t = t if out.first_t is None else out.first_t
             out.last_t = t

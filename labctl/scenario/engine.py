@@ -18,7 +18,7 @@ from typing import Any, Callable
 from labctl import capture as capture_mod
 from labctl import probe as probe_mod
 from labctl.packets import phases
-from labctl.packets.capture import PacketCapture
+from labctl.packets.capture import NodeCapture, PacketCapture
 from labctl.packets.decode import decode_pcap
 from labctl.scenario import actions, conditions, runfiles
 from labctl.scenario.access import LabAccess
@@ -117,7 +117,7 @@ class Engine:
         self.interrupted = False
         self.error: str | None = None
         self._stop = threading.Event()
-        self.packet_capture: PacketCapture | None = None
+        self.packet_capture: PacketCapture | NodeCapture | None = None
         self.capture_info: dict[str, Any] | None = None
         self.host = HostLoad()
 
@@ -166,15 +166,23 @@ class Engine:
             self.capture_info = {"ok": False, "error": f"no capture point: {exc}"}
             self.event("packet_capture", **self.capture_info)
             return
-        if point is None:
-            self.capture_info = {"ok": False, "error": "this lab offers no host-side capture point "
-                                 "(only sandboxed libvirt labs do)"}
+        capture: PacketCapture | NodeCapture
+        if point is not None:
+            capture = PacketCapture(point, self.out / runfiles.PCAP, self.lab.ipvs.port)
+        elif self.lab.clients:
+            # No host side to listen on: the client hears VRRP, ARP and its own requests.
+            client = self.lab.clients[0].name
+            capture = NodeCapture(self.access, client, self.lab.network.interface,
+                                  self.out / runfiles.PCAP, self.lab.ipvs.port,
+                                  lambda: self._clock(client, runfiles.PCAP).offset)
+        else:
+            self.capture_info = {"ok": False, "error": "no capture point: the lab is not "
+                                 "sandboxed and has no client to capture in"}
             self.event("packet_capture", **self.capture_info)
             return
-        capture = PacketCapture(point, self.out / runfiles.PCAP, self.lab.ipvs.port)
         if capture.start():
             self.packet_capture = capture
-            self.event("packet_capture", ok=True, point=point.to_dict())
+            self.event("packet_capture", ok=True, where=type(capture).__name__)
         else:
             self.capture_info = capture.stop()
             self.event("packet_capture", **self.capture_info)
@@ -192,7 +200,8 @@ class Engine:
 
     def _record_packet_moments(self) -> None:
         """The protocol's turning points, at the capture's resolution, into events.jsonl."""
-        decoded = decode_pcap(self.out / runfiles.PCAP, self.lab.ipvs.port)
+        decoded = decode_pcap(self.out / runfiles.PCAP, self.lab.ipvs.port,
+                              (self.capture_info or {}).get("clock_offset") or 0.0)
         for moment in phases.key_moments(decoded, self.lab):
             runfiles.append_event(self.out / runfiles.EVENTS, {"kind": "packet", **moment})
 

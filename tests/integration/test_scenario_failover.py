@@ -86,3 +86,22 @@ def test_failover_in_namespaces(ns_lab, tmp_path: Path, method: str):
     assert summary["vips"]["VI_3"]["failed"] == 0
     failed = [e for e in summary["expectations"] if not e["passed"]]
     assert summary["passed"], failed
+
+
+def test_without_a_host_side_capture_point_the_client_records_the_segment(ns_lab, tmp_path: Path):
+    """The fallback for labs the host cannot listen to (VirtualBox, no sandbox): tcpdump in the
+    client node, fetched at the end, its clock corrected by the measured offset."""
+    ns_lab.capture_at = None
+    scenario = read_scenario(scenarios_dir() / "failover.yaml", {
+        "method": "keepalived-stop", "capture_ipvs": "false", "settle": "2", "down_for": "3",
+        "after": "1", "max_preemption": "20"}, ns_lab.lab)
+    out = tmp_path / "results" / "failover-node-capture"
+    Engine(ns_lab, scenario, out).run()
+    summary = build(out)
+    capture = json.loads((out / "run.json").read_text())["capture"]
+    assert capture["ok"], capture
+    assert capture["point"]["what"].startswith("eth0 inside c1")
+    assert abs(capture["clock_offset"]) < 0.5  # one kernel clock here, measured over a shell
+    seen = summary["disruptions"][0]["vips"]["VI_1"]["packets"]
+    assert seen["t0_advert"] == "priority 0" and seen["new_master"] == "b2"
+    assert abs(seen["detection_s"] - seen["theory_s"]) <= 0.15 * seen["theory_s"] + 0.05

@@ -13,10 +13,13 @@ from labctl.ssh import CommandResult
 
 
 class FakeStream:
-    def __init__(self) -> None:
+    def __init__(self, says: tuple[str, ...] = ()) -> None:
         self._stopped = threading.Event()
+        self.says = says
 
     def __iter__(self):
+        if self.says:  # a command that answers at once (and ends)
+            return iter(self.says)
         self._stopped.wait(10)
         return iter(())
 
@@ -46,7 +49,10 @@ class FakeLab:
 
     def stream(self, node, argv, sudo=False):
         self.calls.append(("stream", node))
-        stream = FakeStream()
+        # The fake nodes have no tcpdump: the in-node packet capture fails at once, as on a
+        # box without it, and the run goes on without packets.
+        text = argv if isinstance(argv, str) else " ".join(argv)
+        stream = FakeStream(("sh: 1: exec: tcpdump: not found",) if "tcpdump" in text else ())
         self.streams.append(stream)
         return stream
 
@@ -144,3 +150,15 @@ def test_run_with_the_live_view_builds_a_report_even_without_data(tmp_path):
     assert summary["expectations"][0]["reason"] == "0 < 1"
     assert (tmp_path / "out" / "timeline.png").exists()
     assert (tmp_path / "out" / "report.md").exists()
+
+
+def test_a_capture_that_cannot_start_is_reported_and_the_run_goes_on(tmp_path):
+    access = FakeLab()
+    text = "description: short\nsteps:\n  - wait: 0.1\n"
+    engine = Engine(access, parse_scenario(text, "t.yaml", {}, access.lab), tmp_path / "out")
+    engine.run()
+    info = json.loads((tmp_path / "out" / "run.json").read_text())
+    assert engine.error is None
+    assert info["capture"]["ok"] is False
+    assert info["capture"]["error"] == "tcpdump on c1: sh: 1: exec: tcpdump: not found"
+    assert info["host"]["cores"] and info["host"]["load1_max"] is not None
