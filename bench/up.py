@@ -23,10 +23,11 @@ from pathlib import Path
 
 from rich.console import Console
 
-from labctl.initlab import initial_lab
-from labctl.labrun import RunInfo, RunningLab
-from labctl.render import render_lab, write_rendered
-from labctl.up import bring_up
+from labctl.cli.progress import RichUpProgress
+from labctl.lab.bringup import bring_up
+from labctl.lab.render import render_lab, write_rendered
+from labctl.lab.running import RunInfo, RunningLab
+from labctl.model.initlab import initial_lab
 
 
 def qemu_rss_mb() -> float:
@@ -43,7 +44,7 @@ def lab_in(folder: Path, name: str):
 def bench_labctl(folder: Path, console: Console) -> dict[str, float]:
     lab, path = lab_in(folder, "benchup")
     figures: dict[str, float] = {}
-    first = bring_up(lab, path, console)
+    first = bring_up(lab, path, RichUpProgress(console))
     if not first.ok:
         raise SystemExit(f"labctl up failed: {first.failures or [c for c in first.checks if not c.ok]}")
     figures["labctl up: its vagrant up, provisioning overlapped (s)"] = first.timings["vagrant_up"]
@@ -52,15 +53,21 @@ def bench_labctl(folder: Path, console: Console) -> dict[str, float]:
     figures["labctl up verification (s)"] = first.timings["verify"]
     figures["labctl up total (s)"] = first.timings["total"]
     figures["box + sandbox + render (s)"] = round(
-        first.timings["box"] + first.timings["sandbox"] + first.timings["render"], 2)
+        first.timings["box"] + first.timings["sandbox"] + first.timings["render"], 2
+    )
     figures["host memory of 6 VMs, qemu RSS (MB)"] = round(qemu_rss_mb())
-    second = bring_up(lab, path, console)
+    second = bring_up(lab, path, RichUpProgress(console))
     figures["second labctl up (s)"] = second.timings["total"]
     # One node alone: r1 made anew and provisioned by itself.
     run = RunningLab.for_lab(lab, path)
-    subprocess.run(run.sandbox.run_argv(["vagrant", "destroy", "-f", "r1"]), cwd=run.state.render_dir,
-                   env=run.vagrant_env(), capture_output=True, check=True)
-    single = bring_up(lab, path, console, only_nodes=["r1"], run_checks=False)
+    subprocess.run(
+        run.sandbox.run_argv(["vagrant", "destroy", "-f", "r1"]),
+        cwd=run.state.render_dir,
+        env=run.vagrant_env(),
+        capture_output=True,
+        check=True,
+    )
+    single = bring_up(lab, path, RichUpProgress(console), only_nodes=["r1"], run_checks=False)
     figures["provisioning of one node alone (s)"] = single.timings["provision"]
     RunningLab(run.state, RunInfo.of(lab)).destroy()
     return figures
@@ -81,8 +88,14 @@ def bench_plain_vagrant(folder: Path, name: str, shell_provisioner: bool) -> flo
     started = time.monotonic()
     try:
         with open(run.state.root / "bench.log", "w") as log:
-            subprocess.run(run.sandbox.run_argv(args), cwd=run.state.render_dir, env=run.vagrant_env(),
-                           check=True, stdout=log, stderr=subprocess.STDOUT)
+            subprocess.run(
+                run.sandbox.run_argv(args),
+                cwd=run.state.render_dir,
+                env=run.vagrant_env(),
+                check=True,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )
         return round(time.monotonic() - started, 2)
     finally:
         run.destroy()
@@ -101,17 +114,26 @@ def main() -> None:
         figures.update(bench_labctl(Path(tmp) / "a", console))
         if not args.skip_baseline:
             figures["baseline: vagrant up with shell provisioner (s)"] = bench_plain_vagrant(
-                Path(tmp) / "b", "benchsh", True)
+                Path(tmp) / "b", "benchsh", True
+            )
     width = max(len(k) for k in figures)
     for key, value in figures.items():
         print(f"{key:<{width}}  {value}")
     up_alone = figures["vagrant up alone (s)"]
-    print(f"{'ratio labctl up / vagrant up alone':<{width}}  {figures['labctl up total (s)'] / up_alone:.2f} (target <= 1.15)")
-    print(f"{'ratio provisioning 6 nodes / 1 node':<{width}}  "
-          f"{figures['labctl up provisioning, 6 nodes (s)'] / figures['provisioning of one node alone (s)']:.2f} (target <= 1.5)")
+    print(
+        f"{'ratio labctl up / vagrant up alone':<{width}}  "
+        f"{figures['labctl up total (s)'] / up_alone:.2f} (target <= 1.15)"
+    )
+    print(
+        f"{'ratio provisioning 6 nodes / 1 node':<{width}}  "
+        f"{figures['labctl up provisioning, 6 nodes (s)'] / figures['provisioning of one node alone (s)']:.2f}"
+        " (target <= 1.5)"
+    )
     if "baseline: vagrant up with shell provisioner (s)" in figures:
-        print(f"{'ratio labctl up / the homework way':<{width}}  "
-              f"{figures['labctl up total (s)'] / figures['baseline: vagrant up with shell provisioner (s)']:.2f}")
+        print(
+            f"{'ratio labctl up / the homework way':<{width}}  "
+            f"{figures['labctl up total (s)'] / figures['baseline: vagrant up with shell provisioner (s)']:.2f}"
+        )
     sys.stdout.flush()
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 
 import jinja2
@@ -12,7 +12,7 @@ from labctl.resources import data_root
 _PACKAGE_TEMPLATES = Path(__file__).resolve().parent / "templates"
 
 
-@lru_cache(maxsize=None)
+@cache
 def environment() -> jinja2.Environment:
     # labctl's own templates, then the repository's top (Vagrantfile.j2, provision/<role>/...).
     loader = jinja2.FileSystemLoader([str(_PACKAGE_TEMPLATES), str(data_root())])

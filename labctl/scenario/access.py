@@ -1,6 +1,6 @@
 """How the scenario engine reaches a running lab: one small protocol, two implementations.
 
-The engine never opens SSH connections or namespaces itself. `labctl.access.open_live_lab`
+The engine never opens SSH connections or namespaces itself. `labctl.lab.access.open_live_lab`
 gives a LabAccess over real VMs; `labctl.scenario.nsaccess.NamespaceLab` gives one over network
 namespaces (tests, and a lab without VMs).
 """
@@ -10,8 +10,8 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Protocol, runtime_checkable
 
-from labctl.lab import Lab
-from labctl.ssh import CommandResult
+from labctl.lab.ssh import CommandResult
+from labctl.model.lab import Lab
 
 # Where labctl keeps run-time files on a node: scripts it pushes and keepalived's VRRP state
 # words (/run/labctl/vrrp/<instance>, written by labctl-vrrp-notify). /run is a tmpfs on the
@@ -39,13 +39,11 @@ class LineStream(Protocol):
 class LabAccess(Protocol):
     lab: Lab
 
-    def run(self, node: str, argv: list[str] | str, sudo: bool = True,
-            timeout: float = 60.0) -> CommandResult: ...
+    def run(self, node: str, argv: list[str] | str, sudo: bool = True, timeout: float = 60.0) -> CommandResult: ...
 
     def stream(self, node: str, argv: list[str] | str, sudo: bool = False) -> LineStream: ...
 
-    def put(self, node: str, path: str, content: bytes | str, mode: int = 0o644,
-            sudo: bool = True) -> bool: ...
+    def put(self, node: str, path: str, content: bytes | str, mode: int = 0o644, sudo: bool = True) -> bool: ...
 
     def power_off(self, node: str) -> None:
         """Hard power off (vagrant halt --force): no goodbye packets, processes gone."""

@@ -8,23 +8,44 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from labctl.observe import IpvsTimeouts, parse_ipvsadm_timeout
+from labctl.observe.parse import IpvsTimeouts, parse_ipvsadm_timeout
 from labctl.scenario.access import LabAccess
 
 # `down`/`up` with a method: the failover scenario's one knob.
-DOWN = {"poweroff": "power-off", "keepalived-stop": "keepalived-stop",
-        "keepalived-kill": "keepalived-kill", "link-down": "link-down"}
-UP = {"poweroff": "power-on", "keepalived-stop": "keepalived-start",
-      "keepalived-kill": "keepalived-start", "link-down": "link-up"}
+DOWN = {
+    "poweroff": "power-off",
+    "keepalived-stop": "keepalived-stop",
+    "keepalived-kill": "keepalived-kill",
+    "link-down": "link-down",
+}
+UP = {
+    "poweroff": "power-on",
+    "keepalived-stop": "keepalived-start",
+    "keepalived-kill": "keepalived-start",
+    "link-down": "link-up",
+}
 # The action that puts each disruptive action right again (used by cleanup).
-UNDO = {"power-off": "power-on", "keepalived-stop": "keepalived-start",
-        "keepalived-kill": "keepalived-start", "link-down": "link-up",
-        "nginx-stop": "nginx-start"}
+UNDO = {
+    "power-off": "power-on",
+    "keepalived-stop": "keepalived-start",
+    "keepalived-kill": "keepalived-start",
+    "link-down": "link-up",
+    "nginx-stop": "nginx-start",
+}
 # Which way an action pushes the lab: analysis measures outages after "down" actions and
 # recovery (preemption) after "up" ones.
-PHASE = {"power-off": "down", "keepalived-stop": "down", "keepalived-kill": "down",
-         "link-down": "down", "nginx-stop": "down", "power-on": "up", "keepalived-start": "up",
-         "link-up": "up", "nginx-start": "up", "ipvs-timeouts": "config"}
+PHASE = {
+    "power-off": "down",
+    "keepalived-stop": "down",
+    "keepalived-kill": "down",
+    "link-down": "down",
+    "nginx-stop": "down",
+    "power-on": "up",
+    "keepalived-start": "up",
+    "link-up": "up",
+    "nginx-start": "up",
+    "ipvs-timeouts": "config",
+}
 
 
 class ActionFailed(RuntimeError):
@@ -51,9 +72,11 @@ def service(access: LabAccess, node: str, unit: str, op: str) -> None:
         # A crash, not a shutdown: keepalived's children die with a SIGTERM when their parent
         # goes (and would then send goodbye adverts and drop the VIP), and the parent respawns
         # children that die. So freeze the parent, kill the children, then the parent.
-        "kill": (f"main=$(systemctl show -p MainPID --value {unit}); "
-                 f"[ \"$main\" -gt 0 ] && kill -STOP $main && pkill -KILL -P $main; "
-                 f"kill -KILL $main"),
+        "kill": (
+            f"main=$(systemctl show -p MainPID --value {unit}); "
+            f'[ "$main" -gt 0 ] && kill -STOP $main && pkill -KILL -P $main; '
+            f"kill -KILL $main"
+        ),
     }
     result = access.run(node, commands[op], sudo=True, timeout=60)
     if not result.ok:
@@ -75,8 +98,9 @@ def read_timeouts(access: LabAccess, node: str) -> IpvsTimeouts:
 
 
 def set_timeouts(access: LabAccess, node: str, timeouts: IpvsTimeouts) -> None:
-    result = access.run(node, ["ipvsadm", "--set", str(timeouts.tcp), str(timeouts.tcpfin),
-                               str(timeouts.udp)], sudo=True)
+    result = access.run(
+        node, ["ipvsadm", "--set", str(timeouts.tcp), str(timeouts.tcpfin), str(timeouts.udp)], sudo=True
+    )
     if not result.ok:
         raise ActionFailed(f"{node}: ipvsadm --set: {result.stderr.strip()}")
 
@@ -101,12 +125,17 @@ class Restorer:
 
 
 def _thing(action: str) -> str:
-    return {"power-off": "power", "power-on": "power", "link-down": "link", "link-up": "link",
-            "nginx-stop": "nginx", "nginx-start": "nginx"}.get(action, "keepalived")
+    return {
+        "power-off": "power",
+        "power-on": "power",
+        "link-down": "link",
+        "link-up": "link",
+        "nginx-stop": "nginx",
+        "nginx-start": "nginx",
+    }.get(action, "keepalived")
 
 
-def perform(access: LabAccess, node: str, action: str, restorer: Restorer,
-            options: dict | None = None) -> dict:
+def perform(access: LabAccess, node: str, action: str, restorer: Restorer, options: dict | None = None) -> dict:
     """Do ACTION on NODE; return details for the event log."""
     options = options or {}
     details: dict = {}
@@ -115,8 +144,12 @@ def perform(access: LabAccess, node: str, action: str, restorer: Restorer,
     elif action == "power-on":
         access.power_on(node)
     elif action.startswith("keepalived-"):
-        service(access, node, "keepalived", {"keepalived-stop": "stop", "keepalived-kill": "kill",
-                                             "keepalived-start": "start"}[action])
+        service(
+            access,
+            node,
+            "keepalived",
+            {"keepalived-stop": "stop", "keepalived-kill": "kill", "keepalived-start": "start"}[action],
+        )
     elif action in ("link-down", "link-up"):
         set_link(access, node, action == "link-up")
     elif action in ("nginx-stop", "nginx-start"):
@@ -124,9 +157,11 @@ def perform(access: LabAccess, node: str, action: str, restorer: Restorer,
     elif action == "ipvs-timeouts":
         current = read_timeouts(access, node)
         restorer.timeouts.setdefault(node, current)
-        wanted = IpvsTimeouts(int(options.get("tcp", current.tcp)),
-                              int(options.get("tcpfin", current.tcpfin)),
-                              int(options.get("udp", current.udp)))
+        wanted = IpvsTimeouts(
+            int(options.get("tcp", current.tcp)),
+            int(options.get("tcpfin", current.tcpfin)),
+            int(options.get("udp", current.udp)),
+        )
         set_timeouts(access, node, wanted)
         details = {"before": current.to_dict(), "after": wanted.to_dict()}
     else:

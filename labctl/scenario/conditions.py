@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from labctl.lab import Lab
+from labctl.model.lab import Lab
 from labctl.scenario.targets import parse_target, resolve
 
 if TYPE_CHECKING:
@@ -13,8 +13,9 @@ if TYPE_CHECKING:
 
 
 class Condition:
-    def __init__(self, spec: dict[str, Any], lab: Lab, refs: dict[str, str], live: LiveState,
-                 probes: dict[str, RecordedStream]) -> None:
+    def __init__(
+        self, spec: dict[str, Any], lab: Lab, refs: dict[str, str], live: LiveState, probes: dict[str, RecordedStream]
+    ) -> None:
         self.spec = spec
         self.lab = lab
         self.refs = refs
@@ -42,16 +43,14 @@ class Condition:
             return True
         if "all_vips" in spec:
             # Every VIP on its elected master (all balancers up) and nowhere else.
-            placed = all(self.live.holders(v.address) == [self.lab.elected_master(v)]
-                         for v in self.lab.vips)
+            placed = all(self.live.holders(v.address) == [self.lab.elected_master(v)] for v in self.lab.vips)
             return placed == bool(spec.get("at_master", True))
         if "real" in spec:
             address = self.lab.node(spec["real"]).address
             tables = [s.ipvs for s in self.live.fresh_samples().values() if s.ipvs is not None]
             if not tables:
                 return False
-            present = [any(r.address == address for svc in t.services for r in svc.reals)
-                       for t in tables]
+            present = [any(r.address == address for svc in t.services for r in svc.reals) for t in tables]
             return all(present) if spec["in_table"] else not any(present)
         if "probe" in spec:
             stream = self.probes.get(spec["probe"])

@@ -11,19 +11,20 @@ from __future__ import annotations
 import os
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
-from labctl import capture as capture_mod
-from labctl import probe as probe_mod
-from labctl.packets import phases
-from labctl.packets.capture import NodeCapture, PacketCapture
-from labctl.packets.decode import decode_pcap
+from labctl.lab.packet_capture import NodeCapture, PacketCapture
+from labctl.observe.packets import decode_pcap
 from labctl.scenario import actions, conditions, runfiles
+from labctl.scenario import polling as capture_mod
+from labctl.scenario import probe as probe_mod
 from labctl.scenario.access import LabAccess
 from labctl.scenario.clock import ClockOffset, measure_offset
 from labctl.scenario.model import Scenario, Step
+from labctl.scenario.packet_moments import key_moments
 from labctl.scenario.streams import RecordedStream
 from labctl.scenario.targets import Target, TargetError, parse_target, resolve
 
@@ -50,9 +51,11 @@ class LiveState:
     def holders(self, vip_address: str, now: float | None = None) -> list[str]:
         now = time.time() if now is None else now
         with self.lock:
-            return sorted(node for node, sample in self.latest.items()
-                          if self._fresh(node, sample, now) and vip_address in
-                          {a.address for a in sample.addresses})
+            return sorted(
+                node
+                for node, sample in self.latest.items()
+                if self._fresh(node, sample, now) and vip_address in {a.address for a in sample.addresses}
+            )
 
     def fresh_samples(self, now: float | None = None) -> dict[str, capture_mod.CaptureSample]:
         now = time.time() if now is None else now
@@ -94,14 +97,22 @@ class HostLoad:
         if self._thread is not None:
             self._thread.join(timeout=1)
         self._read()
-        return {"cores": os.cpu_count(), "load1_start": self.samples[0] if self.samples else None,
-                "load1_max": max(self.samples) if self.samples else None,
-                "load1_end": self.samples[-1] if self.samples else None}
+        return {
+            "cores": os.cpu_count(),
+            "load1_start": self.samples[0] if self.samples else None,
+            "load1_max": max(self.samples) if self.samples else None,
+            "load1_end": self.samples[-1] if self.samples else None,
+        }
 
 
 class Engine:
-    def __init__(self, access: LabAccess, scenario: Scenario, out_dir: Path,
-                 on_event: Callable[[dict[str, Any]], None] | None = None) -> None:
+    def __init__(
+        self,
+        access: LabAccess,
+        scenario: Scenario,
+        out_dir: Path,
+        on_event: Callable[[dict[str, Any]], None] | None = None,
+    ) -> None:
         self.access = access
         self.lab = access.lab
         self.scenario = scenario
@@ -143,7 +154,7 @@ class Engine:
             self.interrupted = True
             self.error = "interrupted (Ctrl-C)"
             self.event("error", message=self.error)
-        except Exception as exc:  # the run stops; cleanup and the report still happen
+        except Exception as exc:  # noqa: BLE001 - the run stops; cleanup and the report still happen
             self.error = f"{type(exc).__name__}: {exc}"
             self.event("error", message=self.error)
         finally:
@@ -172,12 +183,19 @@ class Engine:
         elif self.lab.clients:
             # No host side to listen on: the client hears VRRP, ARP and its own requests.
             client = self.lab.clients[0].name
-            capture = NodeCapture(self.access, client, self.lab.network.interface,
-                                  self.out / runfiles.PCAP, self.lab.ipvs.port,
-                                  lambda: self._clock(client, runfiles.PCAP).offset)
+            capture = NodeCapture(
+                self.access,
+                client,
+                self.lab.network.interface,
+                self.out / runfiles.PCAP,
+                self.lab.ipvs.port,
+                lambda: self._clock(client, runfiles.PCAP).offset,
+            )
         else:
-            self.capture_info = {"ok": False, "error": "no capture point: the lab is not "
-                                 "sandboxed and has no client to capture in"}
+            self.capture_info = {
+                "ok": False,
+                "error": "no capture point: the lab is not sandboxed and has no client to capture in",
+            }
             self.event("packet_capture", **self.capture_info)
             return
         if capture.start():
@@ -193,16 +211,21 @@ class Engine:
             time.sleep(0.2)
             self.capture_info = self.packet_capture.stop()
             self.packet_capture = None
-            self.event("packet_capture_stop", frames=self.capture_info.get("frames"),
-                       dropped=self.capture_info.get("dropped"), error=self.capture_info.get("error"))
+            self.event(
+                "packet_capture_stop",
+                frames=self.capture_info.get("frames"),
+                dropped=self.capture_info.get("dropped"),
+                error=self.capture_info.get("error"),
+            )
             if self.capture_info.get("ok"):
                 self._record_packet_moments()
 
     def _record_packet_moments(self) -> None:
         """The protocol's turning points, at the capture's resolution, into events.jsonl."""
-        decoded = decode_pcap(self.out / runfiles.PCAP, self.lab.ipvs.port,
-                              (self.capture_info or {}).get("clock_offset") or 0.0)
-        for moment in phases.key_moments(decoded, self.lab):
+        decoded = decode_pcap(
+            self.out / runfiles.PCAP, self.lab.ipvs.port, (self.capture_info or {}).get("clock_offset") or 0.0
+        )
+        for moment in key_moments(decoded, self.lab):
             runfiles.append_event(self.out / runfiles.EVENTS, {"kind": "packet", **moment})
 
     def _run_info(self, started: float | None) -> dict[str, Any]:
@@ -210,6 +233,7 @@ class Engine:
         path = self.out / runfiles.RUN_JSON
         if path.exists():
             import json
+
             previous = json.loads(path.read_text())
         return {
             "scenario": self.scenario.name,
@@ -218,9 +242,7 @@ class Engine:
             "params": self.scenario.values,
             "started": previous.get("started", started),
             "lab": runfiles.lab_to_dict(self.lab),
-            "expectations": [
-                {"name": s.value, "where": s.where, **s.options} for s in self.scenario.expectations()
-            ],
+            "expectations": [{"name": s.value, "where": s.where, **s.options} for s in self.scenario.expectations()],
         }
 
     def event(self, kind: str, **fields: Any) -> dict[str, Any]:
@@ -264,10 +286,14 @@ class Engine:
         vips = step.options.get("vips", "all")
         chosen = self.lab.vips if vips == "all" else [self.lab.vip(v) for v in vips]
         spec = probe_mod.ProbeSpec(
-            vips=tuple(v.address for v in chosen), rate=float(step.options.get("rate", 20)),
-            timeout=float(step.options.get("timeout", 0.5)), count=int(step.options.get("count", 0)),
+            vips=tuple(v.address for v in chosen),
+            rate=float(step.options.get("rate", 20)),
+            timeout=float(step.options.get("timeout", 0.5)),
+            count=int(step.options.get("count", 0)),
             duration=float(step.options.get("duration", 0)),
-            sequential=bool(step.options.get("sequential", False)), port=self.lab.ipvs.port)
+            sequential=bool(step.options.get("sequential", False)),
+            port=self.lab.ipvs.port,
+        )
         raw = f"probe-{name}.jsonl"
         if name in self.probes and not self.probes[name].finished:
             raise StepFailed(f"probe {name} is already running")
@@ -275,19 +301,29 @@ class Engine:
         if step.options.get("on") is None:
             # Where the lab is sandboxed the probe runs on the host side of the lab network:
             # the emulated client pays nothing and the records carry the host's clock.
-            stream = probe_mod.start_host_probe(self.access, spec, self.out / raw, name,
-                                                lambda line: self._probe_line(line, 0.0))
+            stream = probe_mod.start_host_probe(
+                self.access, spec, self.out / raw, name, lambda line: self._probe_line(line, 0.0)
+            )
             if stream is not None:
                 node = "host"
                 self.clocks[raw] = {"node": "host", "offset": 0.0, "rtt": 0.0}
                 runfiles.write_json(self.out / runfiles.CLOCK_JSON, self.clocks)
         if stream is None:
             offset = self._clock(node, raw)
-            stream = probe_mod.start_probe(self.access, node, spec, self.out / raw, name,
-                                           lambda line: self._probe_line(line, offset.offset))
+            stream = probe_mod.start_probe(
+                self.access, node, spec, self.out / raw, name, lambda line: self._probe_line(line, offset.offset)
+            )
         self.probes[name] = stream
-        self.event("probe_start", name=name, node=node, vips=list(spec.vips), rate=spec.rate,
-                   timeout=spec.timeout, count=spec.count, sequential=spec.sequential)
+        self.event(
+            "probe_start",
+            name=name,
+            node=node,
+            vips=list(spec.vips),
+            rate=spec.rate,
+            timeout=spec.timeout,
+            count=spec.count,
+            sequential=spec.sequential,
+        )
         if step.options.get("foreground"):
             limit = spec.count * (spec.timeout + 0.5) * len(spec.vips) + 30 if spec.count else None
             deadline = time.time() + limit if limit else None
@@ -316,9 +352,11 @@ class Engine:
     def _step_capture(self, step: Step) -> None:
         spec = capture_mod.CaptureSpec(
             interval=float(step.options.get("interval", 0.2)),
-            ipvs=bool(step.options.get("ipvs", True)), stats=bool(step.options.get("stats", False)),
+            ipvs=bool(step.options.get("ipvs", True)),
+            stats=bool(step.options.get("stats", False)),
             conns=bool(step.options.get("conns", False)),
-            timeout=bool(step.options.get("timeout", False)))
+            timeout=bool(step.options.get("timeout", False)),
+        )
         for node in self._nodes(step.value, "balancer"):
             self.capture_specs[node] = spec
             self._start_capture(node)
@@ -364,8 +402,7 @@ class Engine:
         check = conditions.Condition(step.value, self.lab, self.refs, self.live, self.probes)
         while True:
             if check.holds():
-                self.event("wait_until", condition=step.value, held=True,
-                           after_s=round(time.time() - started, 3))
+                self.event("wait_until", condition=step.value, held=True, after_s=round(time.time() - started, 3))
                 return
             if time.time() - started > timeout:
                 self.event("wait_until", condition=step.value, held=False, after_s=timeout)
@@ -386,8 +423,7 @@ class Engine:
         for node in nodes:
             self.act(node, action, step.options, requested=str(step.value), method=method)
 
-    def act(self, node: str, action: str, options: dict[str, Any] | None = None,
-            **extra: Any) -> None:
+    def act(self, node: str, action: str, options: dict[str, Any] | None = None, **extra: Any) -> None:
         if action == "power-off":
             self._stop_capture(node)  # the node is going away; its stream would hang
         before = {v.name: self.live.holders(v.address) for v in self.lab.vips}
@@ -395,8 +431,16 @@ class Engine:
         try:
             details = actions.perform(self.access, node, action, self.restorer, options)
         finally:
-            self.event("action", action=action, node=node, phase=actions.PHASE.get(action),
-                       t_start=started, t_end=time.time(), holders_before=before, **extra)
+            self.event(
+                "action",
+                action=action,
+                node=node,
+                phase=actions.PHASE.get(action),
+                t_start=started,
+                t_end=time.time(),
+                holders_before=before,
+                **extra,
+            )
         if details:
             self.event("action_details", action=action, node=node, **details)
         if action == "power-on" and node in self.capture_specs:
@@ -424,7 +468,7 @@ class Engine:
 
     def cleanup(self) -> None:
         self.live.step = "cleanup"
-        for name, stream in list(self.probes.items()):
+        for stream in list(self.probes.values()):
             self._quietly(stream.stop)
         for node, undo in self.restorer.undo_list():
             self.event("cleanup", node=node, action=undo)

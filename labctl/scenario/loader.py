@@ -14,16 +14,28 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from labctl.lab import Lab
-from labctl.labfile import Problem
+from labctl.model.lab import Lab
+from labctl.model.labfile import Problem
+from labctl.model.positions import Located, YamlSyntaxError, load
 from labctl.resources import scenarios_dir
 from labctl.scenario.model import PARAM_TYPES, Parameter, Scenario, Step
 from labctl.scenario.targets import TargetError, check_target, parse_target
-from labctl.yamlpos import Located, YamlSyntaxError, load
 
 _REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
-ACTIONS = ("power-off", "power-on", "keepalived-stop", "keepalived-kill", "keepalived-start",
-           "link-down", "link-up", "nginx-stop", "nginx-start", "ipvs-timeouts", "down", "up")
+ACTIONS = (
+    "power-off",
+    "power-on",
+    "keepalived-stop",
+    "keepalived-kill",
+    "keepalived-start",
+    "link-down",
+    "link-up",
+    "nginx-stop",
+    "nginx-start",
+    "ipvs-timeouts",
+    "down",
+    "up",
+)
 METHODS = ("poweroff", "keepalived-stop", "keepalived-kill", "link-down")
 CONDITION_KEYS = {
     "holder": ("is", "not", "master", "any", "count"),
@@ -61,14 +73,20 @@ def find(name_or_path: str) -> Path:
     candidate = scenarios_dir() / f"{name_or_path}.yaml"
     if not candidate.is_file():
         known = ", ".join(builtin_names()) or "none"
-        raise ScenarioError([Problem(name_or_path, None, "",
-                                     f"no scenario named {name_or_path!r} (built in: {known}); "
-                                     "give a path to run your own file")])
+        raise ScenarioError(
+            [
+                Problem(
+                    name_or_path,
+                    None,
+                    "",
+                    f"no scenario named {name_or_path!r} (built in: {known}); give a path to run your own file",
+                )
+            ]
+        )
     return candidate
 
 
-def read_scenario(path: Path | str, overrides: dict[str, str] | None = None,
-                  lab: Lab | None = None) -> Scenario:
+def read_scenario(path: Path | str, overrides: dict[str, str] | None = None, lab: Lab | None = None) -> Scenario:
     path = Path(path)
     try:
         text = path.read_text()
@@ -107,8 +125,13 @@ class _Checker:
         return f"{self.file}:{line}" if line else self.file
 
 
-def parse_scenario(text: str, file: str = "scenario.yaml", overrides: dict[str, str] | None = None,
-                   lab: Lab | None = None, name: str | None = None) -> Scenario:
+def parse_scenario(
+    text: str,
+    file: str = "scenario.yaml",
+    overrides: dict[str, str] | None = None,
+    lab: Lab | None = None,
+    name: str | None = None,
+) -> Scenario:
     try:
         located = load(text)
     except YamlSyntaxError as exc:
@@ -116,8 +139,7 @@ def parse_scenario(text: str, file: str = "scenario.yaml", overrides: dict[str, 
     check = _Checker(located, file)
     data = located.data
     if not isinstance(data, dict):
-        raise ScenarioError([Problem(file, 1, "", "a scenario is a mapping with description, "
-                                                  "parameters and steps")])
+        raise ScenarioError([Problem(file, 1, "", "a scenario is a mapping with description, parameters and steps")])
     _known_keys(check, data, (), ("name", "description", "parameters", "steps"))
     description = data.get("description")
     if not isinstance(description, str) or not description.strip():
@@ -219,13 +241,13 @@ def _convert(param: Parameter, value: Any) -> Any:
         for choice in param.choices:
             if str(choice) == text:
                 return choice
-        raise ValueError(f"{param.name} must be one of {', '.join(map(str, param.choices))}, "
-                         f"got {value!r}")
+        raise ValueError(f"{param.name} must be one of {', '.join(map(str, param.choices))}, got {value!r}")
     return text
 
 
-def _values(check: _Checker, params: dict[str, Parameter], overrides: dict[str, str],
-            lab: Lab | None) -> dict[str, Any]:
+def _values(
+    check: _Checker, params: dict[str, Parameter], overrides: dict[str, str], lab: Lab | None
+) -> dict[str, Any]:
     values: dict[str, Any] = {}
     broken: set[str] = set()
     for key in overrides:
@@ -236,8 +258,9 @@ def _values(check: _Checker, params: dict[str, Parameter], overrides: dict[str, 
     for name, param in params.items():
         raw = overrides.get(name, param.default)
         if raw is None:
-            check.problem(("parameters", name), "missing parameter: it has no default, "
-                                                f"give it with --set {name}=VALUE")
+            check.problem(
+                ("parameters", name), f"missing parameter: it has no default, give it with --set {name}=VALUE"
+            )
             broken.add(name)
             continue
         try:
@@ -290,6 +313,7 @@ def _number(low: float = 0.0, integer: bool = False) -> _Validator:
             check.problem(path, f"must be {kind} >= {low:g}, got {value!r}")
             return False
         return True
+
     return ok
 
 
@@ -320,28 +344,60 @@ def _vip_list(check: _Checker, value: Any, path: tuple) -> bool:
 
 # kind -> (main value validator, {option: validator}, required options)
 SCHEMAS: dict[str, tuple[_Validator, dict[str, _Validator], tuple[str, ...]]] = {
-    "probe": (_text, {"on": _anything, "vips": _vip_list, "rate": _number(0.1),
-                      "timeout": _number(0.01), "count": _number(0, True),
-                      "duration": _number(0), "sequential": _boolean, "foreground": _boolean}, ()),
+    "probe": (
+        _text,
+        {
+            "on": _anything,
+            "vips": _vip_list,
+            "rate": _number(0.1),
+            "timeout": _number(0.01),
+            "count": _number(0, True),
+            "duration": _number(0),
+            "sequential": _boolean,
+            "foreground": _boolean,
+        },
+        (),
+    ),
     "stop_probe": (_text, {}, ()),
-    "capture": (_anything, {"interval": _number(0.05), "ipvs": _boolean, "stats": _boolean,
-                            "conns": _boolean, "timeout": _boolean}, ()),
+    "capture": (
+        _anything,
+        {"interval": _number(0.05), "ipvs": _boolean, "stats": _boolean, "conns": _boolean, "timeout": _boolean},
+        (),
+    ),
     "stop_capture": (_anything, {}, ()),
     "wait": (_number(0), {}, ()),
     "wait_until": (_anything, {"timeout": _number(0.1), "fail": _boolean}, ("timeout",)),
-    "action": (_text, {"target": _anything, "as": _text, "method": _text,
-                       "tcp": _number(1, True), "tcpfin": _number(1, True),
-                       "udp": _number(1, True)}, ()),
-    "expect": (_text, {"metric": _text, "max": _number(-1e18), "min": _number(-1e18),
-                       "equals": _anything, "when": _text, "why": _text}, ("metric",)),
+    "action": (
+        _text,
+        {
+            "target": _anything,
+            "as": _text,
+            "method": _text,
+            "tcp": _number(1, True),
+            "tcpfin": _number(1, True),
+            "udp": _number(1, True),
+        },
+        (),
+    ),
+    "expect": (
+        _text,
+        {
+            "metric": _text,
+            "max": _number(-1e18),
+            "min": _number(-1e18),
+            "equals": _anything,
+            "when": _text,
+            "why": _text,
+        },
+        ("metric",),
+    ),
     "foreach": (_anything, {"as": _text, "steps": _anything}, ("as", "steps")),
     "note": (_text, {}, ()),
     "mark": (_text, {}, ()),
 }
 
 
-def _steps(check: _Checker, raw: list[Any], path: tuple, lab: Lab | None,
-           refs: set[str]) -> list[Step]:
+def _steps(check: _Checker, raw: list[Any], path: tuple, lab: Lab | None, refs: set[str]) -> list[Step]:
     steps: list[Step] = []
     for index, item in enumerate(raw):
         step_path = (*path, index)
@@ -377,8 +433,7 @@ def _step(check: _Checker, item: Any, path: tuple, lab: Lab | None, refs: set[st
         if key not in options_schema:
             allowed = tuple(options_schema)
             hint = difflib.get_close_matches(str(key), allowed, n=1)
-            more = (f"; did you mean {hint[0]!r}?" if hint else
-                    f"; {kind} takes {', '.join(allowed) or 'no options'}")
+            more = f"; did you mean {hint[0]!r}?" if hint else f"; {kind} takes {', '.join(allowed) or 'no options'}"
             check.problem((*path, key), f"unknown option of {kind}{more}")
         else:
             options_schema[key](check, option, (*path, key))
@@ -422,8 +477,10 @@ def _check_kind(check: _Checker, step: Step, path: tuple, lab: Lab | None, refs:
             check.problem((*path, "action"), f"action {value} needs `target:`")
         if value in ("down", "up"):
             if options.get("method") not in METHODS:
-                check.problem((*path, "method") if "method" in options else (*path, "action"),
-                              f"{value} needs `method:` one of {', '.join(METHODS)}")
+                check.problem(
+                    (*path, "method") if "method" in options else (*path, "action"),
+                    f"{value} needs `method:` one of {', '.join(METHODS)}",
+                )
         elif "method" in options:
             check.problem((*path, "method"), "only the down and up actions take a method")
         if value == "ipvs-timeouts" and not {"tcp", "tcpfin", "udp"} & set(options):
@@ -450,8 +507,7 @@ def _check_kind(check: _Checker, step: Step, path: tuple, lab: Lab | None, refs:
             known = {v.name for v in lab.vips}
             for i, vip in enumerate(vips):
                 if vip not in known:
-                    check.problem((*path, "vips", i), f"no VRRP instance {vip!r} "
-                                                      f"({', '.join(sorted(known))})")
+                    check.problem((*path, "vips", i), f"no VRRP instance {vip!r} ({', '.join(sorted(known))})")
 
 
 def _condition(check: _Checker, value: Any, path: tuple, lab: Lab | None, refs: set[str]) -> None:

@@ -34,8 +34,7 @@ class Step:
     steps: list[Step] = field(default_factory=list)  # foreach body
 
     def describe(self) -> str:
-        value = self.value if not isinstance(self.value, dict) else ", ".join(
-            f"{k}={v}" for k, v in self.value.items())
+        value = self.value if not isinstance(self.value, dict) else ", ".join(f"{k}={v}" for k, v in self.value.items())
         extra = ", ".join(f"{k}={v}" for k, v in self.options.items() if k != "steps")
         return f"{self.kind} {value}" + (f" ({extra})" if extra else "")
 

@@ -8,7 +8,7 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
-from labctl import lab as model
+from labctl.model import lab as model
 
 RUN_JSON = "run.json"
 CLOCK_JSON = "clock.json"

@@ -16,8 +16,9 @@ from labctl.scenario.access import LineStream
 class RecordedStream:
     """Reads STREAM in a thread, appending each line to RAW_PATH and passing it to ON_LINE."""
 
-    def __init__(self, name: str, stream: LineStream, raw_path: Path,
-                 on_line: Callable[[str], None] | None = None) -> None:
+    def __init__(
+        self, name: str, stream: LineStream, raw_path: Path, on_line: Callable[[str], None] | None = None
+    ) -> None:
         self.name = name
         self.stream = stream
         self.raw_path = raw_path
@@ -37,7 +38,7 @@ class RecordedStream:
                     self.lines += 1
                     if self._on_line is not None:
                         self._on_line(line)
-        except BaseException as exc:  # kept for the report; the run goes on
+        except BaseException as exc:  # noqa: BLE001 - kept for the report; the run goes on
             self.error = exc
         finally:
             self._done.set()

@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from labctl.lab import Lab
+from labctl.model.lab import Lab
 
 TARGET_KINDS = ("node", "role", "master_of", "holder_of", "ref")
 
@@ -35,8 +35,7 @@ def parse_target(value: object) -> Target:
     elif isinstance(value, str):
         kind, name = "node", value
     else:
-        raise TargetError(f"a target is a node name or a mapping such as {{master_of: VI_1}}, "
-                          f"got {value!r}")
+        raise TargetError(f"a target is a node name or a mapping such as {{master_of: VI_1}}, got {value!r}")
     if kind not in TARGET_KINDS:
         raise TargetError(f"unknown target kind {kind!r}: use one of {', '.join(TARGET_KINDS)}")
     if not isinstance(name, str) or not name:
@@ -49,16 +48,23 @@ def check_target(target: Target, lab: Lab | None, refs: set[str]) -> str | None:
     if target.kind == "node" and target.name in refs:
         return None  # a bare reference name is allowed
     if target.kind == "ref":
-        return None if target.name in refs else (
-            f"reference {target.name!r} is not bound by an earlier `as:` "
-            f"(bound: {', '.join(sorted(refs)) or 'none'})")
+        return (
+            None
+            if target.name in refs
+            else (
+                f"reference {target.name!r} is not bound by an earlier `as:` "
+                f"(bound: {', '.join(sorted(refs)) or 'none'})"
+            )
+        )
     if lab is None:
         return None
     if target.kind == "node" and target.name not in {n.name for n in lab.nodes}:
-        bound = f"; references bound so far: {', '.join(sorted(refs))}" if refs else (
-            "; no reference is bound by an earlier `as:` either")
-        return (f"no node {target.name!r} in lab {lab.name} "
-                f"({', '.join(n.name for n in lab.nodes)}){bound}")
+        bound = (
+            f"; references bound so far: {', '.join(sorted(refs))}"
+            if refs
+            else ("; no reference is bound by an earlier `as:` either")
+        )
+        return f"no node {target.name!r} in lab {lab.name} ({', '.join(n.name for n in lab.nodes)}){bound}"
     if target.kind == "role" and not lab.by_role(target.name):
         return f"no node has role {target.name!r} (roles: balancer, real, client)"
     if target.kind in ("master_of", "holder_of") and target.name not in {v.name for v in lab.vips}:
@@ -66,8 +72,7 @@ def check_target(target: Target, lab: Lab | None, refs: set[str]) -> str | None:
     return None
 
 
-def resolve(target: Target, lab: Lab, refs: dict[str, str],
-            current_holder: Callable[[str], str | None]) -> list[str]:
+def resolve(target: Target, lab: Lab, refs: dict[str, str], current_holder: Callable[[str], str | None]) -> list[str]:
     """The node names TARGET means now. CURRENT_HOLDER(instance) is the holder seen in the
     captures (None when unknown): master_of falls back to the elected master."""
     if target.kind == "ref" or (target.kind == "node" and target.name in refs):

@@ -70,8 +70,11 @@ def request(vip, port, path, timeout):
     sock = socket.create_connection((vip, port), timeout=timeout)
     try:
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        sock.sendall(("HEAD %s HTTP/1.1\r\nHost: %s\r\nUser-Agent: labctl-probe\r\n"
-                      "Connection: close\r\n\r\n" % (path, vip)).encode())
+        sock.sendall(
+            (
+                "HEAD %s HTTP/1.1\r\nHost: %s\r\nUser-Agent: labctl-probe\r\nConnection: close\r\n\r\n" % (path, vip)
+            ).encode()
+        )
         data = b""
         while b"\r\n\r\n" not in data:
             sock.settimeout(max(deadline - time.monotonic(), 0.001))
@@ -102,8 +105,18 @@ def one(vip, seq, args):
     except Exception as exc:  # every failure is data, never a crash
         status, real, error = None, None, classify(exc)
     ok = error is None and status is not None and 200 <= status < 400
-    emit({"t": started, "vip": vip, "seq": seq, "ok": ok, "status": status, "error": error,
-          "ms": (time.monotonic() - t0) * 1000.0, "real": real})
+    emit(
+        {
+            "t": started,
+            "vip": vip,
+            "seq": seq,
+            "ok": ok,
+            "status": status,
+            "error": error,
+            "ms": (time.monotonic() - t0) * 1000.0,
+            "real": real,
+        }
+    )
 
 
 def run_rate(args):

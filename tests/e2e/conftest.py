@@ -7,7 +7,7 @@ import shutil
 
 import pytest
 
-from labctl.box import BoxInfo, build_box
+from labctl.lab.box import BoxInfo, build_box
 
 
 def _box_prerequisites_missing() -> str | None:

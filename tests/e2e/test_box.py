@@ -12,10 +12,18 @@ from pathlib import Path
 
 import pytest
 
-from labctl.box import (AptSource, BoxError, BoxInfo, add_box_to_vagrant, build_box,
-                        host_apt_sources, list_boxes, mirror_lines,
-                        mirror_lines_from_sources)
-from labctl.sandbox import Sandbox
+from labctl.lab.box import (
+    AptSource,
+    BoxError,
+    BoxInfo,
+    add_box_to_vagrant,
+    build_box,
+    host_apt_sources,
+    list_boxes,
+    mirror_lines,
+    mirror_lines_from_sources,
+)
+from labctl.lab.sandbox import Sandbox
 
 # --- mirror discovery (pure: runs everywhere, fast) ----------------------------------------
 
@@ -47,8 +55,7 @@ deb http://other.invalid/debian trixie main
 """
 
 
-def _write_sources(root: Path, one_line: str = "", files: dict[str, str] | None = None
-                   ) -> tuple[Path, Path]:
+def _write_sources(root: Path, one_line: str = "", files: dict[str, str] | None = None) -> tuple[Path, Path]:
     sources_list = root / "sources.list"
     sources_list.write_text(one_line)
     folder = root / "sources.list.d"
@@ -61,8 +68,7 @@ def _write_sources(root: Path, one_line: str = "", files: dict[str, str] | None 
 def test_deb822_sources_give_the_suite_its_updates_and_security(tmp_path: Path) -> None:
     sources = host_apt_sources(*_write_sources(tmp_path, files={"debian.sources": DEB822}))
     assert mirror_lines_from_sources(sources, "bookworm") == [
-        "deb [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] "
-        "http://mirror.invalid/debian bookworm main",
+        "deb [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] http://mirror.invalid/debian bookworm main",
         "deb [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] "
         "http://mirror.invalid/debian bookworm-updates main",
         "deb http://mirror.invalid/debian-security bookworm-security main",
@@ -83,20 +89,21 @@ def test_disabled_files_are_ignored(tmp_path: Path) -> None:
 
 
 def test_updates_alone_cannot_bootstrap(tmp_path: Path) -> None:
-    only_security = [AptSource(("deb",), ("http://s.invalid/debian-security",),
-                               ("bookworm-security",))]
+    only_security = [AptSource(("deb",), ("http://s.invalid/debian-security",), ("bookworm-security",))]
     assert mirror_lines_from_sources(only_security, "bookworm") == []
 
 
 def test_an_explicit_mirror_wins() -> None:
     assert mirror_lines("http://mirror.invalid/debian", "bookworm") == [
-        "deb http://mirror.invalid/debian bookworm main"]
+        "deb http://mirror.invalid/debian bookworm main"
+    ]
     line = "deb http://mirror.invalid/debian bookworm main contrib"
     assert mirror_lines(line, "bookworm") == [line]
 
 
 def test_no_mirror_is_a_clear_error(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    import labctl.box as box
+    import labctl.lab.box as box
+
     empty = _write_sources(tmp_path)
     monkeypatch.setattr(box, "host_apt_sources", lambda: host_apt_sources(*empty))
     with pytest.raises(BoxError, match="--mirror"):
@@ -104,6 +111,7 @@ def test_no_mirror_is_a_clear_error(monkeypatch: pytest.MonkeyPatch, tmp_path: P
 
 
 # --- the real build (root, mmdebstrap, a Debian mirror) -----------------------------------
+
 
 @pytest.mark.e2e
 def test_box_holds_what_vagrant_libvirt_needs(built_box: BoxInfo) -> None:
@@ -122,8 +130,9 @@ def test_box_holds_what_vagrant_libvirt_needs(built_box: BoxInfo) -> None:
 
 @pytest.mark.e2e
 def test_a_second_build_is_served_from_the_cache(built_box: BoxInfo) -> None:
-    before = {p: (p.stat().st_ino, p.stat().st_mtime_ns)
-              for p in (built_box.box_file, built_box.kernel, built_box.initrd)}
+    before = {
+        p: (p.stat().st_ino, p.stat().st_mtime_ns) for p in (built_box.box_file, built_box.kernel, built_box.initrd)
+    }
     phases: list[str] = []
     again = build_box(progress=phases.append)
     assert phases == ["cached"]
@@ -138,18 +147,15 @@ def test_list_boxes_sees_the_build(built_box: BoxInfo) -> None:
 
 @pytest.mark.e2e
 def test_adding_the_box_to_vagrant_twice(built_box: BoxInfo, tmp_path: Path) -> None:
-    env = dict(os.environ, VAGRANT_HOME=str(tmp_path / "vagrant.d"),
-               VAGRANT_CHECKPOINT_DISABLE="1")
+    env = dict(os.environ, VAGRANT_HOME=str(tmp_path / "vagrant.d"), VAGRANT_CHECKPOINT_DISABLE="1")
     add_box_to_vagrant(built_box, env)
     add_box_to_vagrant(built_box, env)
-    listing = subprocess.run(["vagrant", "box", "list"], env=env, capture_output=True,
-                             text=True, check=True).stdout
+    listing = subprocess.run(["vagrant", "box", "list"], env=env, capture_output=True, text=True, check=True).stdout
     assert listing.count(built_box.name) == 1
 
 
 @pytest.mark.e2e
-def test_a_mirror_that_does_not_answer_is_a_clear_error(built_box: BoxInfo,
-                                                        tmp_path: Path) -> None:
+def test_a_mirror_that_does_not_answer_is_a_clear_error(built_box: BoxInfo, tmp_path: Path) -> None:
     # Port 9 on loopback refuses at once: apt fails in the bootstrap phase.
     with pytest.raises(BoxError, match="phase bootstrap: E: Failed to fetch") as failure:
         build_box(mirror="http://127.0.0.1:9/debian", cache_root=tmp_path)
@@ -200,31 +206,35 @@ def sandbox(tmp_path: Path) -> Iterator[Sandbox]:
 
 
 @pytest.mark.e2e
-def test_two_vms_boot_reach_each_other_and_have_ipvs(built_box: BoxInfo, sandbox: Sandbox,
-                                                      tmp_path: Path) -> None:
+def test_two_vms_boot_reach_each_other_and_have_ipvs(built_box: BoxInfo, sandbox: Sandbox, tmp_path: Path) -> None:
     sandbox.start()
     env = sandbox.vagrant_env()
     add_box_to_vagrant(built_box, env)
     project = tmp_path / "project"
     project.mkdir()
-    (project / "Vagrantfile").write_text(VAGRANTFILE.format(
-        box=built_box.name, uri=sandbox.uri, emulator=sandbox.emulator_path(),
-        kernel=built_box.kernel, initrd=built_box.initrd))
+    (project / "Vagrantfile").write_text(
+        VAGRANTFILE.format(
+            box=built_box.name,
+            uri=sandbox.uri,
+            emulator=sandbox.emulator_path(),
+            kernel=built_box.kernel,
+            initrd=built_box.initrd,
+        )
+    )
 
     def vagrant(*args: str) -> str:
-        proc = subprocess.run(sandbox.run_argv(["vagrant", *args]), cwd=project, env=env,
-                              capture_output=True, text=True)
+        proc = subprocess.run(
+            sandbox.run_argv(["vagrant", *args]), cwd=project, env=env, capture_output=True, text=True
+        )
         assert proc.returncode == 0, proc.stderr[-2000:]
         return proc.stdout
 
     vagrant("up")
-    n1 = vagrant("ssh", "n1", "-c",
-                 "sudo modprobe ip_vs && sudo ipvsadm -Ln && ping -c1 -W5 10.10.1.22")
+    n1 = vagrant("ssh", "n1", "-c", "sudo modprobe ip_vs && sudo ipvsadm -Ln && ping -c1 -W5 10.10.1.22")
     assert "IP Virtual Server version" in n1
     assert "1 received" in n1
     assert "1 received" in vagrant("ssh", "n2", "-c", "ping -c1 -W5 10.10.1.21")
-    versions = vagrant("ssh", "n2", "-c",
-                       "python3 --version; systemctl is-enabled keepalived nginx || true")
+    versions = vagrant("ssh", "n2", "-c", "python3 --version; systemctl is-enabled keepalived nginx || true")
     assert "Python 3" in versions
     assert "disabled\nenabled" in versions  # keepalived waits for labctl; nginx serves
     vagrant("destroy", "-f")

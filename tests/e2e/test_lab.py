@@ -12,15 +12,16 @@ from pathlib import Path
 
 import pytest
 
-from labctl import netns
+from labctl.lab import netns
 
 pytestmark = pytest.mark.e2e
 LABCTL = [sys.executable, "-m", "labctl.cli"]
 
 
 def labctl(folder: Path, *args: str, timeout: float = 1800) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([*LABCTL, *args], cwd=folder, capture_output=True, text=True,
-                          timeout=timeout, stdin=subprocess.DEVNULL)
+    return subprocess.run(
+        [*LABCTL, *args], cwd=folder, capture_output=True, text=True, timeout=timeout, stdin=subprocess.DEVNULL
+    )
 
 
 def pids_of(*names: str) -> set[int]:
@@ -45,8 +46,7 @@ def lab_dir(tmp_path_factory, built_box):
     folder = tmp_path_factory.mktemp("lab")
     name = f"e2e{uuid.uuid4().hex[:6]}"
     before = {"namespaces": set(netns.list_namespaces()), "pids": pids_of(*DAEMONS)}
-    init = labctl(folder, "init", ".", "--name", name, "--provider", "libvirt", "--driver", "qemu",
-                  "--box", "local")
+    init = labctl(folder, "init", ".", "--name", name, "--provider", "libvirt", "--driver", "qemu", "--box", "local")
     assert init.returncode == 0, init.stderr
     up = labctl(folder, "up", "--json")
     (folder / "up-1.json").write_text(up.stdout)
@@ -83,8 +83,7 @@ def test_status_json_shows_holders_and_vrrp_states(lab_dir):
     assert proc.returncode == 0, proc.stdout + proc.stderr
     status = json.loads(proc.stdout)
     assert status["healthy"]
-    assert {v: e["holders"] for v, e in status["vips"].items()} == {
-        "VI_1": ["b1"], "VI_2": ["b2"], "VI_3": ["b3"]}
+    assert {v: e["holders"] for v, e in status["vips"].items()} == {"VI_1": ["b1"], "VI_2": ["b2"], "VI_3": ["b3"]}
     assert status["nodes"]["b1"]["vrrp"] == {"VI_1": "MASTER", "VI_2": "BACKUP", "VI_3": "BACKUP"}
     assert status["nodes"]["r1"]["vm"] == "running"
 
@@ -119,8 +118,7 @@ def test_second_up_changes_nothing(lab_dir):
 def test_a_failing_node_is_named_the_others_finish_and_the_next_up_completes(lab_dir):
     folder = lab_dir[0]
     # Break r1 for real: a plain file stands where its /etc/labctl folder belongs.
-    broken = labctl(folder, "exec", "r1", "--sudo", "--", "sh", "-c",
-                    "rm -rf /etc/labctl && touch /etc/labctl")
+    broken = labctl(folder, "exec", "r1", "--sudo", "--", "sh", "-c", "rm -rf /etc/labctl && touch /etc/labctl")
     assert broken.returncode == 0, broken.stderr
     proc = labctl(folder, "up", "--json")
     assert proc.returncode == 1, proc.stdout[-2000:]
@@ -135,6 +133,7 @@ def test_a_failing_node_is_named_the_others_finish_and_the_next_up_completes(lab
     result = json.loads(proc.stdout)
     assert "provision.sh" in result["nodes"]["r1"]["uploaded"] and result["ok"]
     assert result["nodes"]["r1"]["changes"] == []  # the node itself was still configured
+
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
@@ -182,8 +181,7 @@ def test_capture_records_the_lab_segment_from_the_host_side(lab_dir):
         assert advertisers[master]["priorities"] == [102]
     # A real pcap: tcpdump itself reads it back.
     assert sorted(p.name for p in pcap.parent.glob("by-hand*")) == ["by-hand.pcap"]
-    read = subprocess.run(["tcpdump", "-n", "-r", str(pcap), "vrrp"],
-                          capture_output=True, text=True)
+    read = subprocess.run(["tcpdump", "-n", "-r", str(pcap), "vrrp"], capture_output=True, text=True)
     assert read.returncode == 0 and read.stdout.count("VRRPv2, Advertisement") >= 9
 
 
@@ -219,14 +217,16 @@ def test_failover_measures_the_outage_and_matches_vrrp_theory(lab_dir, method):
     jitter = summary["fidelity"]["jitter_p95_ms"] / 1000
     assert abs(phases["detection_s"] - phases["theory_s"]) <= 0.15 * phases["theory_s"] + jitter, phases
     assert phases["detection_s"] <= phases["arp_s"] <= phases["client_s"]
-    print(f"failover {method}: detection {phases['detection_s']} s (theory {phases['theory_s']} s), "
-          f"ARP {phases['arp_s']} s, client {phases['client_s']} s, outage {vi1['outage_s']} s, "
-          f"jitter p95 {summary['fidelity']['jitter_p95_ms']} ms, "
-          f"preemption {vi1.get('preemption_s')} s", file=sys.stderr)
+    print(
+        f"failover {method}: detection {phases['detection_s']} s (theory {phases['theory_s']} s), "
+        f"ARP {phases['arp_s']} s, client {phases['client_s']} s, outage {vi1['outage_s']} s, "
+        f"jitter p95 {summary['fidelity']['jitter_p95_ms']} ms, "
+        f"preemption {vi1.get('preemption_s')} s",
+        file=sys.stderr,
+    )
     # Whatever the scenario did, the lab is back as planned.
     status = json.loads(labctl(folder, "status", "--json").stdout)
-    assert {v: e["holders"] for v, e in status["vips"].items()} == {
-        "VI_1": ["b1"], "VI_2": ["b2"], "VI_3": ["b3"]}
+    assert {v: e["holders"] for v, e in status["vips"].items()} == {"VI_1": ["b1"], "VI_2": ["b2"], "VI_3": ["b3"]}
 
 
 def test_down_halts_and_up_brings_the_lab_back_as_it_was(lab_dir):

@@ -18,7 +18,7 @@ Use in a test:
         seg.run("web1", ["ip", "-br", "addr"])                 # subprocess inside web1's namespace
         proc = seg.start("web2", ["nginx", "-c", conf], log)    # long-running, stopped at teardown
         server = sshd(seg.ns("web1"), seg.address("web1"))      # real OpenSSH on 10.10.1.11:22
-        target = server.target("web1")                          # labctl.ssh.SshTarget
+        target = server.target("web1")                          # labctl.lab.ssh.SshTarget
         # connect from the bridge namespace, like labctl from the libvirt host side:
         SshSession.connect(target, seg.bridge_ns, tmp_path / "known_hosts")
 """
@@ -38,9 +38,9 @@ from pathlib import Path
 
 import pytest
 
-from labctl import netns
-from labctl.sandbox import process_alive
-from labctl.ssh import SshTarget
+from labctl.lab import netns
+from labctl.lab.sandbox import process_alive
+from labctl.lab.ssh import SshTarget
 
 SSHD = "/usr/sbin/sshd"
 
@@ -118,9 +118,13 @@ def start_in(ns: str, argv: list[str], log_path: Path | None = None) -> StartedP
     """Start ARGV in namespace NS, output to LOG_PATH (or discarded)."""
     out = open(log_path, "ab") if log_path else subprocess.DEVNULL
     try:
-        popen = subprocess.Popen(netns.exec_argv(ns, argv), stdout=out,
-                                 stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                                 start_new_session=True)
+        popen = subprocess.Popen(
+            netns.exec_argv(ns, argv),
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
+        )
     finally:
         if log_path:
             out.close()  # type: ignore[union-attr]
@@ -153,15 +157,14 @@ class LabSegment:
     def namespaces(self) -> list[str]:
         return [self.bridge_ns, *(self.ns(n) for n in self.addresses)]
 
-    def run(self, node: str | None, argv: list[str], check: bool = True,
-            timeout: float = 30.0) -> subprocess.CompletedProcess[str]:
+    def run(
+        self, node: str | None, argv: list[str], check: bool = True, timeout: float = 30.0
+    ) -> subprocess.CompletedProcess[str]:
         """Run ARGV to completion inside NODE's namespace (the bridge's when NODE is None)."""
         ns = self.bridge_ns if node is None else self.ns(node)
-        return subprocess.run(netns.exec_argv(ns, argv), capture_output=True, text=True,
-                              check=check, timeout=timeout)
+        return subprocess.run(netns.exec_argv(ns, argv), capture_output=True, text=True, check=check, timeout=timeout)
 
-    def start(self, node: str | None, argv: list[str],
-              log_path: Path | None = None) -> StartedProcess:
+    def start(self, node: str | None, argv: list[str], log_path: Path | None = None) -> StartedProcess:
         """Start a long-running ARGV in NODE's namespace; it is stopped at teardown."""
         ns = self.bridge_ns if node is None else self.ns(node)
         proc = start_in(ns, argv, log_path)
@@ -186,8 +189,7 @@ class LabSegment:
                 netns.delete(ns)
 
 
-def build_segment(nodes: dict[str, str], bridge_address: str | None = None,
-                  prefix: str | None = None) -> LabSegment:
+def build_segment(nodes: dict[str, str], bridge_address: str | None = None, prefix: str | None = None) -> LabSegment:
     """Create a segment: NODES maps node name to its address with prefix length."""
     prefix = prefix or f"lt{secrets.token_hex(3)}"
     segment = LabSegment(prefix, f"{prefix}-br", dict(nodes))
@@ -203,8 +205,9 @@ def build_segment(nodes: dict[str, str], bridge_address: str | None = None,
 
 def _create_bridge(ns: str, address: str | None) -> None:
     netns.create(ns)
-    _ip("-n", ns, "link", "add", "br0", "type", "bridge", "stp_state", "0",
-        "mcast_snooping", "0")  # flood multicast (VRRP) to every port, always
+    _ip(
+        "-n", ns, "link", "add", "br0", "type", "bridge", "stp_state", "0", "mcast_snooping", "0"
+    )  # flood multicast (VRRP) to every port, always
     _ip("-n", ns, "link", "set", "br0", "up")
     if address:
         _ip("-n", ns, "addr", "add", address, "dev", "br0")
@@ -213,8 +216,7 @@ def _create_bridge(ns: str, address: str | None) -> None:
 def _attach_node(bridge_ns: str, node_ns: str, port: str, address: str) -> None:
     netns.create(node_ns)
     # Both ends are born inside namespaces: the pair never appears in the root namespace.
-    _ip("-n", bridge_ns, "link", "add", port, "type", "veth", "peer", "name", "eth0",
-        "netns", node_ns)
+    _ip("-n", bridge_ns, "link", "add", port, "type", "veth", "peer", "name", "eth0", "netns", node_ns)
     _ip("-n", bridge_ns, "link", "set", port, "master", "br0", "up")
     _ip("-n", node_ns, "addr", "add", address, "dev", "eth0")
     _ip("-n", node_ns, "link", "set", "eth0", "up")
@@ -244,8 +246,11 @@ def ssh_keygen(path: Path, kind: str = "ed25519") -> Path:
     """A fresh passphrase-less key pair at PATH (and PATH.pub)."""
     for stale in (path, path.with_name(path.name + ".pub")):
         stale.unlink(missing_ok=True)
-    subprocess.run(["ssh-keygen", "-q", "-t", kind, "-N", "", "-C", "labctl-test", "-f",
-                    str(path)], check=True, capture_output=True)
+    subprocess.run(
+        ["ssh-keygen", "-q", "-t", kind, "-N", "", "-C", "labctl-test", "-f", str(path)],
+        check=True,
+        capture_output=True,
+    )
     return path
 
 
@@ -253,7 +258,7 @@ def ssh_keygen(path: Path, kind: str = "ed25519") -> Path:
 class SshdServer:
     """A real OpenSSH server with its own config, host key and PID file, inside namespace NS.
 
-    It lets root in with the client key only; `target()` describes it for labctl.ssh.
+    It lets root in with the client key only; `target()` describes it for labctl.lab.ssh.
     """
 
     ns: str
@@ -305,8 +310,7 @@ class SshdServer:
         self.prepare()
         Path("/run/sshd").mkdir(parents=True, exist_ok=True)  # sshd's privilege-separation dir
         self.pid_file.unlink(missing_ok=True)
-        self.process = start_in(self.ns, [SSHD, "-D", "-e", "-f", str(self.config_path)],
-                                self.log_path)
+        self.process = start_in(self.ns, [SSHD, "-D", "-e", "-f", str(self.config_path)], self.log_path)
         deadline = time.monotonic() + ready_within
         while not self.pid_file.exists():
             if not self.process.alive() or time.monotonic() > deadline:

@@ -13,10 +13,10 @@ from pathlib import Path
 
 import pytest
 
-from labctl import netns
-from labctl.initlab import initial_lab, write_lab_file
-from labctl.labrun import RunInfo, RunningLab
-from labctl.sandbox import process_alive
+from labctl.lab import netns
+from labctl.lab.running import RunInfo, RunningLab
+from labctl.lab.sandbox import process_alive
+from labctl.model.initlab import initial_lab, write_lab_file
 
 pytestmark = [
     pytest.mark.integration,
@@ -28,8 +28,14 @@ NETWORK = """<network><name>labctl-lab</name><bridge name='labbr0'/>
 
 
 def labctl(folder: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "labctl.cli", *args], cwd=folder,
-                          capture_output=True, text=True, stdin=subprocess.DEVNULL, timeout=300)
+    return subprocess.run(
+        [sys.executable, "-m", "labctl.cli", *args],
+        cwd=folder,
+        capture_output=True,
+        text=True,
+        stdin=subprocess.DEVNULL,
+        timeout=300,
+    )
 
 
 @pytest.fixture
@@ -88,8 +94,14 @@ def test_destroy_asks_which_lab_when_several_live_here(tmp_path):
 def test_up_without_vagrant_names_the_fix(tmp_path):
     write_lab_file(tmp_path, initial_lab("nov"))
     env = {**os.environ, "PATH": "/nonexistent"}
-    proc = subprocess.run([sys.executable, "-m", "labctl.cli", "up"], cwd=tmp_path, env=env,
-                          capture_output=True, text=True, stdin=subprocess.DEVNULL)
+    proc = subprocess.run(
+        [sys.executable, "-m", "labctl.cli", "up"],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        stdin=subprocess.DEVNULL,
+    )
     assert proc.returncode == 1
     assert "Vagrant is not installed" in proc.stderr and "fix: apt-get install vagrant" in proc.stderr
     assert "Traceback" not in proc.stderr

@@ -11,10 +11,10 @@ from pathlib import Path
 
 import pytest
 
-from labctl import netns
-from labctl.initlab import initial_lab
-from labctl.lab import IpvsSettings, reference_lab
-from labctl.render import BoxRef, LibvirtRuntime, RenderContext, render_lab, write_rendered
+from labctl.lab import netns
+from labctl.lab.render import BoxRef, LibvirtRuntime, RenderContext, render_lab, write_rendered
+from labctl.model.initlab import initial_lab
+from labctl.model.lab import IpvsSettings, reference_lab
 from tests.support.keepalived_conf import reference_files
 
 pytestmark = pytest.mark.integration
@@ -43,8 +43,9 @@ def ns_with_eth1():
 
 
 def config_test(ns: str, conf: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(netns.exec_argv(ns, [need("keepalived"), "--config-test", "-f", str(conf)]),
-                          capture_output=True, text=True)
+    return subprocess.run(
+        netns.exec_argv(ns, [need("keepalived"), "--config-test", "-f", str(conf)]), capture_output=True, text=True
+    )
 
 
 @pytest.mark.parametrize("manager", ["ipvsadm", "keepalived"])
@@ -76,16 +77,21 @@ def test_nginx_accepts_the_rendered_site(tmp_path):
             f"pid {tmp_path}/nginx.pid;\nerror_log {tmp_path}/error.log;\nevents {{}}\n"
             f"http {{\n    access_log off;\n    include {site};\n}}\n"
         )
-        proc = subprocess.run([need("nginx"), "-t", "-c", str(conf), "-e", str(tmp_path / "error.log")],
-                              capture_output=True, text=True)
+        proc = subprocess.run(
+            [need("nginx"), "-t", "-c", str(conf), "-e", str(tmp_path / "error.log")], capture_output=True, text=True
+        )
         assert proc.returncode == 0, proc.stderr
         assert "syntax is ok" in proc.stderr
 
 
 def vagrant_validate(folder: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([need("vagrant"), "validate"], cwd=folder, capture_output=True, text=True,
-                          env={"PATH": "/usr/sbin:/usr/bin:/sbin:/bin", "HOME": str(folder),
-                               "VAGRANT_HOME": str(folder / ".vagrant.d")})
+    return subprocess.run(
+        [need("vagrant"), "validate"],
+        cwd=folder,
+        capture_output=True,
+        text=True,
+        env={"PATH": "/usr/sbin:/usr/bin:/sbin:/bin", "HOME": str(folder), "VAGRANT_HOME": str(folder / ".vagrant.d")},
+    )
 
 
 @pytest.mark.parametrize("provider", ["virtualbox", "libvirt"])
@@ -126,6 +132,9 @@ def test_every_rendered_shell_script_parses(tmp_path, manager):
         proc = subprocess.run(["sh", "-n", str(script)], capture_output=True, text=True)
         assert proc.returncode == 0, (script, proc.stderr)
     root = Path(__file__).parents[2] / "provision"
-    for script in (root / "common" / "sync-and-run.sh", root / "common" / "node-state.sh",
-                   root / "client" / "http-check.sh"):
+    for script in (
+        root / "common" / "sync-and-run.sh",
+        root / "common" / "node-state.sh",
+        root / "client" / "http-check.sh",
+    ):
         assert subprocess.run(["sh", "-n", str(script)]).returncode == 0, script

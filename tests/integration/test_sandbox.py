@@ -11,14 +11,15 @@ from pathlib import Path
 
 import pytest
 
-from labctl import netns
-from labctl.sandbox import Sandbox, SandboxError, process_alive
+from labctl.lab import netns
+from labctl.lab.sandbox import Sandbox, SandboxError, process_alive
 
 pytestmark = [
     pytest.mark.integration,
     pytest.mark.skipif(os.geteuid() != 0, reason="needs root (network namespaces, libvirtd)"),
-    pytest.mark.skipif(shutil.which("libvirtd") is None and not Path("/usr/sbin/libvirtd").exists(),
-                       reason="libvirtd not installed"),
+    pytest.mark.skipif(
+        shutil.which("libvirtd") is None and not Path("/usr/sbin/libvirtd").exists(), reason="libvirtd not installed"
+    ),
 ]
 
 LAB_NETWORK = """\
@@ -132,8 +133,9 @@ def test_two_sandboxes_with_the_same_network_side_by_side(make_sandbox: SandboxF
 
     for sandbox in (first, second):
         assert "labctl-lab" in sandbox.virsh("net-list").stdout
-        bridge = subprocess.run(["ip", "-n", sandbox.name, "-br", "addr", "show", "labbr0"],
-                                capture_output=True, text=True, check=True).stdout
+        bridge = subprocess.run(
+            ["ip", "-n", sandbox.name, "-br", "addr", "show", "labbr0"], capture_output=True, text=True, check=True
+        ).stdout
         assert "10.10.1.1/24" in bridge
     assert "10.10.1.1/" not in _root_namespace_addresses()
     assert not set(first.pids()) & set(second.pids())
@@ -153,8 +155,7 @@ def test_stop_ends_the_vms_of_the_sandbox(make_sandbox: SandboxFactory) -> None:
     domain.write_text(IDLE_DOMAIN.format(emulator=sandbox.emulator_path()))
     sandbox.virsh("create", str(domain))
 
-    qemu = [pid for pid in sandbox.pids()
-            if Path(f"/proc/{pid}/comm").read_text().startswith("qemu-system")]
+    qemu = [pid for pid in sandbox.pids() if Path(f"/proc/{pid}/comm").read_text().startswith("qemu-system")]
     assert len(qemu) == 1
     cmdline = Path(f"/proc/{qemu[0]}/cmdline").read_text().split("\0")
     assert f"tcg,tb-size={sandbox.tb_size_mb}" in cmdline  # the wrapper did its job
@@ -186,16 +187,30 @@ def test_without_root_the_error_names_the_fix(tmp_path: Path) -> None:
     # Really drop root: the system Python as user nobody, with the checkout on its path.
     state = tmp_path / "state"
     tmp_path.chmod(0o777)
-    code = ("from pathlib import Path\n"
-            "from labctl.sandbox import Sandbox, SandboxError, process_alive\n"
-            "try:\n"
-            f"    Sandbox('labctl-tnoroot', Path({str(state)!r})).start()\n"
-            "except SandboxError as exc:\n"
-            "    print(exc)\n")
+    code = (
+        "from pathlib import Path\n"
+        "from labctl.lab.sandbox import Sandbox, SandboxError, process_alive\n"
+        "try:\n"
+        f"    Sandbox('labctl-tnoroot', Path({str(state)!r})).start()\n"
+        "except SandboxError as exc:\n"
+        "    print(exc)\n"
+    )
     proc = subprocess.run(
-        ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups",
-         "env", "HOME=/tmp", f"PYTHONPATH={Path(__file__).resolve().parents[2]}",
-         "/usr/bin/python3", "-c", code], capture_output=True, text=True)
+        [
+            "setpriv",
+            "--reuid=65534",
+            "--regid=65534",
+            "--clear-groups",
+            "env",
+            "HOME=/tmp",
+            f"PYTHONPATH={Path(__file__).resolve().parents[2]}",
+            "/usr/bin/python3",
+            "-c",
+            code,
+        ],
+        capture_output=True,
+        text=True,
+    )
     assert proc.returncode == 0, proc.stderr
     assert "needs root" in proc.stdout and "sudo" in proc.stdout
     assert not netns.exists("labctl-tnoroot")
@@ -208,5 +223,4 @@ def test_vagrant_env_points_at_the_sandbox(tmp_path: Path) -> None:
     assert env["PATH"] == "/usr/bin"
     assert env["VAGRANT_HOME"] == str(sandbox.state_dir / "vagrant.d")
     assert env["LIBVIRT_DEFAULT_URI"] == sandbox.uri
-    assert sandbox.run_argv(["vagrant", "up"]) == ["ip", "netns", "exec", "labctl-tenv",
-                                                   "vagrant", "up"]
+    assert sandbox.run_argv(["vagrant", "up"]) == ["ip", "netns", "exec", "labctl-tenv", "vagrant", "up"]

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from labctl.report import build
+from labctl.report.build import build
 from labctl.resources import scenarios_dir
 from labctl.scenario.engine import Engine
 from labctl.scenario.loader import read_scenario
@@ -16,8 +16,7 @@ pytestmark = pytest.mark.integration
 
 
 def test_capacity_in_namespaces(ns_lab, tmp_path):
-    scenario = read_scenario(scenarios_dir() / "capacity.yaml",
-                             {"down_for": "5", "max_back": "30"}, ns_lab.lab)
+    scenario = read_scenario(scenarios_dir() / "capacity.yaml", {"down_for": "5", "max_back": "30"}, ns_lab.lab)
     out = tmp_path / "results" / "capacity"
     Engine(ns_lab, scenario, out).run()
     summary = build(out)

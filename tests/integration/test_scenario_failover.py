@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from labctl.report import build
+from labctl.report.build import build
 from labctl.resources import scenarios_dir
 from labctl.scenario.engine import Engine
 from labctl.scenario.loader import read_scenario
@@ -33,15 +33,32 @@ def _valid_png(path: Path) -> bool:
 
 @pytest.mark.parametrize("method", ["keepalived-stop", "keepalived-kill", "poweroff"])
 def test_failover_in_namespaces(ns_lab, tmp_path: Path, method: str):
-    scenario = read_scenario(scenarios_dir() / "failover.yaml", {
-        "method": method, "capture_ipvs": "false", "settle": "2", "down_for": "4",
-        "after": "2", "max_preemption": "20"}, ns_lab.lab)
+    scenario = read_scenario(
+        scenarios_dir() / "failover.yaml",
+        {
+            "method": method,
+            "capture_ipvs": "false",
+            "settle": "2",
+            "down_for": "4",
+            "after": "2",
+            "max_preemption": "20",
+        },
+        ns_lab.lab,
+    )
     out = tmp_path / "results" / f"failover-{method}"
     Engine(ns_lab, scenario, out).run()
     summary = build(out)
 
-    for name in ("summary.json", "events.jsonl", "report.md", "timeline.png", "run.json",
-                 "clock.json", "probe-main.jsonl", "scenario.yaml"):
+    for name in (
+        "summary.json",
+        "events.jsonl",
+        "report.md",
+        "timeline.png",
+        "run.json",
+        "clock.json",
+        "probe-main.jsonl",
+        "scenario.yaml",
+    ):
         assert (out / name).exists(), name
     assert list(out.glob("capture-b1.*.txt"))
     assert _valid_png(out / "timeline.png")
@@ -49,9 +66,23 @@ def test_failover_in_namespaces(ns_lab, tmp_path: Path, method: str):
     assert json.loads((out / "summary.json").read_text())["vips"]["VI_1"]
 
     vi1 = summary["vips"]["VI_1"]
-    print(method, json.dumps({k: vi1.get(k) for k in (
-        "outage_s", "failed", "moved_after_s", "new_holder", "theory_s", "duplicate_s",
-        "preemption_s")}))
+    print(
+        method,
+        json.dumps(
+            {
+                k: vi1.get(k)
+                for k in (
+                    "outage_s",
+                    "failed",
+                    "moved_after_s",
+                    "new_holder",
+                    "theory_s",
+                    "duplicate_s",
+                    "preemption_s",
+                )
+            }
+        ),
+    )
     assert summary["error"] is None
     assert vi1["new_holder"] == "b2"  # VI_1: b1 102, b2 101, b3 100
     # Sanity bounds from lab-facts (namespaces): graceful 0.62-0.66 s, dead master 3.0-3.6 s.
@@ -92,9 +123,18 @@ def test_without_a_host_side_capture_point_the_client_records_the_segment(ns_lab
     """The fallback for labs the host cannot listen to (VirtualBox, no sandbox): tcpdump in the
     client node, fetched at the end, its clock corrected by the measured offset."""
     ns_lab.capture_at = None
-    scenario = read_scenario(scenarios_dir() / "failover.yaml", {
-        "method": "keepalived-stop", "capture_ipvs": "false", "settle": "2", "down_for": "3",
-        "after": "1", "max_preemption": "20"}, ns_lab.lab)
+    scenario = read_scenario(
+        scenarios_dir() / "failover.yaml",
+        {
+            "method": "keepalived-stop",
+            "capture_ipvs": "false",
+            "settle": "2",
+            "down_for": "3",
+            "after": "1",
+            "max_preemption": "20",
+        },
+        ns_lab.lab,
+    )
     out = tmp_path / "results" / "failover-node-capture"
     Engine(ns_lab, scenario, out).run()
     summary = build(out)

@@ -1,4 +1,4 @@
-"""labctl.ssh against a real OpenSSH server living in a network namespace.
+"""labctl.lab.ssh against a real OpenSSH server living in a network namespace.
 
 Layout: a lab segment 10.10.1.0/24 whose bridge namespace (10.10.1.1, the "host side" of a
 libvirt network) is where labctl's sockets are opened; sshd runs in the node namespaces.
@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from labctl.ssh import (
+from labctl.lab.ssh import (
     CommandFailed,
     CommandTimeout,
     HostKeyMismatch,
@@ -28,8 +28,7 @@ pytestmark = pytest.mark.integration
 
 @pytest.fixture
 def segment(lab_segment):
-    return lab_segment({"web1": "10.10.1.11/24", "web2": "10.10.1.12/24"},
-                       bridge_address="10.10.1.1/24")
+    return lab_segment({"web1": "10.10.1.11/24", "web2": "10.10.1.12/24"}, bridge_address="10.10.1.1/24")
 
 
 @pytest.fixture
@@ -40,8 +39,7 @@ def known_hosts(tmp_path: Path) -> Path:
 @pytest.fixture
 def web1(segment, sshd, known_hosts):
     server = sshd(segment.ns("web1"), segment.address("web1"))
-    with SshSession.connect(server.target("web1"), segment.bridge_ns, known_hosts,
-                            wait=20) as session:
+    with SshSession.connect(server.target("web1"), segment.bridge_ns, known_hosts, wait=20) as session:
         yield session
 
 
@@ -49,8 +47,7 @@ def test_the_lab_address_is_not_reachable_from_the_root_namespace(segment):
     # The segment must not leak into the root namespace: no route to 10.10.1.0/24 there.
     import subprocess
 
-    routes = subprocess.run(["ip", "route", "show", "10.10.1.0/24"], capture_output=True,
-                            text=True, check=True).stdout
+    routes = subprocess.run(["ip", "route", "show", "10.10.1.0/24"], capture_output=True, text=True, check=True).stdout
     assert routes.strip() == ""
     assert "10.10.1.11/24" in segment.run("web1", ["ip", "-br", "addr"]).stdout
 
@@ -68,8 +65,7 @@ def test_list_argv_reaches_the_program_word_for_word(web1):
 
 
 def test_sudo_runs_shell_text_as_root_with_quoting_intact(web1):
-    result = web1.run(["sh", "-c", 'echo "$(id -u)" "$1"', "sh", "it's $HOME"], sudo=True,
-                      check=True)
+    result = web1.run(["sh", "-c", 'echo "$(id -u)" "$1"', "sh", "it's $HOME"], sudo=True, check=True)
     assert result.stdout == "0 it's $HOME\n"
     assert web1.run("id -un | tr a-z A-Z", sudo=True).stdout == "ROOT\n"
 
@@ -149,8 +145,9 @@ def test_connect_waits_for_a_node_that_is_still_booting(segment, sshd, known_hos
     timer = threading.Timer(2.0, server.start)
     timer.start()
     try:
-        with SshSession.connect(server.target("web1"), segment.bridge_ns, known_hosts,
-                                wait=30, interval=0.2) as session:
+        with SshSession.connect(
+            server.target("web1"), segment.bridge_ns, known_hosts, wait=30, interval=0.2
+        ) as session:
             assert session.run("echo up").stdout == "up\n"
     finally:
         timer.join()
@@ -159,17 +156,13 @@ def test_connect_waits_for_a_node_that_is_still_booting(segment, sshd, known_hos
 def test_nothing_listening_is_unreachable_after_the_wait(segment, sshd, known_hosts):
     server = sshd(segment.ns("web2"), segment.address("web2"), start=False)
     with pytest.raises(SshUnreachable) as caught:
-        SshSession.connect(server.target("web2"), segment.bridge_ns, known_hosts,
-                           wait=1.0, interval=0.2)
+        SshSession.connect(server.target("web2"), segment.bridge_ns, known_hosts, wait=1.0, interval=0.2)
     message = str(caught.value)
     assert "web2" in message and "10.10.1.12" in message and "ConnectionRefused" in message
 
 
 def test_run_parallel_keeps_going_when_one_node_fails(segment, sshd, known_hosts):
-    targets = {
-        node: sshd(segment.ns(node), segment.address(node)).target(node)
-        for node in ("web1", "web2")
-    }
+    targets = {node: sshd(segment.ns(node), segment.address(node)).target(node) for node in ("web1", "web2")}
 
     def hostname_then_fail_on_web2(name, target):
         with SshSession.connect(target, segment.bridge_ns, known_hosts, wait=20) as session:
@@ -184,7 +177,9 @@ def test_run_parallel_keeps_going_when_one_node_fails(segment, sshd, known_hosts
     assert list(failures(results)) == ["web2"]
     # Both first contacts were pinned, even though they ran at the same time.
     assert sorted(line.split()[0] for line in known_hosts.read_text().splitlines()) == [
-        "web1,10.10.1.11", "web2,10.10.1.12"]
+        "web1,10.10.1.11",
+        "web2,10.10.1.12",
+    ]
 
 
 def test_connect_time_inside_a_namespace(segment, sshd, known_hosts, capsys):
@@ -197,5 +192,4 @@ def test_connect_time_inside_a_namespace(segment, sshd, known_hosts, capsys):
             session.run("true")
         ran = time.monotonic()
     with capsys.disabled():
-        print(f"\nconnect+auth {connected - started:.3f}s; "
-              f"10 x run('true') {ran - connected:.3f}s")
+        print(f"\nconnect+auth {connected - started:.3f}s; 10 x run('true') {ran - connected:.3f}s")

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from labctl import netns
-from labctl.ssh import SshSession
+from labctl.lab import netns
+from labctl.lab.ssh import SshSession
 
 pytestmark = pytest.mark.integration
 
@@ -19,8 +19,7 @@ pytestmark = pytest.mark.integration
 def node(lab_segment, sshd, tmp_path: Path):
     segment = lab_segment({"web1": "10.10.1.11/24"}, bridge_address="10.10.1.1/24")
     server = sshd(segment.ns("web1"), segment.address("web1"))
-    with SshSession.connect(server.target("web1"), segment.bridge_ns,
-                            tmp_path / "known_hosts", wait=20) as session:
+    with SshSession.connect(server.target("web1"), segment.bridge_ns, tmp_path / "known_hosts", wait=20) as session:
         yield segment, session
 
 
@@ -51,8 +50,7 @@ def test_lines_arrive_while_the_command_runs(node):
 def test_stop_kills_the_remote_process(node):
     segment, session = node
     marker = f"labctl-stream-{secrets.token_hex(4)}"
-    stream = session.stream(f"sh -c 'while :; do echo {marker}; sleep 0.05; done' {marker}",
-                            sudo=False)
+    stream = session.stream(f"sh -c 'while :; do echo {marker}; sleep 0.05; done' {marker}", sudo=False)
     lines = iter(stream)
     assert next(lines) == marker
     assert _running(segment.ns("web1"), marker)

@@ -48,7 +48,8 @@ def vrrp_instances(text: str) -> dict[str, dict[str, str]]:
 def reference_files(homework_text: str) -> dict[str, str]:
     """The three keepalived.conf files printed in the homework, by balancer name."""
     files = {}
-    for match in re.finditer(r"root@(b\d):~# cat /etc/keepalived/keepalived.conf\n(.*?)root@\1:~#",
-                             homework_text, re.S):
+    for match in re.finditer(
+        r"root@(b\d):~# cat /etc/keepalived/keepalived.conf\n(.*?)root@\1:~#", homework_text, re.S
+    ):
         files[match.group(1)] = match.group(2)
     return files

@@ -14,11 +14,11 @@ from pathlib import Path
 
 import pytest
 
-from labctl.lab import NetworkSettings, reference_lab
-from labctl.render import BoxRef, RenderContext, node_files
+from labctl.lab.packet_capture import CapturePoint
+from labctl.lab.render import BoxRef, RenderContext, node_files
+from labctl.model.lab import NetworkSettings, reference_lab
 from labctl.resources import provision_dir
-from labctl.packets.capture import CapturePoint
-from labctl.scenario.nsaccess import NamespaceLab
+from tests.support.nsaccess import NamespaceLab
 
 CTX = RenderContext(box=BoxRef("x"), auth_pass="abcd1234")
 NOTIFY = "/run/labctl/bin/labctl-vrrp-notify"
@@ -39,7 +39,7 @@ def _nginx_conf(workdir: Path, node: str) -> Path:
         f"    client_body_temp_path {workdir}/tmp-{node};\n"
         "    server {\n        listen 80 default_server;\n"
         f"        add_header X-Real-Server {node} always;\n"
-        f"        location / {{ return 200 \"{node}\\n\"; }}\n    }}\n}}\n"
+        f'        location / {{ return 200 "{node}\\n"; }}\n    }}\n}}\n'
     )
     return conf
 
@@ -63,30 +63,46 @@ def ns_lab(lab_segment, tmp_path: Path):
     # The client's bridge port hears everything the client does: VRRP and ARP are flooded to
     # it, and its own requests and their answers pass through it.
     client_port = f"v{[n.name for n in lab.nodes].index(lab.clients[0].name) + 1}"
-    access = NamespaceLab(lab, {n.name: segment.ns(n.name) for n in lab.nodes}, tmp_path,
-                          capture_at=CapturePoint(segment.bridge_ns, client_port, "client's bridge port"))
+    access = NamespaceLab(
+        lab,
+        {n.name: segment.ns(n.name) for n in lab.nodes},
+        tmp_path,
+        capture_at=CapturePoint(segment.bridge_ns, client_port, "client's bridge port"),
+    )
     notify = (provision_dir() / "balancer" / "labctl-vrrp-notify").read_text()
     try:
         for real in lab.reals:
             for vip in lab.vips:
                 access.run(real.name, ["ip", "addr", "add", f"{vip.address}/32", "dev", "lo"])
             for key in ("all", "lo"):
-                access.run(real.name, f"sysctl -qw net.ipv4.conf.{key}.arp_ignore=1 "
-                                      f"net.ipv4.conf.{key}.arp_announce=2")
+                access.run(real.name, f"sysctl -qw net.ipv4.conf.{key}.arp_ignore=1 net.ipv4.conf.{key}.arp_announce=2")
         for node in [n.name for n in lab.balancers] + [n.name for n in lab.reals]:
             (tmp_path / f"tmp-{node}").mkdir()
-            access.add_daemon(node, "nginx", [nginx, "-c", str(_nginx_conf(tmp_path, node))],
-                              [tmp_path / f"nginx-{node}.pid"])
+            access.add_daemon(
+                node, "nginx", [nginx, "-c", str(_nginx_conf(tmp_path, node))], [tmp_path / f"nginx-{node}.pid"]
+            )
         for balancer in lab.balancers:
             access.put(balancer.name, NOTIFY, notify, mode=0o755)
             name = balancer.name
             pids = [tmp_path / f"{name}-{kind}.pid" for kind in ("keepalived", "vrrp")]
-            access.add_daemon(name, "keepalived", [
-                keepalived, "--dont-fork", "--log-console", "--no-syslog", "--vrrp",
-                "-f", str(_keepalived_conf(lab, tmp_path, name)),
-                "-p", str(pids[0]), "-r", str(pids[1])], pids)
+            access.add_daemon(
+                name,
+                "keepalived",
+                [
+                    keepalived,
+                    "--dont-fork",
+                    "--log-console",
+                    "--no-syslog",
+                    "--vrrp",
+                    "-f",
+                    str(_keepalived_conf(lab, tmp_path, name)),
+                    "-p",
+                    str(pids[0]),
+                    "-r",
+                    str(pids[1]),
+                ],
+                pids,
+            )
         yield access
     finally:
         access.close()
-
-

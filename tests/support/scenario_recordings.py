@@ -63,7 +63,9 @@ def capture_text(node: str, address: str, inact_at=None, with_timeout: bool = Fa
         lines.append("1: lo    inet 127.0.0.1/8 scope host lo\\       valid_lft forever preferred_lft forever")
         lines.append(f"3: eth1    inet {address}/24 scope global eth1\\       valid_lft forever preferred_lft forever")
         for vip in held(node, t):
-            lines.append(f"3: eth1    inet {vip}/24 scope global secondary eth1\\       valid_lft forever preferred_lft forever")
+            lines.append(
+                f"3: eth1    inet {vip}/24 scope global secondary eth1\\       valid_lft forever preferred_lft forever"
+            )
         lines.append("@@vrrp")
         lines.extend(f"{k} {v}" for k, v in vrrp(node, t).items())
         lines.append("@@ipvs")
@@ -83,9 +85,16 @@ def probe_lines(rate: float = 20.0) -> list[str]:
         t = i / rate
         for n, vip in enumerate(("10.10.1.10", "10.10.1.20", "10.10.1.30")):
             down = vip == "10.10.1.10" and 10.0 <= t < 13.65
-            record = {"t": T0 + t, "vip": vip, "seq": i, "ok": not down,
-                      "status": None if down else 200, "error": "timeout" if down else None,
-                      "ms": 500.0 if down else 1.2, "real": None if down else reals[(i + n) % 2]}
+            record = {
+                "t": T0 + t,
+                "vip": vip,
+                "seq": i,
+                "ok": not down,
+                "status": None if down else 200,
+                "error": "timeout" if down else None,
+                "ms": 500.0 if down else 1.2,
+                "real": None if down else reals[(i + n) % 2],
+            }
             lines.append(json.dumps(record))
     lines.append(json.dumps({"probe": "end", "t": T0 + END}))
     return lines
@@ -95,18 +104,33 @@ def events(method_action: str = "keepalived-kill") -> list[dict]:
     holders = {"VI_1": ["b1"], "VI_2": ["b2"], "VI_3": ["b3"]}
     return [
         {"t": T0 - 1, "kind": "start", "scenario": "failover"},
-        {"t": T0 + 10.0, "kind": "action", "action": method_action, "node": "b1", "phase": "down",
-         "t_start": T0 + 10.0, "t_end": T0 + 10.02, "holders_before": holders},
-        {"t": T0 + 20.0, "kind": "action", "action": "keepalived-start", "node": "b1",
-         "phase": "up", "t_start": T0 + 20.0, "t_end": T0 + 20.05, "holders_before": holders},
+        {
+            "t": T0 + 10.0,
+            "kind": "action",
+            "action": method_action,
+            "node": "b1",
+            "phase": "down",
+            "t_start": T0 + 10.0,
+            "t_end": T0 + 10.02,
+            "holders_before": holders,
+        },
+        {
+            "t": T0 + 20.0,
+            "kind": "action",
+            "action": "keepalived-start",
+            "node": "b1",
+            "phase": "up",
+            "t_start": T0 + 20.0,
+            "t_end": T0 + 20.05,
+            "holders_before": holders,
+        },
         {"t": T0 + END, "kind": "end", "error": None},
     ]
 
 
-def write_run(folder: Path, expectations: list[dict] | None = None,
-              inact_at=None, with_timeout: bool = False) -> Path:
+def write_run(folder: Path, expectations: list[dict] | None = None, inact_at=None, with_timeout: bool = False) -> Path:
     """A complete run folder as the engine leaves it."""
-    from labctl.lab import reference_lab
+    from labctl.model.lab import reference_lab
     from labctl.scenario import runfiles
 
     folder.mkdir(parents=True, exist_ok=True)
@@ -122,9 +146,16 @@ def write_run(folder: Path, expectations: list[dict] | None = None,
     runfiles.write_json(folder / "clock.json", clocks)
     for event in events():
         runfiles.append_event(folder / "events.jsonl", event)
-    runfiles.write_json(folder / "run.json", {
-        "scenario": "failover", "description": "test run", "file": "failover.yaml",
-        "params": {"method": "keepalived-kill", "vip": "VI_1"}, "started": T0 - 1,
-        "lab": runfiles.lab_to_dict(lab), "expectations": expectations or [],
-    })
+    runfiles.write_json(
+        folder / "run.json",
+        {
+            "scenario": "failover",
+            "description": "test run",
+            "file": "failover.yaml",
+            "params": {"method": "keepalived-kill", "vip": "VI_1"},
+            "started": T0 - 1,
+            "lab": runfiles.lab_to_dict(lab),
+            "expectations": expectations or [],
+        },
+    )
     return folder

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from labctl.cli import main
-from labctl.labfile import read_lab
+from labctl.cli.main import main
+from labctl.model.labfile import read_lab
 
 
 @pytest.fixture
@@ -79,12 +79,15 @@ def test_plan_table_says_why(run):
     assert "100 %" in result.output
 
 
-@pytest.mark.parametrize("args, words", [
-    (["--balancers", "0", "--traffic", "1Gbit", "--link", "1Gbit"], "at least one balancer"),
-    (["--balancers", "3", "--traffic", "5Gbit", "--link", "1Gbit"], "cannot be carried"),
-    (["--balancers", "3", "--tolerate", "3", "--traffic", "1Gbit", "--link", "1Gbit"], "tolerate"),
-    (["--balancers", "3", "--traffic", "fast", "--link", "1Gbit"], "fast"),
-])
+@pytest.mark.parametrize(
+    "args, words",
+    [
+        (["--balancers", "0", "--traffic", "1Gbit", "--link", "1Gbit"], "at least one balancer"),
+        (["--balancers", "3", "--traffic", "5Gbit", "--link", "1Gbit"], "cannot be carried"),
+        (["--balancers", "3", "--tolerate", "3", "--traffic", "1Gbit", "--link", "1Gbit"], "tolerate"),
+        (["--balancers", "3", "--traffic", "fast", "--link", "1Gbit"], "fast"),
+    ],
+)
 def test_plan_nonsense_is_a_clear_error(run, args, words):
     result = run("plan", *args)
     assert result.exit_code == 2
@@ -115,8 +118,14 @@ def test_render_is_deterministic_and_complete(run, tmp_path):
     second = {p.relative_to(out): p.read_bytes() for p in out.rglob("*") if p.is_file()}
     assert first == second
     names = {str(p) for p in first}
-    assert {"Vagrantfile", "nodes/b1/keepalived.conf", "nodes/b1/ipvsadm.rules",
-            "nodes/r1/99-labctl-dr.conf", "nodes/r1/index.html", "nodes/c1/provision.sh"} <= names
+    assert {
+        "Vagrantfile",
+        "nodes/b1/keepalived.conf",
+        "nodes/b1/ipvsadm.rules",
+        "nodes/r1/99-labctl-dr.conf",
+        "nodes/r1/index.html",
+        "nodes/c1/provision.sh",
+    } <= names
     assert b"arp_ignore = 1" in first[Path("nodes/r2/99-labctl-dr.conf")]
     assert b"r2" in first[Path("nodes/r2/index.html")]
 

@@ -11,9 +11,10 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from labctl import compare, repeat
-from labctl.cli import main
-from labctl.report import build
+from labctl.cli import repeat
+from labctl.cli.main import main
+from labctl.report import compare
+from labctl.report.build import build
 from labctl.scenario import runfiles
 from tests.support import scenario_recordings as rec
 
@@ -22,14 +23,18 @@ EXPECT = [{"name": "moved", "metric": "vips.VI_1.moved_after_s", "max": 5}]
 STRICT = [{"name": "no duplicate", "metric": "failover.duplicate_detected", "equals": False}]
 
 
-def summary(verdict: str = "pass", method: str = "poweroff", jitter: float | None = None,
-            **vi_1: object) -> dict:
+def summary(verdict: str = "pass", method: str = "poweroff", jitter: float | None = None, **vi_1: object) -> dict:
     """A hand-made summary with the fields compare reads."""
-    return {"scenario": "failover", "params": {"method": method, "vip": "VI_1"},
-            "verdict": {"verdict": verdict, "reasons": []},
-            "fidelity": {"jitter_p95_ms": jitter},
-            "vips": {"VI_1": {"address": "10.10.1.10", **vi_1},
-                     "VI_2": {"address": "10.10.1.20", "outage_s": 0.0, "duplicate_s": 0}}}
+    return {
+        "scenario": "failover",
+        "params": {"method": method, "vip": "VI_1"},
+        "verdict": {"verdict": verdict, "reasons": []},
+        "fidelity": {"jitter_p95_ms": jitter},
+        "vips": {
+            "VI_1": {"address": "10.10.1.10", **vi_1},
+            "VI_2": {"address": "10.10.1.20", "outage_s": 0.0, "duplicate_s": 0},
+        },
+    }
 
 
 def png_size(data: bytes) -> tuple[int, int]:
@@ -42,11 +47,25 @@ def png_size(data: bytes) -> tuple[int, int]:
 
 
 def test_figures_keep_numbers_and_skip_the_rest():
-    found = compare.figures(summary(detection_s=3.61, arp_s=0.012, client_s=None, outage_s=3,
-                                    moved_after_s=True, preemption_s="soon",
-                                    duplicate_s=float("nan"), theory_s=3.605))
-    assert found == {"VI_1.detection_s": 3.61, "VI_1.arp_s": 0.012, "VI_1.outage_s": 3.0,
-                     "VI_2.outage_s": 0.0, "VI_2.duplicate_s": 0.0}
+    found = compare.figures(
+        summary(
+            detection_s=3.61,
+            arp_s=0.012,
+            client_s=None,
+            outage_s=3,
+            moved_after_s=True,
+            preemption_s="soon",
+            duplicate_s=float("nan"),
+            theory_s=3.605,
+        )
+    )
+    assert found == {
+        "VI_1.detection_s": 3.61,
+        "VI_1.arp_s": 0.012,
+        "VI_1.outage_s": 3.0,
+        "VI_2.outage_s": 0.0,
+        "VI_2.duplicate_s": 0.0,
+    }
 
 
 def test_distribution_nearest_rank_p95_and_rounding():
@@ -59,15 +78,16 @@ def test_distribution_nearest_rank_p95_and_rounding():
 
 
 def test_aggregate_counts_verdicts_and_spreads_figures():
-    runs = [summary("pass", detection_s=3.6, jitter=2.0),
-            summary("fail", detection_s=3.8, jitter=4.0),
-            summary("inconclusive", detection_s=5.0),
-            {**summary(detection_s=3.7), "verdict": None}]  # no verdict counts as a failure
+    runs = [
+        summary("pass", detection_s=3.6, jitter=2.0),
+        summary("fail", detection_s=3.8, jitter=4.0),
+        summary("inconclusive", detection_s=5.0),
+        {**summary(detection_s=3.7), "verdict": None},
+    ]  # no verdict counts as a failure
     result = compare.aggregate(runs)
     assert result["runs"] == 4
     assert result["verdicts"] == {"pass": 1, "fail": 2, "inconclusive": 1}
-    assert result["figures"]["VI_1.detection_s"] == {
-        "n": 4, "min": 3.6, "median": 3.75, "p95": 5.0, "max": 5.0}
+    assert result["figures"]["VI_1.detection_s"] == {"n": 4, "min": 3.6, "median": 3.75, "p95": 5.0, "max": 5.0}
     assert list(result["figures"]) == ["VI_1.detection_s", "VI_2.outage_s", "VI_2.duplicate_s"]
     assert result["jitter_p95_ms"]["median"] == 3.0
 
@@ -82,9 +102,10 @@ def test_labels_name_the_differing_parameter_and_fall_back_to_the_folder():
 
 
 def test_comparison_markdown_puts_figures_in_rows_and_groups_in_columns():
-    groups = {"failover method=poweroff": [summary(outage_s=3.7), summary(outage_s=4.1),
-                                           summary("fail", outage_s=3.9)],
-              "failover method=keepalived-stop": [summary(outage_s=0.8)]}
+    groups = {
+        "failover method=poweroff": [summary(outage_s=3.7), summary(outage_s=4.1), summary("fail", outage_s=3.9)],
+        "failover method=keepalived-stop": [summary(outage_s=0.8)],
+    }
     text = compare.comparison_markdown(compare.compare(groups))
     lines = text.splitlines()
     assert "| figure | failover method=poweroff | failover method=keepalived-stop |" in lines
@@ -95,11 +116,17 @@ def test_comparison_markdown_puts_figures_in_rows_and_groups_in_columns():
 
 
 def test_plot_is_a_png_even_with_a_single_run(tmp_path):
-    groups = {"one run": [summary(detection_s=3.6, arp_s=0.01, client_s=0.05, outage_s=3.7,
-                                  theory_s=3.605)],
-              "three runs": [summary(detection_s=d, outage_s=d + 0.1) for d in (3.5, 3.6, 3.9)]}
+    groups = {
+        "one run": [summary(detection_s=3.6, arp_s=0.01, client_s=0.05, outage_s=3.7, theory_s=3.605)],
+        "three runs": [summary(detection_s=d, outage_s=d + 0.1) for d in (3.5, 3.6, 3.9)],
+    }
     assert compare.plotted_figures(groups) == [
-        "VI_1.detection_s", "VI_1.arp_s", "VI_1.client_s", "VI_1.outage_s", "VI_2.outage_s"]
+        "VI_1.detection_s",
+        "VI_1.arp_s",
+        "VI_1.client_s",
+        "VI_1.outage_s",
+        "VI_2.outage_s",
+    ]
     path = compare.plot_distributions(groups, tmp_path / "d.png")
     width, height = png_size(path.read_bytes())
     assert width > 100 and height > 100
@@ -127,8 +154,7 @@ def test_series_stops_on_ctrl_c_and_keeps_the_runs_done(tmp_path):
             raise KeyboardInterrupt
         return summary("pass", outage_s=float(folder.name[-1]))
 
-    series = repeat.run_series(repeat.Series("failover", {"method": "poweroff"}, 5), tmp_path,
-                               load, run_one)
+    series = repeat.run_series(repeat.Series("failover", {"method": "poweroff"}, 5), tmp_path, load, run_one)
     assert [r.index for r in series.runs] == [1, 2]
     assert len(loads) == 3 and loads[0] is not loads[1]  # read afresh for each run
     assert "Ctrl-C" in series.stopped
@@ -152,19 +178,19 @@ def test_a_run_stopped_half_way_is_left_out(tmp_path):
     assert series.stopped == "interrupted (Ctrl-C) during run 2"
 
 
-@pytest.mark.parametrize("verdicts, code", [(["pass", "pass"], 0), (["pass", "inconclusive"], 3),
-                                            (["inconclusive", "fail"], 1), ([], 1)])
+@pytest.mark.parametrize(
+    "verdicts, code", [(["pass", "pass"], 0), (["pass", "inconclusive"], 3), (["inconclusive", "fail"], 1), ([], 1)]
+)
 def test_series_exit_code(verdicts, code):
-    series = repeat.Series("failover", {}, 2, [repeat.RunOutcome(i, Path(f"run-{i}"), summary(v))
-                                               for i, v in enumerate(verdicts, 1)])
+    series = repeat.Series(
+        "failover", {}, 2, [repeat.RunOutcome(i, Path(f"run-{i}"), summary(v)) for i, v in enumerate(verdicts, 1)]
+    )
     assert repeat.series_exit_code(series) == code
 
 
 def test_progress_line_shows_the_scenarios_vip():
-    outcome = repeat.RunOutcome(2, Path("run-2"), summary("fail", detection_s=3.61, arp_s=0.012,
-                                                          outage_s=3.7))
-    assert repeat.progress_line(outcome, 5) == (
-        "run 2/5: fail  VI_1 detection 3.61 s, arp 0.012 s, outage 3.7 s")
+    outcome = repeat.RunOutcome(2, Path("run-2"), summary("fail", detection_s=3.61, arp_s=0.012, outage_s=3.7))
+    assert repeat.progress_line(outcome, 5) == ("run 2/5: fail  VI_1 detection 3.61 s, arp 0.012 s, outage 3.7 s")
 
 
 # --- the commands ------------------------------------------------------------------------------
@@ -187,18 +213,15 @@ def test_report_compares_a_run_with_a_repeat_folder(tmp_path):
     assert result.exit_code == 0, result.output
     assert str(out / "comparison.md") in result.output
     text = (out / "comparison.md").read_text()
-    assert ("| figure | failover method=keepalived-kill | failover method=poweroff |"
-            in text.splitlines())
+    assert "| figure | failover method=keepalived-kill | failover method=poweroff |" in text.splitlines()
     assert "| verdicts | 1 pass | 1 pass, 1 fail |" in text.splitlines()
     assert "| VI_1.outage_s | 3.7 (3.7-3.7, n=1) | 3.7 (3.7-3.7, n=2) |" in text.splitlines()
     assert min(png_size((out / "comparison.png").read_bytes())) > 100
 
-    as_json = CliRunner().invoke(main, ["report", str(single), str(series), "--out", str(out),
-                                        "--json"])
+    as_json = CliRunner().invoke(main, ["report", str(single), str(series), "--out", str(out), "--json"])
     data = json.loads(as_json.output)
     assert data["aggregates"]["failover method=poweroff"]["runs"] == 2
-    assert data["aggregates"]["failover method=poweroff"]["figures"]["VI_1.moved_after_s"][
-        "median"] == 3.58
+    assert data["aggregates"]["failover method=poweroff"]["figures"]["VI_1.moved_after_s"]["median"] == 3.58
 
 
 def test_report_refuses_a_folder_without_runs(tmp_path):
@@ -226,10 +249,9 @@ def test_repeat_runs_into_numbered_folders_and_sums_up(tmp_path, monkeypatch):
         seen.append(loaded)
         return build(rec.write_run(folder, STRICT if folder.name == "run-2" else EXPECT))
 
-    monkeypatch.setattr("labctl.access.open_live_lab", lambda path: contextlib.nullcontext())
-    monkeypatch.setattr("labctl.cli_scenario.run_with_view", fake_run)
-    result = runner.invoke(main, ["scenario", "run", "failover", "--repeat", "3",
-                                  "--set", "method=poweroff"])
+    monkeypatch.setattr("labctl.lab.access.open_live_lab", lambda path: contextlib.nullcontext())
+    monkeypatch.setattr("labctl.cli.scenario.run_with_view", fake_run)
+    result = runner.invoke(main, ["scenario", "run", "failover", "--repeat", "3", "--set", "method=poweroff"])
     assert result.exit_code == 1, result.output
     assert "run 2/3: fail  VI_1 outage 3.7 s, moved_after 3.58 s" in result.output
     assert len({id(s) for s in seen}) == 3 and seen[0].values["method"] == "poweroff"

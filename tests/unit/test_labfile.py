@@ -7,9 +7,9 @@ import stat
 
 import pytest
 
-from labctl.initlab import initial_lab, lab_file_text
-from labctl.labfile import LabFileError, parse_lab, read_lab
-from labctl.state import LabState, vrrp_password
+from labctl.lab.state import LabState, vrrp_password
+from labctl.model.initlab import initial_lab, lab_file_text
+from labctl.model.labfile import LabFileError, parse_lab, read_lab
 
 BASE = lab_file_text(initial_lab())
 
@@ -37,19 +37,27 @@ def test_default_file_is_valid():
 
 def test_address_outside_the_network():
     text = edited("r1: 10.10.1.11", "r1: 10.10.2.11")
-    assert problems(text) == [f"lab.yaml:{line_of(text, 'r1: 10.10.2.11')}: reals.r1: 10.10.2.11 is outside the lab network 10.10.1.0/24"]
+    assert problems(text) == [
+        f"lab.yaml:{line_of(text, 'r1: 10.10.2.11')}: reals.r1: 10.10.2.11 is outside the lab network 10.10.1.0/24"
+    ]
 
 
 def test_duplicate_address():
     text = edited("r2: 10.10.1.12", "r2: 10.10.1.11")
     (msg,) = problems(text)
-    assert msg == f"lab.yaml:{line_of(text, 'r2: 10.10.1.11')}: reals.r2: duplicate address 10.10.1.11: reals.r1 has it already"
+    assert (
+        msg
+        == f"lab.yaml:{line_of(text, 'r2: 10.10.1.11')}: reals.r2: duplicate address 10.10.1.11: reals.r1 has it already"
+    )
 
 
 def test_vip_equal_to_a_node_address():
     text = edited("address: 10.10.1.20", "address: 10.10.1.12")
     (msg,) = problems(text)
-    assert msg == f"lab.yaml:{line_of(text, 'address: 10.10.1.12')}: vips.1.address: 10.10.1.12 is node r2's address; a VIP needs an address of its own"
+    assert (
+        msg
+        == f"lab.yaml:{line_of(text, 'address: 10.10.1.12')}: vips.1.address: 10.10.1.12 is node r2's address; a VIP needs an address of its own"
+    )
 
 
 def test_duplicate_vrid():
@@ -85,7 +93,10 @@ def test_priority_for_an_unknown_balancer_and_a_missing_one():
 def test_malformed_address():
     text = edited("b2: 10.10.1.3", "b2: 10.10.1.300")
     (msg,) = problems(text)
-    assert msg == f"lab.yaml:{line_of(text, '10.10.1.300')}: balancers.b2: '10.10.1.300' is not an IPv4 address such as 10.10.1.11"
+    assert (
+        msg
+        == f"lab.yaml:{line_of(text, '10.10.1.300')}: balancers.b2: '10.10.1.300' is not an IPv4 address such as 10.10.1.11"
+    )
 
 
 def test_bridge_address_is_refused():
@@ -113,7 +124,9 @@ def test_bad_node_name(name):
 def test_password_longer_than_keepalived_reads():
     text = edited("  # auth_pass: at most", "  auth_pass: P0S@word2\n  # at most")
     (msg,) = problems(text)
-    assert msg.startswith(f"lab.yaml:{line_of(text, 'auth_pass: P0S')}: vrrp.auth_pass: is 9 characters; keepalived uses only the first 8")
+    assert msg.startswith(
+        f"lab.yaml:{line_of(text, 'auth_pass: P0S')}: vrrp.auth_pass: is 9 characters; keepalived uses only the first 8"
+    )
 
 
 def test_choice_values():

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from labctl.observe import (
+from labctl.observe.parse import (
     IpAddress,
     IpvsTable,
     ParseError,
@@ -41,8 +41,12 @@ def fixture(name: str) -> str:
 def reference_spec() -> list[dict]:
     """The reference lab's IPVS as labctl would describe it."""
     return [
-        {"vip": vip, "port": 80, "scheduler": "rr",
-         "reals": [{"address": real, "forward": "DR", "weight": 1} for real in REALS]}
+        {
+            "vip": vip,
+            "port": 80,
+            "scheduler": "rr",
+            "reals": [{"address": real, "forward": "DR", "weight": 1} for real in REALS],
+        }
         for vip in VIPS
     ]
 
@@ -53,13 +57,12 @@ def reference_spec() -> list[dict]:
 def test_reference_text_reads_exactly():
     table = parse_ipvsadm_ln(fixture("ipvsadm_ln_reference.txt"))
     assert (table.version, table.size) == ("1.2.1", 4096)
-    assert [(s.proto, s.vip, s.port, s.scheduler) for s in table.services] == [
-        ("TCP", vip, 80, "rr") for vip in VIPS
-    ]
+    assert [(s.proto, s.vip, s.port, s.scheduler) for s in table.services] == [("TCP", vip, 80, "rr") for vip in VIPS]
     for service in table.services:
         assert service.flags == [] and service.persistent is None
-        assert [(r.address, r.port, r.forward, r.weight, r.active_conn, r.inact_conn)
-                for r in service.reals] == [(real, 80, "Route", 1, 0, 0) for real in REALS]
+        assert [(r.address, r.port, r.forward, r.weight, r.active_conn, r.inact_conn) for r in service.reals] == [
+            (real, 80, "Route", 1, 0, 0) for real in REALS
+        ]
 
 
 def test_reference_text_matches_the_reference_spec():
@@ -89,9 +92,7 @@ def test_counters_and_other_forward_methods(mixed):
     web = mixed.service("10.10.1.10", 80)
     assert [(r.active_conn, r.inact_conn) for r in web.reals] == [(3, 22), (2, 25)]
     tls = mixed.service("10.10.1.20", 443)
-    assert [(r.port, r.forward, r.weight) for r in tls.reals] == [
-        (443, "Masq", 2), (8443, "Tunnel", 0)
-    ]
+    assert [(r.port, r.forward, r.weight) for r in tls.reals] == [(443, "Masq", 2), (8443, "Tunnel", 0)]
 
 
 def test_persistent_flags_and_mask(mixed):
@@ -175,8 +176,14 @@ def test_stats_with_k_m_g_t_suffixes():
 
 @pytest.mark.parametrize(
     ("token", "value"),
-    [("0", (0, False)), ("99999999", (99999999, False)), ("123456K", (123456000, True)),
-     ("1500M", (1500000000, True)), ("99G", (99 * 10**9, True)), ("123T", (123 * 10**12, True))],
+    [
+        ("0", (0, False)),
+        ("99999999", (99999999, False)),
+        ("123456K", (123456000, True)),
+        ("1500M", (1500000000, True)),
+        ("99G", (99 * 10**9, True)),
+        ("123T", (123 * 10**12, True)),
+    ],
 )
 def test_large_numbers(token, value):
     assert parse_large_number(token) == value
@@ -216,8 +223,7 @@ def test_connections_after_the_curl_loop():
 
 def test_connections_with_persistence_engine():
     [connection] = parse_ipvsadm_connections(fixture("ipvsadm_lnc_persistent.txt"))
-    assert (connection.pe_name, connection.pe_data, connection.expire_s) == (
-        "sip", "abc123@client", 150)
+    assert (connection.pe_name, connection.pe_data, connection.expire_s) == ("sip", "abc123@client", 150)
 
 
 def test_connections_empty_listing():
@@ -252,9 +258,7 @@ def test_timeout_after_shortening_fin_wait():
     assert parse_ipvsadm_timeout("\nTimeout (tcp tcpfin udp): 900 10 300  \n").tcpfin == 10
 
 
-@pytest.mark.parametrize(
-    "text", ["", "Timeout: 900 120 300", "Timeout (tcp tcpfin udp): 900 x 300"]
-)
+@pytest.mark.parametrize("text", ["", "Timeout: 900 120 300", "Timeout (tcp tcpfin udp): 900 x 300"])
 def test_timeout_errors(text):
     with pytest.raises(ParseError, match="Timeout"):
         parse_ipvsadm_timeout(text)
@@ -286,7 +290,8 @@ def test_vip_holders_spots_two_holders_and_none():
     b1 = [IpAddress("eth1", "10.10.1.2", 24), IpAddress("eth1", "10.10.1.10", 24)]
     b2 = [IpAddress("eth1", "10.10.1.3", 24), IpAddress("eth1", "10.10.1.10", 24)]
     assert vip_holders({"b2": b2, "b1": b1}, ["10.10.1.10/24", "10.10.1.20"]) == {
-        "10.10.1.10": ["b1", "b2"], "10.10.1.20": []
+        "10.10.1.10": ["b1", "b2"],
+        "10.10.1.20": [],
     }
 
 
@@ -307,22 +312,17 @@ def test_ip_addr_errors(text, message):
 
 
 def test_vrrp_states():
-    assert parse_vrrp_states(fixture("vrrp_states.txt")) == {
-        "VI_1": "MASTER", "VI_2": "BACKUP", "VI_3": "FAULT"
-    }
+    assert parse_vrrp_states(fixture("vrrp_states.txt")) == {"VI_1": "MASTER", "VI_2": "BACKUP", "VI_3": "FAULT"}
 
 
 def test_vrrp_states_log_latest_wins_and_notify_arguments():
-    assert parse_vrrp_states(fixture("vrrp_states_log.txt")) == {
-        "VI_1": "MASTER", "VI_2": "BACKUP", "VI_3": "BACKUP"
-    }
+    assert parse_vrrp_states(fixture("vrrp_states_log.txt")) == {"VI_1": "MASTER", "VI_2": "BACKUP", "VI_3": "BACKUP"}
     assert parse_vrrp_states("") == {}
 
 
 @pytest.mark.parametrize(
     ("text", "message"),
-    [("VI_1 SLEEPING\n", "unknown VRRP state"), ("VI_1\n", "expected"),
-     ("VI_1 MASTER extra words\n", "expected")],
+    [("VI_1 SLEEPING\n", "unknown VRRP state"), ("VI_1\n", "expected"), ("VI_1 MASTER extra words\n", "expected")],
 )
 def test_vrrp_state_errors(text, message):
     with pytest.raises(ParseError, match=message):
@@ -354,9 +354,7 @@ def test_diff_missing_service():
 
 def test_diff_wrong_scheduler():
     actual = edited("TCP  10.10.1.20:80 rr", "TCP  10.10.1.20:80 wlc")
-    assert diff_ipvs(reference_spec(), actual) == [
-        "TCP 10.10.1.20:80: scheduler is wlc, expected rr"
-    ]
+    assert diff_ipvs(reference_spec(), actual) == ["TCP 10.10.1.20:80: scheduler is wlc, expected rr"]
 
 
 def test_diff_missing_real_wrong_forward_wrong_weight():
@@ -373,9 +371,7 @@ def test_diff_missing_real_wrong_forward_wrong_weight():
 
 def test_diff_extras_and_persistence():
     actual = parse_ipvsadm_ln(
-        REFERENCE_TEXT
-        + "TCP  10.10.1.40:80 rr\n"
-        + "  -> 10.10.1.13:80                Route   1      0          0\n"
+        REFERENCE_TEXT + "TCP  10.10.1.40:80 rr\n" + "  -> 10.10.1.13:80                Route   1      0          0\n"
     )
     actual.services[0].reals.append(actual.services[3].reals[0])
     actual.services[1].persistent = 300
@@ -399,8 +395,7 @@ def test_diff_spec_keys_left_out_are_not_compared():
 
 @pytest.mark.parametrize(
     ("name", "expected"),
-    [("DR", "Route"), ("-g", "Route"), ("route", "Route"), ("NAT", "Masq"), ("TUN", "Tunnel"),
-     ("Masq", "Masq")],
+    [("DR", "Route"), ("-g", "Route"), ("route", "Route"), ("NAT", "Masq"), ("TUN", "Tunnel"), ("Masq", "Masq")],
 )
 def test_forward_aliases(name, expected):
     assert normalize_forward(name) == expected

@@ -8,10 +8,11 @@ from pathlib import Path
 
 import pytest
 
-from labctl import analysis
-from labctl.lab import reference_lab
-from labctl.packets import phases
-from labctl.packets.decode import ArpFrame, Decoded, TcpSegment, VrrpAdvert, decode_pcap
+from labctl.model.lab import reference_lab
+from labctl.observe.packets import ArpFrame, Decoded, TcpSegment, VrrpAdvert, decode_pcap
+from labctl.report import analysis
+from labctl.report import handover as phases
+from labctl.scenario.packet_moments import key_moments
 
 FIXTURE = Path(__file__).parent / "fixtures" / "pcap" / "failover-keepalived-stop.pcap"
 # From the run's events: when labctl began stopping keepalived on b1, and starting it again.
@@ -86,8 +87,7 @@ def dead_master(b2_first: float, b1_jitter: float = 0.0) -> Decoded:
     last = out.adverts[-1].t
     out.adverts += [advert(last + b2_first + i, B2, priority=101) for i in range(5)]
     out.arps = [ArpFrame(last + b2_first + 0.01, 1, "10.10.1.10", "52:54:00:00:00:03", "10.10.1.10")]
-    out.tcp = [TcpSegment(last + b2_first + 0.1, "10.10.1.10", "10.10.1.1", 80, 40000, "PA",
-                          "52:54:00:00:00:11", 200)]
+    out.tcp = [TcpSegment(last + b2_first + 0.1, "10.10.1.10", "10.10.1.1", 80, 40000, "PA", "52:54:00:00:00:11", 200)]
     return out
 
 
@@ -110,8 +110,7 @@ def test_a_late_take_over_does_not_match_theory():
 
 def test_two_sources_advertising_one_vrid_are_a_split_brain():
     decoded = Decoded()
-    decoded.adverts = ([advert(10.0 + i, B1) for i in range(8)]
-                       + [advert(13.3 + i, B2, priority=101) for i in range(8)])
+    decoded.adverts = [advert(10.0 + i, B1) for i in range(8)] + [advert(13.3 + i, B2, priority=101) for i in range(8)]
     found = phases.duplicate_advertisers(decoded, LAB)["VI_1"]
     assert len(found) == 1 and found[0]["sources"] == ["b1", "b2"]
     assert found[0]["kind"] == "split brain" and found[0]["duration_s"] == pytest.approx(3.7)
@@ -131,18 +130,24 @@ def test_starved_balancers_make_timing_unjudgeable():
 
 
 def summary_with(failed_metric: str, fidelity_ok: bool) -> dict:
-    return {"error": None,
-            "fidelity": {"ok": fidelity_ok, "reasons": [] if fidelity_ok else ["jitter 300 ms"]},
-            "expectations": [
-                {"name": "moved", "metric": "vips.VI_1.moved_after_s", "passed": True},
-                {"name": "x", "metric": failed_metric, "passed": False, "reason": "not measured"}]}
+    return {
+        "error": None,
+        "fidelity": {"ok": fidelity_ok, "reasons": [] if fidelity_ok else ["jitter 300 ms"]},
+        "expectations": [
+            {"name": "moved", "metric": "vips.VI_1.moved_after_s", "passed": True},
+            {"name": "x", "metric": failed_metric, "passed": False, "reason": "not measured"},
+        ],
+    }
 
 
-@pytest.mark.parametrize("metric, fidelity_ok, expected", [
-    ("vips.VI_1.matches_theory", False, "inconclusive"),
-    ("vips.VI_1.matches_theory", True, "fail"),
-    ("failover.duplicate_detected", False, "fail"),  # not a timing figure: a real failure
-])
+@pytest.mark.parametrize(
+    "metric, fidelity_ok, expected",
+    [
+        ("vips.VI_1.matches_theory", False, "inconclusive"),
+        ("vips.VI_1.matches_theory", True, "fail"),
+        ("failover.duplicate_detected", False, "fail"),  # not a timing figure: a real failure
+    ],
+)
 def test_verdict_is_inconclusive_only_for_timing_on_a_poor_host(metric, fidelity_ok, expected):
     result = analysis.verdict(summary_with(metric, fidelity_ok))
     assert result["verdict"] == expected
@@ -159,7 +164,7 @@ def test_verdict_passes_when_every_expectation_held_and_fails_on_an_error():
 
 
 def test_key_moments_name_the_protocols_turning_points(recorded):
-    moments = phases.key_moments(recorded, LAB)
+    moments = key_moments(recorded, LAB)
     vi1 = [(m["what"], m["node"]) for m in moments if m["vip"] == "VI_1"]
     # b1 says goodbye, b2 takes over and announces the VIP, b1 comes back and takes it again.
     assert ("vrrp_priority_0", "b1") in vi1

@@ -7,7 +7,7 @@ from itertools import combinations_with_replacement, permutations
 
 import pytest
 
-from labctl.plan import (
+from labctl.model.planner import (
     PlanError,
     VipOrder,
     build_matrix,
@@ -108,7 +108,9 @@ def test_to_dict_is_json_friendly(homework):
     assert data["vips"] == 6
     assert len(data["matrix"]) == 6
     assert data["matrix"][0] == {
-        "index": 1, "master": "b1", "order": ["b1", "b2", "b3"],
+        "index": 1,
+        "master": "b1",
+        "order": ["b1", "b2", "b3"],
         "priorities": {"b1": 102, "b2": 101, "b3": 100},
     }
     assert [c["vips"] for c in data["candidates"]] == [3, 4, 5, 6]
@@ -163,15 +165,25 @@ def test_single_balancer():
 
 @pytest.mark.parametrize(
     ("count", "tolerate", "expected"),
-    [(2, 1, 2), (3, 0, 3), (3, 1, 6), (3, 2, 6), (4, 1, 12), (4, 2, 12), (4, 3, 12),
-     (5, 1, 20), (5, 2, 60), (6, 2, 60), (6, 3, 60)],
+    [
+        (2, 1, 2),
+        (3, 0, 3),
+        (3, 1, 6),
+        (3, 2, 6),
+        (4, 1, 12),
+        (4, 2, 12),
+        (4, 3, 12),
+        (5, 1, 20),
+        (5, 2, 60),
+        (6, 2, 60),
+        (6, 3, 60),
+    ],
 )
 def test_min_balanced_vips(count, tolerate, expected):
     assert min_balanced_vips(count, tolerate) == expected
 
 
-@pytest.mark.parametrize(("count", "tolerate"), [(3, 1), (3, 2), (4, 1), (4, 2), (4, 3), (5, 2),
-                                                 (6, 2)])
+@pytest.mark.parametrize(("count", "tolerate"), [(3, 1), (3, 2), (4, 1), (4, 2), (4, 3), (5, 2), (6, 2)])
 def test_construction_reaches_the_lower_bound(count, tolerate):
     balancers = [f"n{i}" for i in range(count)]
     n_vips = min_balanced_vips(count, tolerate)
@@ -280,10 +292,25 @@ def test_build_matrix_rejects_nonsense():
 @pytest.mark.parametrize(
     ("text", "bps"),
     [
-        ("1.5Gbit", 1.5e9), ("1.5 Gbit/s", 1.5e9), ("1500Mbit", 1.5e9), ("500mbps", 5e8),
-        ("1G", 1e9), ("100M", 1e8), ("10kbit", 1e4), ("10Kbit", 1e4), ("1500000000", 1.5e9),
-        ("2.5e9", 2.5e9), (" 1 Gbps ", 1e9), ("1Gb", 1e9), ("1 gbit/s", 1e9), ("1Tbit", 1e12),
-        ("800bit", 800.0), ("1Mibit", 1048576.0), (".5G", 5e8), (1e9, 1e9), (100, 100.0),
+        ("1.5Gbit", 1.5e9),
+        ("1.5 Gbit/s", 1.5e9),
+        ("1500Mbit", 1.5e9),
+        ("500mbps", 5e8),
+        ("1G", 1e9),
+        ("100M", 1e8),
+        ("10kbit", 1e4),
+        ("10Kbit", 1e4),
+        ("1500000000", 1.5e9),
+        ("2.5e9", 2.5e9),
+        (" 1 Gbps ", 1e9),
+        ("1Gb", 1e9),
+        ("1 gbit/s", 1e9),
+        ("1Tbit", 1e12),
+        ("800bit", 800.0),
+        ("1Mibit", 1048576.0),
+        (".5G", 5e8),
+        (1e9, 1e9),
+        (100, 100.0),
     ],
 )
 def test_parse_rate_forms(text, bps):
@@ -293,11 +320,21 @@ def test_parse_rate_forms(text, bps):
 @pytest.mark.parametrize(
     ("text", "message"),
     [
-        ("", "not a rate"), ("fast", "not a rate"), ("1,5G", "not a rate"),
-        ("-1G", "not a rate"), ("1 G bit", "not a rate"), ("1Xbit", "unknown rate unit"),
-        ("1Gbitz", "unknown rate unit"), ("1GB", "byte rate"), ("100MB/s", "byte rate"),
-        ("1 Gbytes", "byte rate"), ("0", "positive"), ("0Mbit", "positive"),
-        (float("nan"), "positive"), (float("inf"), "positive"), (True, "not a rate"),
+        ("", "not a rate"),
+        ("fast", "not a rate"),
+        ("1,5G", "not a rate"),
+        ("-1G", "not a rate"),
+        ("1 G bit", "not a rate"),
+        ("1Xbit", "unknown rate unit"),
+        ("1Gbitz", "unknown rate unit"),
+        ("1GB", "byte rate"),
+        ("100MB/s", "byte rate"),
+        ("1 Gbytes", "byte rate"),
+        ("0", "positive"),
+        ("0Mbit", "positive"),
+        (float("nan"), "positive"),
+        (float("inf"), "positive"),
+        (True, "not a rate"),
     ],
 )
 def test_parse_rate_rejects_nonsense(text, message):
@@ -308,9 +345,14 @@ def test_parse_rate_rejects_nonsense(text, message):
 @pytest.mark.parametrize(
     ("bps", "unit", "text"),
     [
-        (1.5e9, None, "1.5 Gbit/s"), (1e9, None, "1 Gbit/s"), (7.5e8, None, "750 Mbit/s"),
-        (7.5e8, "Gbit", "0.75 Gbit/s"), (1e4, None, "10 kbit/s"), (12.0, None, "12 bit/s"),
-        (2e12, None, "2 Tbit/s"), (1e9 / 3, "Gbit", "0.333 Gbit/s"),
+        (1.5e9, None, "1.5 Gbit/s"),
+        (1e9, None, "1 Gbit/s"),
+        (7.5e8, None, "750 Mbit/s"),
+        (7.5e8, "Gbit", "0.75 Gbit/s"),
+        (1e4, None, "10 kbit/s"),
+        (12.0, None, "12 bit/s"),
+        (2e12, None, "2 Tbit/s"),
+        (1e9 / 3, "Gbit", "0.333 Gbit/s"),
     ],
 )
 def test_format_rate(bps, unit, text):

@@ -6,10 +6,10 @@ from pathlib import Path
 
 import pytest
 
-from labctl.initlab import initial_lab, lab_file_text
-from labctl.labfile import parse_lab
-from labctl.lab import reference_lab
-from labctl.render import BoxRef, RenderContext, node_files
+from labctl.lab.render import BoxRef, RenderContext, node_files
+from labctl.model.initlab import initial_lab, lab_file_text
+from labctl.model.lab import reference_lab
+from labctl.model.labfile import parse_lab
 from tests.support.keepalived_conf import reference_files, vrrp_instances
 
 HOMEWORK = (Path(__file__).parents[1] / "fixtures" / "homework-3.8-ipvs-keepalived.txt").read_text()

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from labctl import analysis
-from labctl.capture import parse_capture
-from labctl.report import load_run
+from labctl.report import analysis
+from labctl.report.build import load_run
+from labctl.scenario.polling import parse_capture
 from tests.support import scenario_recordings as rec
 
 
@@ -24,7 +24,9 @@ def test_capture_parser_reads_the_reference_ipvs_table():
     assert first.vrrp == {"VI_1": "MASTER", "VI_2": "BACKUP", "VI_3": "BACKUP"}
     service = first.ipvs.service("10.10.1.10")
     assert [(r.address, r.forward, r.weight) for r in service.reals] == [
-        ("10.10.1.11", "Route", 1), ("10.10.1.12", "Route", 1)]
+        ("10.10.1.11", "Route", 1),
+        ("10.10.1.12", "Route", 1),
+    ]
 
 
 def test_capture_offset_moves_samples_to_host_time():
@@ -106,13 +108,16 @@ def test_inactconn_series_rises_and_clears(tmp_path):
 
 def test_expectations(run):
     summary = analysis.analyze(run)
-    results = analysis.evaluate_expectations([
-        {"name": "moved", "metric": "vips.VI_1.moved_after_s", "max": 5},
-        {"name": "too strict", "metric": "vips.VI_1.outage_s", "max": 1},
-        {"name": "dup", "metric": "failover.duplicate_detected", "equals": True},
-        {"name": "absent", "metric": "vips.VI_9.outage_s", "max": 1},
-        {"name": "skipped", "metric": "x", "max": 1, "when": "a == b"},
-    ], summary)
+    results = analysis.evaluate_expectations(
+        [
+            {"name": "moved", "metric": "vips.VI_1.moved_after_s", "max": 5},
+            {"name": "too strict", "metric": "vips.VI_1.outage_s", "max": 1},
+            {"name": "dup", "metric": "failover.duplicate_detected", "equals": True},
+            {"name": "absent", "metric": "vips.VI_9.outage_s", "max": 1},
+            {"name": "skipped", "metric": "x", "max": 1, "when": "a == b"},
+        ],
+        summary,
+    )
     assert [r["passed"] for r in results] == [True, False, True, False, True]
     assert results[1]["reason"].endswith("> 1")
     assert results[3]["reason"] == "not measured"
@@ -129,8 +134,9 @@ def test_inactconn_is_judged_against_its_level_before_the_burst(tmp_path):
     from labctl.scenario import runfiles
 
     folder = rec.write_run(tmp_path / "run", inact_at=inact, with_timeout=True)
-    runfiles.append_event(folder / "events.jsonl",
-                          {"t": rec.T0 + 5.1, "kind": "probe_start", "name": "burst", "vips": ["VI_1"]})
+    runfiles.append_event(
+        folder / "events.jsonl", {"t": rec.T0 + 5.1, "kind": "probe_start", "name": "burst", "vips": ["VI_1"]}
+    )
     result = analysis.inactconn_summary(load_run(folder))
     assert result["director"] == "b1"
     assert result["baseline"] == 2 * (40 - 10)  # both reals, at the last sample before the burst

@@ -6,10 +6,10 @@ import json
 import threading
 import time
 
-from labctl.lab import reference_lab
+from labctl.lab.ssh import CommandResult
+from labctl.model.lab import reference_lab
 from labctl.scenario.engine import Engine
 from labctl.scenario.loader import parse_scenario
-from labctl.ssh import CommandResult
 
 
 class FakeStream:
@@ -102,15 +102,18 @@ def test_a_failed_step_still_puts_every_node_back(tmp_path):
     actions = [c for c in access.calls if c[0] in ("power_off", "power_on", "service")]
     # b2 is VI_2's elected master (no captures arrived); cleanup powers it on and restarts
     # keepalived on b3, power first.
-    assert actions == [("power_off", "b2"), ("service", "b3", "keepalived", "kill"),
-                       ("power_on", "b2"), ("service", "b3", "keepalived", "start")]
+    assert actions == [
+        ("power_off", "b2"),
+        ("service", "b3", "keepalived", "kill"),
+        ("power_on", "b2"),
+        ("service", "b3", "keepalived", "start"),
+    ]
     restored = [c for c in access.calls if c[0] == "run" and "--set" in c[2]]
     assert restored[-1] == ("run", "b1", "ipvsadm --set 900 120 300")
     assert all(s.returncode == 0 for s in access.streams)  # every stream stopped
     events = [json.loads(line) for line in (tmp_path / "out" / "events.jsonl").read_text().splitlines()]
     assert [e["kind"] for e in events][-1] == "end"
-    assert {e["action"] for e in events if e["kind"] == "cleanup"} == {
-        "power-on", "keepalived-start", "ipvs-timeouts"}
+    assert {e["action"] for e in events if e["kind"] == "cleanup"} == {"power-on", "keepalived-start", "ipvs-timeouts"}
     info = json.loads((tmp_path / "out" / "run.json").read_text())
     assert info["error"] == engine.error and info["expectations"][0]["name"] == "never reached"
 
@@ -139,13 +142,14 @@ def test_stop_request_interrupts_a_wait_and_cleans_up(tmp_path):
 
 
 def test_run_with_the_live_view_builds_a_report_even_without_data(tmp_path):
-    from labctl.cli_scenario import run_with_view
+    from labctl.cli.scenario import run_with_view
 
     access = FakeLab()
-    text = "description: short\nsteps:\n  - capture: {role: balancer}\n  - wait: 0.3\n" \
-           "  - expect: x\n    metric: requests.total\n    min: 1\n"
-    summary = run_with_view(access, parse_scenario(text, "t.yaml", {}, access.lab),
-                            tmp_path / "out")
+    text = (
+        "description: short\nsteps:\n  - capture: {role: balancer}\n  - wait: 0.3\n"
+        "  - expect: x\n    metric: requests.total\n    min: 1\n"
+    )
+    summary = run_with_view(access, parse_scenario(text, "t.yaml", {}, access.lab), tmp_path / "out")
     assert summary["passed"] is False
     assert summary["expectations"][0]["reason"] == "0 < 1"
     assert (tmp_path / "out" / "timeline.png").exists()

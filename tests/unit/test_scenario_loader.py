@@ -6,7 +6,7 @@ import textwrap
 
 import pytest
 
-from labctl.lab import reference_lab
+from labctl.model.lab import reference_lab
 from labctl.scenario.loader import (
     ScenarioError,
     builtin_names,
@@ -78,19 +78,21 @@ def test_bad_target_names_the_line():
 def test_reference_must_be_bound_before_use():
     text = GOOD.replace("    as: victim\n", "")
     found = problems(text)
-    assert found == ["s.yaml:14: steps.3.target: bad target: no node 'victim' in lab lab "
-                     "(b1, b2, b3, r1, r2, c1); no reference is bound by an earlier `as:` either"]
+    assert found == [
+        "s.yaml:14: steps.3.target: bad target: no node 'victim' in lab lab "
+        "(b1, b2, b3, r1, r2, c1); no reference is bound by an earlier `as:` either"
+    ]
     found = problems(text.replace("target: victim", "target: {ref: victim}"))
-    assert found == ["s.yaml:14: steps.3.target: bad target: reference 'victim' is not bound "
-                     "by an earlier `as:` (bound: none)"]
+    assert found == [
+        "s.yaml:14: steps.3.target: bad target: reference 'victim' is not bound by an earlier `as:` (bound: none)"
+    ]
 
 
 def test_missing_parameter():
     found = problems(GOOD.replace("wait: ${pause}", "wait: ${pasue}"))
     assert found[0].startswith("s.yaml:12: steps.2.wait: missing parameter ${pasue}")
     found = problems(GOOD.replace("pause: {type: float, default: 1}", "pause: {type: float}"))
-    assert found == ["s.yaml:4: parameters.pause: missing parameter: it has no default, "
-                     "give it with --set pause=VALUE"]
+    assert found == ["s.yaml:4: parameters.pause: missing parameter: it has no default, give it with --set pause=VALUE"]
 
 
 def test_bad_types_in_file_and_on_the_command_line():
@@ -103,8 +105,7 @@ def test_bad_types_in_file_and_on_the_command_line():
 
 def test_unknown_action_and_option():
     found = problems(GOOD.replace("action: up", "action: power-of"))
-    assert found[0] == ("s.yaml:13: steps.3.action: unknown action 'power-of'; did you mean "
-                        "'power-off'?")
+    assert found[0] == ("s.yaml:13: steps.3.action: unknown action 'power-of'; did you mean 'power-off'?")
     found = problems(GOOD.replace("    interval: 0.5", "    intervall: 0.5"))
     assert found == ["s.yaml:7: steps.0.intervall: unknown option of capture; did you mean 'interval'?"]
 
@@ -124,7 +125,8 @@ def test_every_problem_is_reported_at_once():
 def test_broken_yaml_and_missing_sections():
     assert problems("description: x\nsteps: [\n")[0].startswith("s.yaml:")
     assert problems("steps:\n  - wait: 1\n") == [
-        "s.yaml:1: description: a scenario needs a description (one or more sentences)"]
+        "s.yaml:1: description: a scenario needs a description (one or more sentences)"
+    ]
 
 
 def test_set_options():

@@ -12,7 +12,7 @@ import json
 import subprocess
 import sys
 
-from labctl.probe import ProbeSpec, parse_probe_line, parse_probe_lines, probe_script
+from labctl.scenario.probe import ProbeSpec, parse_probe_line, parse_probe_lines, probe_script
 
 MINIMAL_OK = {"argparse", "socket", "sys", "threading", "time"}
 
@@ -32,9 +32,25 @@ def test_probe_records_a_refused_connection_as_data(tmp_path):
     # 127.0.0.1 port 9 (discard) on loopback: nothing listens, the request is refused at once.
     script = tmp_path / "probe.py"
     script.write_text(probe_script())
-    proc = subprocess.run([sys.executable, str(script), "--vip", "127.0.0.1", "--port", "9",
-                           "--count", "3", "--rate", "50", "--timeout", "0.2"],
-                          capture_output=True, text=True, timeout=20)
+    proc = subprocess.run(
+        [
+            sys.executable,
+            str(script),
+            "--vip",
+            "127.0.0.1",
+            "--port",
+            "9",
+            "--count",
+            "3",
+            "--rate",
+            "50",
+            "--timeout",
+            "0.2",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=20,
+    )
     assert proc.returncode == 0, proc.stderr
     lines = proc.stdout.splitlines()
     assert all(isinstance(json.loads(line), dict) for line in lines)  # hand-written JSON parses
@@ -44,8 +60,9 @@ def test_probe_records_a_refused_connection_as_data(tmp_path):
 
 
 def test_parse_probe_line_applies_the_clock_offset():
-    line = ('{"t": 100.5, "vip": "10.10.1.10", "seq": 1, "ok": true, "status": 200, '
-            '"error": null, "ms": 1.5, "real": "r2"}')
+    line = (
+        '{"t": 100.5, "vip": "10.10.1.10", "seq": 1, "ok": true, "status": 200, "error": null, "ms": 1.5, "real": "r2"}'
+    )
     record = parse_probe_line(line, offset=0.5)
     assert (record.t, record.real, record.ok) == (100.0, "r2", True)
     assert parse_probe_line('{"probe": "start", "t": 1}') is None

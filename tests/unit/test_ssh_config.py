@@ -1,4 +1,4 @@
-"""The pure parts of labctl.ssh: ssh-config parsing, command quoting, host key pins, parallel runs."""
+"""The pure parts of labctl.lab.ssh: ssh-config parsing, command quoting, host key pins, parallel runs."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from pathlib import Path
 import paramiko
 import pytest
 
-from labctl.ssh import (
+from labctl.lab.ssh import (
     HostKeyMismatch,
     SshConfigError,
     SshError,
@@ -58,8 +58,12 @@ def test_parses_every_host_block():
     targets = parse_ssh_config(VAGRANT_SSH_CONFIG)
     assert list(targets) == ["balancer1", "real1"]
     assert targets["balancer1"] == SshTarget(
-        "balancer1", "192.168.121.10", 22, "vagrant",
-        ["/home/ana/my labs/.vagrant/machines/balancer1/libvirt/private_key"])
+        "balancer1",
+        "192.168.121.10",
+        22,
+        "vagrant",
+        ["/home/ana/my labs/.vagrant/machines/balancer1/libvirt/private_key"],
+    )
     assert targets["real1"].port == 2200
     assert targets["real1"].identity_files == [
         "/home/ana/.vagrant.d/insecure_private_keys/vagrant.key.ed25519",
@@ -72,15 +76,18 @@ def test_wildcard_blocks_are_defaults_not_nodes():
     assert parse_ssh_config(text) == {"web1": SshTarget("web1", "10.0.0.5", 22, "vagrant", [])}
 
 
-@pytest.mark.parametrize("text, fragment", [
-    ("", "no output"),
-    ("   \n", "no output"),
-    ("==> web1: machine not created\n", "Unparsable"),
-    ("just words\n", "no 'Host NAME' block"),
-    ("Host web1\n  User vagrant\n", "no HostName"),
-    ("Host web1\n  HostName 10.0.0.5\n", "no User"),
-    ("Host web1\n  HostName 10.0.0.5\n  User v\n  Port ssh\n", "not a number"),
-])
+@pytest.mark.parametrize(
+    "text, fragment",
+    [
+        ("", "no output"),
+        ("   \n", "no output"),
+        ("==> web1: machine not created\n", "Unparsable"),
+        ("just words\n", "no 'Host NAME' block"),
+        ("Host web1\n  User vagrant\n", "no HostName"),
+        ("Host web1\n  HostName 10.0.0.5\n", "no User"),
+        ("Host web1\n  HostName 10.0.0.5\n  User v\n  Port ssh\n", "not a number"),
+    ],
+)
 def test_unusable_output_is_a_clear_error(text, fragment):
     with pytest.raises(SshConfigError, match=fragment):
         parse_ssh_config(text)
@@ -93,7 +100,7 @@ def test_list_argv_is_quoted_word_by_word():
 
 
 def test_sudo_wraps_the_whole_command_in_one_privileged_shell():
-    argv = ["sh", "-c", "echo \"$1\" > /etc/x", "sh", "it's"]
+    argv = ["sh", "-c", 'echo "$1" > /etc/x', "sh", "it's"]
     wrapped = shlex.split(command_line(argv, sudo=True))
     assert wrapped[:4] == ["sudo", "-n", "sh", "-c"]
     assert shlex.split(wrapped[4]) == argv

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from labctl.initlab import initial_lab, replace_top_level_block
-from labctl.labrun import RunInfo, find_states
-from labctl.state import LabState
+from labctl.lab.running import RunInfo, find_states
+from labctl.lab.state import LabState
+from labctl.model.initlab import initial_lab, replace_top_level_block
 
 
 def test_runinfo_round_trip_and_discovery(tmp_path):
@@ -26,5 +26,4 @@ def test_replace_block_keeps_everything_else():
 
 
 def test_replace_block_appends_a_missing_key():
-    assert replace_top_level_block("name: x\n", "vips", "vips:\n  count: 6\n") == \
-        "name: x\n\nvips:\n  count: 6\n"
+    assert replace_top_level_block("name: x\n", "vips", "vips:\n  count: 6\n") == "name: x\n\nvips:\n  count: 6\n"

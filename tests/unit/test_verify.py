@@ -6,25 +6,30 @@ from pathlib import Path
 
 import pytest
 
-from labctl import verify
-from labctl.cli import resolve_targets
+from labctl.cli.main import resolve_targets
 from labctl.errors import LabctlError
-from labctl.lab import reference_lab
-from labctl.nodestate import parse_node_state
-from labctl.provision import changes_from_output
+from labctl.lab import verify
+from labctl.lab.provision import changes_from_output
+from labctl.model.lab import reference_lab
+from labctl.observe.nodestate import parse_node_state
 
 HOMEWORK = (Path(__file__).parents[1] / "fixtures" / "homework-3.8-ipvs-keepalived.txt").read_text()
-REFERENCE_IPVS = HOMEWORK[HOMEWORK.index("IP Virtual Server"):HOMEWORK.rindex("```")]
+REFERENCE_IPVS = HOMEWORK[HOMEWORK.index("IP Virtual Server") : HOMEWORK.rindex("```")]
 LAB = reference_lab()
 
 
 def node_output(addresses: list[str], ipvs: str | None = REFERENCE_IPVS, vrrp: str = "") -> str:
     addr_lines = "\n".join(
         f"3: eth1    inet {a} brd 10.10.1.255 scope global eth1\\       valid_lft forever preferred_lft forever"
-        for a in addresses)
-    parts = ["@@hostname", "b1", "@@addr",
-             "1: lo    inet 127.0.0.1/8 scope host lo\\       valid_lft forever preferred_lft forever",
-             addr_lines]
+        for a in addresses
+    )
+    parts = [
+        "@@hostname",
+        "b1",
+        "@@addr",
+        "1: lo    inet 127.0.0.1/8 scope host lo\\       valid_lft forever preferred_lft forever",
+        addr_lines,
+    ]
     if ipvs is not None:
         parts += ["@@ipvs", ipvs]
     parts += ["@@vrrp", vrrp, "@@services", "keepalived active"]
@@ -76,10 +81,13 @@ def test_ipvs_table_differences_are_named():
 
 
 def test_http_check_needs_200_and_both_reals():
-    rows = verify.parse_http_lines("\n".join(
-        [f"10.10.1.10 200 r{1 + i % 2}" for i in range(6)]
-        + ["10.10.1.20 200 r1" for _ in range(6)]
-        + ["10.10.1.30 200 r1", "10.10.1.30 000 -", "10.10.1.30 200 r2"]))
+    rows = verify.parse_http_lines(
+        "\n".join(
+            [f"10.10.1.10 200 r{1 + i % 2}" for i in range(6)]
+            + ["10.10.1.20 200 r1" for _ in range(6)]
+            + ["10.10.1.30 200 r1", "10.10.1.30 000 -", "10.10.1.30 200 r2"]
+        )
+    )
     checks = {c.name: c for c in verify.evaluate_http(LAB, "c1", rows)}
     assert checks["http VI_1"].ok
     assert not checks["http VI_2"].ok and "reals seen: r1" in checks["http VI_2"].detail
@@ -101,12 +109,15 @@ def test_changed_lines_from_provision_output():
     assert changes_from_output("done: b1\n") == []
 
 
-@pytest.mark.parametrize("target, nodes", [
-    ("all", ["b1", "b2", "b3", "r1", "r2", "c1"]),
-    ("balancers", ["b1", "b2", "b3"]),
-    ("real", ["r1", "r2"]),
-    ("c1", ["c1"]),
-])
+@pytest.mark.parametrize(
+    "target, nodes",
+    [
+        ("all", ["b1", "b2", "b3", "r1", "r2", "c1"]),
+        ("balancers", ["b1", "b2", "b3"]),
+        ("real", ["r1", "r2"]),
+        ("c1", ["c1"]),
+    ],
+)
 def test_exec_targets(target, nodes):
     assert resolve_targets(LAB, target) == nodes
 

@@ -1,0 +1,588 @@
+"""The labctl command line: parses arguments, calls the library, prints. No logic lives here."""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from pathlib import Path
+
+import click
+from rich.console import Console
+from rich.table import Table
+
+from labctl.errors import LabctlError
+from labctl.model import initlab, labfile
+from labctl.model.lab import Lab
+
+console = Console(soft_wrap=True)
+err_console = Console(stderr=True, soft_wrap=True)
+
+LAB_OPTION_HELP = "The lab file (default: ./lab.yaml)."
+
+
+def lab_option(func):
+    return click.option(
+        "-f",
+        "--lab",
+        "lab_path",
+        default="lab.yaml",
+        show_default=False,
+        type=click.Path(dir_okay=False, path_type=Path),
+        help=LAB_OPTION_HELP,
+    )(func)
+
+
+def load_lab(path: Path) -> Lab:
+    """Read and validate the lab file; on problems print one line each and exit 2."""
+    try:
+        return labfile.read_lab(path)
+    except labfile.LabFileError as exc:
+        for problem in exc.problems:
+            err_console.print(str(problem), markup=False, highlight=False)
+        sys.exit(2)
+
+
+class LabctlGroup(click.Group):
+    """Turns LabctlError into a one-line message and an exit code, never a traceback."""
+
+    def invoke(self, ctx: click.Context):
+        try:
+            return super().invoke(ctx)
+        except LabctlError as exc:
+            err_console.print(f"[bold red]error:[/] {exc.message}", highlight=False)
+            if exc.fix:
+                err_console.print(f"  fix: {exc.fix}", highlight=False, markup=False)
+            sys.exit(exc.exit_code)
+        except KeyboardInterrupt:
+            err_console.print("interrupted: run the same command again to finish, or `labctl destroy`")
+            sys.exit(130)
+
+
+@click.group(cls=LabctlGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="labctl")
+def main() -> None:
+    """Build, break and explain a highly available web front end.
+
+    Three balancers run keepalived (VRRP) and IPVS in direct-routing mode in front of two nginx
+    real servers, with a client for probes, all on one private network: the lab of homework
+    3.8 "Computer networks", in one command.
+
+    \b
+    A 30-second tour:
+      labctl init                   write ./lab.yaml (the reference lab)
+      labctl plan --traffic 1.5Gbit --link 1Gbit   how many VIPs survive a lost balancer?
+      labctl render                 see every file that will run
+      labctl up                     VMs up, provisioned, verified
+      labctl scenario run failover  kill a balancer, measure the outage
+      labctl destroy                nothing left behind
+    """
+
+
+@main.command()
+@click.argument("directory", default=".", type=click.Path(file_okay=False, path_type=Path))
+@click.option("--name", default="lab", show_default=True, help="Lab name: state folder, namespace, VM prefix.")
+@click.option("--provider", type=click.Choice(["virtualbox", "libvirt"]), help="Vagrant provider (default virtualbox).")
+@click.option(
+    "--driver", type=click.Choice(["kvm", "qemu"]), help="libvirt driver; qemu emulates (no usable KVM needed)."
+)
+@click.option("--box", help="Vagrant box, or 'local' for the offline box of `labctl box build`.")
+@click.option(
+    "--isolated/--not-isolated",
+    default=None,
+    help="Run the lab in a network namespace of its own (default: on with --box local).",
+)
+@click.option("--force", is_flag=True, help="Overwrite an existing lab.yaml.")
+def init(
+    directory: Path,
+    name: str,
+    provider: str | None,
+    driver: str | None,
+    box: str | None,
+    isolated: bool | None,
+    force: bool,
+) -> None:
+    """Write DIRECTORY/lab.yaml: the reference lab, commented, ready to change.
+
+    \b
+    Examples:
+      labctl init                       the homework's lab, VirtualBox
+      labctl init mylab --provider libvirt --driver qemu --box local
+                                        runs anywhere: no VirtualBox, no KVM, offline box
+    """
+    isolation = None if isolated is None else ("netns" if isolated else "none")
+    try:
+        lab = initlab.initial_lab(name, provider, driver, box, isolation)
+        target = initlab.write_lab_file(directory, lab, force)
+    except initlab.InitError as exc:
+        raise LabctlError(str(exc), exit_code=1) from exc
+    # What we write must read back: the file and the validator never disagree.
+    load_lab(target)
+    console.print(
+        f"wrote {target}: {len(lab.balancers)} balancers, {len(lab.reals)} reals, "
+        f"{len(lab.clients)} client, {len(lab.vips)} VIPs, provider {lab.provider.name}"
+    )
+    console.print("next: `labctl validate`, `labctl render`, `labctl up`")
+
+
+@main.command()
+@lab_option
+@click.option("--json", "as_json", is_flag=True, help="Print the validated lab as JSON.")
+def validate(lab_path: Path, as_json: bool) -> None:
+    """Check the lab file: exit 0, or exit 2 with `FILE:LINE: key.path: reason` per problem.
+
+    Every other command validates the file first; this one only checks and explains.
+
+    \b
+    Example:
+      labctl validate -f mylab/lab.yaml
+      mylab/lab.yaml:23: reals.r2: duplicate address 10.10.1.11: reals.r1 has it already
+    """
+    lab = load_lab(lab_path)
+    if as_json:
+        from labctl.model.describe import lab_to_dict
+
+        click.echo(json.dumps(lab_to_dict(lab), indent=2))
+        return
+    from labctl.model.describe import tie_notes
+
+    console.print(
+        f"{lab_path}: valid. {len(lab.balancers)} balancers, {len(lab.reals)} reals, "
+        f"{len(lab.clients)} client{'s' if len(lab.clients) != 1 else ''}, {len(lab.vips)} VIPs, "
+        f"provider {lab.provider.name}, "
+        f"IPVS by {lab.ipvs.manager}",
+        highlight=False,
+    )
+    for note in tie_notes(lab):
+        console.print(f"note: {note}", highlight=False)
+
+
+@main.command(name="render")
+@lab_option
+@click.option(
+    "--out",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Output folder (default: .labctl/render beside the lab file).",
+)
+def render_cmd(lab_path: Path, out: Path | None) -> None:
+    """Write the Vagrantfile and every node's files, exactly as `labctl up` will use them.
+
+    \b
+    DIR/Vagrantfile                      the VMs and the lab network
+    DIR/nodes/<balancer>/keepalived.conf VRRP instances (and virtual servers)
+    DIR/nodes/<balancer>/ipvsadm.rules   IPVS in ipvsadm-restore form
+    DIR/nodes/<real>/99-labctl-dr.conf   arp_ignore/arp_announce for direct routing
+    DIR/nodes/<node>/provision.sh        what runs on the node, idempotent
+
+    The same lab file always gives byte-identical files.
+    """
+    from labctl.lab import rendercontext as runtime
+    from labctl.lab.render import render_lab, write_rendered
+
+    lab = load_lab(lab_path)
+    ctx = runtime.render_context(lab, lab_path)
+    out = out or lab_path.resolve().parent / ".labctl" / "render"
+    written = write_rendered(render_lab(lab, ctx), out)
+    console.print(f"rendered {len(written)} files into {out}", highlight=False)
+    table = Table(show_header=True, header_style="bold")
+    table.add_column("node")
+    table.add_column("role")
+    table.add_column("files")
+    for node in lab.nodes:
+        names = sorted(p.name for p in (out / "nodes" / node.name).iterdir())
+        table.add_row(node.name, node.role, " ".join(names))
+    console.print(table)
+
+
+@main.command()
+@click.option("--balancers", "balancer_count", type=int, help="How many balancers (default: the lab file's, else 3).")
+@click.option("--traffic", required=True, help="Incoming traffic, e.g. 1.5Gbit, 800Mbit.")
+@click.option("--link", required=True, help="Each balancer's link, e.g. 1Gbit.")
+@click.option("--tolerate", default=1, show_default=True, help="Balancer failures to survive.")
+@click.option("--headroom", default=0.0, show_default=True, help="Percent of the link kept free after a failure.")
+@click.option("--json", "as_json", is_flag=True, help='Print the plan as JSON ({"vips": N, ...}).')
+@click.option("--write", is_flag=True, help="Put the VIPs and the priority matrix into the lab file.")
+@lab_option
+def plan(
+    balancer_count: int | None,
+    traffic: str,
+    link: str,
+    tolerate: int,
+    headroom: float,
+    as_json: bool,
+    write: bool,
+    lab_path: Path,
+) -> None:
+    """How many VIPs, and which priorities, so that losing a balancer degrades nothing?
+
+    Each VIP carries an equal share of the traffic; when a balancer fails, each of its VIPs
+    moves to its highest-priority survivor. labctl tries every VIP count from the number of
+    balancers up and picks the smallest that (a) keeps every survivor strictly under its link
+    (minus --headroom) after any tolerated failure and (b) spreads the load evenly before and
+    after it.
+
+    \b
+    Example (homework 3.8, question 3):
+      labctl plan --balancers 3 --traffic 1.5Gbit --link 1Gbit
+      -> 6 VIPs: 3 would leave a survivor at 1.0 Gbit/s, 100 % of its link
+    """
+    from labctl.cli.views import plan_candidates_table, plan_matrix_table
+    from labctl.model import planwrite
+    from labctl.model.planner import PlanError, plan_capacity
+
+    lab = load_lab(lab_path) if (write or (balancer_count is None and lab_path.exists())) else None
+    names: list[str] | int = [b.name for b in lab.balancers] if lab else 3
+    if balancer_count is not None:
+        if lab and write and balancer_count != len(lab.balancers):
+            raise LabctlError(
+                f"--balancers {balancer_count} disagrees with the {len(lab.balancers)} balancers of {lab_path}",
+                fix="drop --balancers, or edit the lab file",
+            )
+        names = balancer_count if not lab else names
+    try:
+        result = plan_capacity(names, traffic, link, tolerate=tolerate, headroom_pct=headroom)
+    except PlanError as exc:
+        raise LabctlError(str(exc), exit_code=2) from exc
+    if as_json:
+        click.echo(json.dumps(result.to_dict(), indent=2))
+    else:
+        console.print(plan_candidates_table(result))
+        console.print(plan_matrix_table(result))
+        console.print(f"[bold]Answer: {result.vips} VIPs.[/] {result.explanation}", highlight=False)
+    if write and lab:
+        planwrite.write_plan(lab_path, lab, result)
+        if not as_json:
+            console.print(f"wrote {result.vips} VIPs and their priorities into {lab_path}")
+
+
+def resolve_targets(lab: Lab, target: str) -> list[str]:
+    """A node name, a role (balancer(s), real(s), client(s)) or `all`."""
+    if target == "all":
+        return [n.name for n in lab.nodes]
+    role = target.rstrip("s") if target.rstrip("s") in ("balancer", "real", "client") else None
+    if role:
+        return [n.name for n in lab.by_role(role)]
+    if any(n.name == target for n in lab.nodes):
+        return [target]
+    raise LabctlError(
+        f"no node or role {target!r}: use a node ({', '.join(n.name for n in lab.nodes)}), "
+        "a role (balancers, reals, clients) or all",
+        exit_code=2,
+    )
+
+
+@main.command()
+@lab_option
+@click.option("--json", "as_json", is_flag=True, help="Print timings, changes and checks as JSON.")
+@click.option(
+    "--verify-timeout", default=90.0, show_default=True, help="Seconds to wait for VRRP and health checks to settle."
+)
+def up(lab_path: Path, as_json: bool, verify_timeout: float) -> None:
+    """Bring the lab up: VMs, provisioning over SSH, then verification.
+
+    \b
+    1. the box (`--box local`: built once, cached) and, for an isolated lab, its sandbox:
+       a network namespace with a private libvirtd
+    2. `labctl render` into .labctl/<lab>/render, then `vagrant up` (Vagrant's output goes
+       to .labctl/<lab>/logs/vagrant.log; the terminal shows each node's phase)
+    3. every node provisioned in parallel over SSH: keepalived, IPVS, DR sysctls, nginx
+    4. checks: each VIP held by its planned master alone, every IPVS table as planned,
+       every VIP answering HTTP 200 from the client with both reals seen
+
+    Idempotent: on a healthy lab a second `labctl up` changes nothing and says so per node.
+    """
+    from labctl.cli.progress import RichUpProgress
+    from labctl.lab.bringup import bring_up
+
+    lab = load_lab(lab_path)
+    result = bring_up(lab, lab_path, RichUpProgress(err_console if as_json else console), verify_timeout=verify_timeout)
+    if as_json:
+        click.echo(json.dumps(result.to_dict(), indent=2))
+    else:
+        _print_up(result)
+    if not result.ok:
+        sys.exit(1)
+
+
+def _print_up(result) -> None:
+    table = Table(title="nodes", header_style="bold")
+    table.add_column("node")
+    table.add_column("provisioning")
+    table.add_column("seconds", justify="right")
+    for name, report in result.reports.items():
+        table.add_row(name, report.summary(), f"{report.seconds:.1f}")
+    for name, failure in result.failures.items():
+        table.add_row(name, f"[red]failed[/]: {failure}", "")
+    console.print(table)
+    if result.checks:
+        checks = Table(title="checks", header_style="bold")
+        checks.add_column("check")
+        checks.add_column("node")
+        checks.add_column("result")
+        for check in result.checks:
+            mark = "[green]ok[/]" if check.ok else "[red]FAILED[/]"
+            checks.add_row(check.name, check.node, f"{mark} {check.detail}")
+        console.print(checks)
+    spans = ", ".join(f"{k} {v:.1f} s" for k, v in result.timings.items())
+    console.print(f"timings: {spans}", highlight=False)
+    if result.ok:
+        console.print("[bold green]ready[/]: try `labctl status` or `labctl scenario run failover`")
+    elif result.failures:
+        console.print("[red]some nodes failed[/]: fix the cause and run `labctl up` again; the others are done")
+    else:
+        console.print("[red]the lab is up but a check failed[/] (see above)")
+
+
+@main.command()
+@lab_option
+@click.option("--json", "as_json", is_flag=True, help="Print the status as JSON.")
+def status(lab_path: Path, as_json: bool) -> None:
+    """Each node's VM state, role, address, VIPs held and VRRP states; each VIP's holder.
+
+    Works on a half-broken lab: what cannot be read is reported, the rest is shown.
+    Exit code 0 when every node runs and every VIP has exactly one holder, 1 otherwise.
+    """
+    from labctl.lab.running import RunningLab
+    from labctl.lab.status import lab_status
+
+    lab = load_lab(lab_path)
+    run = RunningLab.for_lab(lab, lab_path)
+    try:
+        st = lab_status(run, lab)
+    finally:
+        run.close()
+    if as_json:
+        click.echo(json.dumps(st.to_dict(), indent=2))
+    else:
+        table = Table(title=f"lab {lab.name}", header_style="bold")
+        for col in ("node", "role", "address", "vm", "VIPs held", "VRRP"):
+            table.add_column(col)
+        for name, entry in st.nodes.items():
+            vrrp = " ".join(f"{k}={v}" for k, v in sorted(entry.get("vrrp", {}).items()))
+            held = " ".join(entry.get("vips_held", [])) if entry["role"] == "balancer" else ""
+            table.add_row(name, entry["role"], entry["address"], entry["vm"], held, vrrp or entry.get("error", ""))
+        console.print(table)
+        vips = Table(title="VIPs", header_style="bold")
+        for col in ("VIP", "address", "holder", "planned master"):
+            vips.add_column(col)
+        for name, entry in st.vips.items():
+            vips.add_row(name, entry["address"], ", ".join(entry["holders"]) or "[red]none[/]", entry["planned_master"])
+        console.print(vips)
+        for problem in st.problems:
+            console.print(f"[yellow]problem[/]: {problem}", highlight=False)
+    if st.problems:
+        sys.exit(1)
+
+
+@main.command(name="exec", context_settings={"ignore_unknown_options": True})
+@lab_option
+@click.option("--sudo", is_flag=True, help="Run the command as root.")
+@click.argument("target")
+@click.argument("command", nargs=-1, required=True, type=click.UNPROCESSED)
+def exec_cmd(lab_path: Path, sudo: bool, target: str, command: tuple[str, ...]) -> None:
+    """Run COMMAND on TARGET: a node, a role (balancers, reals, clients) or all.
+
+    Runs on every node of TARGET in parallel; output is grouped per node; the exit code is 1
+    when the command failed on any node.
+
+    \b
+    Examples:
+      labctl exec balancers --sudo -- ipvsadm -Ln
+      labctl exec c1 -- curl -sI http://10.10.1.10/
+    """
+    from labctl.lab.running import RunningLab
+    from labctl.lab.ssh import SshSession, run_parallel
+
+    lab = load_lab(lab_path)
+    nodes = resolve_targets(lab, target)
+    run = RunningLab.for_lab(lab, lab_path)
+    argv = list(command)
+    try:
+        sessions = run.sessions(nodes, wait=30.0)
+        results = run_parallel(
+            sessions, lambda n, s: s.run(argv, sudo=sudo) if isinstance(s, SshSession) else _raise(s)
+        )
+    finally:
+        run.close()
+    failed = False
+    for node in nodes:
+        outcome = results[node]
+        if isinstance(outcome, BaseException):
+            failed = True
+            console.print(f"[bold]── {node}[/] [red]error[/]: {str(outcome).splitlines()[0]}", highlight=False)
+            continue
+        mark = "" if outcome.rc == 0 else f" [red](exit {outcome.rc})[/]"
+        failed |= outcome.rc != 0
+        console.print(f"[bold]── {node}[/]{mark}", highlight=False)
+        if outcome.stdout:
+            click.echo(outcome.stdout.rstrip("\n"))
+        if outcome.stderr:
+            click.echo(outcome.stderr.rstrip("\n"), err=True)
+    sys.exit(1 if failed else 0)
+
+
+def _raise(exc: BaseException):
+    raise exc
+
+
+@main.command(context_settings={"ignore_unknown_options": True})
+@lab_option
+@click.argument("node")
+@click.argument("command", nargs=-1, type=click.UNPROCESSED)
+def ssh(lab_path: Path, node: str, command: tuple[str, ...]) -> None:
+    """Open a shell on NODE (inside the lab's namespace when isolated), or run COMMAND there.
+
+    The host key pinned by `labctl up` is checked: a changed key is refused.
+
+    \b
+    Examples:
+      labctl ssh b1
+      labctl ssh b1 -- sudo journalctl -u keepalived -n 20
+    """
+    import os
+
+    from labctl.lab.running import RunningLab
+
+    lab = load_lab(lab_path)
+    resolve_targets(lab, node)
+    run = RunningLab.for_lab(lab, lab_path)
+    target = run.ssh_targets([node])[node]
+    argv = [
+        "ssh",
+        "-p",
+        str(target.port),
+        "-o",
+        "IdentitiesOnly=yes",
+        "-o",
+        f"UserKnownHostsFile={run.state.known_hosts}",
+        "-o",
+        "StrictHostKeyChecking=yes",
+        "-o",
+        f"HostKeyAlias={node}",
+    ]
+    for key in target.identity_files:
+        argv += ["-i", key]
+    argv.append(f"{target.user}@{target.hostname}")
+    argv += list(command)
+    if run.namespace:
+        argv = ["ip", "netns", "exec", run.namespace, *argv]
+    os.execvp(argv[0], argv)
+
+
+@main.command()
+@lab_option
+def down(lab_path: Path) -> None:
+    """Halt every VM of the lab (keeps disks and state; `labctl up` brings it back)."""
+    from labctl.lab.running import RunningLab
+
+    lab = load_lab(lab_path)
+    run = RunningLab.for_lab(lab, lab_path)
+    if not run.has_vagrant_dir():
+        console.print("nothing to halt: the lab has never been brought up")
+        return
+    run.start_sandbox()
+    run.vagrant.halt()
+    console.print(f"lab {lab.name} halted")
+
+
+@main.command()
+@click.option(
+    "-f", "--lab", "lab_path", default="lab.yaml", type=click.Path(dir_okay=False, path_type=Path), help=LAB_OPTION_HELP
+)
+@click.option("--name", help="The lab to destroy when its lab file is gone (see .labctl/).")
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+def destroy(lab_path: Path, name: str | None, yes: bool) -> None:
+    """Remove the lab's VMs, libvirt networks and volumes, its sandbox and its state.
+
+    Works when the lab file has changed or is gone: what to remove is read from the lab's
+    state folder (.labctl/<lab>/). Afterwards nothing of the lab remains.
+    """
+    from labctl.lab.running import RunInfo, RunningLab, find_states
+    from labctl.lab.state import LabState
+
+    folder = lab_path.resolve().parent
+    states = find_states(folder)
+    if name:
+        states = [s for s in states if s.root.name == name]
+    elif lab_path.exists():
+        try:
+            lab_name = labfile.read_lab(lab_path).name
+            states = [s for s in states if s.root.name == lab_name] or states
+        except labfile.LabFileError:
+            pass  # a broken file must not keep a lab from being destroyed
+    if not states:
+        console.print("nothing to destroy: no lab state under " + str(folder / ".labctl"))
+        return
+    if len(states) > 1:
+        raise LabctlError(
+            "several labs live here: " + ", ".join(s.root.name for s in states), fix="labctl destroy --name NAME"
+        )
+    state: LabState = states[0]
+    info = RunInfo.load(state)
+    assert info is not None
+    if not yes and sys.stdin.isatty():
+        click.confirm(f"destroy lab {info.name} and everything it made?", abort=True)
+    run = RunningLab(state, info)
+    removed = run.destroy()
+    console.print(f"destroyed lab {info.name}: " + "; ".join(removed), highlight=False)
+
+
+@main.group()
+def box() -> None:
+    """The offline Debian 12 box: keepalived, ipvsadm, nginx and curl baked in."""
+
+
+@box.command(name="build")
+@click.option("--mirror", help="Debian mirror URL (default: the host's apt sources).")
+@click.option("--force", is_flag=True, help="Rebuild even when a box with the same inputs exists.")
+def box_build(mirror: str | None, force: bool) -> None:
+    """Build the libvirt box with mmdebstrap (about a minute), cached by its inputs.
+
+    A second build with the same package list, suite and build script is a no-op.
+    A lab uses it with `box: local` (`labctl init --provider libvirt --driver qemu --box local`).
+    """
+    from labctl.lab import box as boxes
+
+    started = time.monotonic()
+    try:
+        info = boxes.build_box(
+            mirror=mirror, force=force, progress=lambda phase: console.print(f"box: {phase}", highlight=False)
+        )
+    except boxes.BoxError as exc:
+        raise LabctlError(str(exc)) from exc
+    console.print(
+        f"box {info.name}: {info.box_file} ({info.size / 1e6:.0f} MB) in {time.monotonic() - started:.0f} s",
+        highlight=False,
+    )
+
+
+@box.command(name="list")
+@click.option("--json", "as_json", is_flag=True, help="Print as JSON.")
+def box_list(as_json: bool) -> None:
+    """The boxes built here."""
+    from labctl.lab import box as boxes
+
+    found = boxes.list_boxes()
+    if as_json:
+        click.echo(json.dumps([b.to_json() for b in found], indent=2))
+        return
+    if not found:
+        console.print("no box built yet: `labctl box build`")
+    for info in found:
+        console.print(f"{info.name}  {info.size / 1e6:.0f} MB  {info.path}", highlight=False)
+
+
+def _register_scenarios() -> None:
+    from labctl.cli.capture import capture
+    from labctl.cli.scenario import report, scenario
+
+    main.add_command(scenario)
+    main.add_command(report)
+    main.add_command(capture)
+
+
+_register_scenarios()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,273 @@
+"""`labctl scenario list|show|run` and `labctl report PATH...`: argument parsing and printing only."""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from datetime import datetime
+from pathlib import Path
+
+import click
+from rich.console import Console
+from rich.live import Live
+from rich.table import Table
+
+from labctl.model import labfile
+from labctl.scenario.loader import ScenarioError, builtin_names, find, parse_set_options, read_scenario
+
+console = Console(soft_wrap=False)
+err_console = Console(stderr=True, soft_wrap=True)
+
+
+def _problems(exc: ScenarioError | labfile.LabFileError) -> None:
+    for problem in exc.problems:
+        err_console.print(str(problem), markup=False, highlight=False)
+    sys.exit(2)
+
+
+@click.group("scenario")
+def scenario() -> None:
+    """Scripted experiments: break the lab on purpose and measure what happens."""
+
+
+def _lab_for_reading():
+    """The lab of ./lab.yaml when it is valid, else the reference lab: scenarios refer to lab
+    facts (the IPVS manager, advert_int) even when only listed or shown."""
+    from labctl.model.lab import reference_lab
+
+    try:
+        return labfile.read_lab(Path("lab.yaml"))
+    except labfile.LabFileError:
+        return reference_lab()
+
+
+@scenario.command("list")
+def list_scenarios() -> None:
+    """The scenarios shipped with labctl (run one with `labctl scenario run NAME`)."""
+    table = Table(show_header=True)
+    table.add_column("name")
+    table.add_column("description")
+    for name in builtin_names():
+        try:
+            text = read_scenario(find(name), lab=_lab_for_reading()).description
+        except ScenarioError as exc:
+            text = f"[red]invalid[/]: {exc.problems[0]}"
+        table.add_row(name, text)
+    console.print(table)
+
+
+@scenario.command("show")
+@click.argument("name")
+def show(name: str) -> None:
+    """A scenario's description, parameters and steps."""
+    try:
+        loaded = read_scenario(find(name), lab=_lab_for_reading())
+    except ScenarioError as exc:
+        _problems(exc)
+    console.print(f"[bold]{loaded.name}[/] ({loaded.file})\n{loaded.description}\n")
+    params = Table(title="parameters (--set NAME=VALUE)", title_justify="left")
+    for column in ("name", "type", "default", "help"):
+        params.add_column(column)
+    for param in loaded.parameters.values():
+        kind = param.type + (f" {'|'.join(map(str, param.choices))}" if param.choices else "")
+        params.add_row(param.name, kind, str(param.default), param.help)
+    console.print(params)
+    console.print("[bold]steps[/]")
+
+    def walk(steps, indent: int = 1) -> None:
+        for step in steps:
+            console.print(
+                f"{'  ' * indent}{step.where.rsplit(':', 1)[-1]:>4}  {step.describe()}", markup=False, highlight=False
+            )
+            walk(step.steps, indent + 1)
+
+    walk(loaded.steps)
+
+
+@scenario.command("run")
+@click.argument("name_or_path")
+@click.option("--set", "sets", multiple=True, metavar="KEY=VALUE", help="Override a parameter.")
+@click.option(
+    "--json", "as_json", is_flag=True, help="Print summary.json (repeat.json with --repeat) instead of tables."
+)
+@click.option(
+    "--repeat",
+    "repeat",
+    type=click.IntRange(min=1),
+    default=1,
+    show_default=True,
+    metavar="N",
+    help="Run the scenario N times in a row and summarise the figures.",
+)
+@click.option(
+    "-f",
+    "--lab",
+    "lab_path",
+    default="lab.yaml",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="The lab file (default: ./lab.yaml).",
+)
+def run(name_or_path: str, sets: tuple[str, ...], as_json: bool, repeat: int, lab_path: Path) -> None:
+    """Run a scenario (a built-in NAME or a PATH) against the running lab. Results go to
+    results/<scenario>-<timestamp>/ next to the lab file, with capture.pcap (the lab segment
+    recorded from the host side when the lab is sandboxed). With --repeat N, each run goes to
+    run-<i>/ in that folder, and repeat.json, repeat.md and distributions.png sum them up.
+
+    Exit 0 when every expectation held (PASSED), 1 when one failed (FAILED), 3 when only timing
+    figures failed on a host too loaded to judge them (INCONCLUSIVE, reasons printed). With
+    --repeat: 1 if any run failed, else 3 if any was inconclusive, else 0."""
+    overrides = parse_set_options(sets)
+    try:
+        lab = labfile.read_lab(lab_path)
+        loaded = read_scenario(find(name_or_path), overrides, lab)
+    except (ScenarioError, labfile.LabFileError) as exc:
+        _problems(exc)
+    stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
+    out = lab_path.resolve().parent / "results" / f"{loaded.name}-{stamp}"
+    from labctl.lab.access import open_live_lab  # the VM layer: imported only when needed
+
+    if repeat > 1:
+        # Each run reads the file again: same --set values, a fresh Scenario.
+        load = lambda: read_scenario(find(name_or_path), overrides, lab)  # noqa: E731
+        with open_live_lab(lab_path) as access:
+            series = _run_repeated(access, loaded, load, repeat, out, as_json)
+        sys.exit(_print_repeat(series, out, as_json))
+    with open_live_lab(lab_path) as access:
+        summary = run_with_view(access, loaded, out, quiet=as_json)
+    _print_summary(summary, out, as_json)
+    sys.exit(exit_code(summary))
+
+
+def _run_repeated(access, loaded, load, count: int, out: Path, as_json: bool):
+    from labctl.cli import repeat as repeating
+
+    # With --json stdout is for repeat.json alone: progress goes to stderr.
+    progress = err_console if as_json else console
+    series = repeating.Series(loaded.name, dict(loaded.values), count)
+    return repeating.run_series(
+        series,
+        out,
+        load,
+        run_one=lambda scenario, folder: run_with_view(access, scenario, folder, quiet=as_json),
+        on_done=lambda outcome, n: progress.print(repeating.progress_line(outcome, n), markup=False, highlight=False),
+    )
+
+
+def _print_repeat(series, out: Path, as_json: bool) -> int:
+    from labctl.cli import repeat as repeating
+    from labctl.report import compare
+
+    record = repeating.write_repeat(series, out)
+    if as_json:
+        click.echo(json.dumps(record, indent=2, default=str))
+    else:
+        title = f"{series.scenario}: {len(series.runs)} run(s)"
+        console.print(compare.distribution_table(record["aggregate"], title))
+        console.print(f"verdicts: {compare.verdict_text(record['aggregate']['verdicts'])}", highlight=False)
+        console.print(f"results: {out / repeating.REPEAT_MD}", highlight=False)
+    if series.stopped:
+        err_console.print(f"[yellow]the series stopped early:[/] {series.stopped}")
+    return repeating.series_exit_code(series)
+
+
+# pass, fail, inconclusive (the host could not support a verdict on timing)
+EXIT_CODES = {"pass": 0, "fail": 1, "inconclusive": 3}
+
+
+def exit_code(summary: dict) -> int:
+    return EXIT_CODES.get((summary.get("verdict") or {}).get("verdict", "fail"), 1)
+
+
+def run_with_view(access, loaded, out: Path, quiet: bool = False) -> dict:
+    """Run the engine with the live view (unless QUIET), then build the report."""
+    from labctl.cli.live import live_table
+    from labctl.report.build import build
+    from labctl.scenario.engine import Engine
+
+    engine = Engine(access, loaded, out)
+    if quiet:
+        engine.run()
+    else:
+        import threading
+
+        worker = threading.Thread(target=engine.run, name="scenario")
+        with Live(live_table(engine), console=err_console, refresh_per_second=4) as view:
+            worker.start()
+            try:
+                while worker.is_alive():
+                    view.update(live_table(engine))
+                    time.sleep(0.25)
+            except KeyboardInterrupt:
+                # The engine thread cannot be interrupted from here: ask it to stop at the next
+                # step boundary and wait for its cleanup.
+                engine.request_stop()
+                err_console.print("interrupted: putting the lab back...")
+                worker.join()
+    return build(out)
+
+
+def _print_summary(summary: dict, out: Path, as_json: bool) -> None:
+    if as_json:
+        click.echo(json.dumps(summary, indent=2, default=str))
+        return
+    from labctl.report.build import expectations_table, summary_table
+
+    console.print(summary_table(summary))
+    console.print(expectations_table(summary))
+    if summary.get("error"):
+        console.print(f"[red]the run stopped early:[/] {summary['error']}")
+    verdict = (summary.get("verdict") or {}).get("verdict", "fail")
+    shown = {"pass": "[green]PASSED[/]", "fail": "[red]FAILED[/]", "inconclusive": "[yellow]INCONCLUSIVE[/]"}[verdict]
+    for reason in (summary.get("verdict") or {}).get("reasons", []):
+        console.print(f"  - {reason}", markup=False, highlight=False)
+    console.print(f"{shown}  results: {out}")
+
+
+@click.command("report")
+@click.argument(
+    "paths", nargs=-1, required=True, metavar="PATH...", type=click.Path(exists=True, file_okay=False, path_type=Path)
+)
+@click.option(
+    "--json", "as_json", is_flag=True, help="Print summary.json (the comparison with several PATHs) instead of tables."
+)
+@click.option(
+    "--out",
+    "out_dir",
+    default=".",
+    show_default=True,
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Where comparison.md and comparison.png go (several PATHs).",
+)
+def report(paths: tuple[Path, ...], as_json: bool, out_dir: Path) -> None:
+    """Re-render a past run's summary.json, report.md and timeline.png from its raw files.
+
+    With several PATHs (run folders, or --repeat folders holding run-<i>/), rebuild every run
+    and compare them side by side: a repeat folder is one group, a run folder a group of one.
+    Writes comparison.md and comparison.png into --out; exits 0 once written."""
+    from labctl.cli.repeat import is_run_folder
+    from labctl.report.build import build
+
+    if len(paths) == 1 and is_run_folder(paths[0]):
+        summary = build(paths[0])
+        _print_summary(summary, paths[0], as_json)
+        sys.exit(exit_code(summary))
+    _compare_folders(list(paths), out_dir, as_json)
+
+
+def _compare_folders(paths: list[Path], out_dir: Path, as_json: bool) -> None:
+    from labctl.cli.repeat import NotARunFolder, load_groups, write_comparison
+    from labctl.report import compare
+    from labctl.report.build import build
+
+    try:
+        groups = load_groups(paths, build)
+    except NotARunFolder as exc:
+        raise click.BadParameter(str(exc), param_hint="PATH") from exc
+    comparison = compare.compare(groups)
+    markdown, png = write_comparison(comparison, groups, out_dir)
+    if as_json:
+        click.echo(json.dumps(comparison, indent=2, default=str))
+        return
+    console.print(compare.comparison_table(comparison))
+    console.print(f"comparison: {markdown}\nplot: {png}", highlight=False)

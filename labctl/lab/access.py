@@ -1,0 +1,120 @@
+"""LabAccess over real VMs: commands and streams over SSH, power through Vagrant.
+
+The scenario engine drives a lab only through this (see labctl/scenario/access.py). A node that
+was powered off is reached again through a fresh SSH session once it has booted.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from labctl.errors import LabctlError
+from labctl.lab import netns
+from labctl.lab.packet_capture import CapturePoint
+from labctl.lab.processes import PopenLineStream
+from labctl.lab.running import RunningLab
+from labctl.lab.ssh import CommandResult, SshLineStream, SshSession
+from labctl.model import labfile
+from labctl.model.lab import Lab
+
+
+class LiveLab:
+    """A running lab's nodes, reached over SSH (inside the lab's namespace when isolated)."""
+
+    def __init__(self, lab: Lab, run: RunningLab) -> None:
+        self.lab = lab
+        self._run = run
+        self._lock = threading.Lock()
+        self._host_streams: list[PopenLineStream] = []
+
+    def _session(self, node: str, wait: float = 60.0) -> SshSession:
+        with self._lock:
+            outcome = self._run.sessions([node], wait=wait)[node]
+        if isinstance(outcome, BaseException):
+            raise LabctlError(f"cannot reach {node} over SSH: {str(outcome).splitlines()[0]}")
+        return outcome
+
+    def run(self, node: str, argv: list[str] | str, sudo: bool = True, timeout: float = 60.0) -> CommandResult:
+        return self._session(node).run(argv, sudo=sudo, timeout=timeout)
+
+    def stream(self, node: str, argv: list[str] | str, sudo: bool = False) -> SshLineStream:
+        return self._session(node).stream(argv, sudo=sudo)
+
+    def put(self, node: str, path: str, content: bytes | str, mode: int = 0o644, sudo: bool = True) -> bool:
+        return self._session(node).put(path, content, mode=mode, sudo=sudo)
+
+    def power_off(self, node: str) -> None:
+        with self._lock:
+            self._run.drop_session(node)
+        self._run.hard_power_off(node)
+
+    def power_on(self, node: str) -> None:
+        self._run.vagrant.up([node])
+        # Its config is persisted (keepalived enabled, IPVS rules restored at boot, VIPs on lo
+        # by labctl-vips.service): reaching it over SSH is all that is left to wait for.
+        self._session(node, wait=300.0)
+
+    # -- the host side of the lab network (sandboxed labs only) -------------------------------
+
+    def capture_point(self) -> CapturePoint | None:
+        """The lab network's bridge, inside the lab's namespace: every VRRP advert and ARP
+        broadcast is flooded to it, and the host-side probe's traffic passes through it."""
+        sandbox, namespace = self._run.sandbox, self._run.namespace
+        if sandbox is None or namespace is None:
+            return None
+        network = f"labctl-{self.lab.name}"
+        proc = sandbox.virsh("net-info", network, check=False)
+        bridge = next(
+            (line.split(":", 1)[1].strip() for line in proc.stdout.splitlines() if line.startswith("Bridge:")), None
+        )
+        if proc.returncode != 0 or not bridge:
+            raise LabctlError(f"libvirt network {network} has no bridge: {proc.stderr.strip() or proc.stdout.strip()}")
+        return CapturePoint(
+            namespace, bridge, f"bridge {bridge} of network {network} (host side, namespace {namespace})"
+        )
+
+    def host_stream(self, argv: list[str]) -> PopenLineStream | None:
+        """Run ARGV on the host inside the lab's namespace (None when the lab has none)."""
+        namespace = self._run.namespace
+        if namespace is None:
+            return None
+        popen = subprocess.Popen(
+            netns.exec_argv(namespace, argv),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
+        )
+        stream = PopenLineStream(popen)
+        self._host_streams.append(stream)
+        return stream
+
+    def close(self) -> None:
+        for stream in self._host_streams:
+            if stream.returncode is None:
+                stream.stop()
+        self._run.close()
+
+
+@contextmanager
+def open_live_lab(lab_path: Path) -> Iterator[LiveLab]:
+    """The lab of LAB_PATH as it runs now; raises a clear error when it is not up."""
+    try:
+        lab = labfile.read_lab(lab_path)
+    except labfile.LabFileError as exc:
+        raise LabctlError(str(exc), exit_code=2) from exc
+    run = RunningLab.for_lab(lab, lab_path)
+    if not run.has_vagrant_dir():
+        raise LabctlError(f"lab {lab.name} is not up", fix="labctl up")
+    down = [n.name for n in lab.nodes if n.name not in (run.running_domains() or {n.name for n in lab.nodes})]
+    if down:
+        raise LabctlError(f"lab {lab.name} is not fully up: {', '.join(down)} not running", fix="labctl up")
+    live = LiveLab(lab, run)
+    try:
+        yield live
+    finally:
+        live.close()

@@ -1,0 +1,245 @@
+"""`labctl up`: box, sandbox, render, vagrant up, parallel SSH provisioning, verification."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from concurrent.futures import Future, ThreadPoolExecutor, wait
+from contextlib import AbstractContextManager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+from labctl.errors import LabctlError
+from labctl.lab import verify
+from labctl.lab.provision import NodeReport, provision_node
+from labctl.lab.render import node_files
+from labctl.lab.running import RunInfo, RunningLab
+from labctl.lab.snapshot import read_node_state
+from labctl.lab.ssh import CommandFailed, SshConfigError, SshError, SshSession, run_parallel
+from labctl.model.lab import Lab
+from labctl.resources import provision_dir
+
+RUNNING = "running"
+
+
+@dataclass
+class UpResult:
+    timings: dict[str, float] = field(default_factory=dict)
+    reports: dict[str, NodeReport] = field(default_factory=dict)
+    failures: dict[str, str] = field(default_factory=dict)
+    checks: list[verify.Check] = field(default_factory=list)
+    vagrant_up_skipped: bool = False
+
+    @property
+    def ok(self) -> bool:
+        return not self.failures and all(c.ok for c in self.checks)
+
+    def to_dict(self) -> dict:
+        return {
+            "ok": self.ok,
+            "timings": self.timings,
+            "vagrant_up_skipped": self.vagrant_up_skipped,
+            "nodes": {
+                n: {"uploaded": r.uploaded, "changes": r.changes, "seconds": r.seconds} for n, r in self.reports.items()
+            },
+            "failures": self.failures,
+            "checks": [c.to_dict() for c in self.checks],
+        }
+
+
+class _Clock:
+    def __init__(self, timings: dict[str, float]) -> None:
+        self.timings = timings
+
+    def __call__(self, name: str):
+        clock = self
+
+        class _Span:
+            def __enter__(self):
+                self.start = time.monotonic()
+
+            def __exit__(self, *exc):
+                clock.timings[name] = round(time.monotonic() - self.start, 2)
+
+        return _Span()
+
+
+class PhaseBoard(Protocol):
+    """Where each node's current phase is shown (the CLI draws it; tests may record it)."""
+
+    def set(self, node: str, phase: str) -> None: ...
+
+    def shown(self) -> AbstractContextManager[Any]: ...
+
+
+class UpProgress(Protocol):
+    """What the bring-up tells as it goes: a line of news, and a board of per-node phases.
+    The lab layer only emits these; `labctl.cli.progress` turns them into rich output."""
+
+    def say(self, text: str) -> None: ...
+
+    def board(self, title: str, nodes: list[str]) -> PhaseBoard: ...
+
+
+def bring_up(
+    lab: Lab,
+    lab_path: Path,
+    progress: UpProgress,
+    verify_timeout: float = 90.0,
+    only_nodes: list[str] | None = None,
+    run_checks: bool = True,
+) -> UpResult:
+    result = UpResult()
+    clock = _Clock(result.timings)
+    started = time.monotonic()
+    run = RunningLab.for_lab(lab, lab_path)
+    run.check_prerequisites()
+    run.state.ensure()
+    RunInfo.of(lab).save(run.state)
+    names = only_nodes or [n.name for n in lab.nodes]
+    try:
+        with clock("box"):
+            run.ensure_box(progress=lambda phase: progress.say(f"box: {phase}"))
+        with clock("sandbox"):
+            run.start_sandbox()
+        with clock("render"):
+            ctx = run.render()
+        _up_and_provision(run, lab, ctx, names, progress, result)
+        with clock("verify"):
+            if run_checks and not result.failures:
+                result.checks = check_lab(run, lab, timeout=verify_timeout)
+    finally:
+        run.close()
+        result.timings["total"] = round(time.monotonic() - started, 2)
+        (run.state.logs_dir).mkdir(parents=True, exist_ok=True)
+        (run.state.logs_dir / "last-up.json").write_text(json.dumps(result.to_dict(), indent=2) + "\n")
+    return result
+
+
+# Vagrant's last line for a node in `vagrant up --no-provision`: that VM is done.
+NODE_DONE = "Machine not provisioned because"
+
+
+def _up_and_provision(run: RunningLab, lab: Lab, ctx, names: list[str], progress: UpProgress, result: UpResult) -> None:
+    """`vagrant up`, provisioning each node over SSH as soon as Vagrant is done with it: the
+    first VMs are configured while the last ones still boot."""
+    board = progress.board("vagrant up and provisioning", names)
+    pool = ThreadPoolExecutor(max_workers=len(names), thread_name_prefix="provision")
+    jobs: dict[str, Future] = {}
+    vagrant_done = threading.Event()
+    up_started = time.monotonic()
+
+    def provision(name: str) -> NodeReport:
+        board.set(name, "connecting")
+        wait = 60.0 if result.vagrant_up_skipped else 300.0
+        try:
+            session = run.sessions([name], wait=wait)[name]
+        except (SshConfigError, LabctlError):
+            # `vagrant ssh-config` may answer nothing while `vagrant up` is still busy with
+            # other machines: ask again once it is done.
+            board.set(name, "waiting for vagrant up to finish")
+            vagrant_done.wait()
+            session = run.sessions([name], wait=wait)[name]
+        if isinstance(session, BaseException):
+            raise session
+        report = provision_node(
+            session, node_files(lab, lab.node(name), ctx), on_phase=lambda phase: board.set(name, phase)
+        )
+        board.set(name, report.summary())
+        return report
+
+    def start(name: str) -> None:
+        if name in names and name not in jobs:
+            jobs[name] = pool.submit(provision, name)
+
+    def on_line(node: str, text: str) -> None:
+        if text.startswith(" "):  # the indented domain details are log material
+            return
+        board.set(node, text[:70])
+        if text.startswith(NODE_DONE):
+            start(node)
+
+    try:
+        with board.shown():
+            try:
+                if _all_running(run, names):
+                    result.vagrant_up_skipped = True
+                else:
+                    run.vagrant.up(None if set(names) == {n.name for n in lab.nodes} else names, on_line=on_line)
+            finally:
+                vagrant_done.set()
+            result.timings["vagrant_up"] = round(time.monotonic() - up_started, 2)
+            tail_started = time.monotonic()
+            for name in names:  # nodes Vagrant had nothing to do for
+                start(name)
+            wait(jobs.values())
+            result.timings["provision_after_up"] = round(time.monotonic() - tail_started, 2)
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
+    for name, job in jobs.items():
+        error = job.exception()
+        if error is None:
+            result.reports[name] = job.result()
+        else:
+            result.failures[name] = _one_line(error)
+    reports = result.reports.values()
+    result.timings["provision"] = round(max((r.seconds for r in reports), default=0.0), 2)
+
+
+def _all_running(run: RunningLab, names: list[str]) -> bool:
+    running = run.running_domains()
+    if running is not None:
+        return set(names) <= running and run.has_machine_ids(names)
+    # A healthy lab: vagrant up would only re-check every VM (seconds per node).
+    statuses = {s.name: s.state for s in run.vagrant.status()}
+    return all(statuses.get(n) == RUNNING for n in names)
+
+
+def _one_line(exc: BaseException) -> str:
+    """The cause in one line: for a failed command, what it was and its last error line."""
+    if isinstance(exc, CommandFailed):
+        lines = [line for line in exc.result.stderr.strip().splitlines() if line.strip()]
+        last = f": {lines[-1].strip()}" if lines else ""
+        return f"{str(exc).splitlines()[0]}{last}"
+    text = str(exc).strip().splitlines()
+    return text[0] if text else exc.__class__.__name__
+
+
+def gather_views(run: RunningLab, names: list[str]) -> dict[str, object]:
+    sessions = run.sessions(names, wait=20.0)
+    return run_parallel(sessions, lambda name, s: read_node_state(s) if isinstance(s, SshSession) else _raise(s))
+
+
+def _raise(exc: BaseException):
+    raise exc
+
+
+def http_check(run: RunningLab, lab: Lab, requests_per_vip: int = 6) -> list[verify.Check]:
+    client = lab.clients[0].name
+    session = run.sessions([client], wait=20.0)[client]
+    if isinstance(session, BaseException):
+        return [verify.Check("http", client, False, f"cannot reach the client: {_one_line(session)}")]
+    script = (provision_dir() / "client" / "http-check.sh").read_bytes()
+    vips = [v.address for v in lab.vips]
+    out = session.run(["sh", "-s", str(requests_per_vip), *vips], stdin=script, timeout=120)
+    return verify.evaluate_http(lab, client, verify.parse_http_lines(out.stdout))
+
+
+def check_lab(run: RunningLab, lab: Lab, timeout: float) -> list[verify.Check]:
+    balancers = [b.name for b in lab.balancers]
+
+    def gather() -> list[verify.Check]:
+        views = gather_views(run, balancers)
+        good = {n: v for n, v in views.items() if not isinstance(v, BaseException)}
+        checks = [verify.Check("ssh", n, False, _one_line(v)) for n, v in views.items() if isinstance(v, BaseException)]
+        checks += verify.evaluate_vips(lab, good) + verify.evaluate_ipvs(lab, good)
+        if all(c.ok for c in checks):
+            checks += http_check(run, lab)
+        return checks
+
+    try:
+        return verify.wait_for_checks(gather, timeout=timeout)
+    except SshError as exc:
+        raise LabctlError(f"verification could not reach the nodes: {exc}") from exc

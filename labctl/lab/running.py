@@ -1,0 +1,370 @@
+"""A lab as it runs: its state folder, sandbox, Vagrant environment and SSH sessions.
+
+This is the I/O side of `up`, `status`, `exec`, `ssh`, `down` and `destroy`. What it needs to
+find and tear down a lab is recorded in the state folder (`runinfo.json`), so `destroy` works
+when the lab file has changed or is gone.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+
+from labctl.errors import LabctlError
+from labctl.lab import box as boxes
+from labctl.lab.render import RenderContext, render_lab, write_rendered
+from labctl.lab.rendercontext import box_ref, libvirt_runtime, sandbox_for
+from labctl.lab.sandbox import Sandbox, SandboxError
+from labctl.lab.ssh import SshError, SshSession, SshTarget, forget_host, parse_ssh_config, run_parallel
+from labctl.lab.state import STATE_ROOT, LabState, vrrp_password
+from labctl.lab.vagrant import LabVagrant, require_vagrant
+from labctl.model.lab import LOCAL_BOX, Lab
+
+RUNINFO = "runinfo.json"
+
+
+@dataclass(frozen=True)
+class RunInfo:
+    """What a lab's teardown needs, saved when it first comes up."""
+
+    name: str
+    provider: str
+    isolation: str
+    namespace: str | None
+    tb_size: int
+
+    @classmethod
+    def of(cls, lab: Lab) -> RunInfo:
+        isolated = lab.isolation == "netns"
+        return cls(
+            lab.name,
+            lab.provider.name,
+            lab.isolation,
+            sandbox_namespace(lab.name) if isolated else None,
+            lab.provider.libvirt.tb_size,
+        )
+
+    def save(self, state: LabState) -> None:
+        state.ensure()
+        (state.root / RUNINFO).write_text(json.dumps(self.__dict__, indent=2) + "\n")
+
+    @classmethod
+    def load(cls, state: LabState) -> RunInfo | None:
+        path = state.root / RUNINFO
+        if not path.exists():
+            return None
+        return cls(**json.loads(path.read_text()))
+
+
+def sandbox_namespace(lab_name: str) -> str:
+    from labctl.lab.sandbox import namespace_for
+
+    return namespace_for(lab_name)
+
+
+def find_states(folder: Path) -> list[LabState]:
+    """Every lab state under FOLDER/.labctl that has been brought up."""
+    root = folder.resolve() / STATE_ROOT
+    if not root.is_dir():
+        return []
+    return [LabState(p) for p in sorted(root.iterdir()) if (p / RUNINFO).exists()]
+
+
+class RunningLab:
+    """The lab's runtime pieces; cheap to make, nothing starts until a method asks."""
+
+    def __init__(self, state: LabState, info: RunInfo, lab: Lab | None = None) -> None:
+        self.state = state
+        self.info = info
+        self.lab = lab
+        self.sandbox: Sandbox | None = (
+            sandbox_for(info.name, state, info.tb_size) if info.isolation == "netns" else None
+        )
+        self._sessions: dict[str, SshSession] = {}
+        self._session_errors: dict[str, BaseException] = {}
+        self._lock = threading.RLock()
+
+    @classmethod
+    def for_lab(cls, lab: Lab, lab_path: Path) -> RunningLab:
+        state = LabState.for_lab(lab_path, lab.name)
+        return cls(state, RunInfo.of(lab), lab)
+
+    # --- environment ---------------------------------------------------------------------
+
+    @property
+    def namespace(self) -> str | None:
+        return self.sandbox.name if self.sandbox else None
+
+    def vagrant_env(self) -> dict[str, str]:
+        if self.sandbox:
+            return self.sandbox.vagrant_env()
+        env = dict(os.environ)
+        env.setdefault("VAGRANT_CHECKPOINT_DISABLE", "1")
+        return env
+
+    @property
+    def vagrant(self) -> LabVagrant:
+        return LabVagrant(
+            self.state.render_dir,
+            self.vagrant_env(),
+            self.state.logs_dir / "vagrant.log",
+            namespace=self.namespace,
+            provider=self.info.provider,
+        )
+
+    def has_vagrant_dir(self) -> bool:
+        return (self.state.render_dir / "Vagrantfile").exists()
+
+    # --- bring up --------------------------------------------------------------------------
+
+    def check_prerequisites(self) -> None:
+        require_vagrant()
+        if self.info.isolation == "netns" and os.geteuid() != 0:
+            raise LabctlError(
+                "an isolated lab (isolation: netns) needs root for its network namespace",
+                fix="run labctl with sudo, or set `isolation: none` in the lab file",
+            )
+        if self.info.provider == "virtualbox" and shutil.which("VBoxManage") is None:
+            raise LabctlError(
+                "the lab uses VirtualBox, which is not installed",
+                fix="install VirtualBox, or `labctl init --provider libvirt --driver qemu --box local`",
+            )
+        if self.info.provider == "libvirt" and not _vagrant_libvirt_installed():
+            raise LabctlError(
+                "the vagrant-libvirt plugin is not installed",
+                fix="apt-get install vagrant-libvirt libvirt-daemon-system qemu-system-x86",
+            )
+        if self.info.provider == "libvirt" and self.info.isolation != "netns" and not _host_libvirt_socket():
+            raise LabctlError(
+                "no libvirtd answers on this host",
+                fix="start libvirtd, or run the lab isolated (`isolation: netns`, needs root)",
+            )
+
+    def start_sandbox(self) -> None:
+        if self.sandbox is None:
+            return
+        try:
+            self.sandbox.start()
+        except SandboxError as exc:
+            raise LabctlError(str(exc)) from exc
+
+    def ensure_box(self, progress=None) -> None:
+        assert self.lab is not None
+        if self.lab.provider.box != LOCAL_BOX:
+            return
+        try:
+            info = boxes.build_box(progress=progress)
+            boxes.add_box_to_vagrant(info, self.vagrant_env())
+        except boxes.BoxError as exc:
+            raise LabctlError(str(exc)) from exc
+
+    def render(self) -> RenderContext:
+        assert self.lab is not None
+        ctx = RenderContext(
+            box=box_ref(self.lab),
+            libvirt=libvirt_runtime(self.lab, self.state),
+            auth_pass=vrrp_password(self.lab, self.state),
+        )
+        write_rendered(render_lab(self.lab, ctx), self.state.render_dir)
+        return ctx
+
+    # --- SSH ---------------------------------------------------------------------------------
+
+    def domain_states(self) -> dict[str, str] | None:
+        """Each node's VM state asked of the sandbox's libvirt directly (milliseconds, where
+        `vagrant status` takes seconds); None when that cannot be asked."""
+        if self.info.provider != "libvirt" or self.sandbox is None or not self.sandbox.running():
+            return None
+        proc = self.sandbox.virsh("list", "--all", check=False)
+        if proc.returncode != 0:
+            return None
+        prefix = f"labctl-{self.info.name}-"
+        states = {}
+        for line in proc.stdout.splitlines():
+            parts = line.split(None, 2)  # Id, Name, State ("running", "shut off"); headers skip below
+            if len(parts) == 3 and parts[1].startswith(prefix):
+                states[parts[1].removeprefix(prefix)] = parts[2].strip().replace(" ", "")
+        return states
+
+    def running_domains(self) -> set[str] | None:
+        states = self.domain_states()
+        return None if states is None else {n for n, s in states.items() if s == "running"}
+
+    def hard_power_off(self, node: str) -> None:
+        """Pull the plug: no shutdown, no goodbye adverts. vagrant-libvirt's `halt --force`
+        asks the guest to shut down (ACPI), which lets keepalived leave gracefully."""
+        if self.info.provider == "libvirt":
+            domain = f"labctl-{self.info.name}-{node}"
+            if self.sandbox is not None:
+                proc = self.sandbox.virsh("destroy", domain, check=False)
+            else:
+                proc = subprocess.run(
+                    ["virsh", "-c", "qemu:///system", "destroy", domain], capture_output=True, text=True
+                )
+            if proc.returncode != 0:
+                raise LabctlError(f"cannot power off {node}: {proc.stderr.strip() or proc.stdout.strip()}")
+            return
+        self.vagrant.halt(node, force=True)
+
+    def vm_states(self) -> dict[str, str]:
+        """Node -> VM state (running, shutoff, not_created, ...), the fast way when there is one."""
+        states = self.domain_states()
+        if states is not None:
+            return states
+        return {s.name: s.state for s in self.vagrant.status()}
+
+    def _ssh_config_cache(self) -> Path:
+        return self.state.root / "ssh-config.json"
+
+    def ssh_targets(self, nodes: list[str], fresh: bool = False) -> dict[str, SshTarget]:
+        """SSH settings per node from `vagrant ssh-config`, cached per node while its VM stays
+        the same (same machine id): asking Vagrant costs seconds on every command."""
+        with self._lock:
+            ids = {n: _machine_id(self.state.render_dir, n, self.info.provider) for n in nodes}
+            cache = self._ssh_config_cache()
+            cached = json.loads(cache.read_text()).get("nodes", {}) if cache.exists() else {}
+            known = {
+                n: cached[n]["text"] for n in nodes if not fresh and ids[n] and cached.get(n, {}).get("id") == ids[n]
+            }
+            asked = [n for n in nodes if n not in known]
+            if asked:
+                text = self.vagrant.ssh_config_text(asked)
+                for name, block in _host_blocks(text).items():
+                    known[name] = block
+                    if ids.get(name):
+                        cached[name] = {"id": ids[name], "text": block}
+                self.state.ensure()
+                cache.write_text(json.dumps({"nodes": cached}, indent=2) + "\n")
+        targets = parse_ssh_config("".join(known[n] for n in nodes if n in known))
+        missing = [n for n in nodes if n not in targets]
+        if missing:
+            raise LabctlError(
+                f"vagrant gave no SSH settings for {', '.join(missing)}", fix="`labctl up` (the VMs may not be running)"
+            )
+        return targets
+
+    def has_machine_ids(self, nodes: list[str]) -> bool:
+        return all(_machine_id(self.state.render_dir, n, self.info.provider) for n in nodes)
+
+    def forget_recreated(self, nodes: list[str]) -> None:
+        """A VM made anew at the same address has new host keys: drop the old pins for it
+        (and only for it), keeping the check for every VM that was not re-created."""
+        ids_file = self.state.root / "machine-ids.json"
+        known = json.loads(ids_file.read_text()) if ids_file.exists() else {}
+        for node in nodes:
+            current = _machine_id(self.state.render_dir, node, self.info.provider)
+            if current and known.get(node) != current:
+                forget_host(self.state.known_hosts, node)
+                known[node] = current
+        self.state.ensure()
+        ids_file.write_text(json.dumps(known, indent=2) + "\n")
+
+    def sessions(self, nodes: list[str], wait: float = 300.0) -> dict[str, SshSession | BaseException]:
+        """Open (or reuse) an SSH session per node, in parallel, retrying while nodes boot.
+        Safe to call from several threads (provisioning starts per node as each VM is ready)."""
+        with self._lock:
+            wanted = [n for n in nodes if n not in self._sessions]
+            if wanted:
+                self.forget_recreated(wanted)
+        if wanted:
+            targets = self.ssh_targets(wanted)
+            connect = lambda name, target, limit: SshSession.connect(  # noqa: E731
+                target, self.namespace, self.state.known_hosts, wait=limit
+            )
+            opened = run_parallel({n: targets[n] for n in wanted}, lambda n, t: connect(n, t, wait))
+            stale = [n for n, r in opened.items() if isinstance(r, BaseException)]
+            if stale:
+                # A rebooted VM may have a new management address: ask Vagrant again, briefly.
+                targets = self.ssh_targets(stale, fresh=True)
+                opened.update(run_parallel({n: targets[n] for n in stale}, lambda n, t: connect(n, t, min(wait, 20.0))))
+            with self._lock:
+                for name, outcome in opened.items():
+                    if isinstance(outcome, SshSession):
+                        self._sessions[name] = outcome
+                        self._session_errors.pop(name, None)
+                    else:
+                        self._session_errors[name] = outcome
+        with self._lock:
+            return {
+                node: self._sessions.get(node) or self._session_errors.get(node, SshError(f"{node}: no session"))
+                for node in nodes
+            }
+
+    def drop_session(self, node: str) -> None:
+        with self._lock:
+            session = self._sessions.pop(node, None)
+        if session:
+            session.close()
+
+    def close(self) -> None:
+        for session in self._sessions.values():
+            session.close()
+        self._sessions.clear()
+
+    # --- tear down ---------------------------------------------------------------------------
+
+    def destroy(self, on_line=None) -> list[str]:
+        """Remove the VMs, the lab's libvirt objects, the sandbox and the state folder.
+        Returns what was removed, for the user to see."""
+        removed = []
+        self.close()
+        if self.sandbox and not self.sandbox.running() and self.has_vagrant_dir():
+            # vagrant-libvirt needs its libvirtd to remove domains and volumes.
+            try:
+                self.sandbox.start()
+            except SandboxError:
+                pass
+        if self.has_vagrant_dir():
+            try:
+                self.vagrant.destroy(on_line)
+                removed.append("VMs")
+            except LabctlError:
+                if not self.sandbox:
+                    raise  # the host's libvirt: objects would be left behind; say so
+        if self.sandbox:
+            try:
+                self.sandbox.destroy()
+            except SandboxError as exc:
+                raise LabctlError(str(exc)) from exc
+            removed.append(f"sandbox {self.sandbox.name} (namespace, libvirtd, networks, volumes)")
+        shutil.rmtree(self.state.root, ignore_errors=True)
+        removed.append(f"state {self.state.root}")
+        parent = self.state.root.parent
+        if parent.name == STATE_ROOT and parent.is_dir() and not any(parent.iterdir()):
+            parent.rmdir()  # the last lab of this folder: no empty .labctl left behind
+        return removed
+
+
+def _host_blocks(text: str) -> dict[str, str]:
+    """`vagrant ssh-config` output split into its `Host NAME` blocks, by name."""
+    blocks: dict[str, str] = {}
+    name = None
+    for line in text.splitlines(keepends=True):
+        if line.startswith("Host "):
+            name = line.split()[1]
+            blocks[name] = ""
+        if name:
+            blocks[name] += line
+    return blocks
+
+
+def _machine_id(render_dir: Path, node: str, provider: str) -> str | None:
+    path = render_dir / ".vagrant" / "machines" / node / provider / "id"
+    return path.read_text().strip() if path.exists() else None
+
+
+def _vagrant_libvirt_installed() -> bool:
+    gems = Path("/usr/share/rubygems-integration/all/specifications")
+    if any(gems.glob("vagrant-libvirt-*.gemspec")):
+        return True
+    proc = subprocess.run(["vagrant", "plugin", "list"], capture_output=True, text=True)
+    return "vagrant-libvirt" in proc.stdout
+
+
+def _host_libvirt_socket() -> bool:
+    return Path("/run/libvirt/libvirt-sock").exists() or Path("/var/run/libvirt/libvirt-sock").exists()

@@ -1,0 +1,505 @@
+"""A private libvirt for one lab: virtlogd + libvirtd inside the lab's own network namespace.
+
+Why: every lab uses the same 10.10.1.0/24 and the same libvirt network names, and lab traffic
+must never leave a namespace we created. So each lab gets
+
+- a network namespace (``labctl-<lab>``) in which libvirt creates its bridges, dnsmasq and qemu;
+- a private mount namespace for the daemons, in which the lab's state folder is bind-mounted
+  over /run/libvirt, /var/lib/libvirt, /var/log/libvirt, /var/cache/libvirt and /etc/libvirt
+  (libvirtd in system mode has those paths compiled in; a config file cannot move them all).
+  /run itself is a fresh tmpfs there, so the host's /run/libvirt is never created or touched.
+
+Clients (virsh, vagrant-libvirt) reach the daemon through its socket, which the host sees at
+``<state>/libvirt/run/libvirt-sock``: ``qemu:///system?socket=<that path>``.
+Paths that libvirtd itself interprets (storage pool targets, logs) are in the daemon's view,
+so the storage pool ``default`` at /var/lib/libvirt/images lands in ``<state>/libvirt/lib/images``.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import time
+from pathlib import Path
+from urllib.parse import quote
+
+from labctl.lab import netns
+from labctl.lab.box import default_cache_root
+
+# Daemon-view path -> subfolder of <state>/libvirt bind-mounted over it.
+_BIND_MOUNTS = {
+    "/run/libvirt": "run",
+    "/var/lib/libvirt": "lib",
+    "/var/log/libvirt": "log",
+    "/var/cache/libvirt": "cache",
+    "/etc/libvirt": "etc",
+}
+
+_REQUIRED_PROGRAMS = {
+    "libvirtd": "apt-get install libvirt-daemon-system libvirt-daemon-driver-qemu",
+    "virtlogd": "apt-get install libvirt-daemon-system",
+    "virsh": "apt-get install libvirt-clients",
+    "unshare": "apt-get install util-linux",
+    "qemu-system-x86_64": "apt-get install qemu-system-x86",
+    "dnsmasq": "apt-get install dnsmasq-base",
+}
+
+# Runs inside `ip netns exec NS unshare --mount`: builds the daemons' view, then starts them.
+# $1 is <state>/libvirt. Both daemons fork into the background and keep this mount namespace.
+_START_SCRIPT = r"""
+set -eu
+state=$1
+mount -t tmpfs -o mode=0755,size=64m labctl-run /run
+mkdir -p /run/libvirt /run/lock
+mount --bind "$state/run" /run/libvirt
+mount --bind "$state/lib" /var/lib/libvirt
+mount --bind "$state/log" /var/log/libvirt
+mount --bind "$state/cache" /var/cache/libvirt
+mount --bind "$state/etc" /etc/libvirt
+readlink /proc/self/ns/mnt > /run/libvirt/mntns
+virtlogd -d -p /run/libvirt/virtlogd.pid
+libvirtd -d -p /run/libvirt/libvirtd.pid
+"""
+
+_LIBVIRTD_CONF = """\
+# labctl sandbox: only root on this machine may use the socket; no polkit (no system bus here).
+unix_sock_group = "root"
+unix_sock_ro_perms = "0700"
+unix_sock_rw_perms = "0700"
+auth_unix_ro = "none"
+auth_unix_rw = "none"
+log_outputs = "3:file:/var/log/libvirt/libvirtd.log"
+"""
+
+# qemu runs as root so it can read images and kernels under any state folder; no per-VM
+# mount namespace or cgroups (there is no systemd here), no security driver.
+_QEMU_CONF = """\
+user = "root"
+group = "root"
+dynamic_ownership = 0
+security_driver = "none"
+namespaces = []
+cgroup_controllers = []
+"""
+
+_VIRTLOGD_CONF = """\
+log_outputs = "3:file:/var/log/libvirt/virtlogd.log"
+"""
+
+# libvirt starts TCG with a 1 GiB translation cache (~1.5 GB resident per small VM);
+# this wrapper asks for a smaller one.
+_EMULATOR_WRAPPER = """\
+#!/bin/sh
+# labctl: run qemu with a {tb_size} MiB TCG translation cache instead of libvirt's 1 GiB.
+prev=
+for arg do
+    shift
+    if [ "$prev" = "-accel" ] && [ "$arg" = "tcg" ]; then
+        arg="tcg,tb-size={tb_size}"
+    fi
+    set -- "$@" "$arg"
+    prev=$arg
+done
+exec {qemu} "$@"
+"""
+
+POOL_NAME = "default"
+SOCKET_LINK_ROOT = Path("/run/labctl-sandbox")
+_SOCKET_PATH_MAX = 100  # sun_path is 108 bytes with its NUL; keep a margin
+POOL_TARGET = "/var/lib/libvirt/images"  # daemon view: <state>/libvirt/lib/images
+
+
+class SandboxError(RuntimeError):
+    """The sandbox could not be started, stopped or removed; the message names the fix."""
+
+
+def namespace_for(lab_name: str) -> str:
+    """The network namespace name used for lab LAB_NAME."""
+    return f"labctl-{lab_name}"
+
+
+class Sandbox:
+    """virtlogd + libvirtd for one lab, inside network namespace NAME, state under STATE_DIR."""
+
+    def __init__(
+        self,
+        name: str,
+        state_dir: Path,
+        tb_size_mb: int = 128,
+        start_timeout: float = 120.0,
+        caps_cache: Path | None = None,
+    ) -> None:
+        self.name = name
+        self.state_dir = Path(state_dir).resolve()
+        self.tb_size_mb = tb_size_mb
+        self.start_timeout = start_timeout
+        # libvirtd probes qemu for ~7 s on a cold start; its answer is shared between labs.
+        self.caps_cache = caps_cache or default_cache_root() / "libvirt" / "qemu-capabilities"
+
+    # --- paths -----------------------------------------------------------------------------
+
+    @property
+    def libvirt_dir(self) -> Path:
+        return self.state_dir / "libvirt"
+
+    @property
+    def socket_path(self) -> Path:
+        """Where clients find libvirtd's socket. A unix socket path holds at most 107 bytes,
+        and a lab's state folder can sit deep in a home directory: then clients go through a
+        short link, /run/labctl-sandbox/<namespace>, to the state folder's run/."""
+        real = self.libvirt_dir / "run" / "libvirt-sock"
+        if len(str(real).encode()) <= _SOCKET_PATH_MAX:
+            return real
+        return self.socket_link / "libvirt-sock"
+
+    @property
+    def socket_link(self) -> Path:
+        return SOCKET_LINK_ROOT / self.name
+
+    def _link_socket_dir(self) -> None:
+        target = self.libvirt_dir / "run"
+        if self.socket_path.parent != self.socket_link:
+            return
+        SOCKET_LINK_ROOT.mkdir(parents=True, exist_ok=True)
+        if self.socket_link.is_symlink() and Path(os.readlink(self.socket_link)) == target:
+            return
+        if self.socket_link.is_symlink() or self.socket_link.exists():
+            self.socket_link.unlink()
+        self.socket_link.symlink_to(target)
+
+    def _unlink_socket_dir(self) -> None:
+        if self.socket_link.is_symlink():
+            self.socket_link.unlink()
+
+    @property
+    def log_dir(self) -> Path:
+        """libvirtd.log, virtlogd.log and qemu/<domain>.log (the guests' consoles)."""
+        return self.libvirt_dir / "log"
+
+    @property
+    def images_dir(self) -> Path:
+        """Host view of the storage pool 'default'."""
+        return self.libvirt_dir / "lib" / "images"
+
+    @property
+    def vagrant_home(self) -> Path:
+        return self.state_dir / "vagrant.d"
+
+    @property
+    def uri(self) -> str:
+        """The libvirt URI for this sandbox (vagrant-libvirt's `lv.uri`, virsh -c)."""
+        return f"qemu:///system?socket={quote(str(self.socket_path), safe='/')}"
+
+    def _pid_file(self, daemon: str) -> Path:
+        return self.libvirt_dir / "run" / f"{daemon}.pid"
+
+    # --- public API ------------------------------------------------------------------------
+
+    def emulator_path(self) -> Path:
+        """The qemu wrapper (smaller TCG cache) to set as vagrant-libvirt's `lv.emulator_path`.
+
+        It sits beside the shared capabilities cache, not in the lab's state: libvirtd probes
+        every new emulator path (~4 s) and keys its cached answer by path, so one path for
+        all labs lets every lab after the first skip that probe.
+        """
+        path = self.caps_cache.parent / "bin" / f"qemu-system-x86_64-tcg{self.tb_size_mb}"
+        qemu = shutil.which("qemu-system-x86_64") or "/usr/bin/qemu-system-x86_64"
+        text = _EMULATOR_WRAPPER.format(tb_size=self.tb_size_mb, qemu=qemu)
+        if not path.exists() or path.read_text() != text:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(text)
+            path.chmod(0o755)
+        return path
+
+    def run_argv(self, argv: list[str]) -> list[str]:
+        """ARGV wrapped to run inside the sandbox's network namespace."""
+        return netns.exec_argv(self.name, argv)
+
+    def vagrant_env(self, base_env: dict[str, str] | None = None) -> dict[str, str]:
+        """Environment for vagrant: a VAGRANT_HOME of this lab's own and this libvirt."""
+        env = dict(os.environ if base_env is None else base_env)
+        env.update(
+            {
+                "VAGRANT_HOME": str(self.vagrant_home),
+                "VAGRANT_DEFAULT_PROVIDER": "libvirt",
+                "VAGRANT_CHECKPOINT_DISABLE": "1",  # no phoning home (and no internet anyway)
+                "VAGRANT_BOX_UPDATE_CHECK_DISABLE": "1",
+                "LIBVIRT_DEFAULT_URI": self.uri,
+            }
+        )
+        return env
+
+    def running(self) -> bool:
+        """True when both daemons of this sandbox are alive and its namespace exists."""
+        return (
+            netns.exists(self.name)
+            and self._daemon_pid("libvirtd") is not None
+            and self._daemon_pid("virtlogd") is not None
+        )
+
+    def start(self) -> None:
+        """Start the daemons (a no-op when they run) and wait until libvirtd answers."""
+        _require_root()
+        _require_programs()
+        if self.running():
+            self._link_socket_dir()  # /run is emptied at boot: the link may be gone
+            return
+        self.stop()  # a half-started sandbox (one daemon dead) starts over cleanly
+        self._write_config()
+        self._link_socket_dir()
+        self._seed_capabilities()
+        try:
+            netns.create(self.name)
+        except netns.NetnsError as exc:
+            raise SandboxError(f"cannot create network namespace {self.name}: {exc}") from exc
+        self._launch()
+        self._wait_until_answering()
+        self._save_capabilities()
+        self._ensure_pool()
+
+    def stop(self) -> None:
+        """Stop this sandbox's processes: its qemu VMs, dnsmasq, libvirtd and virtlogd.
+
+        Only processes that live in the daemons' private mount namespace (libvirtd and
+        everything it started) or whose PID is in one of its pid files are signalled.
+        """
+        members = self.pids()
+        self._save_capabilities()  # now including the wrapper's, probed at the first VM
+        vms = [pid for pid in members if _comm(pid).startswith("qemu-system")]
+        _terminate(vms)
+        _terminate([pid for pid in members if pid not in vms])
+        for leftover in ("libvirtd.pid", "virtlogd.pid", "mntns"):
+            try:
+                (self.libvirt_dir / "run" / leftover).unlink(missing_ok=True)
+            except OSError:
+                pass  # no state folder at all: nothing to tidy
+
+    def destroy(self) -> None:
+        """Stop, end whatever still runs in the lab's namespace, remove it and the state parts."""
+        self.stop()
+        if netns.exists(self.name):
+            # The namespace is the lab's own: what still runs in it (vagrant, ssh, probes of
+            # this lab) would keep lab addresses alive after the name is gone.
+            _terminate(netns.pids_in(self.name))
+            netns.delete(self.name)
+        self._unlink_socket_dir()
+        for part in (self.libvirt_dir, self.vagrant_home):
+            shutil.rmtree(part, ignore_errors=True)
+        if self.state_dir.is_dir() and not any(self.state_dir.iterdir()):
+            self.state_dir.rmdir()
+
+    def pids(self) -> list[int]:
+        """PIDs of this sandbox's processes (daemons, dnsmasq, qemu).
+
+        They are the processes in the daemons' private mount namespace; when the network
+        namespace still exists they must be in it too (a namespace id can be reused later).
+        """
+        found = {pid for pid in (self._daemon_pid("libvirtd"), self._daemon_pid("virtlogd")) if pid is not None}
+        mntns = self._saved_mntns()
+        if mntns:
+            netns_id = self._netns_id()
+            for entry in Path("/proc").iterdir():
+                if not entry.name.isdigit():
+                    continue
+                pid = int(entry.name)
+                if (
+                    _ns_id(pid, "mnt") == mntns
+                    and process_alive(pid)
+                    and (netns_id is None or _ns_id(pid, "net") == netns_id)
+                ):
+                    found.add(pid)
+        return sorted(found)
+
+    def virsh(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+        """Run `virsh -c URI ARGS` (the socket is a file: no network traffic)."""
+        proc = subprocess.run(["virsh", "-q", "-c", self.uri, *args], capture_output=True, text=True)
+        if check and proc.returncode != 0:
+            raise SandboxError(f"virsh {' '.join(args)}: {_last_line(proc.stderr)}")
+        return proc
+
+    # --- internals -------------------------------------------------------------------------
+
+    def _write_config(self) -> None:
+        try:
+            self._write_config_files()
+        except OSError as exc:
+            raise SandboxError(
+                f"cannot write the sandbox state under {self.state_dir}: "
+                f"{exc.strerror or exc}; choose a writable state folder"
+            ) from exc
+
+    def _write_config_files(self) -> None:
+        for sub in _BIND_MOUNTS.values():
+            (self.libvirt_dir / sub).mkdir(parents=True, exist_ok=True)
+        etc = self.libvirt_dir / "etc"
+        (etc / "libvirtd.conf").write_text(_LIBVIRTD_CONF)
+        (etc / "qemu.conf").write_text(_QEMU_CONF)
+        (etc / "virtlogd.conf").write_text(_VIRTLOGD_CONF)
+        self.vagrant_home.mkdir(parents=True, exist_ok=True)
+        self.emulator_path()
+
+    @property
+    def _own_caps(self) -> Path:
+        return self.libvirt_dir / "cache" / "qemu" / "capabilities"
+
+    def _seed_capabilities(self) -> None:
+        """Copy shared qemu capabilities in; libvirtd re-probes any that went stale."""
+        if not self.caps_cache.is_dir() or any(self._own_caps.glob("*.xml")):
+            return
+        self._own_caps.mkdir(parents=True, exist_ok=True)
+        for xml in self.caps_cache.glob("*.xml"):
+            shutil.copyfile(xml, self._own_caps / xml.name)
+
+    def _save_capabilities(self) -> None:
+        try:
+            self.caps_cache.mkdir(parents=True, exist_ok=True)
+            for xml in self._own_caps.glob("*.xml"):
+                temp = self.caps_cache / f".{xml.name}.{os.getpid()}"
+                shutil.copyfile(xml, temp)
+                os.replace(temp, self.caps_cache / xml.name)  # atomic for other labs
+        except OSError:
+            pass  # only a speed-up
+
+    def _launch(self) -> None:
+        start_log = self.log_dir / "sandbox-start.log"
+        argv = self.run_argv(
+            [
+                "unshare",
+                "--mount",
+                "--propagation",
+                "private",
+                "sh",
+                "-c",
+                _START_SCRIPT,
+                "labctl-sandbox",
+                str(self.libvirt_dir),
+            ]
+        )
+        # Output to a file, not a pipe: the daemons inherit it and outlive this call.
+        with open(start_log, "w") as log:
+            proc = subprocess.run(argv, stdin=subprocess.DEVNULL, stdout=log, stderr=log)
+        if proc.returncode != 0:
+            cause = _last_line(start_log.read_text())
+            self.stop()
+            raise SandboxError(f"could not start libvirtd in namespace {self.name}: {cause} (details: {start_log})")
+
+    def _wait_until_answering(self) -> None:
+        deadline = time.monotonic() + self.start_timeout
+        last = "no answer"
+        while time.monotonic() < deadline:
+            if self._daemon_pid("libvirtd") is None:
+                self.stop()
+                raise SandboxError(
+                    f"libvirtd in namespace {self.name} exited at start: "
+                    f"{self._libvirtd_log_tail()} (log: {self.log_dir})"
+                )
+            proc = self.virsh("version", check=False)
+            if proc.returncode == 0:
+                return
+            last = _last_line(proc.stderr)
+            time.sleep(0.5)
+        self.stop()
+        raise SandboxError(
+            f"libvirtd in namespace {self.name} did not answer within "
+            f"{self.start_timeout:.0f} s: {last} (log: {self.log_dir})"
+        )
+
+    def _ensure_pool(self) -> None:
+        """Storage pool 'default', which vagrant-libvirt uses, inside the state folder."""
+        if self.virsh("pool-info", POOL_NAME, check=False).returncode != 0:
+            self.virsh("pool-define-as", POOL_NAME, "dir", "--target", POOL_TARGET)
+            self.virsh("pool-build", POOL_NAME)
+            self.virsh("pool-autostart", POOL_NAME)
+        info = self.virsh("pool-info", POOL_NAME).stdout
+        if "running" not in info:
+            self.virsh("pool-start", POOL_NAME)
+
+    def _daemon_pid(self, daemon: str) -> int | None:
+        """PID from DAEMON's pid file when that process is alive and is DAEMON."""
+        try:
+            pid = int(self._pid_file(daemon).read_text().strip())
+        except (OSError, ValueError):
+            return None
+        return pid if _comm(pid) == daemon and process_alive(pid) else None
+
+    def _saved_mntns(self) -> str | None:
+        try:
+            return (self.libvirt_dir / "run" / "mntns").read_text().strip() or None
+        except OSError:
+            return None
+
+    def _netns_id(self) -> str | None:
+        try:
+            return f"net:[{(netns.NETNS_DIR / self.name).stat().st_ino}]"
+        except OSError:
+            return None
+
+    def _libvirtd_log_tail(self) -> str:
+        try:
+            lines = (self.log_dir / "libvirtd.log").read_text().splitlines()
+        except OSError:
+            return "no libvirtd.log"
+        errors = [line for line in lines if " error : " in line]
+        return (errors or lines or ["empty libvirtd.log"])[-1]
+
+
+# --- helpers ------------------------------------------------------------------------------
+
+
+def _require_root() -> None:
+    if os.geteuid() != 0:
+        raise SandboxError("the isolated sandbox (network namespace, libvirtd) needs root: run it with sudo")
+
+
+def _require_programs() -> None:
+    for program, fix in _REQUIRED_PROGRAMS.items():
+        if shutil.which(program) is None and not Path("/usr/sbin", program).exists():
+            raise SandboxError(f"{program} is not installed: {fix}")
+
+
+def _comm(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/comm").read_text().strip()
+    except OSError:
+        return ""
+
+
+def process_alive(pid: int) -> bool:
+    """True for a running process; a zombie (dead, not yet reaped) counts as gone."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    return stat.rsplit(")", 1)[1].split()[0] != "Z"
+
+
+def _ns_id(pid: int, kind: str) -> str | None:
+    """The id of PID's namespace of KIND ("mnt", "net"), e.g. "mnt:[4026532301]"."""
+    try:
+        return os.readlink(f"/proc/{pid}/ns/{kind}")
+    except OSError:
+        return None
+
+
+def _terminate(pids: list[int], grace: float = 10.0) -> None:
+    """SIGTERM PIDS, wait up to GRACE seconds, then SIGKILL the ones still alive."""
+    alive = [pid for pid in pids if process_alive(pid)]
+    for sig in (signal.SIGTERM, signal.SIGKILL):
+        for pid in alive:
+            try:
+                os.kill(pid, sig)
+            except ProcessLookupError:
+                pass
+        deadline = time.monotonic() + grace
+        while alive and time.monotonic() < deadline:
+            time.sleep(0.1)
+            alive = [pid for pid in alive if process_alive(pid)]
+        if not alive:
+            return
+
+
+def _last_line(text: str) -> str:
+    lines = [line.strip() for line in text.strip().splitlines() if line.strip()]
+    return lines[-1] if lines else "no message"

@@ -1,0 +1,40 @@
+"""Plain-data and plain-language views of a lab: JSON for scripts, notes for students."""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from typing import Any
+
+from labctl.model.lab import Lab
+
+
+def lab_to_dict(lab: Lab) -> dict[str, Any]:
+    data = asdict(lab)
+    data["vrrp"].pop("auth_pass", None)  # never print a secret
+    data["nodes"] = [asdict(n) for n in lab.nodes]
+    data["vips"] = [{**asdict(v), "master": lab.elected_master(v), "order": lab.backup_order(v)} for v in lab.vips]
+    return data
+
+
+def tie_notes(lab: Lab) -> list[str]:
+    """Explain every backup-priority tie. A backup accepts an advert of equal priority, so the
+    tied backup whose master-down timer fires first keeps the VIP; only when both claim it at
+    once does the higher primary address win. Where a failed master's VIP goes is then a
+    matter of timing (measured in namespaces: the lower address won both reference ties)."""
+    notes = []
+    for vip in lab.vips:
+        by_priority: dict[int, list[str]] = {}
+        for name, prio in vip.priorities.items():
+            by_priority.setdefault(prio, []).append(name)
+        for prio, names in sorted(by_priority.items(), reverse=True):
+            if len(names) < 2:
+                continue
+            order = [n for n in lab.backup_order(vip) if n in names]
+            addresses = ", ".join(f"{n} {lab.node(n).address}" for n in order)
+            notes.append(
+                f"{vip.name}: {' and '.join(sorted(names))} share priority {prio} ({addresses}); "
+                f"after a failure the one whose VRRP timer fires first takes the VIP, and only a "
+                f"simultaneous claim goes to the higher address, so the outcome is not fixed. "
+                f"`labctl plan` gives matrices without ties."
+            )
+    return notes

@@ -1,0 +1,73 @@
+"""`labctl init`: a commented lab file whose values are the reference lab, adjusted by options."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from pathlib import Path
+
+from labctl.model import lab as model
+from labctl.templating import render
+
+
+class InitError(Exception):
+    pass
+
+
+def initial_lab(
+    name: str = "lab",
+    provider: str | None = None,
+    driver: str | None = None,
+    box: str | None = None,
+    isolation: str | None = None,
+) -> model.Lab:
+    lab = model.reference_lab(name)
+    settings = lab.provider
+    if provider:
+        settings = replace(settings, name=provider)
+    if driver:
+        settings = replace(settings, libvirt=replace(settings.libvirt, driver=driver))
+    if box:
+        settings = replace(settings, box=box)
+    if settings.box == model.LOCAL_BOX:
+        # The local box has no bootloader: libvirt boots its kernel directly.
+        settings = replace(settings, libvirt=replace(settings.libvirt, direct_kernel_boot=True))
+        if isolation is None:
+            isolation = "netns"
+    return replace(lab, provider=settings, isolation=isolation or lab.isolation)
+
+
+def lab_file_text(lab: model.Lab) -> str:
+    return render("lab.yaml.j2", lab=lab)
+
+
+def vips_block_text(lab: model.Lab) -> str:
+    return render("vips.yaml.j2", lab=lab) + "\n"
+
+
+def write_lab_file(directory: Path, lab: model.Lab, force: bool = False) -> Path:
+    directory.mkdir(parents=True, exist_ok=True)
+    target = directory / "lab.yaml"
+    if target.exists() and not force:
+        raise InitError(f"{target} exists already; use --force to overwrite it")
+    target.write_text(lab_file_text(lab))
+    return target
+
+
+def replace_top_level_block(text: str, key: str, block: str) -> str:
+    """TEXT with the top-level KEY (its line through the line before the next top-level key,
+    comments above KEY included) replaced by BLOCK; BLOCK is appended when KEY is absent.
+    Comments elsewhere in the file survive, which a YAML round trip would lose."""
+    lines = text.splitlines(keepends=True)
+    start = next((i for i, line in enumerate(lines) if line.startswith(f"{key}:")), None)
+    if start is None:
+        return text.rstrip("\n") + "\n\n" + block
+    end = start + 1
+    while end < len(lines) and (not lines[end].strip() or lines[end][0] in " \t-#"):
+        end += 1
+    # Leave the comments and blank lines that lead into the next key where they are.
+    while end > start + 1 and (not lines[end - 1].strip() or lines[end - 1].startswith("#")):
+        end -= 1
+    # Take the comment lines right above KEY along (the block brings its own).
+    while start > 0 and lines[start - 1].startswith("#"):
+        start -= 1
+    return "".join(lines[:start]) + block + "".join(lines[end:])

@@ -1,0 +1,380 @@
+"""Results of a run: summary.json, report.md, timeline.png, and the terminal's summary table.
+
+Everything is rebuilt from the run folder's raw files (probe-*.jsonl, capture-*.txt,
+events.jsonl, run.json, clock.json), so `labctl report PATH` gives the same answer later.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import matplotlib
+
+matplotlib.use("Agg")  # files only: no display on a CI machine or over SSH
+import matplotlib.pyplot as plt  # noqa: E402
+from rich.table import Table  # noqa: E402
+
+from labctl.observe.packets import decode_pcap  # noqa: E402
+from labctl.report import analysis  # noqa: E402
+from labctl.scenario import runfiles  # noqa: E402
+from labctl.scenario.polling import parse_capture  # noqa: E402
+from labctl.scenario.probe import parse_probe_lines  # noqa: E402
+from labctl.templating import render  # noqa: E402
+
+EXPLANATIONS = {
+    "inactconn": (
+        "In direct routing the director sees only the client-to-server half of each connection: "
+        "the real answers the client itself, so IPVS never sees the real's FIN and, after the "
+        "client's FIN, keeps the entry in FIN_WAIT, counted as InActConn. The entry clears when "
+        "the IPVS tcpfin timeout expires (120 s by default, `ipvsadm -L --timeout`), so after a "
+        "burst InActConn stays near the burst size for that long, then drops to zero."
+    ),
+    "failover": (
+        "A backup declares the master dead after the master-down interval, 3 x advert_int + "
+        "(256 - priority)/256 s (about 3.6 s with advert_int 1), then takes the VIP and sends "
+        "gratuitous ARP. A gracefully stopped keepalived sends a priority-0 advert first, so the "
+        "backup waits only its skew time, (256 - priority)/256 s, about 0.6 s. A master killed "
+        "with SIGKILL sends nothing and keeps the VIP on its interface: two nodes then hold it, and "
+        "the client may see no outage at all, because the old holder keeps answering until the "
+        "new master's gratuitous ARP moves the client's traffic. A restarted keepalived removes "
+        "the stale VIP."
+    ),
+    "real-down": (
+        "With hand-made ipvsadm rules nothing checks the reals: IPVS keeps scheduling new "
+        "connections to a dead real, so its share of requests fails for as long as it is down. "
+        "keepalived's health checks (HTTP_GET every delay_loop seconds) remove it from the table, "
+        "and the failures stop within about one check interval plus the connect timeout."
+    ),
+    "capacity": (
+        "When a balancer fails, each of its VIPs moves to the next balancer in that VIP's priority "
+        "order; the load a survivor carries is its share of VIPs times the traffic per VIP. The "
+        "planner's prediction (`labctl plan`) is computed from the same priority matrix."
+    ),
+}
+
+
+def load_run(folder: Path) -> analysis.RunData:
+    info = json.loads((folder / runfiles.RUN_JSON).read_text())
+    clocks = json.loads((folder / runfiles.CLOCK_JSON).read_text()) if (folder / runfiles.CLOCK_JSON).exists() else {}
+    probes, samples = [], []
+    for raw in sorted(folder.glob("probe-*.jsonl")):
+        offset = clocks.get(raw.name, {}).get("offset", 0.0)
+        probes.extend(parse_probe_lines(raw.read_text(errors="replace"), offset))
+    for raw in sorted(folder.glob("capture-*.txt")):
+        record = clocks.get(raw.name, {})
+        node = record.get("node") or raw.name.split("-", 1)[1].split(".", 1)[0]
+        samples.extend(parse_capture(raw.read_text(errors="replace"), node, record.get("offset", 0.0)))
+    pcap = folder / runfiles.PCAP
+    offset = (info.get("capture") or {}).get("clock_offset") or 0.0
+    packets = decode_pcap(pcap, info["lab"]["ipvs"]["port"], offset) if pcap.exists() else None
+    return analysis.RunData(
+        packets=packets,
+        lab=runfiles.lab_from_dict(info["lab"]),
+        params=info.get("params", {}),
+        events=runfiles.read_events(folder / runfiles.EVENTS),
+        probes=sorted(probes, key=lambda r: r.t),
+        samples=sorted(samples, key=lambda s: s.t),
+        expectations=info.get("expectations", []),
+        info=info,
+    )
+
+
+def build(folder: Path) -> dict[str, Any]:
+    """Analyse the run in FOLDER and write summary.json, timeline.png and report.md."""
+    run = load_run(folder)
+    summary = analysis.analyze(run)
+    runfiles.write_json(folder / runfiles.SUMMARY, summary)
+    timeline(run, summary, folder / runfiles.TIMELINE)
+    (folder / runfiles.REPORT).write_text(markdown(run, summary))
+    return summary
+
+
+# --- report.md -------------------------------------------------------------------------------
+
+
+def _t0(run: analysis.RunData) -> float:
+    starts = [e["t"] for e in run.events if e.get("kind") == "start"]
+    return starts[0] if starts else (run.info.get("started") or 0.0)
+
+
+def markdown(run: analysis.RunData, summary: dict[str, Any]) -> str:
+    t0 = _t0(run)
+    steps = [
+        (f"{e['t'] - t0:+.3f}", event_text(e))
+        for e in run.events
+        if e.get("kind")
+        in ("action", "wait_until", "note", "mark", "probe_start", "capture_start", "error", "cleanup", "iteration")
+    ]
+    return render(
+        "report.md.j2",
+        run=run,
+        info=run.info,
+        summary=summary,
+        t0=t0,
+        steps=steps,
+        explanation=EXPLANATIONS.get(run.info.get("scenario", ""), ""),
+        explanations=EXPLANATIONS,
+        rel=lambda t: f"{t - t0:+.3f}" if t else "-",
+        fmt=_fmt,
+        disruption_lines=disruption_lines,
+    )
+
+
+def disruption_lines(disruption: dict[str, Any]) -> list[str]:
+    """One sentence per VIP that the disruption touched."""
+    lines = []
+    for name, r in disruption["vips"].items():
+        parts = []
+        if r.get("failed"):
+            errors = f": {', '.join(r['errors'])}" if r.get("errors") else ""
+            parts.append(f"outage {_fmt(r.get('outage_s'))} s ({r['failed']} failed{errors})")
+        if "moved" in r:
+            moved = (
+                f"VIP moved to {r['new_holder']} after {_fmt(r['moved_after_s'])} s"
+                if r["moved"]
+                else "VIP did not move"
+            )
+            window = "-".join(f"{x:g}" for x in r["theory_window_s"])
+            verdict = "matches" if r.get("matches_theory") else "does not match"
+            parts.append(
+                f"{moved}; theory {_fmt(r['theory_s'])} s (accepted {window} s, {r['theory_basis']}): {verdict}"
+            )
+        if "preempted" in r:
+            back = (
+                f"back on {disruption['node']} after {_fmt(r['preemption_s'])} s"
+                if r["preempted"]
+                else f"not back on {disruption['node']}"
+            )
+            if disruption["action"] == "power-on":
+                parts.append(
+                    f"{back} counted from the power-on, boot included (its peers' "
+                    f"captures show the hand-back; the VM answers SSH only later)"
+                )
+            else:
+                parts.append(f"{back} (master-down interval {_fmt(r['theory_s'])} s)")
+        if parts and r.get("answered_by_after"):
+            who = ", ".join(f"{k}: {v}" for k, v in sorted(r["answered_by_after"].items()))
+            parts.append(f"answered by {who}")
+        if parts:
+            lines.append(f"{name}: " + "; ".join(parts))
+    return lines or ["no VIP was disturbed"]
+
+
+def event_text(event: dict[str, Any]) -> str:
+    kind = event.get("kind", "")
+    if kind in ("action", "cleanup"):
+        text = f"{kind} `{event.get('action')}` on {event.get('node')}"
+        if kind == "action":
+            text += f" (took {event.get('t_end', 0) - event.get('t_start', 0):.2f} s)"
+        return text
+    if kind == "wait_until":
+        outcome = "held" if event.get("held") else "timed out"
+        return f"wait until `{event.get('condition')}`: {outcome} after {event.get('after_s')} s"
+    if kind == "probe_start":
+        return (
+            f"probe {event.get('name')} on {event.get('node')}: "
+            f"{', '.join(event.get('vips', []))} at {event.get('rate')} req/s"
+        )
+    if kind == "capture_start":
+        return f"capture on {event.get('node')} every {event.get('interval')} s"
+    if kind == "iteration":
+        return f"{event.get('name')} = {event.get('node')}"
+    return f"{kind}: {event.get('text') or event.get('label') or event.get('message') or ''}"
+
+
+def _fmt(value: Any, unit: str = "") -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, float):
+        return f"{value:.3f}{unit}"
+    return f"{value}{unit}"
+
+
+# --- timeline.png ----------------------------------------------------------------------------
+
+
+def timeline(run: analysis.RunData, summary: dict[str, Any], path: Path) -> None:
+    t0 = _t0(run)
+    lab = run.lab
+    inact = summary["inactconn"].get("series") if summary.get("inactconn") else []
+    if not any(p["inact"] or p["active"] for p in inact or []):
+        inact = []  # a flat zero line says nothing: no lane
+    lanes = len(lab.vips)
+    rows = lanes + (1 if inact else 0)
+    fig, axes = plt.subplots(rows, 1, figsize=(13, 1.6 * rows + 1.5), sharex=True, squeeze=False)
+    colours = {n.name: plt.cm.tab10(i % 10) for i, n in enumerate(lab.balancers)}
+    actions = [e for e in run.events if e.get("kind") == "action"]
+    for index, vip in enumerate(lab.vips):
+        ax = axes[index][0]
+        for part in summary["timelines"].get(vip.name, []):
+            holders = part["holders"]
+            width = part["end"] - part["start"]
+            if not holders and part.get("unobserved"):
+                ax.barh(
+                    1,
+                    width,
+                    left=part["start"] - t0,
+                    height=0.5,
+                    color="white",
+                    hatch="..",
+                    edgecolor="grey",
+                    label="not observed (no capture)",
+                )
+            elif not holders:
+                ax.barh(
+                    1,
+                    width,
+                    left=part["start"] - t0,
+                    height=0.5,
+                    color="lightgrey",
+                    hatch="//",
+                    edgecolor="grey",
+                    label="no holder",
+                )
+            for k, holder in enumerate(holders):
+                height = 0.5 / len(holders)
+                ax.barh(
+                    0.75 + height * (k + 0.5),
+                    width,
+                    left=part["start"] - t0,
+                    height=height,
+                    color=colours.get(holder, "black"),
+                    label=holder,
+                )
+        _packet_lane(ax, run, summary, vip, t0, colours)
+        records = [r for r in run.probes if r.vip == vip.address]
+        ok = [r.t - t0 for r in records if r.ok]
+        bad = [r.t - t0 for r in records if not r.ok]
+        if ok:
+            ax.scatter(ok, [0.25] * len(ok), marker="|", color="tab:green", s=30, label="request ok")
+        if bad:
+            ax.scatter(bad, [0.25] * len(bad), marker="x", color="tab:red", s=20, label="request failed")
+        for action in actions:
+            ax.axvline(action["t_start"] - t0, color="black", linestyle="--", linewidth=0.8)
+            if index == 0:
+                ax.annotate(
+                    f"{action['action']} {action['node']}",
+                    (action["t_start"] - t0, 2.1 if run.packets is not None else 1.35),
+                    fontsize=7,
+                    rotation=0,
+                    ha="left",
+                )
+        packets = run.packets is not None
+        ax.set_yticks([0.25, 1, 1.75] if packets else [0.25, 1])
+        ax.set_yticklabels(["probe", "holder (polled)", "VRRP/ARP"] if packets else ["probe", "holder"])
+        ax.set_ylim(0, 2.25 if packets else 1.5)
+        ax.set_title(f"{vip.name} {vip.address}", fontsize=9, loc="left")
+        handles, labels = ax.get_legend_handles_labels()
+        unique = dict(zip(labels, handles))
+        if unique:
+            # Beside the lane, not over it: the adverts and requests stay visible.
+            ax.legend(unique.values(), unique.keys(), fontsize=7, loc="upper left", bbox_to_anchor=(1.0, 1.0))
+    if inact:
+        ax = axes[lanes][0]
+        # One line per VIP and real, read on the balancer that carried that VIP's traffic (the
+        # others only hold backup copies of the rules): 18 lines would say less than 6.
+        by_key: dict[tuple[str, str], dict[str, list[dict]]] = {}
+        for p in inact:
+            by_key.setdefault((p["vip"], p["real"]), {}).setdefault(p["node"], []).append(p)
+        for (vip_address, real), per_node in sorted(by_key.items()):
+            node, points = max(per_node.items(), key=lambda item: max(p["inact"] + p["active"] for p in item[1]))
+            times = [p["t"] - t0 for p in points]
+            if any(p["inact"] for p in points):
+                ax.plot(times, [p["inact"] for p in points], label=f"InActConn {vip_address} -> {real} ({node})")
+            if any(p["active"] for p in points):
+                ax.plot(
+                    times,
+                    [p["active"] for p in points],
+                    linestyle=":",
+                    label=f"ActiveConn {vip_address} -> {real} ({node})",
+                )
+        ax.set_ylabel("connections")
+        ax.set_title("IPVS connections per real (ipvsadm -Ln)", fontsize=9, loc="left")
+        ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.0, 1.0))
+    axes[-1][0].set_xlabel("seconds since the start of the run")
+    fig.suptitle(f"{run.info.get('scenario', 'scenario')}: VIP holders, requests and IPVS", fontsize=10)
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+
+
+def _packet_lane(ax, run: analysis.RunData, summary: dict[str, Any], vip, t0: float, colours: dict[str, Any]) -> None:
+    """The VRID's adverts as ticks in their sender's colour, priority-0 adverts and gratuitous
+    ARPs marked, and each hand-over's phases written beside the new master's first advert."""
+    if run.packets is None:
+        return
+    names = {n.address: n.name for n in run.lab.nodes}
+    adverts = [a for a in run.packets.adverts if a.vrid == vip.vrid]
+    for source in sorted({a.source for a in adverts}):
+        node = names.get(source, source)
+        mine = [a.t - t0 for a in adverts if a.source == source and a.priority > 0]
+        ax.scatter(
+            mine, [1.75] * len(mine), marker="|", s=120, color=colours.get(node, "black"), label=f"{node} adverts"
+        )
+    goodbye = [a.t - t0 for a in adverts if a.priority == 0]
+    if goodbye:
+        ax.scatter(goodbye, [1.75] * len(goodbye), marker="v", s=40, color="black", label="priority-0 advert")
+    garps = [a.t - t0 for a in run.packets.arps if a.gratuitous and a.sender_ip == vip.address]
+    if garps:
+        ax.scatter(garps, [1.55] * len(garps), marker="^", s=25, color="tab:purple", label="gratuitous ARP")
+    for disruption in summary.get("disruptions", []):
+        seen = disruption["vips"].get(vip.name, {}).get("packets") or {}
+        if seen.get("detection_s") is None:
+            continue
+        text = f"detect {seen['detection_s']:.3f} s (theory {seen['theory_s']:.3f})"
+        if seen.get("arp_s") is not None:
+            text += f", ARP {seen['arp_s']:.3f}"
+        if seen.get("client_s") is not None:
+            text += f", client {seen['client_s']:.3f}"
+        ax.annotate(
+            text,
+            (seen["new_master_first_advert"] - t0, 1.9),
+            fontsize=7,
+            ha="left",
+            color="black",
+            backgroundcolor="white",
+        )
+
+
+# --- terminal --------------------------------------------------------------------------------
+
+
+def summary_table(summary: dict[str, Any]) -> Table:
+    table = Table(title=f"{summary.get('scenario')}: measured", show_lines=False)
+    for column in (
+        "VIP",
+        "outage s",
+        "failed",
+        "moved after s",
+        "new holder",
+        "theory s",
+        "duplicate s",
+        "preemption s",
+    ):
+        table.add_column(column, justify="right" if column != "VIP" else "left")
+    for name, vip in summary["vips"].items():
+        table.add_row(
+            name,
+            _fmt(vip.get("outage_s")),
+            _fmt(vip.get("failed")),
+            _fmt(vip.get("moved_after_s")),
+            _fmt(vip.get("new_holder")),
+            _fmt(vip.get("theory_s")),
+            _fmt(vip.get("duplicate_s")),
+            _fmt(vip.get("preemption_s")),
+        )
+    return table
+
+
+def expectations_table(summary: dict[str, Any]) -> Table:
+    table = Table(title="expectations")
+    for column in ("", "expectation", "value", "reason"):
+        table.add_column(column)
+    for item in summary["expectations"]:
+        mark = "[dim]skip[/]" if item.get("skipped") else ("[green]PASS[/]" if item["passed"] else "[red]FAIL[/]")
+        table.add_row(mark, item["name"], _fmt(item.get("value")), item["reason"])
+    return table

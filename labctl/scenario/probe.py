@@ -1,0 +1,134 @@
+"""Probes: HTTP request loops run inside the client, and the records they print.
+
+The script (provision/client/labctl-probe.py) is pushed to the client and streamed back one
+JSON line per request; records are moved to the host's time base with the client's offset.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+from labctl.resources import provision_dir
+from labctl.scenario.access import BIN_DIR, LabAccess
+from labctl.scenario.streams import RecordedStream
+
+PROBE_PATH = f"{BIN_DIR}/labctl-probe.py"
+
+
+@dataclass(frozen=True)
+class ProbeRecord:
+    t: float  # host time when the request started
+    vip: str
+    seq: int
+    ok: bool
+    status: int | None
+    error: str | None
+    ms: float
+    real: str | None  # X-Real-Server: who answered
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class ProbeSpec:
+    vips: tuple[str, ...]  # addresses
+    rate: float = 20.0
+    timeout: float = 0.5
+    count: int = 0
+    duration: float = 0.0
+    sequential: bool = False
+    port: int = 80
+    path: str = "/"
+
+    def argv(self, python: str = "python3", script: str = PROBE_PATH) -> list[str]:
+        argv = [
+            python,
+            "-u",
+            script,
+            "--rate",
+            str(self.rate),
+            "--timeout",
+            str(self.timeout),
+            "--count",
+            str(self.count),
+            "--duration",
+            str(self.duration),
+            "--port",
+            str(self.port),
+            "--path",
+            self.path,
+        ]
+        for vip in self.vips:
+            argv += ["--vip", vip]
+        if self.sequential:
+            argv.append("--sequential")
+        return argv
+
+
+def probe_script() -> str:
+    return (provision_dir() / "client" / "labctl-probe.py").read_text()
+
+
+def start_probe(
+    access: LabAccess,
+    node: str,
+    spec: ProbeSpec,
+    raw_path: Path,
+    name: str = "probe",
+    on_line: Callable[[str], None] | None = None,
+) -> RecordedStream:
+    access.put(node, PROBE_PATH, probe_script(), mode=0o755, sudo=True)
+    return RecordedStream(name, access.stream(node, spec.argv(), sudo=False), raw_path, on_line)
+
+
+def start_host_probe(
+    access: LabAccess,
+    spec: ProbeSpec,
+    raw_path: Path,
+    name: str = "probe",
+    on_line: Callable[[str], None] | None = None,
+) -> RecordedStream | None:
+    """The probe run on the host side of the lab network (inside the lab's namespace), so the
+    emulated client pays nothing and every record has the host's clock; None when ACCESS
+    cannot run programs there."""
+    host_stream = getattr(access, "host_stream", None)
+    if not callable(host_stream):
+        return None
+    script = str(provision_dir() / "client" / "labctl-probe.py")
+    stream = host_stream(spec.argv(python=sys.executable, script=script))
+    if stream is None:
+        return None
+    return RecordedStream(name, stream, raw_path, on_line)
+
+
+def parse_probe_line(line: str, offset: float = 0.0) -> ProbeRecord | None:
+    """One request record, or None for the start/end markers and anything that is not one."""
+    try:
+        data = json.loads(line)
+    except ValueError:
+        return None
+    if not isinstance(data, dict) or "vip" not in data or "ok" not in data:
+        return None
+    return ProbeRecord(
+        t=float(data["t"]) - offset,
+        vip=str(data["vip"]),
+        seq=int(data.get("seq", 0)),
+        ok=bool(data["ok"]),
+        status=data.get("status"),
+        error=data.get("error"),
+        ms=float(data.get("ms", 0.0)),
+        real=data.get("real"),
+    )
+
+
+def parse_probe_lines(lines: list[str] | str, offset: float = 0.0) -> list[ProbeRecord]:
+    if isinstance(lines, str):
+        lines = lines.splitlines()
+    records = [r for r in (parse_probe_line(line, offset) for line in lines) if r is not None]
+    return sorted(records, key=lambda r: r.t)
