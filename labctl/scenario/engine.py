@@ -13,6 +13,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -472,12 +473,12 @@ class Engine:
             self._quietly(stream.stop)
         for node, undo in self.restorer.undo_list():
             self.event("cleanup", node=node, action=undo)
-            self._quietly(lambda n=node, u=undo: self.act(n, u, restored=True))
+            self._quietly(partial(self.act, node, undo, restored=True))
         for node, original in self.restorer.timeouts.items():
             self.event("cleanup", node=node, action="ipvs-timeouts", restore=original.to_dict())
-            self._quietly(lambda n=node, o=original: actions.set_timeouts(self.access, n, o))
+            self._quietly(partial(actions.set_timeouts, self.access, node, original))
         for node in list(self.captures):
-            self._quietly(lambda n=node: self._stop_capture(n))
+            self._quietly(partial(self._stop_capture, node))
         self._quietly(self._stop_packet_capture)
         self.event("end", error=self.error)
 
