@@ -18,6 +18,7 @@ from labctl.model.lab import Lab
 from labctl.model.labfile import Problem
 from labctl.model.positions import Located, YamlSyntaxError, load
 from labctl.resources import scenarios_dir
+from labctl.scenario.metrics import check_metric
 from labctl.scenario.model import PARAM_TYPES, Parameter, Scenario, Step
 from labctl.scenario.targets import TargetError, check_target, parse_target
 
@@ -496,6 +497,11 @@ def _check_kind(check: _Checker, step: Step, path: tuple, lab: Lab | None, refs:
         has_bound = any(k in options for k in ("max", "min", "equals"))
         if not has_bound:
             check.problem((*path, "expect"), "an expectation needs max, min or equals")
+        metric = options.get("metric")
+        if isinstance(metric, str):
+            reason = check_metric(metric, {v.name for v in lab.vips} if lab is not None else None)
+            if reason:
+                check.problem((*path, "metric"), reason)
         when = options.get("when")
         if isinstance(when, str) and not re.fullmatch(r"\s*\S+\s*(==|!=)\s*\S+\s*", when):
             check.problem((*path, "when"), "use `A == B` or `A != B`")
