@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from labctl.model import lab as model
-from labctl.model.positions import Located, YamlSyntaxError, load
+from labctl.model.positions import Located, Path_, YamlSyntaxError, load
 
 # Names reach shell commands, file names, libvirt domains and hostnames.
 NODE_NAME = re.compile(r"^[a-z][a-z0-9-]{0,30}[a-z0-9]$|^[a-z]$")
@@ -48,11 +48,11 @@ class _Reader:
     file: str
     problems: list[Problem] = field(default_factory=list)
 
-    def problem(self, path: tuple[str | int, ...], message: str) -> None:
+    def problem(self, path: Path_, message: str) -> None:
         dotted = ".".join(str(p) for p in path)
         self.problems.append(Problem(self.file, self.located.line_of(path), dotted, message))
 
-    def mapping(self, value: Any, path: tuple, allowed: list[str]) -> dict:
+    def mapping(self, value: Any, path: Path_, allowed: list[str]) -> dict[Any, Any]:
         if value is None:
             return {}
         if not isinstance(value, dict):
@@ -65,7 +65,7 @@ class _Reader:
                 self.problem((*path, key), f"unknown key{suggestion}")
         return value
 
-    def integer(self, value: Any, path: tuple, default: int, low: int, high: int) -> int:
+    def integer(self, value: Any, path: Path_, default: int, low: int, high: int) -> int:
         if value is None:
             return default
         if isinstance(value, bool) or not isinstance(value, int):
@@ -76,7 +76,7 @@ class _Reader:
             return default
         return value
 
-    def choice(self, value: Any, path: tuple, default: str, options: tuple[str, ...]) -> str:
+    def choice(self, value: Any, path: Path_, default: str, options: tuple[str, ...]) -> str:
         if value is None:
             return default
         if value not in options:
@@ -84,7 +84,9 @@ class _Reader:
             return default
         return str(value)
 
-    def text(self, value: Any, path: tuple, default: str, pattern: re.Pattern | None = None, rule: str = "") -> str:
+    def text(
+        self, value: Any, path: Path_, default: str, pattern: re.Pattern[str] | None = None, rule: str = ""
+    ) -> str:
         if value is None:
             return default
         if not isinstance(value, str) or not value:
@@ -95,7 +97,7 @@ class _Reader:
             return default
         return value
 
-    def boolean(self, value: Any, path: tuple, default: bool) -> bool:
+    def boolean(self, value: Any, path: Path_, default: bool) -> bool:
         if value is None:
             return default
         if not isinstance(value, bool):
@@ -141,7 +143,7 @@ def parse_lab(text: str, file: str = "lab.yaml") -> model.Lab:
     return lab
 
 
-def _build(r: _Reader, data: dict) -> model.Lab | None:
+def _build(r: _Reader, data: dict[Any, Any]) -> model.Lab | None:
     r.mapping(data, (), TOP_KEYS)
     name = r.text(
         data.get("name"),
@@ -229,7 +231,7 @@ def _network(r: _Reader, value: Any) -> model.NetworkSettings:
     return model.NetworkSettings(cidr=cidr, interface=interface)
 
 
-def _address(r: _Reader, raw: Any, path: tuple, network: model.NetworkSettings) -> str | None:
+def _address(r: _Reader, raw: Any, path: Path_, network: model.NetworkSettings) -> str | None:
     try:
         addr = ipaddress.IPv4Address(str(raw).strip())
     except ValueError:
@@ -257,10 +259,10 @@ ROLE_DEFAULTS = {
 ROLE_MINIMUM = {"balancers": 1, "reals": 1, "clients": 1}
 
 
-def _nodes(r: _Reader, data: dict, network: model.NetworkSettings) -> list[model.Node]:
+def _nodes(r: _Reader, data: dict[Any, Any], network: model.NetworkSettings) -> list[model.Node]:
     nodes: list[model.Node] = []
-    seen_names: dict[str, tuple] = {}
-    seen_addrs: dict[str, tuple] = {}
+    seen_names: dict[str, Path_] = {}
+    seen_addrs: dict[str, Path_] = {}
     for key, role in ROLE_KEYS.items():
         value = data.get(key)
         if value is None:
@@ -387,7 +389,7 @@ def _vips(
         return []
     node_addrs = {n.address: n.name for n in nodes}
     vips: list[model.Vip] = []
-    seen: dict[str, dict[Any, tuple]] = {"name": {}, "address": {}, "vrid": {}}
+    seen: dict[str, dict[Any, Path_]] = {"name": {}, "address": {}, "vrid": {}}
     for index, item in enumerate(value):
         path = ("vips", index)
         data = r.mapping(item, path, VIP_KEYS)
@@ -417,7 +419,7 @@ def _vips(
     return vips
 
 
-def _priorities(r: _Reader, value: Any, path: tuple, balancers: list[str]) -> dict[str, int] | None:
+def _priorities(r: _Reader, value: Any, path: Path_, balancers: list[str]) -> dict[str, int] | None:
     if not isinstance(value, dict):
         r.problem(path, f"must map every balancer ({', '.join(balancers)}) to a priority 1..254")
         return None
@@ -454,7 +456,7 @@ def _priorities(r: _Reader, value: Any, path: tuple, balancers: list[str]) -> di
 
 
 def _planned_vips(
-    r: _Reader, value: dict, network: model.NetworkSettings, nodes: list[model.Node], balancers: list[str]
+    r: _Reader, value: dict[Any, Any], network: model.NetworkSettings, nodes: list[model.Node], balancers: list[str]
 ) -> list[model.Vip]:
     from labctl.model import planner as plan  # the planner builds the priority matrix
 

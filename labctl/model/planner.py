@@ -459,7 +459,7 @@ def _check_tolerate(tolerate: int, balancer_count: int) -> None:
 def _assess(matrix: list[VipOrder], ctx: _Context) -> Candidate:
     normal = evaluate(matrix, ctx.balancers, ctx.traffic_bps)
     worst_loads = {name: 0.0 for name in ctx.balancers}
-    worst = (-1.0, (), "")
+    worst: tuple[float, tuple[str, ...], str] = (-1.0, (), "")
     overload: tuple[frozenset[str], str, float] | None = None
     uneven: tuple[frozenset[str], dict[str, float]] | None = None
     for failed in ctx.failure_sets:
@@ -500,10 +500,10 @@ def _fit_reason(
             f"{_situation(failed, ctx)} puts {ctx.rate(load)} on {name} "
             f"({_pct(load, ctx.link_bps)} of its link), not strictly under {_limit_phrase(ctx)}"
         )
-    load, failed, name = worst
+    load, worst_failed, name = worst
     return (
         f"at most {ctx.rate(load)} ({_pct(load, ctx.link_bps)} of the link) on {name} "
-        f"{_situation(frozenset(failed), ctx, during=True)}"
+        f"{_situation(frozenset(worst_failed), ctx, during=True)}"
     )
 
 
