@@ -3,7 +3,9 @@ output of provision/common/node-state.sh (`labctl.lab.snapshot` runs it over SSH
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 from labctl.observe import parse as observe
 
@@ -21,7 +23,7 @@ class NodeView:
     def holds(self, vips: list[str]) -> set[str]:
         return observe.vips_held(self.addresses, vips)
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         return {
             "hostname": self.hostname,
             "addresses": [f"{a.address}/{a.prefixlen} {a.ifname}" for a in self.addresses],
@@ -48,7 +50,7 @@ def parse_node_state(node: str, text: str) -> NodeView:
     view = NodeView(node)
     sections = split_sections(text)
     view.hostname = sections.get("hostname", "").strip()
-    parsers = (
+    parsers: tuple[tuple[str, Callable[[str], None]], ...] = (
         ("addr", lambda t: setattr(view, "addresses", observe.parse_ip_addr(t))),
         ("ipvs", lambda t: setattr(view, "ipvs", observe.parse_ipvsadm_ln(t))),
         ("vrrp", lambda t: setattr(view, "vrrp", observe.parse_vrrp_states(t))),

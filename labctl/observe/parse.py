@@ -55,7 +55,7 @@ def _split_addr_port(token: str, line_no: int, line: str) -> tuple[str, int]:
     return address, int(port)
 
 
-def _int(token: str, what: str, line_no: int, line: str) -> int:
+def _int(token: str, what: str, line_no: int | None, line: str | None) -> int:
     if not token.isdigit():
         raise ParseError(f"{what} is not a whole number: {token!r}", line_no, line)
     return int(token)
@@ -361,8 +361,8 @@ def _counters(words: list[str], line_no: int, line: str) -> IpvsCounters:
     if len(words) != 5:
         raise ParseError("expected five counters", line_no, line)
     values = [parse_large_number(word, line_no, line) for word in words]
-    numbers = [value for value, _ in values]
-    return IpvsCounters(*numbers, approximate=any(approx for _, approx in values))
+    conns, in_pkts, out_pkts, in_bytes, out_bytes = (value for value, _ in values)
+    return IpvsCounters(conns, in_pkts, out_pkts, in_bytes, out_bytes, approximate=any(approx for _, approx in values))
 
 
 # --- ipvsadm -Lnc ----------------------------------------------------------------------------
