@@ -9,7 +9,7 @@ from concurrent.futures import Future, ThreadPoolExecutor, wait
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, NoReturn, Protocol
 
 from labctl.errors import LabctlError
 from labctl.lab import verify
@@ -19,6 +19,7 @@ from labctl.lab.running import RunInfo, RunningLab
 from labctl.lab.snapshot import read_node_state
 from labctl.lab.ssh import CommandFailed, SshConfigError, SshError, SshSession, run_parallel
 from labctl.model.lab import Lab
+from labctl.observe.nodestate import NodeView
 from labctl.resources import provision_dir
 
 RUNNING = "running"
@@ -207,12 +208,12 @@ def _one_line(exc: BaseException) -> str:
     return text[0] if text else exc.__class__.__name__
 
 
-def gather_views(run: RunningLab, names: list[str]) -> dict[str, object]:
+def gather_views(run: RunningLab, names: list[str]) -> dict[str, NodeView | BaseException]:
     sessions = run.sessions(names, wait=20.0)
     return run_parallel(sessions, lambda name, s: read_node_state(s) if isinstance(s, SshSession) else _raise(s))
 
 
-def _raise(exc: BaseException):
+def _raise(exc: BaseException) -> NoReturn:
     raise exc
 
 

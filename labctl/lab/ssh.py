@@ -482,7 +482,7 @@ def _login(target: SshTarget, ns: str | None, known_hosts: Path, keys: list[str]
             target.hostname,
             port=target.port,
             username=target.user,
-            key_filename=keys,
+            key_filename=keys,  # type: ignore[arg-type]  # paramiko takes a list too; types-paramiko says str
             sock=sock,
             timeout=timeout,
             banner_timeout=timeout,

@@ -4,6 +4,7 @@ Works on a half-broken lab: every part that cannot be read says why instead of f
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 from labctl.errors import LabctlError
 from labctl.lab.bringup import gather_views
@@ -14,11 +15,11 @@ from labctl.observe.nodestate import NodeView
 
 @dataclass
 class LabStatus:
-    nodes: dict[str, dict] = field(default_factory=dict)
-    vips: dict[str, dict] = field(default_factory=dict)
+    nodes: dict[str, dict[str, Any]] = field(default_factory=dict)
+    vips: dict[str, dict[str, Any]] = field(default_factory=dict)
     problems: list[str] = field(default_factory=list)
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         return {"nodes": self.nodes, "vips": self.vips, "problems": self.problems, "healthy": not self.problems}
 
 
@@ -33,7 +34,7 @@ def lab_status(run: RunningLab, lab: Lab) -> LabStatus:
     views = gather_views(run, running) if running else {}
     vip_addresses = [v.address for v in lab.vips]
     for node in lab.nodes:
-        entry = {"role": node.role, "address": node.address, "vm": states.get(node.name, "not created")}
+        entry: dict[str, Any] = {"role": node.role, "address": node.address, "vm": states.get(node.name, "not created")}
         view = views.get(node.name)
         if isinstance(view, NodeView):
             entry["vips_held"] = sorted(view.holds(vip_addresses))

@@ -8,6 +8,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 from labctl.model.lab import Lab
 from labctl.observe import parse as observe
@@ -17,15 +18,15 @@ from labctl.observe.nodestate import NodeView
 @dataclass(frozen=True)
 class Check:
     name: str
-    node: str
+    node: str | None  # a VIP check names its planned master: None if no balancer would be
     ok: bool
     detail: str
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         return {"check": self.name, "node": self.node, "ok": self.ok, "detail": self.detail}
 
 
-def expected_ipvs(lab: Lab) -> list[dict]:
+def expected_ipvs(lab: Lab) -> list[dict[str, Any]]:
     return [
         {
             "vip": vip.address,
