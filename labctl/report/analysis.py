@@ -12,10 +12,10 @@ from __future__ import annotations
 import re
 import statistics
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypedDict
 
 from labctl.model import planner as plan
-from labctl.model.lab import Lab
+from labctl.model.lab import Lab, Vip
 from labctl.observe.packets import Decoded
 from labctl.report import handover as phases
 from labctl.scenario.polling import CaptureSample
@@ -23,6 +23,9 @@ from labctl.scenario.probe import ProbeRecord
 
 STABLE_OKS = 5  # successes in a row that end an outage
 MIN_DUPLICATE_S = 0.5  # shorter overlaps are sampling artefacts of a normal hand-over
+# Two polls of different nodes are up to one interval apart: an overlap shorter than this many
+# intervals is how a clean hand-over looks when sampled, not two holders.
+DUPLICATE_INTERVALS = 1.5
 GRACEFUL = {"keepalived-stop"}
 
 
@@ -68,6 +71,15 @@ def master_down_interval(advert_int: float, priority: int) -> float:
 # --- holder timeline -------------------------------------------------------------------------
 
 
+class TimelinePart(TypedDict):
+    """One part of a VIP's holder timeline (a plain dict in summary.json)."""
+
+    start: float
+    end: float
+    holders: list[str]
+    unobserved: list[str]  # balancers whose capture did not cover this part
+
+
 def _node_intervals(samples: list[CaptureSample]) -> dict[str, float]:
     by_node: dict[str, list[float]] = {}
     for sample in samples:
@@ -87,7 +99,7 @@ def holding_segments(samples: list[CaptureSample], vip: str) -> list[tuple[str, 
     by_node: dict[str, list[CaptureSample]] = {}
     for sample in sorted(samples, key=lambda s: s.t):
         by_node.setdefault(sample.node, []).append(sample)
-    segments = []
+    segments: list[tuple[str, float, float]] = []
     for node, series in by_node.items():
         step = intervals[node]
         limit = max(3 * step, 1.0)
@@ -99,6 +111,7 @@ def holding_segments(samples: list[CaptureSample], vip: str) -> list[tuple[str, 
             if held and start is None:
                 start = sample.t
             if held and end != following:  # a gap or the last sample: close here
+                assert start is not None  # set above when it first held
                 segments.append((node, start, end))
                 start = None
             elif not held and start is not None:
@@ -128,7 +141,7 @@ def observed_windows(samples: list[CaptureSample]) -> dict[str, list[tuple[float
     return windows
 
 
-def holder_timeline(samples: list[CaptureSample], vip: str) -> list[dict[str, Any]]:
+def holder_timeline(samples: list[CaptureSample], vip: str) -> list[TimelinePart]:
     """[{start, end, holders, unobserved}] covering the captured time, adjacent equal parts
     merged; `unobserved` names the balancers whose capture did not cover that part."""
     segments = holding_segments(samples, vip)
@@ -140,7 +153,7 @@ def holder_timeline(samples: list[CaptureSample], vip: str) -> list[dict[str, An
         | {p for seg in segments for p in seg[1:]}
         | {p for spans in windows.values() for span in spans for p in span}
     )
-    timeline: list[dict[str, Any]] = []
+    timeline: list[TimelinePart] = []
     for a, b in zip(edges, edges[1:]):
         mid = (a + b) / 2
         holders = sorted({n for n, s, e in segments if s <= mid < e})
@@ -153,7 +166,7 @@ def holder_timeline(samples: list[CaptureSample], vip: str) -> list[dict[str, An
     return timeline
 
 
-def first_released_to(timeline: list[dict[str, Any]], after: float, node: str) -> float | None:
+def first_released_to(timeline: list[TimelinePart], after: float, node: str) -> float | None:
     """When VIP went back to NODE: it holds it alone, or (NODE still unobserved, e.g. booting)
     every observed balancer let it go."""
     for part in timeline:
@@ -164,14 +177,14 @@ def first_released_to(timeline: list[dict[str, Any]], after: float, node: str) -
     return None
 
 
-def holders_at(timeline: list[dict[str, Any]], t: float) -> list[str]:
+def holders_at(timeline: list[TimelinePart], t: float) -> list[str]:
     for part in timeline:
         if part["start"] <= t < part["end"]:
             return part["holders"]
     return []
 
 
-def duplicates(timeline: list[dict[str, Any]], minimum: float = MIN_DUPLICATE_S) -> list[dict]:
+def duplicates(timeline: list[TimelinePart], minimum: float = MIN_DUPLICATE_S) -> list[dict[str, Any]]:
     found = []
     for part in timeline:
         duration = part["end"] - part["start"]
@@ -187,7 +200,7 @@ def duplicates(timeline: list[dict[str, Any]], minimum: float = MIN_DUPLICATE_S)
     return found
 
 
-def first_held_by_other(timeline: list[dict[str, Any]], after: float, node: str) -> tuple[float, str] | None:
+def first_held_by_other(timeline: list[TimelinePart], after: float, node: str) -> tuple[float, str] | None:
     for part in timeline:
         if part["end"] <= after:
             continue
@@ -197,7 +210,7 @@ def first_held_by_other(timeline: list[dict[str, Any]], after: float, node: str)
     return None
 
 
-def first_held_only_by(timeline: list[dict[str, Any]], after: float, node: str) -> float | None:
+def first_held_only_by(timeline: list[TimelinePart], after: float, node: str) -> float | None:
     for part in timeline:
         if part["end"] > after and part["holders"] == [node]:
             return max(part["start"], after)
@@ -293,7 +306,11 @@ def analyze(run: RunData) -> dict[str, Any]:
         "packets": _packet_overview(run),
     }
     for vip in lab.vips:
-        summary["vips"][vip.name] = {"address": vip.address, "duplicate_holders": duplicates(timelines[vip.name])}
+        minimum = max(MIN_DUPLICATE_S, DUPLICATE_INTERVALS * resolution)
+        summary["vips"][vip.name] = {
+            "address": vip.address,
+            "duplicate_holders": duplicates(timelines[vip.name], minimum),
+        }
         summary["vips"][vip.name]["duplicate_s"] = round(
             sum(d["duration_s"] for d in summary["vips"][vip.name]["duplicate_holders"]), 3
         )
@@ -371,7 +388,7 @@ def _disruption(
     action: dict[str, Any],
     all_actions: list[dict[str, Any]],
     by_vip: dict[str, list[ProbeRecord]],
-    timelines: dict[str, list[dict]],
+    timelines: dict[str, list[TimelinePart]],
     resolution: float,
     jitter: dict[str, dict[str, Any]] | None = None,
     fidelity: dict[str, Any] | None = None,
@@ -478,6 +495,7 @@ def _apply_packet_handover(
     fidelity: dict[str, Any],
 ) -> None:
     """Replace the polled hand-over by the one the packets show, when they show one."""
+    assert run.packets is not None  # the caller checked
     seen = phases.handover(run.packets, run.lab, vip, node, start, end, jitter, run.lab.ipvs.port)
     if seen is None:
         return
@@ -684,7 +702,7 @@ def _real_down(
 # --- capacity --------------------------------------------------------------------------------
 
 
-def _capacity(run: RunData, timelines: dict[str, list[dict]]) -> dict[str, Any] | None:
+def _capacity(run: RunData, timelines: dict[str, list[TimelinePart]]) -> dict[str, Any] | None:
     iterations = [e for e in run.events if e.get("kind") == "iteration"]
     if not iterations or "traffic" not in run.params:
         return None
@@ -757,7 +775,7 @@ def _capacity(run: RunData, timelines: dict[str, list[dict]]) -> dict[str, Any] 
     }
 
 
-def _top_survivors(vip, survivors: set[str]) -> list[str]:
+def _top_survivors(vip: Vip, survivors: set[str]) -> list[str]:
     alive = {name: p for name, p in vip.priorities.items() if name in survivors}
     if not alive:
         return []
@@ -790,7 +808,7 @@ def _when_holds(when: str | None) -> bool:
     return (left == right) == (op == "==")
 
 
-def evaluate_expectations(specs: list[dict[str, Any]], summary: dict[str, Any]) -> list[dict]:
+def evaluate_expectations(specs: list[dict[str, Any]], summary: dict[str, Any]) -> list[dict[str, Any]]:
     results = []
     for spec in specs:
         entry = {"name": spec["name"], "metric": spec["metric"], "where": spec.get("where")}

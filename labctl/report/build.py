@@ -16,6 +16,7 @@ matplotlib.use("Agg")  # files only: no display on a CI machine or over SSH
 import matplotlib.pyplot as plt  # noqa: E402
 from rich.table import Table  # noqa: E402
 
+from labctl.model.lab import Vip  # noqa: E402
 from labctl.observe.packets import decode_pcap  # noqa: E402
 from labctl.report import analysis  # noqa: E402
 from labctl.scenario import runfiles  # noqa: E402
@@ -277,7 +278,7 @@ def timeline(run: analysis.RunData, summary: dict[str, Any], path: Path) -> None
         ax = axes[lanes][0]
         # One line per VIP and real, read on the balancer that carried that VIP's traffic (the
         # others only hold backup copies of the rules): 18 lines would say less than 6.
-        by_key: dict[tuple[str, str], dict[str, list[dict]]] = {}
+        by_key: dict[tuple[str, str], dict[str, list[dict[str, Any]]]] = {}
         for p in inact:
             by_key.setdefault((p["vip"], p["real"]), {}).setdefault(p["node"], []).append(p)
         for (vip_address, real), per_node in sorted(by_key.items()):
@@ -302,7 +303,9 @@ def timeline(run: analysis.RunData, summary: dict[str, Any], path: Path) -> None
     plt.close(fig)
 
 
-def _packet_lane(ax, run: analysis.RunData, summary: dict[str, Any], vip, t0: float, colours: dict[str, Any]) -> None:
+def _packet_lane(
+    ax: Any, run: analysis.RunData, summary: dict[str, Any], vip: Vip, t0: float, colours: dict[str, Any]
+) -> None:
     """The VRID's adverts as ticks in their sender's colour, priority-0 adverts and gratuitous
     ARPs marked, and each hand-over's phases written beside the new master's first advert."""
     if run.packets is None:

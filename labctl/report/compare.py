@@ -267,7 +267,9 @@ def _panel(ax: Any, name: str, groups: dict[str, list[dict[str, Any]]], labels: 
             ax.hlines(
                 dist["p95"], x - 0.3, x + 0.3, color="tab:red", linestyle="--", linewidth=1.5, label="p95", zorder=4
             )
-            highest = max(highest, dist["max"])
+            top_value = dist["max"]
+            assert top_value is not None  # VALUES is not empty
+            highest = max(highest, top_value)
         theory = _theory(groups[label], vip) if key in THEORY_KEYS else None
         if theory is not None:
             ax.hlines(

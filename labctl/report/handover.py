@@ -14,8 +14,9 @@ Every time is the host's, from one capture: no clock offsets.
 from __future__ import annotations
 
 import statistics
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 from labctl.model.lab import Lab
 from labctl.observe.packets import (
@@ -32,6 +33,8 @@ TOLERANCE = 0.15  # a detection within 15 % of theory (plus the measured jitter)
 # The largest p95 advert jitter at which timing figures still mean something: past it the
 # emulated balancers are too starved for a verdict on timing (a tenth of advert_int).
 MAX_JITTER_SHARE = 0.10
+
+T = TypeVar("T")
 
 
 def skew_time(priority: int) -> float:
@@ -138,7 +141,7 @@ def fidelity(
 # --- hand-over --------------------------------------------------------------------------------
 
 
-def _first(items, predicate):
+def _first(items: Iterable[T], predicate: Callable[[T], bool]) -> T | None:
     return next((item for item in items if predicate(item)), None)
 
 
@@ -186,8 +189,8 @@ def handover(
             }
         )
         return result
-    last = [a for a in adverts if a.source == victim_address and a.t < new_first.t]
-    t0_advert = last[-1] if last else recent[0]
+    victim_before = [a for a in adverts if a.source == victim_address and a.t < new_first.t]
+    t0_advert = victim_before[-1] if victim_before else recent[0]
     graceful = t0_advert.priority == 0
     winner = names.name(new_first.source)
     priority = new_first.priority
@@ -210,7 +213,7 @@ def handover(
         }
     )
     own = jitter.get(winner) or {}
-    jitter_s = (own.get("p95_ms") if own else max((j["p95_ms"] for j in jitter.values()), default=0.0)) / 1000
+    jitter_s = (own["p95_ms"] if own else max((j["p95_ms"] for j in jitter.values()), default=0.0)) / 1000
     tolerance = TOLERANCE * theory + jitter_s
     result.update(
         {
