@@ -29,5 +29,5 @@ if [ ! -x .venv/bin/python ]; then
   "$python" -m venv .venv
 fi
 .venv/bin/pip install -q --upgrade pip >/dev/null
-.venv/bin/pip install -q -e '.[test]'
+.venv/bin/pip install -q -e '.[dev]'
 echo "setup: ready ($(vagrant --version), $(.venv/bin/labctl --version))"

@@ -1,7 +1,13 @@
 #!/usr/bin/env bash
-# README's test command: install what is needed, then all three tiers (unit, integration with
-# the real programs in network namespaces, end-to-end on real VMs under qemu).
+# README's test command: install what is needed, the static checks (ruff, mypy, import-linter),
+# then all three tiers (unit, integration with the real programs in network namespaces,
+# end-to-end on real VMs under qemu).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
+# Static checks first (seconds): lint and format, types, and the layers' import contracts.
+.venv/bin/ruff check .
+.venv/bin/ruff format --check .
+.venv/bin/mypy
+.venv/bin/lint-imports
 exec .venv/bin/pytest -p no:cacheprovider -ra "$@" tests

@@ -24,37 +24,6 @@ from labctl.scenario.polling import parse_capture  # noqa: E402
 from labctl.scenario.probe import parse_probe_lines  # noqa: E402
 from labctl.templating import render  # noqa: E402
 
-EXPLANATIONS = {
-    "inactconn": (
-        "In direct routing the director sees only the client-to-server half of each connection: "
-        "the real answers the client itself, so IPVS never sees the real's FIN and, after the "
-        "client's FIN, keeps the entry in FIN_WAIT, counted as InActConn. The entry clears when "
-        "the IPVS tcpfin timeout expires (120 s by default, `ipvsadm -L --timeout`), so after a "
-        "burst InActConn stays near the burst size for that long, then drops to zero."
-    ),
-    "failover": (
-        "A backup declares the master dead after the master-down interval, 3 x advert_int + "
-        "(256 - priority)/256 s (about 3.6 s with advert_int 1), then takes the VIP and sends "
-        "gratuitous ARP. A gracefully stopped keepalived sends a priority-0 advert first, so the "
-        "backup waits only its skew time, (256 - priority)/256 s, about 0.6 s. A master killed "
-        "with SIGKILL sends nothing and keeps the VIP on its interface: two nodes then hold it, and "
-        "the client may see no outage at all, because the old holder keeps answering until the "
-        "new master's gratuitous ARP moves the client's traffic. A restarted keepalived removes "
-        "the stale VIP."
-    ),
-    "real-down": (
-        "With hand-made ipvsadm rules nothing checks the reals: IPVS keeps scheduling new "
-        "connections to a dead real, so its share of requests fails for as long as it is down. "
-        "keepalived's health checks (HTTP_GET every delay_loop seconds) remove it from the table, "
-        "and the failures stop within about one check interval plus the connect timeout."
-    ),
-    "capacity": (
-        "When a balancer fails, each of its VIPs moves to the next balancer in that VIP's priority "
-        "order; the load a survivor carries is its share of VIPs times the traffic per VIP. The "
-        "planner's prediction (`labctl plan`) is computed from the same priority matrix."
-    ),
-}
-
 
 def load_run(folder: Path) -> analysis.RunData:
     info = json.loads((folder / runfiles.RUN_JSON).read_text())
@@ -115,8 +84,7 @@ def markdown(run: analysis.RunData, summary: dict[str, Any]) -> str:
         summary=summary,
         t0=t0,
         steps=steps,
-        explanation=EXPLANATIONS.get(run.info.get("scenario", ""), ""),
-        explanations=EXPLANATIONS,
+        explanation=run.info.get("explanation") or "",
         rel=lambda t: f"{t - t0:+.3f}" if t else "-",
         fmt=_fmt,
         disruption_lines=disruption_lines,

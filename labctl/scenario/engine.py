@@ -19,13 +19,14 @@ from typing import Any
 
 from labctl.lab.packet_capture import NodeCapture, PacketCapture
 from labctl.observe.packets import decode_pcap
-from labctl.scenario import actions, conditions, runfiles
+from labctl.scenario import actions, runfiles
 from labctl.scenario import polling as capture_mod
 from labctl.scenario import probe as probe_mod
 from labctl.scenario.access import LabAccess
 from labctl.scenario.clock import ClockOffset, measure_offset
 from labctl.scenario.model import Scenario, Step
 from labctl.scenario.packet_moments import key_moments
+from labctl.scenario.steps import all_kinds
 from labctl.scenario.streams import RecordedStream
 from labctl.scenario.targets import Target, TargetError, parse_target, resolve
 
@@ -136,7 +137,7 @@ class Engine:
     def request_stop(self) -> None:
         self._stop.set()
 
-    def _sleep(self, seconds: float) -> None:
+    def sleep(self, seconds: float) -> None:
         if self._stop.wait(max(seconds, 0.0)):
             raise StopRequested()
 
@@ -190,7 +191,7 @@ class Engine:
                 self.lab.network.interface,
                 self.out / runfiles.PCAP,
                 self.lab.ipvs.port,
-                lambda: self._clock(client, runfiles.PCAP).offset,
+                lambda: self.clock(client, runfiles.PCAP).offset,
             )
         else:
             self.capture_info = {
@@ -239,6 +240,7 @@ class Engine:
         return {
             "scenario": self.scenario.name,
             "description": self.scenario.description,
+            "explanation": self.scenario.explanation,
             "file": self.scenario.file,
             "params": self.scenario.values,
             "started": previous.get("started", started),
@@ -259,15 +261,15 @@ class Engine:
                 raise StopRequested()
             self.live.step = f"{step.where}: {step.describe()}"
             self.event("step", where=step.where, step=step.describe())
-            handler = getattr(self, f"_step_{step.kind}")
+            kind = all_kinds()[step.kind]
             try:
-                handler(step)
+                kind.run(self, step)
             except (StepFailed, TargetError, actions.ActionFailed) as exc:
                 raise StepFailed(f"{step.where}: {step.kind}: {exc}") from exc
 
-    # -- step kinds ---------------------------------------------------------------------------
+    # -- what step kinds use (labctl/scenario/steps/) ---------------------------------------
 
-    def _nodes(self, value: Any, default_role: str) -> list[str]:
+    def nodes(self, value: Any, default_role: str) -> list[str]:
         target = parse_target(value) if value not in (None, "all") else Target("role", default_role)
         return resolve(target, self.lab, self.refs, self._current_holder)
 
@@ -275,66 +277,13 @@ class Engine:
         holders = self.live.holders(vip_address)
         return holders[0] if len(holders) == 1 else None
 
-    def _clock(self, node: str, raw_name: str) -> ClockOffset:
+    def clock(self, node: str, raw_name: str) -> ClockOffset:
         offset = measure_offset(self.access, node)
         self.clocks[raw_name] = {"node": node, **offset.to_dict()}
         runfiles.write_json(self.out / runfiles.CLOCK_JSON, self.clocks)
         return offset
 
-    def _step_probe(self, step: Step) -> None:
-        name = str(step.value)
-        node = self._nodes(step.options.get("on"), "client")[0]
-        vips = step.options.get("vips", "all")
-        chosen = self.lab.vips if vips == "all" else [self.lab.vip(v) for v in vips]
-        spec = probe_mod.ProbeSpec(
-            vips=tuple(v.address for v in chosen),
-            rate=float(step.options.get("rate", 20)),
-            timeout=float(step.options.get("timeout", 0.5)),
-            count=int(step.options.get("count", 0)),
-            duration=float(step.options.get("duration", 0)),
-            sequential=bool(step.options.get("sequential", False)),
-            port=self.lab.ipvs.port,
-        )
-        raw = f"probe-{name}.jsonl"
-        if name in self.probes and not self.probes[name].finished:
-            raise StepFailed(f"probe {name} is already running")
-        stream = None
-        if step.options.get("on") is None:
-            # Where the lab is sandboxed the probe runs on the host side of the lab network:
-            # the emulated client pays nothing and the records carry the host's clock.
-            stream = probe_mod.start_host_probe(
-                self.access, spec, self.out / raw, name, lambda line: self._probe_line(line, 0.0)
-            )
-            if stream is not None:
-                node = "host"
-                self.clocks[raw] = {"node": "host", "offset": 0.0, "rtt": 0.0}
-                runfiles.write_json(self.out / runfiles.CLOCK_JSON, self.clocks)
-        if stream is None:
-            offset = self._clock(node, raw)
-            stream = probe_mod.start_probe(
-                self.access, node, spec, self.out / raw, name, lambda line: self._probe_line(line, offset.offset)
-            )
-        self.probes[name] = stream
-        self.event(
-            "probe_start",
-            name=name,
-            node=node,
-            vips=list(spec.vips),
-            rate=spec.rate,
-            timeout=spec.timeout,
-            count=spec.count,
-            sequential=spec.sequential,
-        )
-        if step.options.get("foreground"):
-            limit = spec.count * (spec.timeout + 0.5) * len(spec.vips) + 30 if spec.count else None
-            deadline = time.time() + limit if limit else None
-            while not stream.wait(0.2):
-                self._sleep(0)
-                if deadline is not None and time.time() > deadline:
-                    raise StepFailed(f"probe {name} did not finish within {limit:.0f} s")
-            self.event("probe_end", name=name)
-
-    def _probe_line(self, line: str, offset: float) -> None:
+    def probe_line(self, line: str, offset: float) -> None:
         record = probe_mod.parse_probe_line(line, offset)
         if record is None:
             return
@@ -343,30 +292,11 @@ class Engine:
             counts = self.live.probe_counts.setdefault(record.vip, [0, 0])
             counts[0 if record.ok else 1] += 1
 
-    def _step_stop_probe(self, step: Step) -> None:
-        names = list(self.probes) if step.value == "all" else [str(step.value)]
-        for name in names:
-            if name in self.probes:
-                self.probes[name].stop()
-                self.event("probe_stop", name=name)
-
-    def _step_capture(self, step: Step) -> None:
-        spec = capture_mod.CaptureSpec(
-            interval=float(step.options.get("interval", 0.2)),
-            ipvs=bool(step.options.get("ipvs", True)),
-            stats=bool(step.options.get("stats", False)),
-            conns=bool(step.options.get("conns", False)),
-            timeout=bool(step.options.get("timeout", False)),
-        )
-        for node in self._nodes(step.value, "balancer"):
-            self.capture_specs[node] = spec
-            self._start_capture(node)
-
-    def _start_capture(self, node: str) -> None:
+    def start_capture(self, node: str) -> None:
         spec = self.capture_specs[node]
         part = sum(1 for name in self.clocks if name.startswith(f"capture-{node}."))
         raw = f"capture-{node}.{part + 1}.txt"
-        offset = self._clock(node, raw)
+        offset = self.clock(node, raw)
         buffer: list[str] = []
 
         def on_line(line: str) -> None:
@@ -382,51 +312,15 @@ class Engine:
         self.captures[node] = stream
         self.event("capture_start", node=node, raw=raw, interval=spec.interval)
 
-    def _stop_capture(self, node: str) -> None:
+    def stop_capture(self, node: str) -> None:
         stream = self.captures.pop(node, None)
         if stream is not None:
             stream.stop()
             self.event("capture_stop", node=node)
 
-    def _step_stop_capture(self, step: Step) -> None:
-        nodes = list(self.captures) if step.value in (None, "all") else self._nodes(step.value, "balancer")
-        for node in nodes:
-            self._stop_capture(node)
-            self.capture_specs.pop(node, None)
-
-    def _step_wait(self, step: Step) -> None:
-        self._sleep(float(step.value))
-
-    def _step_wait_until(self, step: Step) -> None:
-        timeout = float(step.options["timeout"])
-        started = time.time()
-        check = conditions.Condition(step.value, self.lab, self.refs, self.live, self.probes)
-        while True:
-            if check.holds():
-                self.event("wait_until", condition=step.value, held=True, after_s=round(time.time() - started, 3))
-                return
-            if time.time() - started > timeout:
-                self.event("wait_until", condition=step.value, held=False, after_s=timeout)
-                if step.options.get("fail", False):
-                    raise StepFailed(f"condition {step.value} did not hold within {timeout:g} s")
-                return
-            self._sleep(0.05)
-
-    def _step_action(self, step: Step) -> None:
-        method = step.options.get("method")
-        action = actions.concrete(str(step.value), method)
-        if "target" in step.options:
-            nodes = self._nodes(step.options["target"], "balancer")
-        else:
-            nodes = [n.name for n in self.lab.balancers]
-        if "as" in step.options:
-            self.refs[str(step.options["as"])] = nodes[0]
-        for node in nodes:
-            self.act(node, action, step.options, requested=str(step.value), method=method)
-
     def act(self, node: str, action: str, options: dict[str, Any] | None = None, **extra: Any) -> None:
         if action == "power-off":
-            self._stop_capture(node)  # the node is going away; its stream would hang
+            self.stop_capture(node)  # the node is going away; its stream would hang
         before = {v.name: self.live.holders(v.address) for v in self.lab.vips}
         started = time.time()
         try:
@@ -445,25 +339,7 @@ class Engine:
         if details:
             self.event("action_details", action=action, node=node, **details)
         if action == "power-on" and node in self.capture_specs:
-            self._start_capture(node)
-
-    def _step_expect(self, step: Step) -> None:
-        pass  # judged on the finished run's summary (analysis.evaluate_expectations)
-
-    def _step_note(self, step: Step) -> None:
-        self.event("note", text=str(step.value))
-
-    def _step_mark(self, step: Step) -> None:
-        self.event("mark", label=str(step.value))
-
-    def _step_foreach(self, step: Step) -> None:
-        nodes = self._nodes(step.value, "balancer")
-        name = str(step.options["as"])
-        for node in nodes:
-            self.refs[name] = node
-            self.event("iteration", name=name, node=node)
-            self.steps(step.steps)
-            self.event("iteration_end", name=name, node=node)
+            self.start_capture(node)
 
     # -- cleanup ------------------------------------------------------------------------------
 
@@ -478,7 +354,7 @@ class Engine:
             self.event("cleanup", node=node, action="ipvs-timeouts", restore=original.to_dict())
             self._quietly(partial(actions.set_timeouts, self.access, node, original))
         for node in list(self.captures):
-            self._quietly(partial(self._stop_capture, node))
+            self._quietly(partial(self.stop_capture, node))
         self._quietly(self._stop_packet_capture)
         self.event("end", error=self.error)
 

@@ -48,6 +48,7 @@ class Scenario:
     values: dict[str, Any]  # every parameter's value for this run (defaults and --set)
     steps: list[Step]
     source: str = ""  # the file's text, saved with the results
+    explanation: str = ""  # why the lab behaves as it does: the report's "Why" section
 
     def expectations(self) -> list[Step]:
         found: list[Step] = []

@@ -139,3 +139,31 @@ def test_find_unknown_name():
     with pytest.raises(ScenarioError) as info:
         find("nosuch")
     assert "built in:" in str(info.value)
+
+
+def test_a_scenario_carries_its_own_explanation_for_the_report():
+    failover = read_scenario(find("failover"), lab=LAB)
+    assert "master-down interval" in failover.explanation and "\n" not in failover.explanation
+    bad = problems("description: x\nexplanation: [not, text]\nsteps:\n  - wait: 1\n")
+    assert bad == ["s.yaml:2: explanation: the explanation is text (one or more sentences)"]
+
+
+def test_every_step_kind_is_registered_in_one_place():
+    from labctl.scenario.steps import all_kinds
+
+    kinds = all_kinds()
+    assert list(kinds)[:4] == ["probe", "stop_probe", "capture", "stop_capture"]
+    assert set(kinds) == {
+        "probe",
+        "stop_probe",
+        "capture",
+        "stop_capture",
+        "wait",
+        "wait_until",
+        "action",
+        "expect",
+        "foreach",
+        "note",
+        "mark",
+    }
+    assert all(k.run is not None and k.doc for k in kinds.values())

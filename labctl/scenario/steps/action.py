@@ -1,0 +1,88 @@
+"""`action NAME`: break or repair a node (power, keepalived, link, nginx, IPVS timeouts), each
+change remembered so cleanup can put it back."""
+
+from __future__ import annotations
+
+import difflib
+from typing import TYPE_CHECKING
+
+from labctl.model.lab import Lab
+from labctl.scenario import actions
+from labctl.scenario.checks import Checker, Path, anything, number, target, text
+from labctl.scenario.model import Step
+from labctl.scenario.steps import StepKind, register
+
+if TYPE_CHECKING:
+    from labctl.scenario.engine import Engine
+
+ACTIONS = (
+    "power-off",
+    "power-on",
+    "keepalived-stop",
+    "keepalived-kill",
+    "keepalived-start",
+    "link-down",
+    "link-up",
+    "nginx-stop",
+    "nginx-start",
+    "ipvs-timeouts",
+    "down",
+    "up",
+)
+METHODS = ("poweroff", "keepalived-stop", "keepalived-kill", "link-down")
+
+
+def check(check: Checker, step: Step, path: Path, lab: Lab | None, refs: set[str]) -> None:
+    value, options = step.value, step.options
+    if value not in ACTIONS:
+        hint = difflib.get_close_matches(str(value), ACTIONS, n=1)
+        more = f"; did you mean {hint[0]!r}?" if hint else f"; actions: {', '.join(ACTIONS)}"
+        check.problem((*path, "action"), f"unknown action {value!r}{more}")
+    if "target" in options:
+        target(check, options["target"], (*path, "target"), lab, refs)
+    elif value != "ipvs-timeouts":
+        check.problem((*path, "action"), f"action {value} needs `target:`")
+    if value in ("down", "up"):
+        if options.get("method") not in METHODS:
+            check.problem(
+                (*path, "method") if "method" in options else (*path, "action"),
+                f"{value} needs `method:` one of {', '.join(METHODS)}",
+            )
+    elif "method" in options:
+        check.problem((*path, "method"), "only the down and up actions take a method")
+    if value == "ipvs-timeouts" and not {"tcp", "tcpfin", "udp"} & set(options):
+        check.problem((*path, "action"), "ipvs-timeouts needs tcp, tcpfin and/or udp")
+    if isinstance(options.get("as"), str):
+        refs.add(options["as"])  # later steps may name the node it acted on
+
+
+def run(engine: Engine, step: Step) -> None:
+    method = step.options.get("method")
+    action = actions.concrete(str(step.value), method)
+    if "target" in step.options:
+        nodes = engine.nodes(step.options["target"], "balancer")
+    else:
+        nodes = [n.name for n in engine.lab.balancers]
+    if "as" in step.options:
+        engine.refs[str(step.options["as"])] = nodes[0]
+    for node in nodes:
+        engine.act(node, action, step.options, requested=str(step.value), method=method)
+
+
+register(
+    StepKind(
+        "action",
+        text,
+        run,
+        {
+            "target": anything,
+            "as": text,
+            "method": text,
+            "tcp": number(1, True),
+            "tcpfin": number(1, True),
+            "udp": number(1, True),
+        },
+        check=check,
+        doc="break or repair a node; cleanup undoes it",
+    )
+)
