@@ -19,7 +19,7 @@ from labctl.lab.running import RunInfo, RunningLab
 from labctl.lab.snapshot import read_node_state
 from labctl.lab.ssh import CommandFailed, SshConfigError, SshError, SshSession, run_parallel
 from labctl.model.lab import Lab
-from labctl.observe.nodestate import NodeView
+from labctl.observe.snapshot import NodeSnapshot
 from labctl.resources import provision_dir
 
 RUNNING = "running"
@@ -208,7 +208,7 @@ def _one_line(exc: BaseException) -> str:
     return text[0] if text else exc.__class__.__name__
 
 
-def gather_views(run: RunningLab, names: list[str]) -> dict[str, NodeView | BaseException]:
+def gather_views(run: RunningLab, names: list[str]) -> dict[str, NodeSnapshot | BaseException]:
     sessions = run.sessions(names, wait=20.0)
     return run_parallel(sessions, lambda name, s: read_node_state(s) if isinstance(s, SshSession) else _raise(s))
 

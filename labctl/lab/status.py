@@ -10,7 +10,7 @@ from labctl.errors import LabctlError
 from labctl.lab.bringup import gather_views
 from labctl.lab.running import RunningLab
 from labctl.model.lab import Lab
-from labctl.observe.nodestate import NodeView
+from labctl.observe.snapshot import NodeSnapshot
 
 
 @dataclass
@@ -36,8 +36,8 @@ def lab_status(run: RunningLab, lab: Lab) -> LabStatus:
     for node in lab.nodes:
         entry: dict[str, Any] = {"role": node.role, "address": node.address, "vm": states.get(node.name, "not created")}
         view = views.get(node.name)
-        if isinstance(view, NodeView):
-            entry["vips_held"] = sorted(view.holds(vip_addresses))
+        if isinstance(view, NodeSnapshot):
+            entry["vips_held"] = sorted(view.held(vip_addresses))
             entry["vrrp"] = view.vrrp
             entry["services"] = view.services
             for problem in view.problems:

@@ -12,7 +12,7 @@ from typing import Any
 
 from labctl.model.lab import Lab
 from labctl.observe import parse as observe
-from labctl.observe.nodestate import NodeView
+from labctl.observe.snapshot import NodeSnapshot
 
 
 @dataclass(frozen=True)
@@ -42,10 +42,10 @@ def expected_ipvs(lab: Lab) -> list[dict[str, Any]]:
     ]
 
 
-def evaluate_vips(lab: Lab, views: dict[str, NodeView]) -> list[Check]:
+def evaluate_vips(lab: Lab, views: dict[str, NodeSnapshot]) -> list[Check]:
     """Each VIP is held by exactly one balancer, and it is the planned master."""
     vips = [v.address for v in lab.vips]
-    held = {b.name: views[b.name].holds(vips) for b in lab.balancers if b.name in views}
+    held = {b.name: views[b.name].held(vips) for b in lab.balancers if b.name in views}
     checks = []
     for vip in lab.vips:
         holders = sorted(name for name, addrs in held.items() if vip.address in addrs)
@@ -61,7 +61,7 @@ def evaluate_vips(lab: Lab, views: dict[str, NodeView]) -> list[Check]:
     return checks
 
 
-def evaluate_ipvs(lab: Lab, views: dict[str, NodeView]) -> list[Check]:
+def evaluate_ipvs(lab: Lab, views: dict[str, NodeSnapshot]) -> list[Check]:
     checks = []
     for balancer in lab.balancers:
         view = views.get(balancer.name)

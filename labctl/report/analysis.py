@@ -17,8 +17,8 @@ from typing import Any, TypedDict
 from labctl.model import planner as plan
 from labctl.model.lab import Lab, Vip
 from labctl.observe.packets import Decoded
+from labctl.observe.snapshot import NodeSnapshot
 from labctl.report import handover as phases
-from labctl.scenario.polling import CaptureSample
 from labctl.scenario.probe import ProbeRecord
 
 STABLE_OKS = 5  # successes in a row that end an outage
@@ -35,7 +35,7 @@ class RunData:
     params: dict[str, Any]
     events: list[dict[str, Any]]
     probes: list[ProbeRecord]
-    samples: list[CaptureSample]
+    samples: list[NodeSnapshot]
     expectations: list[dict[str, Any]] = field(default_factory=list)
     info: dict[str, Any] = field(default_factory=dict)
     packets: Decoded | None = None  # the lab segment as captured from the host side
@@ -80,7 +80,7 @@ class TimelinePart(TypedDict):
     unobserved: list[str]  # balancers whose capture did not cover this part
 
 
-def _node_intervals(samples: list[CaptureSample]) -> dict[str, float]:
+def _node_intervals(samples: list[NodeSnapshot]) -> dict[str, float]:
     by_node: dict[str, list[float]] = {}
     for sample in samples:
         by_node.setdefault(sample.node, []).append(sample.t)
@@ -92,11 +92,11 @@ def _node_intervals(samples: list[CaptureSample]) -> dict[str, float]:
     return result
 
 
-def holding_segments(samples: list[CaptureSample], vip: str) -> list[tuple[str, float, float]]:
+def holding_segments(samples: list[NodeSnapshot], vip: str) -> list[tuple[str, float, float]]:
     """(node, start, end) while NODE held VIP. A sample stands until the node's next sample,
     unless that is far off (the node was down): then only for one interval."""
     intervals = _node_intervals(samples)
-    by_node: dict[str, list[CaptureSample]] = {}
+    by_node: dict[str, list[NodeSnapshot]] = {}
     for sample in sorted(samples, key=lambda s: s.t):
         by_node.setdefault(sample.node, []).append(sample)
     segments: list[tuple[str, float, float]] = []
@@ -120,7 +120,7 @@ def holding_segments(samples: list[CaptureSample], vip: str) -> list[tuple[str, 
     return sorted(segments, key=lambda s: s[1])
 
 
-def observed_windows(samples: list[CaptureSample]) -> dict[str, list[tuple[float, float]]]:
+def observed_windows(samples: list[NodeSnapshot]) -> dict[str, list[tuple[float, float]]]:
     """Per node, the spans its capture covered: a node being rebooted (or whose capture had
     not started yet) is not observed, which is not the same as holding nothing."""
     intervals = _node_intervals(samples)
@@ -141,7 +141,7 @@ def observed_windows(samples: list[CaptureSample]) -> dict[str, list[tuple[float
     return windows
 
 
-def holder_timeline(samples: list[CaptureSample], vip: str) -> list[TimelinePart]:
+def holder_timeline(samples: list[NodeSnapshot], vip: str) -> list[TimelinePart]:
     """[{start, end, holders, unobserved}] covering the captured time, adjacent equal parts
     merged; `unobserved` names the balancers whose capture did not cover that part."""
     segments = holding_segments(samples, vip)

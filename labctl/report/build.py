@@ -18,9 +18,9 @@ from rich.table import Table  # noqa: E402
 
 from labctl.model.lab import Vip  # noqa: E402
 from labctl.observe.packets import decode_pcap  # noqa: E402
+from labctl.observe.snapshot import parse_snapshots  # noqa: E402
 from labctl.report import analysis  # noqa: E402
 from labctl.scenario import runfiles  # noqa: E402
-from labctl.scenario.polling import parse_capture  # noqa: E402
 from labctl.scenario.probe import parse_probe_lines  # noqa: E402
 from labctl.templating import render  # noqa: E402
 
@@ -35,7 +35,7 @@ def load_run(folder: Path) -> analysis.RunData:
     for raw in sorted(folder.glob("capture-*.txt")):
         record = clocks.get(raw.name, {})
         node = record.get("node") or raw.name.split("-", 1)[1].split(".", 1)[0]
-        samples.extend(parse_capture(raw.read_text(errors="replace"), node, record.get("offset", 0.0)))
+        samples.extend(parse_snapshots(raw.read_text(errors="replace"), node, record.get("offset", 0.0)))
     pcap = folder / runfiles.PCAP
     offset = (info.get("capture") or {}).get("clock_offset") or 0.0
     packets = decode_pcap(pcap, info["lab"]["ipvs"]["port"], offset) if pcap.exists() else None

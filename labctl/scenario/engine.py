@@ -19,6 +19,7 @@ from typing import Any
 
 from labctl.lab.packet_capture import NodeCapture, PacketCapture
 from labctl.observe.packets import decode_pcap
+from labctl.observe.snapshot import NodeSnapshot, parse_snapshots
 from labctl.scenario import actions, runfiles
 from labctl.scenario import polling as capture_mod
 from labctl.scenario import probe as probe_mod
@@ -43,7 +44,7 @@ class StopRequested(KeyboardInterrupt):
 class LiveState:
     """What the live view and `wait_until` look at: the freshest facts from the streams."""
 
-    latest: dict[str, capture_mod.CaptureSample] = field(default_factory=dict)
+    latest: dict[str, NodeSnapshot] = field(default_factory=dict)
     intervals: dict[str, float] = field(default_factory=dict)
     last_probe: dict[str, probe_mod.ProbeRecord] = field(default_factory=dict)
     probe_counts: dict[str, list[int]] = field(default_factory=dict)  # vip -> [ok, failed]
@@ -59,12 +60,12 @@ class LiveState:
                 if self._fresh(node, sample, now) and vip_address in {a.address for a in sample.addresses}
             )
 
-    def fresh_samples(self, now: float | None = None) -> dict[str, capture_mod.CaptureSample]:
+    def fresh_samples(self, now: float | None = None) -> dict[str, NodeSnapshot]:
         now = time.time() if now is None else now
         with self.lock:
             return {n: s for n, s in self.latest.items() if self._fresh(n, s, now)}
 
-    def _fresh(self, node: str, sample: capture_mod.CaptureSample, now: float) -> bool:
+    def _fresh(self, node: str, sample: NodeSnapshot, now: float) -> bool:
         return now - sample.t < max(3 * self.intervals.get(node, 0.2), 1.0) + 0.5
 
 
@@ -302,7 +303,7 @@ class Engine:
         def on_line(line: str) -> None:
             buffer.append(line)
             if line == "@@end":
-                for sample in capture_mod.parse_capture(buffer, node, offset.offset):
+                for sample in parse_snapshots(buffer, node, offset.offset):
                     with self.live.lock:
                         self.live.latest[node] = sample
                 buffer.clear()

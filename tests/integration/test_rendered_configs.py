@@ -134,7 +134,7 @@ def test_every_rendered_shell_script_parses(tmp_path, manager):
     root = Path(__file__).parents[2] / "provision"
     for script in (
         root / "common" / "sync-and-run.sh",
-        root / "common" / "node-state.sh",
+        root / "common" / "labctl-snapshot.sh",
         root / "client" / "http-check.sh",
     ):
         assert subprocess.run(["sh", "-n", str(script)]).returncode == 0, script

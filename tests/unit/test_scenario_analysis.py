@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
+from labctl.observe.snapshot import parse_snapshots
 from labctl.report import analysis
 from labctl.report.build import load_run
-from labctl.scenario.polling import parse_capture
 from tests.support import scenario_recordings as rec
 
 
@@ -16,10 +16,10 @@ def run(tmp_path):
 
 
 def test_capture_parser_reads_the_reference_ipvs_table():
-    samples = parse_capture(rec.capture_text("b1", "10.10.1.2"), "b1", offset=0.0)
+    samples = parse_snapshots(rec.capture_text("b1", "10.10.1.2"), "b1", offset=0.0)
     assert len(samples) == int(rec.END / rec.INTERVAL)
     first = samples[0]
-    assert first.errors == []
+    assert first.problems == []
     assert first.held(["10.10.1.10", "10.10.1.20"]) == {"10.10.1.10"}
     assert first.vrrp == {"VI_1": "MASTER", "VI_2": "BACKUP", "VI_3": "BACKUP"}
     service = first.ipvs.service("10.10.1.10")
@@ -30,14 +30,14 @@ def test_capture_parser_reads_the_reference_ipvs_table():
 
 
 def test_capture_offset_moves_samples_to_host_time():
-    samples = parse_capture(rec.capture_text("b1", "10.10.1.2"), "b1", offset=2.5)
+    samples = parse_snapshots(rec.capture_text("b1", "10.10.1.2"), "b1", offset=2.5)
     assert samples[0].t == pytest.approx(rec.T0 - 2.5)
 
 
 def test_capture_drops_a_sample_cut_short():
     text = rec.capture_text("b1", "10.10.1.2")
     cut = text[: text.rindex("@@ipvs")]  # the node died mid-sample
-    assert len(parse_capture(cut, "b1")) == int(rec.END / rec.INTERVAL) - 1
+    assert len(parse_snapshots(cut, "b1")) == int(rec.END / rec.INTERVAL) - 1
 
 
 def test_vrrp_theory():

@@ -11,7 +11,7 @@ from labctl.errors import LabctlError
 from labctl.lab import verify
 from labctl.lab.provision import changes_from_output
 from labctl.model.lab import reference_lab
-from labctl.observe.nodestate import parse_node_state
+from labctl.observe.snapshot import parse_snapshot
 
 HOMEWORK = (Path(__file__).parents[1] / "fixtures" / "homework-3.8-ipvs-keepalived.txt").read_text()
 REFERENCE_IPVS = HOMEWORK[HOMEWORK.index("IP Virtual Server") : HOMEWORK.rindex("```")]
@@ -24,6 +24,7 @@ def node_output(addresses: list[str], ipvs: str | None = REFERENCE_IPVS, vrrp: s
         for a in addresses
     )
     parts = [
+        "@@sample 1795640000.000000000",  # as provision/common/labctl-snapshot.sh prints it
         "@@hostname",
         "b1",
         "@@addr",
@@ -32,22 +33,22 @@ def node_output(addresses: list[str], ipvs: str | None = REFERENCE_IPVS, vrrp: s
     ]
     if ipvs is not None:
         parts += ["@@ipvs", ipvs]
-    parts += ["@@vrrp", vrrp, "@@services", "keepalived active"]
+    parts += ["@@vrrp", vrrp, "@@services", "keepalived active", "@@end"]
     return "\n".join(parts)
 
 
 def healthy_views():
     return {
-        "b1": parse_node_state("b1", node_output(["10.10.1.2/24", "10.10.1.10/24"], vrrp="VI_1 MASTER\nVI_2 BACKUP")),
-        "b2": parse_node_state("b2", node_output(["10.10.1.3/24", "10.10.1.20/24"])),
-        "b3": parse_node_state("b3", node_output(["10.10.1.4/24", "10.10.1.30/24"])),
+        "b1": parse_snapshot("b1", node_output(["10.10.1.2/24", "10.10.1.10/24"], vrrp="VI_1 MASTER\nVI_2 BACKUP")),
+        "b2": parse_snapshot("b2", node_output(["10.10.1.3/24", "10.10.1.20/24"])),
+        "b3": parse_snapshot("b3", node_output(["10.10.1.4/24", "10.10.1.30/24"])),
     }
 
 
 def test_node_state_sections_are_parsed():
     view = healthy_views()["b1"]
     assert view.hostname == "b1"
-    assert view.holds(["10.10.1.10", "10.10.1.20"]) == {"10.10.1.10"}
+    assert view.held(["10.10.1.10", "10.10.1.20"]) == {"10.10.1.10"}
     assert view.vrrp == {"VI_1": "MASTER", "VI_2": "BACKUP"}
     assert view.services == {"keepalived": "active"}
     assert view.ipvs is not None and len(view.ipvs.services) == 3
@@ -61,7 +62,7 @@ def test_healthy_reference_lab_passes():
 
 def test_duplicate_and_missing_holders_are_named():
     views = healthy_views()
-    views["b3"] = parse_node_state("b3", node_output(["10.10.1.4/24", "10.10.1.10/24"]))
+    views["b3"] = parse_snapshot("b3", node_output(["10.10.1.4/24", "10.10.1.10/24"]))
     checks = {c.name: c for c in verify.evaluate_vips(LAB, views)}
     assert not checks["vip VI_1"].ok
     assert checks["vip VI_1"].detail == "10.10.1.10 is held by b1, b3 (expected b1 alone)"
@@ -71,11 +72,11 @@ def test_duplicate_and_missing_holders_are_named():
 def test_ipvs_table_differences_are_named():
     wrong = REFERENCE_IPVS.replace("10.10.1.12:80                Route", "10.10.1.12:80                Masq ", 1)
     views = healthy_views()
-    views["b2"] = parse_node_state("b2", node_output(["10.10.1.3/24", "10.10.1.20/24"], ipvs=wrong))
+    views["b2"] = parse_snapshot("b2", node_output(["10.10.1.3/24", "10.10.1.20/24"], ipvs=wrong))
     checks = {c.node: c for c in verify.evaluate_ipvs(LAB, views)}
     assert checks["b1"].ok and not checks["b2"].ok
     assert "10.10.1.12" in checks["b2"].detail
-    views["b3"] = parse_node_state("b3", node_output(["10.10.1.4/24"], ipvs=None))
+    views["b3"] = parse_snapshot("b3", node_output(["10.10.1.4/24"], ipvs=None))
     checks = {c.node: c for c in verify.evaluate_ipvs(LAB, views)}
     assert not checks["b3"].ok and "no IPVS table" in checks["b3"].detail
 
