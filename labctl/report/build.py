@@ -174,7 +174,12 @@ def timeline(run: analysis.RunData, summary: dict[str, Any], path: Path) -> None
         inact = []  # a flat zero line says nothing: no lane
     lanes = len(lab.vips)
     rows = lanes + (1 if inact else 0)
-    fig, axes = plt.subplots(rows, 1, figsize=(13, 1.6 * rows + 1.5), sharex=True, squeeze=False)
+    handovers = _packet_handovers(summary) if run.packets is not None else []
+    zoom = 1 if handovers else 0
+    fig = plt.figure(figsize=(13, 1.6 * rows + 1.5 + 2.6 * zoom))
+    grid = fig.add_gridspec(rows + zoom, 1, height_ratios=[1.0] * rows + [1.6] * zoom)
+    first = fig.add_subplot(grid[0, 0])
+    axes = [[first]] + [[fig.add_subplot(grid[i, 0], sharex=first)] for i in range(1, rows)]
     colours = {n.name: plt.cm.tab10(i % 10) for i, n in enumerate(lab.balancers)}
     actions = [e for e in run.events if e.get("kind") == "action"]
     for index, vip in enumerate(lab.vips):
@@ -265,10 +270,81 @@ def timeline(run: analysis.RunData, summary: dict[str, Any], path: Path) -> None
         ax.set_title("IPVS connections per real (ipvsadm -Ln)", fontsize=9, loc="left")
         ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.0, 1.0))
     axes[-1][0].set_xlabel("seconds since the start of the run")
+    if handovers:
+        _zoom_on_handover(fig.add_subplot(grid[rows, 0]), run, *handovers[0], colours)
     fig.suptitle(f"{run.info.get('scenario', 'scenario')}: VIP holders, requests and IPVS", fontsize=10)
     fig.tight_layout()
     fig.savefig(path, dpi=100)
     plt.close(fig)
+
+
+def _packet_handovers(summary: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
+    """(VIP, packet phases) of every hand-over the capture showed, in run order."""
+    found = []
+    for disruption in summary.get("disruptions", []):
+        for name, result in disruption["vips"].items():
+            seen = result.get("packets") or {}
+            if seen.get("detection_s") is not None:
+                found.append((name, seen))
+    return found
+
+
+def _zoom_on_handover(
+    ax: Any, run: analysis.RunData, vip_name: str, seen: dict[str, Any], colours: dict[str, Any]
+) -> None:
+    """The seconds that matter, at the capture's resolution: each balancer's adverts for the
+    VRID, the gratuitous ARPs and the requests, against the phases and VRRP theory."""
+    assert run.packets is not None
+    vip = run.lab.vip(vip_name)
+    t0 = seen["t0"]
+    end = max(seen.get("client_s") or 0.0, seen["theory_s"] + seen["tolerance_s"]) + 1.0
+    start = -1.5
+    names = {n.address: n.name for n in run.lab.nodes}
+    balancers = [n.name for n in run.lab.balancers]
+    rows = {name: i + 1 for i, name in enumerate(balancers)}
+    for advert in run.packets.adverts:
+        rel = advert.t - t0
+        if advert.vrid != vip.vrid or not start <= rel <= end:
+            continue
+        node = names.get(advert.source, advert.source)
+        marker, size = ("v", 60) if advert.priority == 0 else ("|", 300)
+        ax.scatter([rel], [rows.get(node, 0)], marker=marker, s=size, color=colours.get(node, "black"))
+    macs = {a.mac: names.get(a.source, a.source) for a in run.packets.adverts}
+    for arp in run.packets.arps:
+        rel = arp.t - t0
+        if arp.gratuitous and arp.sender_ip == vip.address and start <= rel <= end:
+            ax.scatter([rel], [rows.get(macs.get(arp.sender_mac, ""), 0) + 0.3], marker="^", s=30,
+                       color="tab:purple")  # fmt: skip
+    records = [r for r in run.probes if r.vip == vip.address and start <= r.t - t0 <= end]
+    ax.scatter([r.t - t0 for r in records if r.ok], [0] * sum(r.ok for r in records), marker="|", s=120,
+               color="tab:green", label="request answered")  # fmt: skip
+    failed = [r.t - t0 for r in records if not r.ok]
+    if failed:
+        ax.scatter(failed, [0] * len(failed), marker="x", s=30, color="tab:red", label="request failed")
+    low, high = seen["theory_s"] - seen["tolerance_s"], seen["theory_s"] + seen["tolerance_s"]
+    ax.axvspan(low, high, color="gold", alpha=0.3, label=f"VRRP theory {seen['theory_s']:.3f} s ± tolerance")
+    phases = [("t0: " + seen["t0_advert"], 0.0), ("detection", seen["detection_s"]), ("ARP", seen.get("arp_s")),
+              ("client", seen.get("client_s"))]  # fmt: skip
+    for step, (label, at) in enumerate(phases):
+        if at is None:
+            continue
+        ax.axvline(at, color="black", linewidth=0.8, linestyle=":")
+        # Staggered: the phases are often milliseconds apart.
+        ax.annotate(f"{label} {at:.3f} s" if at else label, (at, len(balancers) + 0.8 - 0.38 * step),
+                    fontsize=7, ha="left", backgroundcolor="white")  # fmt: skip
+    ax.set_yticks([0, *rows.values()])
+    ax.set_yticklabels(["client", *(f"{n} adverts" for n in rows)])
+    ax.set_ylim(-0.6, len(balancers) + 1.1)
+    ax.set_xlim(start, end)
+    ax.set_xlabel(f"seconds after {seen['old_master']}'s {seen['t0_advert']} (packets, one clock)")
+    ax.set_title(
+        f"{vip_name} hand-over {seen['old_master']} -> {seen['new_master']}: detection "
+        f"{seen['detection_s']:.3f} s (theory {seen['theory_s']:.3f} s), ARP {seen.get('arp_s') or 0:.3f} s, "
+        f"client {seen.get('client_s') or 0:.3f} s",
+        fontsize=9,
+        loc="left",
+    )
+    ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.0, 1.0))
 
 
 def _packet_lane(
