@@ -10,13 +10,13 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import subprocess
 import threading
 from dataclasses import dataclass
 from pathlib import Path
 
 from labctl.errors import LabctlError
 from labctl.lab import box as boxes
+from labctl.lab.providers import provider_named
 from labctl.lab.render import RenderContext, render_lab, write_rendered
 from labctl.lab.rendercontext import box_ref, libvirt_runtime, sandbox_for
 from labctl.lab.sandbox import Sandbox, SandboxError
@@ -82,6 +82,7 @@ class RunningLab:
         self.state = state
         self.info = info
         self.lab = lab
+        self.provider = provider_named(info.provider)
         self.sandbox: Sandbox | None = (
             sandbox_for(info.name, state, info.tb_size) if info.isolation == "netns" else None
         )
@@ -129,21 +130,7 @@ class RunningLab:
                 "an isolated lab (isolation: netns) needs root for its network namespace",
                 fix="run labctl with sudo, or set `isolation: none` in the lab file",
             )
-        if self.info.provider == "virtualbox" and shutil.which("VBoxManage") is None:
-            raise LabctlError(
-                "the lab uses VirtualBox, which is not installed",
-                fix="install VirtualBox, or `labctl init --provider libvirt --driver qemu --box local`",
-            )
-        if self.info.provider == "libvirt" and not _vagrant_libvirt_installed():
-            raise LabctlError(
-                "the vagrant-libvirt plugin is not installed",
-                fix="apt-get install vagrant-libvirt libvirt-daemon-system qemu-system-x86",
-            )
-        if self.info.provider == "libvirt" and self.info.isolation != "netns" and not _host_libvirt_socket():
-            raise LabctlError(
-                "no libvirtd answers on this host",
-                fix="start libvirtd, or run the lab isolated (`isolation: netns`, needs root)",
-            )
+        self.provider.check_prerequisites(self.info.isolation)
 
     def start_sandbox(self) -> None:
         if self.sandbox is None:
@@ -176,40 +163,17 @@ class RunningLab:
     # --- SSH ---------------------------------------------------------------------------------
 
     def domain_states(self) -> dict[str, str] | None:
-        """Each node's VM state asked of the sandbox's libvirt directly (milliseconds, where
-        `vagrant status` takes seconds); None when that cannot be asked."""
-        if self.info.provider != "libvirt" or self.sandbox is None or not self.sandbox.running():
-            return None
-        proc = self.sandbox.virsh("list", "--all", check=False)
-        if proc.returncode != 0:
-            return None
-        prefix = f"labctl-{self.info.name}-"
-        states = {}
-        for line in proc.stdout.splitlines():
-            parts = line.split(None, 2)  # Id, Name, State ("running", "shut off"); headers skip below
-            if len(parts) == 3 and parts[1].startswith(prefix):
-                states[parts[1].removeprefix(prefix)] = parts[2].strip().replace(" ", "")
-        return states
+        """Each node's VM state asked of the hypervisor directly, where the provider can; None
+        when only Vagrant can tell."""
+        return self.provider.domain_states(self)
 
     def running_domains(self) -> set[str] | None:
         states = self.domain_states()
         return None if states is None else {n for n, s in states.items() if s == "running"}
 
     def hard_power_off(self, node: str) -> None:
-        """Pull the plug: no shutdown, no goodbye adverts. vagrant-libvirt's `halt --force`
-        asks the guest to shut down (ACPI), which lets keepalived leave gracefully."""
-        if self.info.provider == "libvirt":
-            domain = f"labctl-{self.info.name}-{node}"
-            if self.sandbox is not None:
-                proc = self.sandbox.virsh("destroy", domain, check=False)
-            else:
-                proc = subprocess.run(
-                    ["virsh", "-c", "qemu:///system", "destroy", domain], capture_output=True, text=True
-                )
-            if proc.returncode != 0:
-                raise LabctlError(f"cannot power off {node}: {proc.stderr.strip() or proc.stdout.strip()}")
-            return
-        self.vagrant.halt(node, force=True)
+        """Pull the plug: no shutdown, no goodbye adverts (each provider knows how)."""
+        self.provider.power_off(self, node)
 
     def vm_states(self) -> dict[str, str]:
         """Node -> VM state (running, shutoff, not_created, ...), the fast way when there is one."""
@@ -356,15 +320,3 @@ def _host_blocks(text: str) -> dict[str, str]:
 def _machine_id(render_dir: Path, node: str, provider: str) -> str | None:
     path = render_dir / ".vagrant" / "machines" / node / provider / "id"
     return path.read_text().strip() if path.exists() else None
-
-
-def _vagrant_libvirt_installed() -> bool:
-    gems = Path("/usr/share/rubygems-integration/all/specifications")
-    if any(gems.glob("vagrant-libvirt-*.gemspec")):
-        return True
-    proc = subprocess.run(["vagrant", "plugin", "list"], capture_output=True, text=True)
-    return "vagrant-libvirt" in proc.stdout
-
-
-def _host_libvirt_socket() -> bool:
-    return Path("/run/libvirt/libvirt-sock").exists() or Path("/var/run/libvirt/libvirt-sock").exists()

@@ -1,0 +1,111 @@
+"""Vagrant providers as objects: what each needs on the host, how it tells VM states quickly and
+how it pulls the plug. The Vagrantfile's provider block is in Vagrantfile.j2; everything a
+running lab does differently per provider is here, not in `if provider ==` chains."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from pathlib import Path
+from typing import TYPE_CHECKING, Protocol
+
+from labctl.errors import LabctlError
+
+if TYPE_CHECKING:
+    from labctl.lab.running import RunningLab
+
+
+class Provider(Protocol):
+    name: str
+
+    def check_prerequisites(self, isolation: str) -> None:
+        """Raise a LabctlError (with the fix) when the host cannot run this provider."""
+
+    def domain_states(self, run: RunningLab) -> dict[str, str] | None:
+        """Node -> VM state asked of the hypervisor directly, or None when only Vagrant knows."""
+
+    def power_off(self, run: RunningLab, node: str) -> None:
+        """Pull the plug: no shutdown, no goodbye adverts."""
+
+
+class VirtualBox:
+    name = "virtualbox"
+
+    def check_prerequisites(self, isolation: str) -> None:
+        if shutil.which("VBoxManage") is None:
+            raise LabctlError(
+                "the lab uses VirtualBox, which is not installed",
+                fix="install VirtualBox, or `labctl init --provider libvirt --driver qemu --box local`",
+            )
+
+    def domain_states(self, run: RunningLab) -> dict[str, str] | None:
+        return None
+
+    def power_off(self, run: RunningLab, node: str) -> None:
+        run.vagrant.halt(node, force=True)  # VirtualBox's forced halt is a power-off
+
+
+class Libvirt:
+    """vagrant-libvirt, with kvm or qemu (TCG); in a sandbox of the lab's own or the host's."""
+
+    name = "libvirt"
+
+    def check_prerequisites(self, isolation: str) -> None:
+        if not vagrant_libvirt_installed():
+            raise LabctlError(
+                "the vagrant-libvirt plugin is not installed",
+                fix="apt-get install vagrant-libvirt libvirt-daemon-system qemu-system-x86",
+            )
+        if isolation != "netns" and not host_libvirt_socket():
+            raise LabctlError(
+                "no libvirtd answers on this host",
+                fix="start libvirtd, or run the lab isolated (`isolation: netns`, needs root)",
+            )
+
+    def domain_states(self, run: RunningLab) -> dict[str, str] | None:
+        # `virsh list` answers in milliseconds where `vagrant status` takes seconds.
+        if run.sandbox is None or not run.sandbox.running():
+            return None
+        proc = run.sandbox.virsh("list", "--all", check=False)
+        if proc.returncode != 0:
+            return None
+        prefix = f"labctl-{run.info.name}-"
+        states = {}
+        for line in proc.stdout.splitlines():
+            parts = line.split(None, 2)  # Id, Name, State ("running", "shut off")
+            if len(parts) == 3 and parts[1].startswith(prefix):
+                states[parts[1].removeprefix(prefix)] = parts[2].strip().replace(" ", "")
+        return states
+
+    def power_off(self, run: RunningLab, node: str) -> None:
+        # vagrant-libvirt's `halt --force` asks the guest to shut down (ACPI), which lets
+        # keepalived leave gracefully: `virsh destroy` is the real plug.
+        domain = f"labctl-{run.info.name}-{node}"
+        if run.sandbox is not None:
+            proc = run.sandbox.virsh("destroy", domain, check=False)
+        else:
+            proc = subprocess.run(["virsh", "-c", "qemu:///system", "destroy", domain], capture_output=True, text=True)
+        if proc.returncode != 0:
+            raise LabctlError(f"cannot power off {node}: {proc.stderr.strip() or proc.stdout.strip()}")
+
+
+PROVIDERS: dict[str, type[VirtualBox] | type[Libvirt]] = {"virtualbox": VirtualBox, "libvirt": Libvirt}
+
+
+def provider_named(name: str) -> Provider:
+    try:
+        return PROVIDERS[name]()
+    except KeyError:
+        raise LabctlError(f"unknown provider {name!r}: use {', '.join(PROVIDERS)}") from None
+
+
+def vagrant_libvirt_installed() -> bool:
+    gems = Path("/usr/share/rubygems-integration/all/specifications")
+    if any(gems.glob("vagrant-libvirt-*.gemspec")):
+        return True
+    proc = subprocess.run(["vagrant", "plugin", "list"], capture_output=True, text=True)
+    return "vagrant-libvirt" in proc.stdout
+
+
+def host_libvirt_socket() -> bool:
+    return Path("/run/libvirt/libvirt-sock").exists() or Path("/var/run/libvirt/libvirt-sock").exists()
