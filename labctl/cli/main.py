@@ -77,6 +77,9 @@ def main() -> None:
       labctl scenario run failover  kill a balancer, measure the outage
       labctl destroy                nothing left behind
     """
+    from labctl.lab import signals
+
+    signals.install()  # SIGTERM and SIGHUP end a command as Ctrl-C does, cleanup included
 
 
 @main.command()
@@ -180,9 +183,14 @@ def render_cmd(lab_path: Path, out: Path | None) -> None:
     from labctl.lab.render import render_lab, write_rendered
 
     lab = load_lab(lab_path)
-    ctx = runtime.render_context(lab, lab_path)
-    out = out or lab_path.resolve().parent / ".labctl" / "render"
-    written = write_rendered(render_lab(lab, ctx), out)
+    from labctl.cli.guard import changing
+
+    folder = lab_path.resolve().parent
+    with changing(lab_path, lab.name, "render"):
+        ctx = runtime.render_context(lab, lab_path)
+        default = folder / ".labctl" / "render"
+        out = out or default
+        written = write_rendered(render_lab(lab, ctx), out, base=folder if out == default else None)
     console.print(f"rendered {len(written)} files into {out}", highlight=False)
     table = Table(show_header=True, header_style="bold")
     table.add_column("node")
@@ -295,7 +303,11 @@ def up(lab_path: Path, as_json: bool, verify_timeout: float) -> None:
     from labctl.lab.bringup import bring_up
 
     lab = load_lab(lab_path)
-    result = bring_up(lab, lab_path, RichUpProgress(err_console if as_json else console), verify_timeout=verify_timeout)
+    from labctl.cli.guard import changing
+
+    with changing(lab_path, lab.name, "up", cancel_workers=True):
+        progress = RichUpProgress(err_console if as_json else console)
+        result = bring_up(lab, lab_path, progress, verify_timeout=verify_timeout)
     if as_json:
         click.echo(json.dumps(result.to_dict(), indent=2))
     else:
@@ -480,8 +492,11 @@ def down(lab_path: Path) -> None:
     if not run.has_vagrant_dir():
         console.print("nothing to halt: the lab has never been brought up")
         return
-    run.start_sandbox()
-    run.vagrant.halt()
+    from labctl.cli.guard import changing
+
+    with changing(lab_path, lab.name, "down"):
+        run.start_sandbox()
+        run.vagrant.halt()
     console.print(f"lab {lab.name} halted")
 
 
@@ -523,7 +538,10 @@ def destroy(lab_path: Path, name: str | None, yes: bool) -> None:
     if not yes and sys.stdin.isatty():
         click.confirm(f"destroy lab {info.name} and everything it made?", abort=True)
     run = RunningLab(state, info)
-    removed = run.destroy()
+    from labctl.lab.lock import lab_lock
+
+    with lab_lock(state, "destroy"):
+        removed = run.destroy()
     console.print(f"destroyed lab {info.name}: " + "; ".join(removed), highlight=False)
 
 

@@ -11,6 +11,7 @@ from pathlib import Path
 import click
 from rich.console import Console
 from rich.live import Live
+from rich.markup import escape
 from rich.table import Table
 
 from labctl.model import labfile
@@ -126,17 +127,80 @@ def run(name_or_path: str, sets: tuple[str, ...], as_json: bool, repeat: int, la
     stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
     out = lab_path.resolve().parent / "results" / f"{loaded.name}-{stamp}"
     from labctl.lab.access import open_live_lab  # the VM layer: imported only when needed
+    from labctl.lab.lock import lab_lock
+    from labctl.lab.state import LabState
 
-    if repeat > 1:
-        # Each run reads the file again: same --set values, a fresh Scenario.
-        load = lambda: read_scenario(find(name_or_path), overrides, lab)  # noqa: E731
+    with lab_lock(LabState.for_lab(lab_path, lab.name), f"scenario run {loaded.name}"):
+        _restore_leftovers(lab_path)
+        if repeat > 1:
+            # Each run reads the file again: same --set values, a fresh Scenario.
+            load = lambda: read_scenario(find(name_or_path), overrides, lab)  # noqa: E731
+            with open_live_lab(lab_path) as access:
+                series = _run_repeated(access, loaded, load, repeat, out, as_json)
+            sys.exit(_print_repeat(series, out, as_json))
         with open_live_lab(lab_path) as access:
-            series = _run_repeated(access, loaded, load, repeat, out, as_json)
-        sys.exit(_print_repeat(series, out, as_json))
-    with open_live_lab(lab_path) as access:
-        summary = run_with_view(access, loaded, out, quiet=as_json)
+            summary = run_with_view(access, loaded, out, quiet=as_json)
     _print_summary(summary, out, as_json)
     sys.exit(exit_code(summary))
+
+
+def _restore_leftovers(lab_path: Path) -> None:
+    """A run killed outright left its journal: put the lab back before anything else."""
+    from labctl.lab.state import LabState
+    from labctl.scenario.actions import Restorer
+
+    lab = labfile.read_lab(lab_path)
+    state = LabState.for_lab(lab_path, lab.name)
+    if Restorer.load(state.journal, state.folder) is None:
+        return
+    err_console.print("an earlier scenario run ended without putting the lab back: restoring it first")
+    if not _replay(lab_path):
+        sys.exit(1)
+
+
+def _replay(lab_path: Path) -> bool:
+    """Replay the lab's scenario journal; print what was done; True when nothing failed."""
+    from labctl.lab.access import open_live_lab
+    from labctl.scenario.actions import Restorer
+
+    with open_live_lab(lab_path, require_up=False) as access:
+        restorer = Restorer.load(access.journal, access.state_folder)
+        if restorer is None:
+            console.print("nothing to restore: no scenario journal")
+            return True
+        done, failed = restorer.replay(access)
+    for line in done:
+        console.print(f"restored {line}", markup=False, highlight=False)
+    for line in failed:
+        err_console.print(f"[red]could not restore[/] {escape(line)}")
+    if failed:
+        err_console.print(f"the journal keeps what is left: run `labctl scenario restore` again ({access.journal})")
+    return not failed
+
+
+@scenario.command("restore")
+@click.option(
+    "-f",
+    "--lab",
+    "lab_path",
+    default="lab.yaml",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="The lab file (default: ./lab.yaml).",
+)
+def restore(lab_path: Path) -> None:
+    """Put back what a scenario run changed and could not undo (it was killed outright):
+    power nodes on, start services, bring links up, restore IPVS timeouts, as its journal
+    (.labctl/<lab>/scenario-journal.json) says. Exit 0 when the lab is back."""
+    from labctl.lab.lock import lab_lock
+    from labctl.lab.state import LabState
+
+    try:
+        lab = labfile.read_lab(lab_path)
+    except labfile.LabFileError as exc:
+        _problems(exc)
+    with lab_lock(LabState.for_lab(lab_path, lab.name), "scenario restore"):
+        ok = _replay(lab_path)
+    sys.exit(0 if ok else 1)
 
 
 def _run_repeated(access, loaded, load, count: int, out: Path, as_json: bool):
@@ -186,6 +250,11 @@ def run_with_view(access, loaded, out: Path, quiet: bool = False) -> dict:
     from labctl.scenario.engine import Engine
 
     engine = Engine(access, loaded, out)
+    journal = getattr(access, "journal", None)
+    if journal is not None:
+        from labctl.scenario.actions import Restorer
+
+        engine.restorer = Restorer(journal=journal, journal_base=getattr(access, "state_folder", None))
     if quiet:
         engine.run()
     else:
@@ -204,7 +273,26 @@ def run_with_view(access, loaded, out: Path, quiet: bool = False) -> dict:
                 engine.request_stop()
                 err_console.print("interrupted: putting the lab back...")
                 worker.join()
+    if not _cleanup_failed(out):
+        engine.restorer.clear()  # everything is back: no journal left for `scenario restore`
     return build(out)
+
+
+def _cleanup_failed(out: Path) -> bool:
+    """True when the run's cleanup could not undo something (events.jsonl says so)."""
+    from labctl.scenario import runfiles
+
+    try:
+        lines = (out / runfiles.EVENTS).read_text().splitlines()
+    except OSError:
+        return True
+    for line in lines:
+        try:
+            if json.loads(line).get("kind") == "cleanup_error":
+                return True
+        except ValueError:
+            continue
+    return False
 
 
 def _print_summary(summary: dict, out: Path, as_json: bool) -> None:

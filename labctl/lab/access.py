@@ -47,6 +47,16 @@ class LiveLab:
     def put(self, node: str, path: str, content: bytes | str, mode: int = 0o644, sudo: bool = True) -> bool:
         return self._session(node).put(path, content, mode=mode, sudo=sudo)
 
+    @property
+    def journal(self) -> Path:
+        """Where a scenario's Restorer records what it changed (see scenario.actions.Restorer)."""
+        return self._run.state.journal
+
+    @property
+    def state_folder(self) -> Path:
+        """The lab folder: the trusted start of the walk to the state folder's files."""
+        return self._run.state.folder
+
     def power_off(self, node: str) -> None:
         with self._lock:
             self._run.drop_session(node)
@@ -101,8 +111,9 @@ class LiveLab:
 
 
 @contextmanager
-def open_live_lab(lab_path: Path) -> Iterator[LiveLab]:
-    """The lab of LAB_PATH as it runs now; raises a clear error when it is not up."""
+def open_live_lab(lab_path: Path, require_up: bool = True) -> Iterator[LiveLab]:
+    """The lab of LAB_PATH as it runs now; raises a clear error when it is not up (with
+    REQUIRE_UP False, only when it was never brought up: restoring a journal powers nodes on)."""
     try:
         lab = labfile.read_lab(lab_path)
     except labfile.LabFileError as exc:
@@ -111,7 +122,7 @@ def open_live_lab(lab_path: Path) -> Iterator[LiveLab]:
     if not run.has_vagrant_dir():
         raise LabctlError(f"lab {lab.name} is not up", fix="labctl up")
     down = [n.name for n in lab.nodes if n.name not in (run.running_domains() or {n.name for n in lab.nodes})]
-    if down:
+    if down and require_up:
         raise LabctlError(f"lab {lab.name} is not fully up: {', '.join(down)} not running", fix="labctl up")
     live = LiveLab(lab, run)
     try:

@@ -1,4 +1,5 @@
-"""Local programs labctl starts and streams from (in a namespace or not), stopped by group."""
+"""Local programs labctl starts and streams from (in a namespace or not), stopped by group;
+records that tell a process from a later one with the same PID."""
 
 from __future__ import annotations
 
@@ -6,6 +7,9 @@ import os
 import signal
 import subprocess
 from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
 
 
 class PopenLineStream:
@@ -39,3 +43,75 @@ def kill_group(popen: subprocess.Popen[bytes], sig: int) -> None:
         os.killpg(popen.pid, sig)
     except ProcessLookupError:
         pass
+
+
+# --- telling a process from a later one with the same PID --------------------------------------
+#
+# A PID alone names a process only while it lives: after it ends (or after a reboot, when saved
+# state outlives it) the same number may belong to anything. A record therefore holds the PID
+# with the boot it was seen in and the process's start time (clock ticks after boot, field 22
+# of /proc/PID/stat); a process is signalled only when all three still match, through a pidfd
+# opened before the check, so it cannot be swapped between the check and the signal.
+
+_BOOT_ID = Path("/proc/sys/kernel/random/boot_id")
+
+
+def boot_id() -> str:
+    """This boot's id: it changes at every boot, so records from an earlier boot never match."""
+    return _BOOT_ID.read_text().strip()
+
+
+def start_time(pid: int) -> int | None:
+    """PID's start time in clock ticks after boot (field 22 of /proc/PID/stat); None if gone."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    # Field 2 (comm) is in parentheses and may hold spaces: count from the last ')'.
+    fields = stat.rsplit(")", 1)[1].split()
+    try:
+        return int(fields[19])  # fields[0] is field 3 (state)
+    except (IndexError, ValueError):
+        return None
+
+
+@dataclass(frozen=True)
+class ProcessRecord:
+    """A process as seen once: PID, the boot it ran in, its start time."""
+
+    pid: int
+    boot: str
+    start: int
+
+    @classmethod
+    def of(cls, pid: int) -> ProcessRecord | None:
+        start = start_time(pid)
+        return None if start is None else cls(pid, boot_id(), start)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> ProcessRecord:
+        return cls(int(data["pid"]), str(data["boot"]), int(data["start"]))
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"pid": self.pid, "boot": self.boot, "start": self.start}
+
+    def matches(self) -> bool:
+        """True while the recorded process itself still runs (same boot, same start time)."""
+        return self.boot == boot_id() and start_time(self.pid) == self.start
+
+
+def signal_recorded(record: ProcessRecord, sig: int) -> bool:
+    """Send SIG to the recorded process if, and only if, it is still that process."""
+    try:
+        pidfd = os.pidfd_open(record.pid)
+    except ProcessLookupError:
+        return False
+    try:
+        if not record.matches():  # checked after the pidfd pins the process: no swap possible
+            return False
+        signal.pidfd_send_signal(pidfd, sig)
+        return True
+    except ProcessLookupError:
+        return False
+    finally:
+        os.close(pidfd)

@@ -7,10 +7,11 @@ read exactly what `labctl up` will install, and a second `up` can tell that noth
 from __future__ import annotations
 
 import ipaddress
-import shutil
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from labctl.lab import safefiles
 from labctl.model.lab import Lab, Node
 from labctl.resources import provision_dir
 from labctl.templating import render
@@ -111,16 +112,56 @@ def render_lab(lab: Lab, ctx: RenderContext) -> list[RenderedFile]:
     return files
 
 
-def write_rendered(files: list[RenderedFile], out: Path) -> list[Path]:
-    """Write FILES under OUT, replacing its nodes/ folder so no stale node lingers."""
-    out.mkdir(parents=True, exist_ok=True)
-    if (out / "nodes").is_dir():
-        shutil.rmtree(out / "nodes")
+# What the last render wrote, one relative path a line: the next render removes those it no
+# longer writes, and never anything else in the folder (it may be a folder of the user's own).
+MANIFEST = ".labctl-rendered"
+
+
+def write_rendered(files: list[RenderedFile], out: Path, base: Path | None = None) -> list[Path]:
+    """Write FILES under OUT (folders below BASE checked, no link followed: see safefiles) and
+    remove the files an earlier render wrote there that are no longer part of the lab.
+    Folders made here are 0700: keepalived.conf holds the VRRP password."""
+    out = Path(os.path.abspath(out))
+    base = Path(os.path.abspath(base)) if base is not None else out.parent
+    with safefiles.open_dir(out, base) as out_fd:
+        try:
+            previous = set(_read_manifest(out_fd))
+        except FileNotFoundError:
+            previous = set()
     written = []
     for item in files:
         target = out / item.path
-        target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_text(item.content)
-        target.chmod(item.mode)
+        safefiles.write_file(target, item.content, item.mode, base=base)
         written.append(target)
+    wanted = {item.path for item in files}
+    for stale in sorted(previous - wanted):
+        _remove_stale(out, stale, base)
+    with safefiles.open_dir(out, base) as out_fd:
+        safefiles.write_at(out_fd, MANIFEST, "".join(f"{p}\n" for p in sorted(wanted)), 0o600)
     return written
+
+
+def _read_manifest(out_fd: int) -> list[str]:
+    fd = os.open(MANIFEST, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC, dir_fd=out_fd)
+    with os.fdopen(fd, encoding="utf-8") as handle:
+        names = [line.strip() for line in handle]
+    # Only plain relative paths inside the folder: a hand-edited manifest removes nothing else.
+    return [n for n in names if n and not n.startswith("/") and ".." not in Path(n).parts]
+
+
+def _remove_stale(out: Path, relative: str, base: Path) -> None:
+    """Remove a file the previous render wrote, then its folders inside OUT once empty."""
+    path = out / relative
+    try:
+        with safefiles.open_dir(path.parent, base, create=False) as dir_fd:
+            safefiles.remove_at(dir_fd, path.name)
+    except FileNotFoundError:
+        return
+    folder = path.parent
+    while folder != out:
+        try:
+            with safefiles.open_dir(folder.parent, base, create=False) as parent_fd:
+                os.rmdir(folder.name, dir_fd=parent_fd)
+        except OSError:
+            return  # not empty (the user's files, or other nodes'), or gone
+        folder = folder.parent

@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import threading
 from dataclasses import dataclass
 from pathlib import Path
 
 from labctl.errors import LabctlError
 from labctl.lab import box as boxes
+from labctl.lab import safefiles
 from labctl.lab.providers import provider_named
 from labctl.lab.render import RenderContext, render_lab, write_rendered
 from labctl.lab.rendercontext import box_ref, libvirt_runtime, sandbox_for
@@ -51,14 +51,14 @@ class RunInfo:
 
     def save(self, state: LabState) -> None:
         state.ensure()
-        (state.root / RUNINFO).write_text(json.dumps(self.__dict__, indent=2) + "\n")
+        state.write(RUNINFO, json.dumps(self.__dict__, indent=2) + "\n", 0o644)
 
     @classmethod
     def load(cls, state: LabState) -> RunInfo | None:
-        path = state.root / RUNINFO
-        if not path.exists():
+        text = state.read(RUNINFO)
+        if text is None:
             return None
-        return cls(**json.loads(path.read_text()))
+        return cls(**json.loads(text))
 
 
 def sandbox_namespace(lab_name: str) -> str:
@@ -157,7 +157,7 @@ class RunningLab:
             libvirt=libvirt_runtime(self.lab, self.state),
             auth_pass=vrrp_password(self.lab, self.state),
         )
-        write_rendered(render_lab(self.lab, ctx), self.state.render_dir)
+        write_rendered(render_lab(self.lab, ctx), self.state.render_dir, base=self.state.folder)
         return ctx
 
     # --- SSH ---------------------------------------------------------------------------------
@@ -191,7 +191,8 @@ class RunningLab:
         with self._lock:
             ids = {n: _machine_id(self.state.render_dir, n, self.info.provider) for n in nodes}
             cache = self._ssh_config_cache()
-            cached = json.loads(cache.read_text()).get("nodes", {}) if cache.exists() else {}
+            cached_text = self.state.read(cache.name)
+            cached = json.loads(cached_text).get("nodes", {}) if cached_text else {}
             known = {
                 n: cached[n]["text"] for n in nodes if not fresh and ids[n] and cached.get(n, {}).get("id") == ids[n]
             }
@@ -203,7 +204,7 @@ class RunningLab:
                     if ids.get(name):
                         cached[name] = {"id": ids[name], "text": block}
                 self.state.ensure()
-                cache.write_text(json.dumps({"nodes": cached}, indent=2) + "\n")
+                self.state.write(cache.name, json.dumps({"nodes": cached}, indent=2) + "\n")
         targets = parse_ssh_config("".join(known[n] for n in nodes if n in known))
         missing = [n for n in nodes if n not in targets]
         if missing:
@@ -218,15 +219,15 @@ class RunningLab:
     def forget_recreated(self, nodes: list[str]) -> None:
         """A VM made anew at the same address has new host keys: drop the old pins for it
         (and only for it), keeping the check for every VM that was not re-created."""
-        ids_file = self.state.root / "machine-ids.json"
-        known = json.loads(ids_file.read_text()) if ids_file.exists() else {}
+        ids_text = self.state.read("machine-ids.json")
+        known = json.loads(ids_text) if ids_text else {}
         for node in nodes:
             current = _machine_id(self.state.render_dir, node, self.info.provider)
             if current and known.get(node) != current:
                 forget_host(self.state.known_hosts, node)
                 known[node] = current
         self.state.ensure()
-        ids_file.write_text(json.dumps(known, indent=2) + "\n")
+        self.state.write("machine-ids.json", json.dumps(known, indent=2) + "\n")
 
     def sessions(self, nodes: list[str], wait: float = 300.0) -> dict[str, SshSession | BaseException]:
         """Open (or reuse) an SSH session per node, in parallel, retrying while nodes boot.
@@ -277,6 +278,9 @@ class RunningLab:
         Returns what was removed, for the user to see."""
         removed = []
         self.close()
+        # Only what is the lab's: a state folder that is a link, or has a link or a folder of
+        # another user on its way, is refused before anything is stopped or removed.
+        safefiles.check_tree(self.state.root, self.state.folder)
         if self.sandbox and not self.sandbox.running() and self.has_vagrant_dir():
             # vagrant-libvirt needs its libvirtd to remove domains and volumes.
             try:
@@ -296,11 +300,15 @@ class RunningLab:
             except SandboxError as exc:
                 raise LabctlError(str(exc)) from exc
             removed.append(f"sandbox {self.sandbox.name} (namespace, libvirtd, networks, volumes)")
-        shutil.rmtree(self.state.root, ignore_errors=True)
+        safefiles.remove_tree(self.state.root, self.state.folder)
         removed.append(f"state {self.state.root}")
         parent = self.state.root.parent
-        if parent.name == STATE_ROOT and parent.is_dir() and not any(parent.iterdir()):
-            parent.rmdir()  # the last lab of this folder: no empty .labctl left behind
+        if parent.name == STATE_ROOT:
+            try:
+                with safefiles.open_dir(parent.parent, parent.parent, create=False) as folder_fd:
+                    os.rmdir(STATE_ROOT, dir_fd=folder_fd)  # the last lab here: no empty .labctl left
+            except OSError:
+                pass  # other labs (or the user's files) are still there
         return removed
 
 

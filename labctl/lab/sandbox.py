@@ -17,16 +17,20 @@ so the storage pool ``default`` at /var/lib/libvirt/images lands in ``<state>/li
 
 from __future__ import annotations
 
+import contextlib
+import json
 import os
 import shutil
 import signal
 import subprocess
 import time
 from pathlib import Path
+from typing import Any
 from urllib.parse import quote
 
-from labctl.lab import netns
+from labctl.lab import netns, safefiles
 from labctl.lab.box import default_cache_root
+from labctl.lab.processes import ProcessRecord, boot_id, signal_recorded, start_time
 
 # Daemon-view path -> subfolder of <state>/libvirt bind-mounted over it.
 _BIND_MOUNTS = {
@@ -47,17 +51,19 @@ _REQUIRED_PROGRAMS = {
 }
 
 # Runs inside `ip netns exec NS unshare --mount`: builds the daemons' view, then starts them.
-# $1 is <state>/libvirt. Both daemons fork into the background and keep this mount namespace.
+# The folders to bind arrive as descriptors ($1-$5: run, lib, log, cache, etc), opened and
+# checked by labctl (root's own, no link on the way): a name could be switched between that
+# check and the mount, a descriptor cannot. Both daemons fork into the background and keep
+# this mount namespace.
 _START_SCRIPT = r"""
 set -eu
-state=$1
 mount -t tmpfs -o mode=0755,size=64m labctl-run /run
 mkdir -p /run/libvirt /run/lock
-mount --bind "$state/run" /run/libvirt
-mount --bind "$state/lib" /var/lib/libvirt
-mount --bind "$state/log" /var/log/libvirt
-mount --bind "$state/cache" /var/cache/libvirt
-mount --bind "$state/etc" /etc/libvirt
+mount --bind "/proc/self/fd/$1" /run/libvirt
+mount --bind "/proc/self/fd/$2" /var/lib/libvirt
+mount --bind "/proc/self/fd/$3" /var/log/libvirt
+mount --bind "/proc/self/fd/$4" /var/cache/libvirt
+mount --bind "/proc/self/fd/$5" /etc/libvirt
 readlink /proc/self/ns/mnt > /run/libvirt/mntns
 virtlogd -d -p /run/libvirt/virtlogd.pid
 libvirtd -d -p /run/libvirt/libvirtd.pid
@@ -107,6 +113,12 @@ exec {qemu} "$@"
 
 POOL_NAME = "default"
 SOCKET_LINK_ROOT = Path("/run/labctl-sandbox")
+# Host-wide: which state folder owns each sandbox namespace (two folders may hold labs of the
+# same name; they must not share one namespace). /run is emptied at boot, as namespaces are.
+NAMESPACE_RECORDS = Path("/run/labctl/namespaces")
+# The daemons as started (PID, boot id, start time) and their mount namespace: what stop() may
+# signal. PIDs and namespace ids are reused after a reboot; the record tells them apart.
+PROCESS_RECORD = "labctl-processes.json"
 _SOCKET_PATH_MAX = 100  # sun_path is 108 bytes with its NUL; keep a margin
 POOL_TARGET = "/var/lib/libvirt/images"  # daemon view: <state>/libvirt/lib/images
 
@@ -132,6 +144,7 @@ class Sandbox:
         caps_cache: Path | None = None,
     ) -> None:
         self.name = name
+        self._given_dir = Path(os.path.abspath(state_dir))
         self.state_dir = Path(state_dir).resolve()
         self.tb_size_mb = tb_size_mb
         self.start_timeout = start_timeout
@@ -207,10 +220,13 @@ class Sandbox:
         path = self.caps_cache.parent / "bin" / f"qemu-system-x86_64-tcg{self.tb_size_mb}"
         qemu = shutil.which("qemu-system-x86_64") or "/usr/bin/qemu-system-x86_64"
         text = _EMULATOR_WRAPPER.format(tb_size=self.tb_size_mb, qemu=qemu)
-        if not path.exists() or path.read_text() != text:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_text(text)
-            path.chmod(0o755)
+        try:
+            current = safefiles.read_text(path)
+        except FileNotFoundError:
+            current = None
+        if current != text:
+            # libvirtd runs it as root: never written through a link, nor into a foreign folder.
+            safefiles.write_file(path, text, 0o755, base=self.caps_cache.parent.parent)
         return path
 
     def run_argv(self, argv: list[str]) -> list[str]:
@@ -243,8 +259,11 @@ class Sandbox:
         """Start the daemons (a no-op when they run) and wait until libvirtd answers."""
         _require_root()
         _require_programs()
+        self._claim_namespace()
         if self.running():
             self._link_socket_dir()  # /run is emptied at boot: the link may be gone
+            if self._load_record() is None:
+                self._save_record()  # started by an older labctl: record it now
             return
         self.stop()  # a half-started sandbox (one daemon dead) starts over cleanly
         self._write_config()
@@ -256,6 +275,7 @@ class Sandbox:
             raise SandboxError(f"cannot create network namespace {self.name}: {exc}") from exc
         self._launch()
         self._wait_until_answering()
+        self._save_record()
         self._save_capabilities()
         self._ensure_pool()
 
@@ -265,12 +285,12 @@ class Sandbox:
         Only processes that live in the daemons' private mount namespace (libvirtd and
         everything it started) or whose PID is in one of its pid files are signalled.
         """
-        members = self.pids()
+        members = [record for record in map(ProcessRecord.of, self.pids()) if record is not None]
         self._save_capabilities()  # now including the wrapper's, probed at the first VM
-        vms = [pid for pid in members if _comm(pid).startswith("qemu-system")]
+        vms = [r for r in members if _comm(r.pid).startswith("qemu-system")]
         _terminate(vms)
-        _terminate([pid for pid in members if pid not in vms])
-        for leftover in ("libvirtd.pid", "virtlogd.pid", "mntns"):
+        _terminate([r for r in members if r not in vms])
+        for leftover in ("libvirtd.pid", "virtlogd.pid", "mntns", PROCESS_RECORD):
             try:
                 (self.libvirt_dir / "run" / leftover).unlink(missing_ok=True)
             except OSError:
@@ -278,16 +298,27 @@ class Sandbox:
 
     def destroy(self) -> None:
         """Stop, end whatever still runs in the lab's namespace, remove it and the state parts."""
+        if self._given_dir.is_symlink():
+            raise SandboxError(f"refusing to destroy the sandbox at {self._given_dir}: it is a symbolic link")
+        try:
+            for part in (self.libvirt_dir, self.vagrant_home):
+                safefiles.check_tree(part, self.state_dir)  # no link, nothing foreign, before any kill
+        except safefiles.UnsafePathError as exc:
+            raise SandboxError(str(exc)) from exc
         self.stop()
-        if netns.exists(self.name):
+        if netns.exists(self.name) and self._namespace_owner() in (None, str(self.state_dir)):
             # The namespace is the lab's own: what still runs in it (vagrant, ssh, probes of
             # this lab) would keep lab addresses alive after the name is gone.
-            _terminate(netns.pids_in(self.name))
+            _terminate([r for r in map(ProcessRecord.of, netns.pids_in(self.name)) if r is not None])
             netns.delete(self.name)
+        self._release_namespace()
         self._unlink_socket_dir()
         for part in (self.libvirt_dir, self.vagrant_home):
-            shutil.rmtree(part, ignore_errors=True)
-        if self.state_dir.is_dir() and not any(self.state_dir.iterdir()):
+            try:
+                safefiles.remove_tree(part, self.state_dir)
+            except (OSError, safefiles.UnsafePathError):
+                pass  # what cannot be removed safely stays; the state folder then stays too
+        if self.state_dir.is_dir() and not self.state_dir.is_symlink() and not any(self.state_dir.iterdir()):
             self.state_dir.rmdir()
 
     def pids(self) -> list[int]:
@@ -300,6 +331,9 @@ class Sandbox:
         mntns = self._saved_mntns()
         if mntns:
             netns_id = self._netns_id()
+            # Everything of the sandbox started after its first daemon: an older process in a
+            # namespace with a reused id is not the sandbox's.
+            earliest = self._earliest_start()
             for entry in Path("/proc").iterdir():
                 if not entry.name.isdigit():
                     continue
@@ -308,6 +342,7 @@ class Sandbox:
                     _ns_id(pid, "mnt") == mntns
                     and process_alive(pid)
                     and (netns_id is None or _ns_id(pid, "net") == netns_id)
+                    and (earliest is None or (start_time(pid) or -1) >= earliest)
                 ):
                     found.add(pid)
         return sorted(found)
@@ -330,14 +365,21 @@ class Sandbox:
                 f"{exc.strerror or exc}; choose a writable state folder"
             ) from exc
 
+    def _root_dir(self, sub: str):
+        """A descriptor of <libvirt>/SUB: root's alone from the sandbox folder down (what root
+        runs from, its configs, sockets and pid files, must not be anyone else's to change)."""
+        return safefiles.open_dir(self.libvirt_dir / sub, self.state_dir.parent, mode=0o755, root_only=True)
+
     def _write_config_files(self) -> None:
         for sub in _BIND_MOUNTS.values():
-            (self.libvirt_dir / sub).mkdir(parents=True, exist_ok=True)
-        etc = self.libvirt_dir / "etc"
-        (etc / "libvirtd.conf").write_text(_LIBVIRTD_CONF)
-        (etc / "qemu.conf").write_text(_QEMU_CONF)
-        (etc / "virtlogd.conf").write_text(_VIRTLOGD_CONF)
-        self.vagrant_home.mkdir(parents=True, exist_ok=True)
+            with self._root_dir(sub):
+                pass
+        with self._root_dir("etc") as etc:
+            safefiles.write_at(etc, "libvirtd.conf", _LIBVIRTD_CONF, 0o644)
+            safefiles.write_at(etc, "qemu.conf", _QEMU_CONF, 0o644)
+            safefiles.write_at(etc, "virtlogd.conf", _VIRTLOGD_CONF, 0o644)
+        with safefiles.open_dir(self.vagrant_home, self.state_dir.parent):
+            pass
         self.emulator_path()
 
     @property
@@ -364,22 +406,21 @@ class Sandbox:
 
     def _launch(self) -> None:
         start_log = self.log_dir / "sandbox-start.log"
-        argv = self.run_argv(
-            [
-                "unshare",
-                "--mount",
-                "--propagation",
-                "private",
-                "sh",
-                "-c",
-                _START_SCRIPT,
-                "labctl-sandbox",
-                str(self.libvirt_dir),
-            ]
-        )
-        # Output to a file, not a pipe: the daemons inherit it and outlive this call.
-        with open(start_log, "w") as log:
-            proc = subprocess.run(argv, stdin=subprocess.DEVNULL, stdout=log, stderr=log)
+        with contextlib.ExitStack() as stack:
+            fds = [stack.enter_context(self._root_dir(sub)) for sub in ("run", "lib", "log", "cache", "etc")]
+            log_fd = os.open(
+                start_log.name,
+                os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW | os.O_CLOEXEC,
+                0o644,
+                dir_fd=fds[2],
+            )
+            argv = self.run_argv(
+                ["unshare", "--mount", "--propagation", "private", "sh", "-c", _START_SCRIPT, "labctl-sandbox"]
+                + [str(fd) for fd in fds]
+            )
+            # Output to a file, not a pipe: the daemons inherit it and outlive this call.
+            with os.fdopen(log_fd, "w") as log:
+                proc = subprocess.run(argv, stdin=subprocess.DEVNULL, stdout=log, stderr=log, pass_fds=fds)
         if proc.returncode != 0:
             cause = _last_line(start_log.read_text())
             self.stop()
@@ -417,18 +458,119 @@ class Sandbox:
             self.virsh("pool-start", POOL_NAME)
 
     def _daemon_pid(self, daemon: str) -> int | None:
-        """PID from DAEMON's pid file when that process is alive and is DAEMON."""
+        """PID from DAEMON's pid file when that process is alive, is DAEMON and is the one this
+        sandbox started (the record's boot id and start time match; see _trusted)."""
         try:
             pid = int(self._pid_file(daemon).read_text().strip())
         except (OSError, ValueError):
             return None
-        return pid if _comm(pid) == daemon and process_alive(pid) else None
+        if _comm(pid) != daemon or not process_alive(pid):
+            return None
+        record = self._load_record()
+        if record is None:
+            return pid if self._written_this_boot(self._pid_file(daemon)) else None
+        known = record.get("daemons", {}).get(daemon)
+        if known is None or int(known.get("pid", -1)) != pid:
+            return None
+        return pid if ProcessRecord.from_dict(known).matches() else None
 
     def _saved_mntns(self) -> str | None:
+        """The daemons' mount namespace, when it was saved in this boot (ids are reused)."""
+        record = self._load_record()
+        if record is not None:
+            return record.get("mntns") if record.get("boot") == boot_id() else None
+        path = self.libvirt_dir / "run" / "mntns"
         try:
-            return (self.libvirt_dir / "run" / "mntns").read_text().strip() or None
+            text = path.read_text().strip()
         except OSError:
             return None
+        return text if text and self._written_this_boot(path) else None
+
+    def _earliest_start(self) -> int | None:
+        record = self._load_record()
+        if record is None:
+            return None
+        starts = [int(d["start"]) for d in record.get("daemons", {}).values()]
+        return min(starts) if starts else None
+
+    @staticmethod
+    def _written_this_boot(path: Path) -> bool:
+        """A sandbox started by an older labctl has no record: trust its files only when they
+        were written after this boot (after a reboot the PIDs in them mean nothing)."""
+        try:
+            return path.stat().st_mtime >= _boot_time()
+        except OSError:
+            return False
+
+    def _record_path(self) -> Path:
+        return self.libvirt_dir / "run" / PROCESS_RECORD
+
+    def _load_record(self) -> dict[str, Any] | None:
+        try:
+            data = json.loads(safefiles.read_text(self._record_path()))
+        except (OSError, ValueError, safefiles.UnsafePathError):
+            return None
+        return data if isinstance(data, dict) else None
+
+    def _save_record(self) -> None:
+        """Record the daemons as they run now: PID, boot id, start time, mount namespace."""
+        daemons: dict[str, Any] = {}
+        for daemon in ("libvirtd", "virtlogd"):
+            try:
+                pid = int(self._pid_file(daemon).read_text().strip())
+            except (OSError, ValueError):
+                continue
+            record = ProcessRecord.of(pid) if _comm(pid) == daemon else None
+            if record is not None:
+                daemons[daemon] = record.to_dict()
+        try:
+            mntns = (self.libvirt_dir / "run" / "mntns").read_text().strip()
+        except OSError:
+            mntns = ""
+        data = {"boot": boot_id(), "mntns": mntns or None, "daemons": daemons}
+        with self._root_dir("run") as run:
+            safefiles.write_at(run, PROCESS_RECORD, json.dumps(data, indent=2) + "\n", 0o644)
+
+    # --- the host-wide record of who owns this namespace ------------------------------------
+
+    def _namespace_owner(self) -> str | None:
+        try:
+            return safefiles.read_text(NAMESPACE_RECORDS / self.name).strip() or None
+        except FileNotFoundError:
+            return None
+        except (OSError, safefiles.UnsafePathError):
+            return "(an unreadable record)"
+
+    def _claim_namespace(self) -> None:
+        """Record that this state folder owns the namespace; refuse one another folder owns."""
+        mine = str(self.state_dir)
+        owner = self._namespace_owner()
+        if owner is not None and owner != mine and Path(owner).is_dir():
+            raise SandboxError(
+                f"network namespace {self.name} belongs to the lab whose state is in {owner}: "
+                "a lab of the same name in another folder runs on this machine; "
+                "destroy that one first (`labctl destroy` there) or give this lab another name"
+            )
+        if owner is None and netns.exists(self.name) and not self.running() and self._saved_mntns() is None:
+            raise SandboxError(
+                f"network namespace {self.name} exists but was not made for {mine}: "
+                f"remove it if nothing uses it (`ip netns delete {self.name}`) or give this lab another name"
+            )
+        if owner != mine:
+            try:
+                with safefiles.open_dir(NAMESPACE_RECORDS, NAMESPACE_RECORDS.parent.parent, root_only=True) as fd:
+                    safefiles.write_at(fd, self.name, mine + "\n", 0o644)
+            except (OSError, safefiles.UnsafePathError) as exc:
+                raise SandboxError(f"cannot record the owner of namespace {self.name}: {exc}") from exc
+
+    def _release_namespace(self) -> None:
+        if self._namespace_owner() != str(self.state_dir):
+            return
+        try:
+            with safefiles.open_dir(NAMESPACE_RECORDS, NAMESPACE_RECORDS.parent.parent, create=False) as fd:
+                safefiles.remove_at(fd, self.name)
+        except (OSError, safefiles.UnsafePathError):
+            pass
 
     def _netns_id(self) -> str | None:
         try:
@@ -483,21 +625,27 @@ def _ns_id(pid: int, kind: str) -> str | None:
         return None
 
 
-def _terminate(pids: list[int], grace: float = 10.0) -> None:
-    """SIGTERM PIDS, wait up to GRACE seconds, then SIGKILL the ones still alive."""
-    alive = [pid for pid in pids if process_alive(pid)]
+def _terminate(records: list[ProcessRecord], grace: float = 10.0) -> None:
+    """SIGTERM the recorded processes, wait up to GRACE seconds, then SIGKILL the ones still
+    alive; a PID that now belongs to another process (other start time) is never signalled."""
+    alive = [r for r in records if r.matches() and process_alive(r.pid)]
     for sig in (signal.SIGTERM, signal.SIGKILL):
-        for pid in alive:
-            try:
-                os.kill(pid, sig)
-            except ProcessLookupError:
-                pass
+        for record in alive:
+            signal_recorded(record, sig)
         deadline = time.monotonic() + grace
         while alive and time.monotonic() < deadline:
             time.sleep(0.1)
-            alive = [pid for pid in alive if process_alive(pid)]
+            alive = [r for r in alive if r.matches() and process_alive(r.pid)]
         if not alive:
             return
+
+
+def _boot_time() -> float:
+    """When this machine booted, in seconds since the epoch (btime of /proc/stat)."""
+    for line in Path("/proc/stat").read_text().splitlines():
+        if line.startswith("btime "):
+            return float(line.split()[1])
+    return 0.0
 
 
 def _last_line(text: str) -> str:

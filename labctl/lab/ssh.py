@@ -14,7 +14,6 @@ import os
 import select
 import shlex
 import socket
-import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -28,6 +27,7 @@ import paramiko
 from paramiko.hostkeys import HostKeyEntry, InvalidHostKey
 
 from labctl.lab import netns as netns_mod
+from labctl.lab import safefiles, signals
 
 log = logging.getLogger(__name__)
 
@@ -66,6 +66,10 @@ class CommandTimeout(SshError):
         super().__init__(message)
         self.stdout = stdout
         self.stderr = stderr
+
+
+class Interrupted(SshError):
+    """The command was interrupted (Ctrl-C, SIGTERM, SIGHUP) while this waited on a node."""
 
 
 class CommandFailed(SshError):
@@ -142,8 +146,14 @@ def host_pattern(hostname: str, port: int) -> str:
 @contextmanager
 def _locked(known_hosts: Path) -> Iterator[None]:
     """Serialise readers/writers of one known_hosts file across threads and processes."""
-    known_hosts.parent.mkdir(parents=True, exist_ok=True)
-    with _known_hosts_lock, open(known_hosts.with_name(known_hosts.name + ".lock"), "a") as lock:
+    with safefiles.open_dir(known_hosts.parent) as folder:
+        fd = os.open(
+            known_hosts.name + ".lock",
+            os.O_WRONLY | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC,
+            0o600,
+            dir_fd=folder,
+        )
+    with _known_hosts_lock, os.fdopen(fd, "a") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         try:
             yield
@@ -153,17 +163,14 @@ def _locked(known_hosts: Path) -> Iterator[None]:
 
 def _read_lines(known_hosts: Path) -> list[str]:
     try:
-        return known_hosts.read_text().splitlines()
+        return safefiles.read_text(known_hosts).splitlines()
     except FileNotFoundError:
         return []
 
 
 def _write_lines(known_hosts: Path, lines: list[str]) -> None:
-    # Write a sibling file then rename, so a crash never leaves half a file behind.
-    fd, tmp = tempfile.mkstemp(dir=known_hosts.parent, prefix=known_hosts.name + ".")
-    with os.fdopen(fd, "w") as out:
-        out.write("".join(line + "\n" for line in lines))
-    os.replace(tmp, known_hosts)
+    # A sibling file renamed over it (never written through a link): a crash leaves no half file.
+    safefiles.write_file(known_hosts, "".join(line + "\n" for line in lines), 0o600)
 
 
 def _parse_entry(line: str) -> HostKeyEntry | None:
@@ -329,7 +336,8 @@ class SshSession:
                 return cls(target, client)
             if time.monotonic() + interval > deadline:
                 break
-            time.sleep(interval)
+            if signals.cancelled.wait(interval):
+                raise Interrupted(f"{target.name}: interrupted while waiting for SSH")
         raise SshUnreachable(
             f"{target.name} ({target.user}@{target.hostname}:{target.port}"
             f"{f' in namespace {netns}' if netns else ''}) did not accept SSH within "
@@ -542,6 +550,8 @@ def _collect(channel: paramiko.Channel, timeout: float, node: str, command: str)
                 break
         if channel.closed and not channel.recv_ready() and not channel.recv_stderr_ready():
             break
+        if signals.cancelled.is_set():
+            raise Interrupted(f"{node}: interrupted while running: {command}")
         if time.monotonic() > deadline:
             raise CommandTimeout(
                 f"{node}: command still running after {timeout:.0f}s: {command}", _text(out), _text(err)

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import yaml
 
+from labctl.lab import safefiles
 from labctl.model.lab import AUTH_PASS_MAX, Lab
 
 STATE_ROOT = ".labctl"
@@ -41,26 +42,47 @@ class LabState:
         return self.root / "render"
 
     @property
+    def journal(self) -> Path:
+        """What a scenario run changed and has not put back yet (see scenario.actions.Restorer)."""
+        return self.root / "scenario-journal.json"
+
+    @property
     def logs_dir(self) -> Path:
         return self.root / "logs"
 
+    @property
+    def folder(self) -> Path:
+        """The lab folder (where the lab file is): the trusted start of every path below."""
+        return self.root.parent.parent
+
     def ensure(self) -> None:
-        self.root.mkdir(parents=True, exist_ok=True)
-        os.chmod(self.root, 0o700)
+        """Make the state folder (0700), refusing a link or a foreign folder on the way."""
+        with safefiles.open_dir(self.root, self.folder) as fd:
+            if os.fstat(fd).st_mode & 0o077:
+                os.fchmod(fd, 0o700)
+
+    def write(self, name: str, data: str, mode: int = 0o600) -> Path:
+        """Write file NAME of the state folder safely (see labctl.lab.safefiles)."""
+        return safefiles.write_file(self.root / name, data, mode, base=self.folder)
+
+    def read(self, name: str) -> str | None:
+        """File NAME of the state folder, None when absent; a link there is refused."""
+        try:
+            return safefiles.read_text(self.root / name)
+        except FileNotFoundError:
+            return None
 
     def read_secrets(self) -> dict[str, str]:
-        if not self.secrets_file.exists():
+        text = self.read(self.secrets_file.name)
+        if text is None:
             return {}
-        data = yaml.safe_load(self.secrets_file.read_text()) or {}
+        data = yaml.safe_load(text) or {}
         return {str(k): str(v) for k, v in data.items()}
 
     def write_secrets(self, values: dict[str, str]) -> None:
         self.ensure()
-        # Create with 0600 from the start: the password is never readable by others, even briefly.
-        fd = os.open(self.secrets_file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "w") as handle:
-            yaml.safe_dump(values, handle, default_flow_style=False)
-        os.chmod(self.secrets_file, 0o600)
+        # Created 0600 under a temporary name, then renamed: never readable by others, even briefly.
+        self.write(self.secrets_file.name, yaml.safe_dump(values, default_flow_style=False), 0o600)
 
 
 def generate_password(length: int = AUTH_PASS_MAX) -> str:

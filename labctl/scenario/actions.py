@@ -6,8 +6,12 @@ namespace lab does: there is no systemd there), otherwise with systemctl on the 
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
 
+from labctl.lab import safefiles
 from labctl.observe.parse import IpvsTimeouts, parse_ipvsadm_timeout
 from labctl.scenario.access import LabAccess
 
@@ -107,16 +111,91 @@ def set_timeouts(access: LabAccess, node: str, timeouts: IpvsTimeouts) -> None:
 
 @dataclass
 class Restorer:
-    """Remembers what a run changed so cleanup can put every node back, in reverse order."""
+    """Remembers what a run changed so cleanup can put every node back, in reverse order.
+
+    With a JOURNAL (a file in the lab's state folder) every change is also written there as it
+    happens, before the action itself: a run killed outright (SIGKILL, a crash, a power cut)
+    leaves the journal, and `labctl scenario restore` (or the next `scenario run`) replays it,
+    so no balancer stays powered off for good. A clean cleanup removes it."""
 
     pending: dict[tuple[str, str], str] = field(default_factory=dict)  # (node, what) -> undo
     timeouts: dict[str, IpvsTimeouts] = field(default_factory=dict)  # node -> original
+    journal: Path | None = None
+    journal_base: Path | None = None  # the lab folder: where the safe walk to JOURNAL starts
+
+    def about_to(self, node: str, action: str) -> None:
+        """Note the undo of ACTION before doing it: killed mid-action, the journal still has it."""
+        if action in UNDO:
+            self.pending[(node, _thing(action))] = UNDO[action]
+            self.save()
 
     def changed(self, node: str, action: str) -> None:
         if action in UNDO:
             self.pending[(node, _thing(action))] = UNDO[action]
         elif PHASE.get(action) == "up":
             self.pending.pop((node, _thing(action)), None)
+        self.save()
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "pending": [[node, thing, undo] for (node, thing), undo in self.pending.items()],
+            "timeouts": {node: t.to_dict() for node, t in self.timeouts.items()},
+        }
+
+    def save(self) -> None:
+        """Write the journal (when there is one): what is still to put back, now."""
+        if self.journal is None:
+            return
+        safefiles.write_file(self.journal, json.dumps(self.to_dict(), indent=2) + "\n", 0o600, base=self.journal_base)
+
+    def clear(self) -> None:
+        """Everything is back: forget it, journal included."""
+        self.pending.clear()
+        self.timeouts.clear()
+        if self.journal is not None:
+            try:
+                with safefiles.open_dir(self.journal.parent, self.journal_base, create=False) as folder:
+                    safefiles.remove_at(folder, self.journal.name)
+            except FileNotFoundError:
+                pass
+
+    @classmethod
+    def load(cls, journal: Path, base: Path | None = None) -> Restorer | None:
+        """The Restorer a killed run left in JOURNAL (None when there is no journal)."""
+        try:
+            data = json.loads(safefiles.read_text(journal))
+        except FileNotFoundError:
+            return None
+        restorer = cls(journal=journal, journal_base=base)
+        for node, thing, undo in data.get("pending", []):
+            if undo in PHASE:
+                restorer.pending[(str(node), str(thing))] = str(undo)
+        for node, values in (data.get("timeouts") or {}).items():
+            restorer.timeouts[str(node)] = IpvsTimeouts(int(values["tcp"]), int(values["tcpfin"]), int(values["udp"]))
+        return restorer
+
+    def replay(self, access: LabAccess) -> tuple[list[str], list[str]]:
+        """Put back what is recorded: (what was done, what failed). The journal goes once
+        nothing failed; otherwise it keeps what is still to do."""
+        done, failed = [], []
+        for node, undo in self.undo_list():
+            try:
+                perform(access, node, undo, self)
+                done.append(f"{node}: {undo}")
+            except Exception as exc:  # noqa: BLE001 - each node on its own; the rest still goes back
+                failed.append(f"{node}: {undo}: {exc}")
+        for node, original in list(self.timeouts.items()):
+            try:
+                set_timeouts(access, node, original)
+                del self.timeouts[node]
+                done.append(f"{node}: ipvs-timeouts {original.tcp} {original.tcpfin} {original.udp}")
+            except Exception as exc:  # noqa: BLE001
+                failed.append(f"{node}: ipvs-timeouts: {exc}")
+        if failed:
+            self.save()
+        else:
+            self.clear()
+        return done, failed
 
     def undo_list(self) -> list[tuple[str, str]]:
         # Power first (a node must be up before its services can start), then the rest.
@@ -139,6 +218,7 @@ def perform(access: LabAccess, node: str, action: str, restorer: Restorer, optio
     """Do ACTION on NODE; return details for the event log."""
     options = options or {}
     details: dict = {}
+    restorer.about_to(node, action)
     if action == "power-off":
         access.power_off(node)
     elif action == "power-on":
@@ -157,6 +237,7 @@ def perform(access: LabAccess, node: str, action: str, restorer: Restorer, optio
     elif action == "ipvs-timeouts":
         current = read_timeouts(access, node)
         restorer.timeouts.setdefault(node, current)
+        restorer.save()
         wanted = IpvsTimeouts(
             int(options.get("tcp", current.tcp)),
             int(options.get("tcpfin", current.tcpfin)),
