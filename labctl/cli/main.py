@@ -597,6 +597,7 @@ def _register_scenarios() -> None:
     main.add_command(scenario)
     main.add_command(report)
     main.add_command(capture)
+    main.add_command(__import__("labctl.cli.graph", fromlist=["graph"]).graph)
 
 
 _register_scenarios()
