@@ -259,20 +259,25 @@ class Sandbox:
         """Start the daemons (a no-op when they run) and wait until libvirtd answers."""
         _require_root()
         _require_programs()
-        self._claim_namespace()
+        claimed = self._claim_namespace()
         if self.running():
             self._link_socket_dir()  # /run is emptied at boot: the link may be gone
             if self._load_record() is None:
                 self._save_record()  # started by an older labctl: record it now
             return
-        self.stop()  # a half-started sandbox (one daemon dead) starts over cleanly
-        self._write_config()
-        self._link_socket_dir()
-        self._seed_capabilities()
         try:
-            netns.create(self.name)
-        except netns.NetnsError as exc:
-            raise SandboxError(f"cannot create network namespace {self.name}: {exc}") from exc
+            self.stop()  # a half-started sandbox (one daemon dead) starts over cleanly
+            self._write_config()
+            self._link_socket_dir()
+            self._seed_capabilities()
+            try:
+                netns.create(self.name)
+            except netns.NetnsError as exc:
+                raise SandboxError(f"cannot create network namespace {self.name}: {exc}") from exc
+        except BaseException:
+            if claimed:
+                self._release_namespace()  # nothing of ours runs under that name: leave it free
+            raise
         self._launch()
         self._wait_until_answering()
         self._save_record()
@@ -305,6 +310,8 @@ class Sandbox:
                 safefiles.check_tree(part, self.state_dir)  # no link, nothing foreign, before any kill
         except safefiles.UnsafePathError as exc:
             raise SandboxError(str(exc)) from exc
+        except NotADirectoryError:
+            pass  # no state folder to speak of: nothing of it to remove
         self.stop()
         if netns.exists(self.name) and self._namespace_owner() in (None, str(self.state_dir)):
             # The namespace is the lab's own: what still runs in it (vagrant, ssh, probes of
@@ -541,8 +548,9 @@ class Sandbox:
         except (OSError, safefiles.UnsafePathError):
             return "(an unreadable record)"
 
-    def _claim_namespace(self) -> None:
-        """Record that this state folder owns the namespace; refuse one another folder owns."""
+    def _claim_namespace(self) -> bool:
+        """Record that this state folder owns the namespace; refuse one another folder owns.
+        True when the record was written now (it was not this folder's yet)."""
         mine = str(self.state_dir)
         owner = self._namespace_owner()
         if owner is not None and owner != mine and Path(owner).is_dir():
@@ -556,12 +564,14 @@ class Sandbox:
                 f"network namespace {self.name} exists but was not made for {mine}: "
                 f"remove it if nothing uses it (`ip netns delete {self.name}`) or give this lab another name"
             )
-        if owner != mine:
-            try:
-                with safefiles.open_dir(NAMESPACE_RECORDS, NAMESPACE_RECORDS.parent.parent, root_only=True) as fd:
-                    safefiles.write_at(fd, self.name, mine + "\n", 0o644)
-            except (OSError, safefiles.UnsafePathError) as exc:
-                raise SandboxError(f"cannot record the owner of namespace {self.name}: {exc}") from exc
+        if owner == mine:
+            return False
+        try:
+            with safefiles.open_dir(NAMESPACE_RECORDS, NAMESPACE_RECORDS.parent.parent, root_only=True) as fd:
+                safefiles.write_at(fd, self.name, mine + "\n", 0o644)
+        except (OSError, safefiles.UnsafePathError) as exc:
+            raise SandboxError(f"cannot record the owner of namespace {self.name}: {exc}") from exc
+        return True
 
     def _release_namespace(self) -> None:
         if self._namespace_owner() != str(self.state_dir):

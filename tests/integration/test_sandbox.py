@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from labctl.lab import netns
-from labctl.lab.sandbox import Sandbox, SandboxError, process_alive
+from labctl.lab.sandbox import NAMESPACE_RECORDS, Sandbox, SandboxError, process_alive
 
 pytestmark = [
     pytest.mark.integration,
@@ -181,6 +181,7 @@ def test_an_unwritable_state_folder_is_a_clear_error(tmp_path: Path) -> None:
     with pytest.raises(SandboxError, match="writable state folder"):
         sandbox.start()
     assert not netns.exists(sandbox.name)
+    assert not (NAMESPACE_RECORDS / sandbox.name).exists()  # no claim left on the name
 
 
 def test_without_root_the_error_names_the_fix(tmp_path: Path) -> None:
