@@ -9,9 +9,10 @@ from pathlib import Path
 
 import click
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
-from labctl.errors import LabctlError
+from labctl.errors import EXIT_FAILED, LabctlError, clip
 from labctl.model import initlab, labfile
 from labctl.model.lab import Lab
 
@@ -43,25 +44,91 @@ def load_lab(path: Path) -> Lab:
         sys.exit(2)
 
 
+# Errors of the lower layers that are failures of the lab or the run (exit 1), by module and
+# name: looked up only when their module is loaded (an error of a module never imported cannot
+# have been raised), so the CLI starts without importing the VM layer.
+_FAILURES = (
+    ("labctl.lab.sandbox", "SandboxError"),
+    ("labctl.lab.box", "BoxError"),
+    ("labctl.lab.netns", "NetnsError"),
+    ("labctl.lab.ssh", "SshError"),
+    ("labctl.scenario.targets", "TargetError"),
+    ("labctl.scenario.actions", "ActionFailed"),
+    ("labctl.scenario.engine", "StepFailed"),
+    ("labctl.observe.parse", "ParseError"),
+    ("labctl.cli.repeat", "NotARunFolder"),
+)
+VERBOSE_HINT = "run with -v for the traceback"
+
+
+def _known_failure(exc: BaseException) -> bool:
+    for module_name, class_name in _FAILURES:
+        module = sys.modules.get(module_name)
+        kind = getattr(module, class_name, None) if module else None
+        if isinstance(kind, type) and isinstance(exc, kind):
+            return True
+    return isinstance(exc, OSError)
+
+
 class LabctlGroup(click.Group):
-    """Turns LabctlError into a one-line message and an exit code, never a traceback."""
+    """The one point where errors become a message and an exit code, never a bare traceback.
+
+    LabctlError (and its subclasses: LabFileError, ScenarioError, PlanError...): its message
+    and exit code. The lower layers' own errors (SandboxError, SshError, OSError...): `error:`
+    and exit 1. Anything else is a bug: `error:` with a hint to run with -v, which prints the
+    traceback."""
 
     def invoke(self, ctx: click.Context):
+        verbose = bool(ctx.params.get("verbose"))
         try:
             return super().invoke(ctx)
+        except (click.exceptions.ClickException, click.exceptions.Exit, click.exceptions.Abort):
+            raise
         except LabctlError as exc:
-            err_console.print(f"[bold red]error:[/] {exc.message}", highlight=False)
-            if exc.fix:
-                err_console.print(f"  fix: {exc.fix}", highlight=False, markup=False)
+            if verbose:
+                err_console.print_exception()
+            problems = getattr(exc, "problems", None)
+            if problems:
+                for problem in problems:
+                    err_console.print(clip(str(problem), 300), markup=False, highlight=False)
+            else:
+                err_console.print(f"[bold red]error:[/] {escape(clip(exc.message, 300))}", highlight=False)
+                if exc.fix:
+                    err_console.print(f"  fix: {clip(exc.fix, 300)}", highlight=False, markup=False)
             sys.exit(exc.exit_code)
         except KeyboardInterrupt:
             err_console.print("interrupted: run the same command again to finish, or `labctl destroy`")
             sys.exit(130)
+        except RecursionError as exc:
+            _unexpected(exc, verbose, "input nested too deeply")
+        except Exception as exc:  # noqa: BLE001 - the last line of defence: no bare stack
+            if _known_failure(exc):
+                if verbose:
+                    err_console.print_exception()
+                err_console.print(f"[bold red]error:[/] {escape(clip(_describe(exc), 300))}", highlight=False)
+                sys.exit(EXIT_FAILED)
+            _unexpected(exc, verbose)
+
+
+def _describe(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
+
+
+def _unexpected(exc: BaseException, verbose: bool, what: str | None = None) -> None:
+    if verbose:
+        err_console.print_exception()
+    message = what or f"{type(exc).__name__}: {_describe(exc)}"
+    err_console.print(f"[bold red]error:[/] {escape(clip(message, 300))}", highlight=False)
+    if not verbose:
+        err_console.print(f"  {VERBOSE_HINT}", highlight=False, markup=False)
+    sys.exit(EXIT_FAILED)
 
 
 @click.group(cls=LabctlGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("-v", "--verbose", is_flag=True, help="Print the traceback of an error.")
 @click.version_option(package_name="labctl")
-def main() -> None:
+def main(verbose: bool) -> None:
     """Build, break and explain a highly available web front end.
 
     Three balancers run keepalived (VRRP) and IPVS in direct-routing mode in front of two nginx
@@ -76,6 +143,11 @@ def main() -> None:
       labctl up                     VMs up, provisioned, verified
       labctl scenario run failover  kill a balancer, measure the outage
       labctl destroy                nothing left behind
+
+    \b
+    Exit codes: 0 ok; 1 the lab or the run failed (or its state folder is damaged); 2 bad
+    input (lab file, scenario, run folder, option); `scenario run` also 3 (inconclusive). Errors are one line
+    (`error: ...`, or `FILE:LINE: key.path: reason` per problem); -v adds the traceback.
     """
     from labctl.lab import signals
 
@@ -114,12 +186,9 @@ def init(
                                         runs anywhere: no VirtualBox, no KVM, offline box
     """
     isolation = None if isolated is None else ("netns" if isolated else "none")
-    try:
-        lab = initlab.initial_lab(name, provider, driver, box, isolation)
-        target = initlab.write_lab_file(directory, lab, force)
-    except initlab.InitError as exc:
-        raise LabctlError(str(exc), exit_code=1) from exc
-    # What we write must read back: the file and the validator never disagree.
+    lab = initlab.initial_lab(name, provider, driver, box, isolation)
+    # Validated before it is written (LabFileError: exit 2), then read back from the disk.
+    target = initlab.write_lab_file(directory, lab, force)
     load_lab(target)
     console.print(
         f"wrote {target}: {len(lab.balancers)} balancers, {len(lab.reals)} reals, "
@@ -263,6 +332,20 @@ def plan(
             console.print(f"wrote {result.vips} VIPs and their priorities into {lab_path}")
 
 
+def running_lab(lab: Lab, lab_path: Path, brought_up: bool = False):
+    """The lab's runtime pieces once its state folder has been checked; with BROUGHT_UP, an
+    error (exit 1) when the lab has never been brought up."""
+    from labctl.lab.running import RunningLab
+    from labctl.lab.state import LabState
+    from labctl.lab.statecheck import check_state
+
+    check_state(LabState.for_lab(lab_path, lab.name))
+    run = RunningLab.for_lab(lab, lab_path)
+    if brought_up and not run.has_vagrant_dir():
+        raise LabctlError(f"lab {lab.name} has never been brought up here", fix="labctl up")
+    return run
+
+
 def resolve_targets(lab: Lab, target: str) -> list[str]:
     """A node name, a role (balancer(s), real(s), client(s)) or `all`."""
     if target == "all":
@@ -303,6 +386,7 @@ def up(lab_path: Path, as_json: bool, verify_timeout: float) -> None:
     from labctl.lab.bringup import bring_up
 
     lab = load_lab(lab_path)
+    running_lab(lab, lab_path)  # the state folder checked before anything starts
     from labctl.cli.guard import changing
 
     with changing(lab_path, lab.name, "up", cancel_workers=True):
@@ -354,11 +438,10 @@ def status(lab_path: Path, as_json: bool) -> None:
     Works on a half-broken lab: what cannot be read is reported, the rest is shown.
     Exit code 0 when every node runs and every VIP has exactly one holder, 1 otherwise.
     """
-    from labctl.lab.running import RunningLab
     from labctl.lab.status import lab_status
 
     lab = load_lab(lab_path)
-    run = RunningLab.for_lab(lab, lab_path)
+    run = running_lab(lab, lab_path)
     try:
         st = lab_status(run, lab)
     finally:
@@ -402,12 +485,11 @@ def exec_cmd(lab_path: Path, sudo: bool, target: str, command: tuple[str, ...]) 
       labctl exec balancers --sudo -- ipvsadm -Ln
       labctl exec c1 -- curl -sI http://10.10.1.10/
     """
-    from labctl.lab.running import RunningLab
     from labctl.lab.ssh import SshSession, run_parallel
 
     lab = load_lab(lab_path)
     nodes = resolve_targets(lab, target)
-    run = RunningLab.for_lab(lab, lab_path)
+    run = running_lab(lab, lab_path, brought_up=True)
     argv = list(command)
     try:
         sessions = run.sessions(nodes, wait=30.0)
@@ -453,11 +535,9 @@ def ssh(lab_path: Path, node: str, command: tuple[str, ...]) -> None:
     """
     import os
 
-    from labctl.lab.running import RunningLab
-
     lab = load_lab(lab_path)
     resolve_targets(lab, node)
-    run = RunningLab.for_lab(lab, lab_path)
+    run = running_lab(lab, lab_path, brought_up=True)
     target = run.ssh_targets([node])[node]
     argv = [
         "ssh",
@@ -485,10 +565,8 @@ def ssh(lab_path: Path, node: str, command: tuple[str, ...]) -> None:
 @lab_option
 def down(lab_path: Path) -> None:
     """Halt every VM of the lab (keeps disks and state; `labctl up` brings it back)."""
-    from labctl.lab.running import RunningLab
-
     lab = load_lab(lab_path)
-    run = RunningLab.for_lab(lab, lab_path)
+    run = running_lab(lab, lab_path)
     if not run.has_vagrant_dir():
         console.print("nothing to halt: the lab has never been brought up")
         return
@@ -512,19 +590,22 @@ def destroy(lab_path: Path, name: str | None, yes: bool) -> None:
     Works when the lab file has changed or is gone: what to remove is read from the lab's
     state folder (.labctl/<lab>/). Afterwards nothing of the lab remains.
     """
+    from labctl.lab import statecheck
     from labctl.lab.running import RunInfo, RunningLab, find_states
     from labctl.lab.state import LabState
 
     folder = lab_path.resolve().parent
     states = find_states(folder)
-    if name:
-        states = [s for s in states if s.root.name == name]
-    elif lab_path.exists():
+    lab: Lab | None = None
+    if lab_path.exists():
         try:
-            lab_name = labfile.read_lab(lab_path).name
-            states = [s for s in states if s.root.name == lab_name] or states
+            lab = labfile.read_lab(lab_path)
         except labfile.LabFileError:
             pass  # a broken file must not keep a lab from being destroyed
+    if name:
+        states = [s for s in states if s.root.name == name]
+    elif lab is not None:
+        states = [s for s in states if s.root.name == lab.name] or states
     if not states:
         console.print("nothing to destroy: no lab state under " + str(folder / ".labctl"))
         return
@@ -533,8 +614,17 @@ def destroy(lab_path: Path, name: str | None, yes: bool) -> None:
             "several labs live here: " + ", ".join(s.root.name for s in states), fix="labctl destroy --name NAME"
         )
     state: LabState = states[0]
-    info = RunInfo.load(state)
-    assert info is not None
+    try:
+        data = statecheck.read_runinfo(state)
+        info = RunInfo(**data) if data is not None else None
+    except LabctlError:
+        if lab is None or lab.name != state.root.name:
+            raise
+        # runinfo.json is damaged, but the lab file names this lab: it says what to remove.
+        err_console.print(f"warning: {state.root / 'runinfo.json'} is damaged; using {lab_path}", highlight=False)
+        info = RunInfo.of(lab)
+    if info is None:
+        raise LabctlError(f"{state.root} has no run information", fix=f"remove {state.root} once its VMs are gone")
     if not yes and sys.stdin.isatty():
         click.confirm(f"destroy lab {info.name} and everything it made?", abort=True)
     run = RunningLab(state, info)

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from labctl.errors import BadInput, clip
 from labctl.report import compare
 from labctl.scenario import runfiles
 from labctl.templating import render
@@ -157,12 +158,24 @@ def series_exit_code(series: Series) -> int:
 # --- run groups for `labctl report A B ...` --------------------------------------------------
 
 
-class NotARunFolder(ValueError):
-    pass
+class NotARunFolder(BadInput, ValueError):
+    """A PATH of `labctl report` that holds no run (exit 2)."""
 
 
 def is_run_folder(path: Path) -> bool:
     return (path / runfiles.RUN_JSON).is_file()
+
+
+def check_run_folder(path: Path) -> Path:
+    """PATH when its run.json is the JSON object a run writes; NotARunFolder otherwise."""
+    record = path / runfiles.RUN_JSON
+    try:
+        data = json.loads(record.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, ValueError, RecursionError) as exc:
+        raise NotARunFolder(f"{record}: not a run record ({clip(str(exc), 120)})") from exc
+    if not isinstance(data, dict):
+        raise NotARunFolder(f"{record}: not a run record (a JSON object is expected)")
+    return path
 
 
 def repeat_runs(path: Path) -> list[Path]:
@@ -178,8 +191,8 @@ def repeat_runs(path: Path) -> list[Path]:
 def runs_of(path: Path) -> list[Path]:
     """A run folder is a group of one; a repeat folder is the group of its runs."""
     if is_run_folder(path):
-        return [path]
-    runs = repeat_runs(path)
+        return [check_run_folder(path)]
+    runs = [check_run_folder(p) for p in repeat_runs(path)]
     if not runs:
         raise NotARunFolder(
             f"{path}: neither a run folder (no {runfiles.RUN_JSON}) nor a repeat folder (no run-<i>/ with one)"

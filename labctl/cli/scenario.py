@@ -333,25 +333,22 @@ def report(paths: tuple[Path, ...], as_json: bool, out_dir: Path) -> None:
     With several PATHs (run folders, or --repeat folders holding run-<i>/), rebuild every run
     and compare them side by side: a repeat folder is one group, a run folder a group of one.
     Writes comparison.md and comparison.png into --out; exits 0 once written."""
-    from labctl.cli.repeat import is_run_folder
+    from labctl.cli.repeat import check_run_folder, is_run_folder
     from labctl.report.build import build
 
     if len(paths) == 1 and is_run_folder(paths[0]):
-        summary = build(paths[0])
+        summary = build(check_run_folder(paths[0]))
         _print_summary(summary, paths[0], as_json)
         sys.exit(exit_code(summary))
     _compare_folders(list(paths), out_dir, as_json)
 
 
 def _compare_folders(paths: list[Path], out_dir: Path, as_json: bool) -> None:
-    from labctl.cli.repeat import NotARunFolder, load_groups, write_comparison
+    from labctl.cli.repeat import load_groups, write_comparison
     from labctl.report import compare
     from labctl.report.build import build
 
-    try:
-        groups = load_groups(paths, build)
-    except NotARunFolder as exc:
-        raise click.BadParameter(str(exc), param_hint="PATH") from exc
+    groups = load_groups(paths, build)  # NotARunFolder: `error:` and exit 2
     comparison = compare.compare(groups)
     markdown, png = write_comparison(comparison, groups, out_dir)
     if as_json:

@@ -18,6 +18,8 @@ from labctl.lab.packet_capture import CapturePoint
 from labctl.lab.processes import PopenLineStream
 from labctl.lab.running import RunningLab
 from labctl.lab.ssh import CommandResult, SshLineStream, SshSession
+from labctl.lab.state import LabState
+from labctl.lab.statecheck import check_state
 from labctl.model import labfile
 from labctl.model.lab import Lab
 
@@ -114,10 +116,8 @@ class LiveLab:
 def open_live_lab(lab_path: Path, require_up: bool = True) -> Iterator[LiveLab]:
     """The lab of LAB_PATH as it runs now; raises a clear error when it is not up (with
     REQUIRE_UP False, only when it was never brought up: restoring a journal powers nodes on)."""
-    try:
-        lab = labfile.read_lab(lab_path)
-    except labfile.LabFileError as exc:
-        raise LabctlError(str(exc), exit_code=2) from exc
+    lab = labfile.read_lab(lab_path)  # LabFileError: exit 2, one line per problem
+    check_state(LabState.for_lab(lab_path, lab.name))
     run = RunningLab.for_lab(lab, lab_path)
     if not run.has_vagrant_dir():
         raise LabctlError(f"lab {lab.name} is not up", fix="labctl up")

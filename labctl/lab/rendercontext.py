@@ -7,6 +7,7 @@ from pathlib import Path
 
 from labctl.lab.render import BoxRef, LibvirtRuntime, RenderContext
 from labctl.lab.state import LabState, vrrp_password
+from labctl.lab.statecheck import check_state
 from labctl.model.lab import LOCAL_BOX, Lab
 
 
@@ -51,4 +52,5 @@ def libvirt_runtime(lab: Lab, state: LabState) -> LibvirtRuntime:
 
 def render_context(lab: Lab, lab_path: Path) -> RenderContext:
     state = LabState.for_lab(lab_path, lab.name)
+    check_state(state)  # a broken secrets.yaml is refused, not rendered
     return RenderContext(box=box_ref(lab), libvirt=libvirt_runtime(lab, state), auth_pass=vrrp_password(lab, state))

@@ -5,12 +5,14 @@ from __future__ import annotations
 from dataclasses import replace
 from pathlib import Path
 
+from labctl.errors import LabctlError
 from labctl.model import lab as model
+from labctl.model.labfile import parse_lab
 from labctl.templating import render
 
 
-class InitError(Exception):
-    pass
+class InitError(LabctlError):
+    """The lab file cannot be written (it exists already, or the options make an invalid lab)."""
 
 
 def initial_lab(
@@ -45,11 +47,18 @@ def vips_block_text(lab: model.Lab) -> str:
 
 
 def write_lab_file(directory: Path, lab: model.Lab, force: bool = False) -> Path:
-    directory.mkdir(parents=True, exist_ok=True)
+    """Write LAB as DIRECTORY/lab.yaml, once its text has read back as a valid lab file: a
+    refused value (say `--name` with a newline) never reaches the disk."""
     target = directory / "lab.yaml"
+    text = lab_file_text(lab)
+    # LabFileError (exit 2) before anything is written; and the file must say what was asked
+    # (`--name 'lab #x'` would read back as `lab`).
+    if parse_lab(text, str(target)) != lab:
+        raise InitError(f"the options do not make a valid lab file {target}", exit_code=2)
     if target.exists() and not force:
         raise InitError(f"{target} exists already; use --force to overwrite it")
-    target.write_text(lab_file_text(lab))
+    directory.mkdir(parents=True, exist_ok=True)
+    target.write_text(text)
     return target
 
 

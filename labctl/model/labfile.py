@@ -9,15 +9,31 @@ from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
+from labctl.errors import BadInput
 from labctl.model import lab as model
 from labctl.model.positions import Located, Path_, YamlSyntaxError, load
 
-# Names reach shell commands, file names, libvirt domains and hostnames.
-NODE_NAME = re.compile(r"^[a-z][a-z0-9-]{0,30}[a-z0-9]$|^[a-z]$")
-LAB_NAME = re.compile(r"^[a-z][a-z0-9-]{0,20}$")
-VRRP_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_-]{0,31}$")
-IFACE_NAME = re.compile(r"^[a-zA-Z][a-zA-Z0-9_.-]{0,14}$")
+# Every string of the lab file reaches a rendered file (Ruby, shell, keepalived.conf, nginx) or a
+# command line, so each is matched in full (re.fullmatch: no trailing newline slips through) against
+# a pattern without quotes, spaces (but cmd_line's single ones), '$', '#', '\\', braces or controls.
+NODE_NAME = re.compile(r"[a-z][a-z0-9-]{0,30}[a-z0-9]|[a-z]")
+LAB_NAME = re.compile(r"[a-z][a-z0-9-]{0,20}")
+VRRP_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_-]{0,31}")
+IFACE_NAME = re.compile(r"[a-zA-Z][a-zA-Z0-9_.-]{0,14}")
+BOX_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.:/-]{0,127}")
+URL_PATH = re.compile(r"/[A-Za-z0-9_./-]{0,255}")
+# Kernel parameters: key or key=value words, one space apart (root=/dev/vda rw console=ttyS0).
+KERNEL_CMD_LINE = re.compile(r"[A-Za-z0-9_.,:=/+-]{1,128}( [A-Za-z0-9_.,:=/+-]{1,128}){0,31}")
+# A VRRP PASS password: one plain keepalived token (no spaces, quotes, '\\', '#', '!', '$', '~',
+# braces or shell metacharacters).
+AUTH_PASS = re.compile(r"[A-Za-z0-9_.,:/@%+=-]{1,8}")
 RESERVED_LAB_NAMES = {"render"}
+
+
+def shown(value: Any, limit: int = 40) -> str:
+    """VALUE for a message: its repr, shortened (a hostile value may be megabytes long)."""
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 4] + "...'"
 
 
 @dataclass(frozen=True)
@@ -32,7 +48,7 @@ class Problem:
         return f"{where}: {self.path}: {self.message}" if self.path else f"{where}: {self.message}"
 
 
-class LabFileError(Exception):
+class LabFileError(BadInput):
     """The lab file is missing, unreadable or invalid; `problems` holds one entry per issue."""
 
     def __init__(self, problems: list[Problem]) -> None:
@@ -49,7 +65,7 @@ class _Reader:
     problems: list[Problem] = field(default_factory=list)
 
     def problem(self, path: Path_, message: str) -> None:
-        dotted = ".".join(str(p) for p in path)
+        dotted = ".".join(_path_part(p) for p in path)
         self.problems.append(Problem(self.file, self.located.line_of(path), dotted, message))
 
     def mapping(self, value: Any, path: Path_, allowed: list[str]) -> dict[Any, Any]:
@@ -69,7 +85,7 @@ class _Reader:
         if value is None:
             return default
         if isinstance(value, bool) or not isinstance(value, int):
-            self.problem(path, f"must be a whole number from {low} to {high}, got {value!r}")
+            self.problem(path, f"must be a whole number from {low} to {high}, got {shown(value)}")
             return default
         if not low <= value <= high:
             self.problem(path, f"{value} is out of range: use {low} to {high}")
@@ -80,7 +96,7 @@ class _Reader:
         if value is None:
             return default
         if value not in options:
-            self.problem(path, f"{value!r} is not one of {', '.join(options)}")
+            self.problem(path, f"{shown(value)} is not one of {', '.join(options)}")
             return default
         return str(value)
 
@@ -90,10 +106,10 @@ class _Reader:
         if value is None:
             return default
         if not isinstance(value, str) or not value:
-            self.problem(path, f"must be a non-empty string, got {value!r}")
+            self.problem(path, f"must be a non-empty string, got {shown(value)}")
             return default
-        if pattern and not pattern.match(value):
-            self.problem(path, f"{value!r} is not allowed: {rule}")
+        if pattern and not pattern.fullmatch(value):
+            self.problem(path, f"{shown(value)} is not allowed: {rule}")
             return default
         return value
 
@@ -101,9 +117,14 @@ class _Reader:
         if value is None:
             return default
         if not isinstance(value, bool):
-            self.problem(path, f"must be true or false, got {value!r}")
+            self.problem(path, f"must be true or false, got {shown(value)}")
             return default
         return value
+
+
+def _path_part(part: str | int) -> str:
+    text = str(part)
+    return text if re.fullmatch(r"[!-~]{1,40}", text) else shown(part)
 
 
 def _keys(cls: type) -> list[str]:
@@ -194,7 +215,13 @@ def _provider(r: _Reader, value: Any) -> model.ProviderSettings:
         direct_kernel_boot=r.boolean(
             lv_data.get("direct_kernel_boot"), (*path, "libvirt", "direct_kernel_boot"), lv_base.direct_kernel_boot
         ),
-        cmd_line=r.text(lv_data.get("cmd_line"), (*path, "libvirt", "cmd_line"), lv_base.cmd_line),
+        cmd_line=r.text(
+            lv_data.get("cmd_line"),
+            (*path, "libvirt", "cmd_line"),
+            lv_base.cmd_line,
+            KERNEL_CMD_LINE,
+            "kernel parameters (letters, digits and _.,:=/+-) one space apart, e.g. root=/dev/vda rw console=ttyS0",
+        ),
     )
     return model.ProviderSettings(
         name=r.choice(data.get("name"), (*path, "name"), base.name, model.PROVIDERS),
@@ -202,8 +229,8 @@ def _provider(r: _Reader, value: Any) -> model.ProviderSettings:
             data.get("box"),
             (*path, "box"),
             base.box,
-            re.compile(r"^[A-Za-z0-9_./:-]+$"),
-            "a Vagrant box name such as debian/bookworm64, or 'local'",
+            BOX_NAME,
+            "a Vagrant box name such as debian/bookworm64 (letters, digits and _.:/-), or 'local'",
         ),
         memory=r.integer(data.get("memory"), (*path, "memory"), base.memory, 128, 65536),
         cpus=r.integer(data.get("cpus"), (*path, "cpus"), base.cpus, 1, 64),
@@ -224,7 +251,7 @@ def _network(r: _Reader, value: Any) -> model.NetworkSettings:
             else:
                 cidr = str(net)
         except ValueError as exc:
-            r.problem(("network", "cidr"), f"{raw!r} is not an IPv4 network such as 10.10.1.0/24 ({exc})")
+            r.problem(("network", "cidr"), f"{shown(raw)} is not an IPv4 network such as 10.10.1.0/24 ({shown(exc)})")
     interface = r.text(
         data.get("interface"), ("network", "interface"), base.interface, IFACE_NAME, "an interface name such as eth1"
     )
@@ -233,9 +260,9 @@ def _network(r: _Reader, value: Any) -> model.NetworkSettings:
 
 def _address(r: _Reader, raw: Any, path: Path_, network: model.NetworkSettings) -> str | None:
     try:
-        addr = ipaddress.IPv4Address(str(raw).strip())
+        addr = ipaddress.IPv4Address(str(raw))  # whole string: no stray whitespace or newline
     except ValueError:
-        r.problem(path, f"{raw!r} is not an IPv4 address such as 10.10.1.11")
+        r.problem(path, f"{shown(raw)} is not an IPv4 address such as 10.10.1.11")
         return None
     net = ipaddress.IPv4Network(network.cidr)
     if addr not in net:
@@ -277,10 +304,10 @@ def _nodes(r: _Reader, data: dict[Any, Any], network: model.NetworkSettings) -> 
             continue
         for name, raw in value.items():
             path = (key, name)
-            if not isinstance(name, str) or not NODE_NAME.match(name):
+            if not isinstance(name, str) or not NODE_NAME.fullmatch(name):
                 r.problem(
                     path,
-                    f"bad node name {name!r}: use lower-case letters, digits and '-' (a hostname), "
+                    f"bad node name {shown(name)}: use lower-case letters, digits and '-' (a hostname), "
                     "starting with a letter",
                 )
                 continue
@@ -317,8 +344,8 @@ def _vrrp(r: _Reader, value: Any) -> model.VrrpSettings:
                 "of a PASS password: shorten it, or leave it out and labctl generates one",
             )
             auth_pass = None
-        elif not re.match(r"^[\x21-\x7e]+$", auth_pass) or any(c in auth_pass for c in "\"'\\#!"):
-            r.problem(("vrrp", "auth_pass"), "use printable characters without spaces, quotes, '\\', '#' or '!'")
+        elif not AUTH_PASS.fullmatch(auth_pass):
+            r.problem(("vrrp", "auth_pass"), "use letters, digits and _.,:/@%+=- (no spaces, quotes or other symbols)")
             auth_pass = None
     return model.VrrpSettings(
         # VRRPv2 (needed for PASS auth) allows whole seconds only.
@@ -345,8 +372,8 @@ def _ipvs(r: _Reader, value: Any) -> model.IpvsSettings:
             h_data.get("path"),
             ("ipvs", "health_check", "path"),
             hb.path,
-            re.compile(r"^/[A-Za-z0-9_./-]*$"),
-            "a URL path such as /",
+            URL_PATH,
+            "a URL path such as / (letters, digits and _./-)",
         ),
         status_code=r.integer(
             h_data.get("status_code"), ("ipvs", "health_check", "status_code"), hb.status_code, 100, 599
@@ -431,7 +458,7 @@ def _priorities(r: _Reader, value: Any, path: Path_, balancers: list[str]) -> di
             hint = difflib.get_close_matches(str(name), unset, n=1, cutoff=0.5)
             r.problem(
                 (*path, name),
-                f"{name!r} is not a balancer"
+                f"{shown(name)} is not a balancer"
                 + (f"; did you mean {hint[0]!r}?" if hint else f"; balancers are {', '.join(balancers)}"),
             )
             continue
@@ -443,7 +470,9 @@ def _priorities(r: _Reader, value: Any, path: Path_, balancers: list[str]) -> di
     if missing:
         r.problem(path, f"no priority for {', '.join(missing)}: every balancer needs one")
         return None
-    if len(result) != len(balancers):
+    if len(result) != len(balancers) or not result:
+        if not result and not balancers:
+            r.problem(path, "no balancer to give a priority to")
         return None
     top = max(result.values())
     if list(result.values()).count(top) > 1:

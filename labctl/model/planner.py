@@ -41,12 +41,14 @@ from dataclasses import dataclass, field
 from itertools import combinations
 from typing import Any
 
+from labctl.errors import BadInput
+
 BASE_PRIORITY = 100
 DEFAULT_MAX_VIPS = 255  # VRRP virtual_router_id is one byte (1..255) per segment
 _REL_EPS = 1e-9  # rates are floats: "equal" and "strictly under" allow this relative slack
 
 
-class PlanError(ValueError):
+class PlanError(BadInput, ValueError):
     """The planning question has no answer, or its inputs make no sense."""
 
 
@@ -87,10 +89,15 @@ def parse_rate(value: str | int | float) -> float:
         return _checked_rate(float(value), repr(value))
     match = _RATE_RE.match(value)
     if not match:
-        raise PlanError(f"not a rate: {value!r} (try forms like 1.5Gbit, 500Mbit/s, 1G, 100M)")
+        shown = repr(value) if len(value) <= 40 else repr(value[:36]) + "..."
+        raise PlanError(f"not a rate: {shown} (try forms like 1.5Gbit, 500Mbit/s, 1G, 100M)")
     mantissa, exponent, unit = match.groups()
-    number = float(mantissa) * (10.0 ** int(exponent) if exponent else 1.0)
-    return _checked_rate(number * _unit_multiplier(unit, value), repr(value))
+    try:
+        number = float(mantissa) * (10.0 ** int(exponent) if exponent else 1.0)
+    except (OverflowError, ValueError):
+        number = math.inf  # refused just below, as any non-finite rate
+    shown = repr(value) if len(value) <= 40 else repr(value[:36]) + "..."
+    return _checked_rate(number * _unit_multiplier(unit, value), shown)
 
 
 def _unit_multiplier(unit: str, original: str) -> float:

@@ -27,6 +27,17 @@ class Located:
             path = path[:-1]
 
 
+# Tags a plain data file may carry (YAML's core schema); anything else (`!!python/object`, a
+# custom `!tag`, `!!binary`, merge keys) is refused, not constructed.
+_ALLOWED_TAGS = {
+    f"tag:yaml.org,2002:{name}" for name in ("null", "bool", "int", "float", "str", "seq", "map", "timestamp")
+}
+# Aliases let a few hundred bytes expand to billions of values; a lab or scenario file needs few.
+MAX_ALIASES = 50
+MAX_VALUES = 100_000
+MAX_DEPTH = 64
+
+
 class YamlSyntaxError(ValueError):
     def __init__(self, line: int | None, message: str) -> None:
         super().__init__(message)
@@ -34,37 +45,74 @@ class YamlSyntaxError(ValueError):
         self.message = message
 
 
-def _convert(node: yaml.Node, path: Path_, lines: dict[Path_, int]) -> Any:
-    lines.setdefault(path, node.start_mark.line + 1)
+@dataclass
+class _Walk:
+    """Budgets of one document's conversion: aliases used, values made, nodes being converted."""
+
+    lines: dict[Path_, int]
+    seen: set[int] = field(default_factory=set)
+    open: set[int] = field(default_factory=set)
+    aliases: int = 0
+    values: int = 0
+    constructor: yaml.constructor.SafeConstructor = field(default_factory=yaml.constructor.SafeConstructor)
+
+
+def _line(node: yaml.Node) -> int:
+    return int(node.start_mark.line) + 1
+
+
+def _convert(node: yaml.Node, path: Path_, walk: _Walk, depth: int = 0) -> Any:
+    walk.lines.setdefault(path, _line(node))
+    if node.tag not in _ALLOWED_TAGS:
+        shown = _clip(node.tag.replace("tag:yaml.org,2002:", "!!"), 40)
+        raise YamlSyntaxError(_line(node), f"the YAML tag {shown!r} is not allowed: plain values only")
+    if id(node) in walk.open:
+        raise YamlSyntaxError(_line(node), "a recursive alias (an anchor used inside itself) is not allowed")
+    if id(node) in walk.seen:  # the composer shares a node only through an alias
+        walk.aliases += 1
+        if walk.aliases > MAX_ALIASES:
+            raise YamlSyntaxError(_line(node), f"more than {MAX_ALIASES} aliases (*name): write the values out")
+    walk.seen.add(id(node))
+    walk.values += 1
+    if walk.values > MAX_VALUES:
+        raise YamlSyntaxError(_line(node), f"the document expands to more than {MAX_VALUES} values")
+    if depth > MAX_DEPTH:
+        raise YamlSyntaxError(_line(node), f"nested more than {MAX_DEPTH} levels deep")
     if isinstance(node, yaml.MappingNode):
+        walk.open.add(id(node))
         result: dict[Any, Any] = {}
         for key_node, value_node in node.value:
-            key = (
-                yaml.safe_load(yaml.serialize(key_node))
-                if not isinstance(key_node, yaml.ScalarNode)
-                else _scalar(key_node)
-            )
-            if isinstance(key, (dict, list)):
-                raise YamlSyntaxError(key_node.start_mark.line + 1, "a key must be a plain value")
+            if not isinstance(key_node, yaml.ScalarNode):
+                raise YamlSyntaxError(_line(key_node), "a key must be a plain value")
+            key = _convert(key_node, path, walk, depth + 1)
             child = (*path, key)
-            lines[child] = key_node.start_mark.line + 1
+            walk.lines[child] = _line(key_node)
             if key in result:
-                raise YamlSyntaxError(key_node.start_mark.line + 1, f"duplicate key {key!r}")
-            result[key] = _convert(value_node, child, lines)
+                raise YamlSyntaxError(_line(key_node), f"duplicate key {_short(key)}")
+            result[key] = _convert(value_node, child, walk, depth + 1)
+        walk.open.discard(id(node))
         return result
     if isinstance(node, yaml.SequenceNode):
+        walk.open.add(id(node))
         items = []
         for index, item in enumerate(node.value):
             child = (*path, index)
-            lines[child] = item.start_mark.line + 1
-            items.append(_convert(item, child, lines))
+            walk.lines[child] = _line(item)
+            items.append(_convert(item, child, walk, depth + 1))
+        walk.open.discard(id(node))
         return items
-    return _scalar(node)
+    return _scalar(node, walk)
 
 
-def _scalar(node: yaml.Node) -> Any:
-    # Resolve the scalar the way safe_load would (ints, bools, null), one node at a time.
-    return yaml.safe_load(yaml.serialize(node))
+def _short(value: Any, limit: int = 40) -> str:
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def _scalar(node: yaml.Node, walk: _Walk | None = None) -> Any:
+    # Construct the scalar the way safe_load would (ints, bools, null): its tag is a checked one.
+    constructor = walk.constructor if walk else yaml.constructor.SafeConstructor()
+    return constructor.construct_object(node)
 
 
 def load(text: str) -> Located:
@@ -74,10 +122,24 @@ def load(text: str) -> Located:
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line = mark.line + 1 if mark else None
-        raise YamlSyntaxError(line, f"broken YAML: {exc.problem or exc.context}") from exc
+        raise YamlSyntaxError(line, f"broken YAML: {_clip(str(exc.problem or exc.context))}") from exc
     except yaml.YAMLError as exc:
-        raise YamlSyntaxError(None, f"broken YAML: {exc}") from exc
+        raise YamlSyntaxError(None, f"broken YAML: {_first_line(exc)}") from exc
+    except RecursionError as exc:
+        raise YamlSyntaxError(None, "broken YAML: nested too deeply") from exc
     if root is None:
         return Located(None)
-    lines: dict[Path_, int] = {}
-    return Located(_convert(root, (), lines), lines)
+    walk = _Walk({})
+    try:
+        data = _convert(root, (), walk)
+    except yaml.YAMLError as exc:  # a scalar safe_load cannot construct
+        raise YamlSyntaxError(None, f"broken YAML: {_first_line(exc)}") from exc
+    return Located(data, walk.lines)
+
+
+def _first_line(exc: BaseException) -> str:
+    return _clip(str(exc).splitlines()[0] if str(exc) else type(exc).__name__)
+
+
+def _clip(text: str, limit: int = 120) -> str:
+    return text if len(text) <= limit else text[: limit - 3] + "..."

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from typing import Any
 
@@ -40,7 +41,7 @@ Validator = Callable[[Checker, Any, Path], bool]
 def number(low: float = 0.0, integer: bool = False) -> Validator:
     def ok(check: Checker, value: Any, path: Path) -> bool:
         good = not isinstance(value, bool) and isinstance(value, int if integer else (int, float))
-        if not good or value < low:
+        if not good or not math.isfinite(value) or value < low:
             kind = "a whole number" if integer else "a number"
             check.problem(path, f"must be {kind} >= {low:g}, got {value!r}")
             return False

@@ -9,10 +9,12 @@ schema, and, when a lab is given, every node, role and VRRP instance it names mu
 from __future__ import annotations
 
 import difflib
+import math
 import re
 from pathlib import Path
 from typing import Any
 
+from labctl.errors import BadInput
 from labctl.model.lab import Lab
 from labctl.model.labfile import Problem
 from labctl.model.positions import YamlSyntaxError, load
@@ -24,7 +26,9 @@ from labctl.scenario.steps import all_kinds
 _REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 
 
-class ScenarioError(Exception):
+class ScenarioError(BadInput):
+    """The scenario (or a --set value) cannot be used; `problems` holds one entry per issue."""
+
     def __init__(self, problems: list[Problem]) -> None:
         super().__init__("\n".join(str(p) for p in problems))
         self.problems = problems
@@ -96,7 +100,8 @@ def parse_scenario(
         raise ScenarioError([Problem(file, exc.line, "", exc.message)]) from exc
     check = Checker(located, file)
     data = located.data
-    if not isinstance(data, dict):
+    if not isinstance(data, dict) or not {"description", "steps"} & set(data):
+        # Not a scenario at all (a lab file, a list): one line, not a problem per key.
         raise ScenarioError([Problem(file, 1, "", "a scenario is a mapping with description, parameters and steps")])
     _known_keys(check, data, (), ("name", "description", "explanation", "parameters", "steps"))
     description = data.get("description")
@@ -144,7 +149,7 @@ def _parameters(check: Checker, raw: Any) -> dict[str, Parameter]:
     params: dict[str, Parameter] = {}
     for name, spec in raw.items():
         path = ("parameters", name)
-        if not isinstance(name, str) or not re.match(r"^[A-Za-z_][A-Za-z0-9_]*$", name):
+        if not isinstance(name, str) or not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", name):
             check.problem(path, "a parameter name is letters, digits and '_'")
             continue
         if not isinstance(spec, dict):
@@ -179,6 +184,11 @@ def _type_of(value: Any) -> str:
     return "str"
 
 
+def _shown(value: Any, limit: int = 40) -> str:
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 4] + "...'"
+
+
 def _convert(param: Parameter, value: Any) -> Any:
     """VALUE (from YAML or a --set string) as PARAM's type; ValueError says why not."""
     text = str(value).strip()
@@ -189,23 +199,26 @@ def _convert(param: Parameter, value: Any) -> Any:
             return True
         if text.lower() in ("false", "no", "0", "off"):
             return False
-        raise ValueError(f"{param.name} must be true or false, got {value!r}")
+        raise ValueError(f"{param.name} must be true or false, got {_shown(value)}")
     if param.type == "int":
-        if isinstance(value, bool) or not re.match(r"^-?\d+$", text):
-            raise ValueError(f"{param.name} must be a whole number, got {value!r}")
+        if isinstance(value, bool) or not re.fullmatch(r"-?\d+", text):
+            raise ValueError(f"{param.name} must be a whole number, got {_shown(value)}")
         return int(text)
     if param.type == "float":
         try:
             if isinstance(value, bool):
                 raise ValueError
-            return float(text)
+            number = float(text)
         except ValueError:
-            raise ValueError(f"{param.name} must be a number, got {value!r}") from None
+            raise ValueError(f"{param.name} must be a number, got {_shown(value)}") from None
+        if not math.isfinite(number):
+            raise ValueError(f"{param.name} must be a finite number, got {_shown(value)}")
+        return number
     if param.type == "choice":
         for choice in param.choices:
             if str(choice) == text:
                 return choice
-        raise ValueError(f"{param.name} must be one of {', '.join(map(str, param.choices))}, got {value!r}")
+        raise ValueError(f"{param.name} must be one of {', '.join(map(str, param.choices))}, got {_shown(value)}")
     return text
 
 
