@@ -52,12 +52,16 @@ def load_run(folder: Path) -> analysis.RunData:
 
 
 def build(folder: Path) -> dict[str, Any]:
-    """Analyse the run in FOLDER and write summary.json, timeline.png and report.md."""
+    """Analyse the run in FOLDER and write summary.json, timeline.png, report.md and report.html."""
+    from labctl.report.html import REPORT_HTML, report_html  # it reuses this module's helpers
+
     run = load_run(folder)
     summary = analysis.analyze(run)
     runfiles.write_json(folder / runfiles.SUMMARY, summary)
     timeline(run, summary, folder / runfiles.TIMELINE)
     (folder / runfiles.REPORT).write_text(markdown(run, summary))
+    page = report_html(run, summary, (folder / runfiles.TIMELINE).read_bytes())
+    (folder / REPORT_HTML).write_text(page, encoding="utf-8")
     return summary
 
 
