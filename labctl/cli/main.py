@@ -389,9 +389,11 @@ def up(lab_path: Path, as_json: bool, verify_timeout: float) -> None:
     running_lab(lab, lab_path)  # the state folder checked before anything starts
     from labctl.cli.guard import changing
 
-    with changing(lab_path, lab.name, "up", cancel_workers=True):
+    with changing(lab_path, lab.name, "up", cancel_workers=True) as state:
         progress = RichUpProgress(err_console if as_json else console)
         result = bring_up(lab, lab_path, progress, verify_timeout=verify_timeout)
+    if state.journal.exists():  # a scenario run was killed before it could put the lab back
+        err_console.print("note: a scenario run left changes behind: `labctl scenario restore` puts them back")
     if as_json:
         click.echo(json.dumps(result.to_dict(), indent=2))
     else:

@@ -49,10 +49,7 @@ def lab_lock(state: LabState, command: str, wait: float = 5.0) -> Iterator[None]
         return
     state.ensure()
     with safefiles.open_dir(state.root, state.folder) as folder:
-        fd = os.open(LOCK_FILE, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600, dir_fd=folder)
-        owner = os.fstat(folder)
-        if os.geteuid() == 0 and owner.st_uid != 0 and os.fstat(fd).st_uid == 0:
-            os.fchown(fd, owner.st_uid, owner.st_gid)  # the user's own commands must open it too
+        fd = safefiles.open_at(folder, LOCK_FILE, os.O_RDWR | os.O_CREAT)  # the owner's, when root makes it
     try:
         deadline = time.monotonic() + wait
         while True:

@@ -27,6 +27,7 @@ import stat
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import IO
 
 from labctl.errors import LabctlError
 
@@ -220,3 +221,26 @@ def remove_tree(path: Path, base: Path, *, root_only: bool = False) -> bool:
     except FileNotFoundError:
         return False
     return True
+
+
+def open_at(dir_fd: int, name: str, flags: int, mode: int = 0o600) -> int:
+    """Open (or create, with MODE) file NAME in the folder DIR_FD, never through a link; a file
+    root creates in a folder of the lab's owner is given to that owner (their commands open it
+    too: a lock, a log)."""
+    fd = os.open(name, flags | os.O_NOFOLLOW | os.O_CLOEXEC, mode, dir_fd=dir_fd)
+    try:
+        folder = os.fstat(dir_fd)
+        if os.geteuid() == 0 and folder.st_uid != 0 and os.fstat(fd).st_uid == 0 and flags & os.O_CREAT:
+            os.fchown(fd, folder.st_uid, folder.st_gid)
+    except BaseException:
+        os.close(fd)
+        raise
+    return fd
+
+
+def open_append(path: Path, base: Path | None = None) -> IO[str]:
+    """PATH opened to append text (a log), reached and created as `write_file` does."""
+    path = Path(path)
+    with open_dir(path.parent, base) as dir_fd:
+        fd = open_at(dir_fd, path.name, os.O_WRONLY | os.O_APPEND | os.O_CREAT)
+    return os.fdopen(fd, "a", encoding="utf-8")

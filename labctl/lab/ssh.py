@@ -147,12 +147,7 @@ def host_pattern(hostname: str, port: int) -> str:
 def _locked(known_hosts: Path) -> Iterator[None]:
     """Serialise readers/writers of one known_hosts file across threads and processes."""
     with safefiles.open_dir(known_hosts.parent) as folder:
-        fd = os.open(
-            known_hosts.name + ".lock",
-            os.O_WRONLY | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC,
-            0o600,
-            dir_fd=folder,
-        )
+        fd = safefiles.open_at(folder, known_hosts.name + ".lock", os.O_WRONLY | os.O_CREAT)
     with _known_hosts_lock, os.fdopen(fd, "a") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         try:

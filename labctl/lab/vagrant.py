@@ -12,11 +12,12 @@ import subprocess
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import IO
 
 import vagrant as python_vagrant
 
 from labctl.errors import LabctlError
-from labctl.lab import netns
+from labctl.lab import netns, safefiles
 
 NODE_LINE = re.compile(r"^==> (?P<node>[\w.-]+): (?P<text>.*)$")
 
@@ -59,12 +60,16 @@ class LabVagrant:
         self.log_file = log_file
         self.namespace = namespace
         self.provider = provider
-        log_file.parent.mkdir(parents=True, exist_ok=True)
+        with safefiles.open_dir(log_file.parent, log_file.parent.parent.parent):
+            pass  # <state>/logs: made 0700 below the lab folder, no link followed
 
     def _client(self) -> _NamespacedVagrant:
         require_vagrant()
-        log_cm = python_vagrant.make_file_cm(str(self.log_file), mode="a")
+        log_cm = self._open_log  # each use reopens it: never through a link, even one planted meanwhile
         return _NamespacedVagrant(self.root, self.namespace, self.env, log_cm, log_cm)
+
+    def _open_log(self) -> IO[str]:
+        return safefiles.open_append(self.log_file)
 
     def _fail(self, what: str, exc: Exception) -> LabctlError:
         tail = self.log_tail()
@@ -110,7 +115,7 @@ class LabVagrant:
         proc = subprocess.run(
             command, cwd=self.root, env=self.env, capture_output=True, text=True, stdin=subprocess.DEVNULL
         )
-        with open(self.log_file, "a") as log:
+        with self._open_log() as log:
             log.write(f"$ vagrant {' '.join(args)}\n{proc.stderr}")
         if proc.returncode != 0:
             raise subprocess.CalledProcessError(proc.returncode, command, proc.stdout, proc.stderr)
@@ -119,7 +124,7 @@ class LabVagrant:
     def _stream(self, args: list[str], on_line: Callable[[str, str], None] | None, what: str) -> None:
         client = self._client()
         command = client._make_vagrant_command(args)
-        with open(self.log_file, "a") as log:
+        with self._open_log() as log:
             log.write(f"$ vagrant {' '.join(args)}\n")
             log.flush()
             proc = subprocess.Popen(

@@ -431,3 +431,17 @@ def test_a_long_remote_command_stops_once_the_bring_up_is_interrupted():
         signals.cancelled.clear()
         os.close(channel._pipe)
         os.close(channel._other)
+
+
+def test_vagrants_log_is_not_appended_through_a_link(tmp_path):
+    from labctl.lab.vagrant import LabVagrant
+
+    victim = tmp_path / "victim"
+    victim.write_text("precious\n")
+    logs = tmp_path / "lab" / ".labctl" / "one" / "logs"
+    logs.mkdir(parents=True)
+    (logs / "vagrant.log").symlink_to(victim)
+    vagrant = LabVagrant(tmp_path / "render", {}, logs / "vagrant.log")
+    with pytest.raises(OSError), vagrant._open_log() as log:
+        log.write("$ vagrant up\n")
+    assert victim.read_text() == "precious\n"
