@@ -51,7 +51,7 @@ SLOT = 3.1  # one node's column
 GROUP_GAP = 0.9  # between the balancers and the reals
 TAG_W, TAG_H, TAG_GAP = 2.6, 0.85, 0.18
 BAR_H = 0.55
-ROW_H, HEAD_H = 0.78, 0.6
+ROW_H, HEAD_H = 0.78, 0.8
 FIRST_COL_W, COL_W = 3.4, 2.3
 NAME_PT, ADDRESS_PT, CAPTION_PT = 22, 17, 12
 TITLE_PT, HEADING_PT, NOTE_PT = 28, 20, 13
@@ -167,10 +167,12 @@ def _matrix(ax: Axes, lab: Lab, left: float, top: float) -> float:
     y = top - 0.75
     widths = [FIRST_COL_W] + [COL_W] * len(balancers)
     xs = [left + sum(widths[:i]) for i in range(len(widths))]
-    heads = ["VIP"] + [f"{b} ({lab.node(b).address})" for b in balancers]
-    for x, w, head in zip(xs, widths, heads):
+    heads = [("VIP", "")] + [(b, lab.node(b).address) for b in balancers]
+    for x, w, (head, address) in zip(xs, widths, heads):
         ax.add_patch(Rectangle((x, y - HEAD_H), w, HEAD_H, facecolor=HEAD_FACE, edgecolor=MUTED, linewidth=1.2))
-        _text(ax, x + w / 2, y - HEAD_H / 2, head, _fit(head, 15, w - 0.15), weight="bold")
+        _text(ax, x + w / 2, y - (0.27 if address else HEAD_H / 2), head, _fit(head, 16, w - 0.15), weight="bold")
+        if address:
+            _text(ax, x + w / 2, y - 0.58, address, _fit(address, 13, w - 0.15), family="monospace", color=MUTED)
     y -= HEAD_H
     for vip in lab.vips:
         ax.add_patch(Rectangle((xs[0], y - ROW_H), widths[0], ROW_H, facecolor=CELL_FACE, edgecolor=MUTED))
@@ -288,4 +290,6 @@ def save(fig: Figure, path: Path) -> None:
     """Write FIG to PATH as SVG (text kept as text: searchable, selectable) or PNG."""
     kind = image_format(path)
     with matplotlib.rc_context({"svg.fonttype": "none", "svg.hashsalt": "labctl"}):
-        fig.savefig(path, format=kind, dpi=PNG_DPI if kind == "png" else 72, facecolor="white")
+        # No date in the file: the same lab file gives the same picture, byte for byte.
+        metadata: dict[str, str | None] = {"Date": None} if kind == "svg" else {}
+        fig.savefig(path, format=kind, dpi=PNG_DPI if kind == "png" else 72, facecolor="white", metadata=metadata)

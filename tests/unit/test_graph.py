@@ -78,3 +78,10 @@ def test_other_suffixes_are_refused(tmp_path):
 def test_a_bad_lab_file_is_refused_with_its_problems(tmp_path):
     result = CliRunner().invoke(graph, ["-f", str(tmp_path / "missing.yaml")])
     assert result.exit_code == 2
+
+
+def test_the_same_lab_gives_the_same_svg(tmp_path):
+    first, second = tmp_path / "a.svg", tmp_path / "b.svg"
+    save(topology_figure(reference_lab()), first)
+    save(topology_figure(reference_lab()), second)
+    assert first.read_bytes() == second.read_bytes()
