@@ -103,8 +103,28 @@ def check_secrets(state: LabState) -> None:
         raise _fail(path, "vrrp_auth_pass is not 1 to 8 plain printable characters", fix)
 
 
+# Caches in the state folder that running.py reads as JSON objects.
+CACHES = ("ssh-config.json", "machine-ids.json")
+
+
+def check_caches(state: LabState) -> None:
+    """ssh-config.json and machine-ids.json, when present, are JSON objects."""
+    for name in CACHES:
+        path = state.root / name
+        if not path.is_file():
+            continue
+        fix = f"remove {path}: labctl asks Vagrant again"
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError, ValueError, RecursionError) as exc:
+            raise _fail(path, f"unreadable ({exc})", fix) from exc
+        if not isinstance(data, dict):
+            raise _fail(path, "not a JSON object", fix)
+
+
 def check_state(state: LabState) -> None:
-    """Every state file labctl will read: the folder, runinfo.json, secrets.yaml."""
+    """Every state file labctl will read: the folder, runinfo.json, secrets.yaml, the caches."""
     check_folder(state)
     read_runinfo(state)
     check_secrets(state)
+    check_caches(state)

@@ -79,7 +79,11 @@ def parse_set_options(pairs: list[str] | tuple[str, ...]) -> dict[str, str]:
     for pair in pairs:
         key, sep, value = pair.partition("=")
         if not sep or not key.strip():
-            raise ScenarioError([Problem("--set", None, pair, "expected KEY=VALUE")])
+            raise ScenarioError([Problem("--set", None, "", f"expected KEY=VALUE, got {_shown(pair)}")])
+        if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]{0,63}", key.strip()):
+            raise ScenarioError([Problem("--set", None, "", f"{_shown(key)} is not a parameter name")])
+        if any(c < " " and c != "\t" for c in value):
+            raise ScenarioError([Problem("--set", None, key.strip(), "the value holds a newline or control character")])
         result[key.strip()] = value.strip()
     return result
 

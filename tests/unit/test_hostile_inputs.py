@@ -447,6 +447,28 @@ def test_damaged_secrets(cli, tmp_path, content):
     assert "secrets.yaml" in one_error(cli("render"))
 
 
+@pytest.mark.parametrize("name", ["ssh-config.json", "machine-ids.json"])
+@pytest.mark.parametrize("content", ['{"nodes": ', "[]", "\xff"])
+def test_damaged_caches(cli, tmp_path, name, content):
+    write_lab(tmp_path)
+    folder = _state(tmp_path)
+    (folder / name).write_text(content, encoding="latin-1")
+    assert name in one_error(cli("exec", "all", "--", "true"))
+
+
+@pytest.mark.parametrize(
+    "pair",
+    ["rate", "=1", "ra\nte=1", "rate=1\nsecond", "x" * 5000 + "=1", "$(id)=1"],
+    ids=["no-equals", "no-key", "newline-key", "newline-value", "huge-key", "hostile-key"],
+)
+def test_hostile_set_options(cli, tmp_path, pair):
+    write_lab(tmp_path)
+    (tmp_path / "s.yaml").write_text(SCENARIO.replace("DEFAULT", "1.0"))
+    result = cli("scenario", "run", "./s.yaml", "--set", pair)
+    assert result.exit_code == 2
+    assert one_error(result).startswith("--set: ")
+
+
 @pytest.mark.parametrize("where", [".labctl", ".labctl/lab"])
 @pytest.mark.parametrize("command", [["render"], ["up"], ["status"], ["down"]])
 def test_state_path_that_is_a_file(cli, tmp_path, where, command):
