@@ -61,8 +61,9 @@ def image_format(path: Path) -> str:
     """'svg' or 'png' from PATH's suffix; ValueError for anything else."""
     suffix = path.suffix.lower()
     if suffix not in FORMATS:
-        shown = suffix or "no suffix"
-        raise ValueError(f"{path.name}: {shown} is not a picture labctl draws; use .svg or .png")
+        if not suffix:
+            raise ValueError(f"{path.name}: no suffix; labctl draws .svg or .png")
+        raise ValueError(f"{path.name}: labctl draws .svg or .png, not {suffix}")
     return FORMATS[suffix]
 
 

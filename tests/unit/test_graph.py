@@ -71,7 +71,7 @@ def test_other_suffixes_are_refused(tmp_path):
     lab_path = _lab_file(tmp_path)
     result = CliRunner().invoke(graph, ["-f", str(lab_path), "-o", str(tmp_path / "lab.pdf")])
     assert result.exit_code == 2
-    assert ".pdf is not a picture labctl draws; use .svg or .png" in result.output
+    assert "lab.pdf: labctl draws .svg or .png, not .pdf" in result.output
     assert not (tmp_path / "lab.pdf").exists()
 
 
