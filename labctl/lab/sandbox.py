@@ -397,18 +397,23 @@ class Sandbox:
         """Copy shared qemu capabilities in; libvirtd re-probes any that went stale."""
         if not self.caps_cache.is_dir() or any(self._own_caps.glob("*.xml")):
             return
-        self._own_caps.mkdir(parents=True, exist_ok=True)
-        for xml in self.caps_cache.glob("*.xml"):
-            shutil.copyfile(xml, self._own_caps / xml.name)
+        try:
+            with safefiles.open_dir(self._own_caps, self.state_dir.parent, mode=0o755, root_only=True) as own:
+                for xml in self.caps_cache.glob("*.xml"):
+                    safefiles.write_at(own, xml.name, safefiles.read_text(xml), 0o644)
+        except (OSError, ValueError, safefiles.UnsafePathError):
+            pass  # only a speed-up
 
     def _save_capabilities(self) -> None:
         try:
-            self.caps_cache.mkdir(parents=True, exist_ok=True)
-            for xml in self._own_caps.glob("*.xml"):
-                temp = self.caps_cache / f".{xml.name}.{os.getpid()}"
-                shutil.copyfile(xml, temp)
-                os.replace(temp, self.caps_cache / xml.name)  # atomic for other labs
-        except OSError:
+            xmls = list(self._own_caps.glob("*.xml"))
+            if not xmls:
+                return
+            # Written by name and renamed (atomic for other labs), never through a link.
+            with safefiles.open_dir(self.caps_cache, self.caps_cache.parent.parent) as cache:
+                for xml in xmls:
+                    safefiles.write_at(cache, xml.name, safefiles.read_text(xml), 0o644)
+        except (OSError, ValueError, safefiles.UnsafePathError):
             pass  # only a speed-up
 
     def _launch(self) -> None:
