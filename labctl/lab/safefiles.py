@@ -238,9 +238,9 @@ def open_at(dir_fd: int, name: str, flags: int, mode: int = 0o600) -> int:
     return fd
 
 
-def open_append(path: Path, base: Path | None = None) -> IO[str]:
-    """PATH opened to append text (a log), reached and created as `write_file` does."""
+def open_append(path: Path, base: Path | None = None, mode: int = 0o600) -> IO[str]:
+    """PATH opened to append text (a log), reached and created (with MODE) as `write_file` does."""
     path = Path(path)
     with open_dir(path.parent, base) as dir_fd:
-        fd = open_at(dir_fd, path.name, os.O_WRONLY | os.O_APPEND | os.O_CREAT)
+        fd = open_at(dir_fd, path.name, os.O_WRONLY | os.O_APPEND | os.O_CREAT, mode)
     return os.fdopen(fd, "a", encoding="utf-8")

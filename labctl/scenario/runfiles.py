@@ -8,6 +8,7 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
+from labctl.lab import safefiles
 from labctl.model import lab as model
 
 RUN_JSON = "run.json"
@@ -42,11 +43,12 @@ def lab_from_dict(data: dict[str, Any]) -> model.Lab:
 
 
 def write_json(path: Path, data: Any) -> None:
-    path.write_text(json.dumps(data, indent=2, sort_keys=False, default=str) + "\n")
+    # A run may be made by root in the user's folder: written by the safe writer, never via a link.
+    safefiles.write_file(path, json.dumps(data, indent=2, sort_keys=False, default=str) + "\n", 0o644)
 
 
 def append_event(path: Path, event: dict[str, Any]) -> None:
-    with open(path, "a", encoding="utf-8") as out:
+    with safefiles.open_append(path, mode=0o644) as out:
         out.write(json.dumps(event, default=str) + "\n")
 
 

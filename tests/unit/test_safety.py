@@ -445,3 +445,19 @@ def test_vagrants_log_is_not_appended_through_a_link(tmp_path):
     with pytest.raises(OSError), vagrant._open_log() as log:
         log.write("$ vagrant up\n")
     assert victim.read_text() == "precious\n"
+
+
+def test_a_runs_event_log_is_not_appended_through_a_link(tmp_path):
+    from labctl.scenario import runfiles
+
+    victim = tmp_path / "victim"
+    victim.write_text("precious\n")
+    run = tmp_path / "results" / "failover-1"
+    run.mkdir(parents=True)
+    (run / runfiles.EVENTS).symlink_to(victim)
+    with pytest.raises(OSError):
+        runfiles.append_event(run / runfiles.EVENTS, {"kind": "start"})
+    (run / runfiles.RUN_JSON).symlink_to(victim)
+    runfiles.write_json(run / runfiles.RUN_JSON, {"scenario": "failover"})
+    assert victim.read_text() == "precious\n"
+    assert json.loads((run / runfiles.RUN_JSON).read_text()) == {"scenario": "failover"}
