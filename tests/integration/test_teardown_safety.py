@@ -76,6 +76,23 @@ def test_destroy_refuses_a_linked_state_folder(tmp_path, linked):
     assert (victim / name / "sandbox").is_dir()
 
 
+def test_destroy_refuses_a_state_folder_of_another_user(tmp_path):
+    name = _unique()
+    folder = tmp_path / "lab"
+    lab = initial_lab(name)
+    path = write_lab_file(folder, lab)
+    state = LabState.for_lab(path, name)
+    RunInfo.of(lab).save(state)
+    (state.root / "precious").write_text("theirs\n")
+    os.chown(state.root, 65534, 65534)  # not root's, not the lab folder's owner's
+
+    proc = labctl(folder, "destroy", "--yes")
+
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    assert "refusing" in proc.stderr and "belongs to" in proc.stderr
+    assert (state.root / "precious").read_text() == "theirs\n"
+
+
 def _fake_daemon(tmp_path: Path, name: str) -> subprocess.Popen[bytes]:
     program = tmp_path / name
     shutil.copy(shutil.which("sleep") or "/bin/sleep", program)

@@ -461,3 +461,47 @@ def test_a_runs_event_log_is_not_appended_through_a_link(tmp_path):
     runfiles.write_json(run / runfiles.RUN_JSON, {"scenario": "failover"})
     assert victim.read_text() == "precious\n"
     assert json.loads((run / runfiles.RUN_JSON).read_text()) == {"scenario": "failover"}
+
+
+class JournaledLab(FakeLab):
+    """FakeLab with the state folder a LiveLab has: runs journal what they change there."""
+
+    def __init__(self, folder: Path, broken_power: bool = False) -> None:
+        super().__init__()
+        self.state_folder = folder
+        self.journal = LabState(folder / ".labctl" / self.lab.name).journal
+        self.broken_power = broken_power
+
+    def power_on(self, node):
+        if self.broken_power:
+            raise RuntimeError("libvirt is gone")
+        super().power_on(node)
+
+
+POWER_CYCLE = "description: power cycle\nsteps:\n  - action: power-off\n    target: b1\n  - wait: 0.1\n"
+
+
+def test_a_clean_run_leaves_no_journal(tmp_path):
+    from labctl.cli.scenario import run_with_view
+    from labctl.scenario.loader import parse_scenario
+
+    access = JournaledLab(tmp_path)
+    run_with_view(access, parse_scenario(POWER_CYCLE, "t.yaml", {}, access.lab), tmp_path / "out", quiet=True)
+    assert ("power_on", "b1") in access.calls
+    assert not access.journal.exists()
+
+
+def test_a_run_whose_cleanup_failed_leaves_its_journal_for_restore(tmp_path):
+    from labctl.cli.scenario import run_with_view
+    from labctl.scenario.loader import parse_scenario
+
+    access = JournaledLab(tmp_path, broken_power=True)
+    run_with_view(access, parse_scenario(POWER_CYCLE, "t.yaml", {}, access.lab), tmp_path / "out", quiet=True)
+    assert json.loads(access.journal.read_text())["pending"] == [["b1", "power", "power-on"]]
+    # Later, with libvirt back: `labctl scenario restore` replays it.
+    later = JournaledLab(tmp_path)
+    restorer = actions.Restorer.load(later.journal, tmp_path)
+    assert restorer is not None
+    done, failed = restorer.replay(later)
+    assert done == ["b1: power-on"] and not failed
+    assert ("power_on", "b1") in later.calls and not later.journal.exists()
