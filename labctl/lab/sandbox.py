@@ -560,8 +560,8 @@ class Sandbox:
         owner = self._namespace_owner()
         if owner is not None and owner != mine and Path(owner).is_dir():
             raise SandboxError(
-                f"network namespace {self.name} belongs to the lab whose state is in {owner}: "
-                "a lab of the same name in another folder runs on this machine; "
+                f"network namespace {self.name} belongs to the lab in {_lab_folder(owner)} (state {owner}): "
+                "a lab of the same name in another folder uses it; "
                 "destroy that one first (`labctl destroy` there) or give this lab another name"
             )
         if owner is None and netns.exists(self.name) and not self.running() and self._saved_mntns() is None:
@@ -653,6 +653,14 @@ def _terminate(records: list[ProcessRecord], grace: float = 10.0) -> None:
             alive = [r for r in alive if r.matches() and process_alive(r.pid)]
         if not alive:
             return
+
+
+def _lab_folder(sandbox_dir: str) -> str:
+    """The lab folder of a sandbox folder <folder>/.labctl/<lab>/sandbox (as is otherwise)."""
+    path = Path(sandbox_dir)
+    if len(path.parents) >= 3 and path.parents[1].name == ".labctl":
+        return str(path.parents[2])
+    return sandbox_dir
 
 
 def _boot_time() -> float:

@@ -17,6 +17,7 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
+from labctl.lab import safefiles
 from labctl.lab.packet_capture import NodeCapture, PacketCapture
 from labctl.observe.packets import decode_pcap
 from labctl.observe.snapshot import NodeSnapshot, parse_snapshots
@@ -146,7 +147,7 @@ class Engine:
 
     def run(self) -> None:
         self.out.mkdir(parents=True, exist_ok=True)
-        (self.out / "scenario.yaml").write_text(self.scenario.source)
+        safefiles.write_file(self.out / "scenario.yaml", self.scenario.source, 0o644)  # no link followed
         runfiles.write_json(self.out / runfiles.RUN_JSON, self._run_info(time.time()))
         self.event("start", scenario=self.scenario.name, params=self.scenario.values)
         self.host.start()

@@ -158,7 +158,7 @@ def test_two_folders_with_labs_of_one_name_do_not_share_a_namespace(tmp_path):
         first.start()
         with pytest.raises(SandboxError) as refused:
             second.start()
-        assert str(first.state_dir) in str(refused.value)
+        assert f"belongs to the lab in {tmp_path / 'one'} (state {first.state_dir})" in str(refused.value)
         assert first.running()  # the other lab is untouched
         first.destroy()
         second.start()  # the name is free again
