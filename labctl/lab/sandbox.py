@@ -59,11 +59,17 @@ _START_SCRIPT = r"""
 set -eu
 mount -t tmpfs -o mode=0755,size=64m labctl-run /run
 mkdir -p /run/libvirt /run/lock
-mount --bind "/proc/self/fd/$1" /run/libvirt
-mount --bind "/proc/self/fd/$2" /var/lib/libvirt
-mount --bind "/proc/self/fd/$3" /var/log/libvirt
-mount --bind "/proc/self/fd/$4" /var/cache/libvirt
-mount --bind "/proc/self/fd/$5" /etc/libvirt
+bind() {
+    mount --bind "/proc/self/fd/$1" "$2"
+    # mount(8) resolves the descriptor's path by name again: check the mount is the very folder.
+    [ "$(stat -L -c %d:%i "/proc/self/fd/$1")" = "$(stat -c %d:%i "$2")" ] ||
+        { echo "labctl: $2 is not the folder labctl checked (changed meanwhile?)" >&2; exit 1; }
+}
+bind "$1" /run/libvirt
+bind "$2" /var/lib/libvirt
+bind "$3" /var/log/libvirt
+bind "$4" /var/cache/libvirt
+bind "$5" /etc/libvirt
 readlink /proc/self/ns/mnt > /run/libvirt/mntns
 virtlogd -d -p /run/libvirt/virtlogd.pid
 libvirtd -d -p /run/libvirt/libvirtd.pid
