@@ -12,6 +12,7 @@ import click
 from rich.console import Console
 from rich.table import Table
 
+from labctl.cli.options import lab_option
 from labctl.errors import LabctlError
 from labctl.model import labfile
 
@@ -36,14 +37,7 @@ err_console = Console(stderr=True, soft_wrap=True)
     help="The pcap file (default: results/capture-<timestamp>.pcap next to the lab file).",
 )
 @click.option("--json", "as_json", is_flag=True, help="Print what was captured as JSON.")
-@click.option(
-    "-f",
-    "--lab",
-    "lab_path",
-    default="lab.yaml",
-    type=click.Path(dir_okay=False, path_type=Path),
-    help="The lab file (default: ./lab.yaml).",
-)
+@lab_option
 def capture(seconds: float | None, output: Path | None, as_json: bool, lab_path: Path) -> None:
     """Record the lab network to a pcap file while you experiment by hand.
 

@@ -8,6 +8,7 @@ from pathlib import Path
 import click
 from rich.console import Console
 
+from labctl.cli.options import lab_option
 from labctl.model import labfile
 
 console = Console(soft_wrap=True)
@@ -26,14 +27,7 @@ def _picture_path(ctx: click.Context, param: click.Parameter, value: Path | None
 
 
 @click.command("graph")
-@click.option(
-    "-f",
-    "--lab",
-    "lab_path",
-    default="lab.yaml",
-    type=click.Path(dir_okay=False, path_type=Path),
-    help="The lab file (default: ./lab.yaml).",
-)
+@lab_option
 @click.option(
     "-o",
     "--output",

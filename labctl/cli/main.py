@@ -12,26 +12,13 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from labctl.cli.options import lab_option
 from labctl.errors import EXIT_FAILED, LabctlError, clip
 from labctl.model import initlab, labfile
 from labctl.model.lab import Lab
 
 console = Console(soft_wrap=True)
 err_console = Console(stderr=True, soft_wrap=True)
-
-LAB_OPTION_HELP = "The lab file (default: ./lab.yaml)."
-
-
-def lab_option(func):
-    return click.option(
-        "-f",
-        "--lab",
-        "lab_path",
-        default="lab.yaml",
-        show_default=False,
-        type=click.Path(dir_okay=False, path_type=Path),
-        help=LAB_OPTION_HELP,
-    )(func)
 
 
 def load_lab(path: Path) -> Lab:
@@ -581,9 +568,7 @@ def down(lab_path: Path) -> None:
 
 
 @main.command()
-@click.option(
-    "-f", "--lab", "lab_path", default="lab.yaml", type=click.Path(dir_okay=False, path_type=Path), help=LAB_OPTION_HELP
-)
+@lab_option
 @click.option("--name", help="The lab to destroy when its lab file is gone (see .labctl/).")
 @click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
 def destroy(lab_path: Path, name: str | None, yes: bool) -> None:

@@ -14,6 +14,7 @@ from rich.live import Live
 from rich.markup import escape
 from rich.table import Table
 
+from labctl.cli.options import lab_option
 from labctl.model import labfile
 from labctl.scenario.loader import ScenarioError, builtin_names, find, parse_set_options, read_scenario
 
@@ -101,14 +102,7 @@ def show(name: str) -> None:
     metavar="N",
     help="Run the scenario N times in a row and summarise the figures.",
 )
-@click.option(
-    "-f",
-    "--lab",
-    "lab_path",
-    default="lab.yaml",
-    type=click.Path(dir_okay=False, path_type=Path),
-    help="The lab file (default: ./lab.yaml).",
-)
+@lab_option
 def run(name_or_path: str, sets: tuple[str, ...], as_json: bool, repeat: int, lab_path: Path) -> None:
     """Run a scenario (a built-in NAME or a PATH) against the running lab. Results go to
     results/<scenario>-<timestamp>/ next to the lab file, with capture.pcap (the lab segment
@@ -179,14 +173,7 @@ def _replay(lab_path: Path) -> bool:
 
 
 @scenario.command("restore")
-@click.option(
-    "-f",
-    "--lab",
-    "lab_path",
-    default="lab.yaml",
-    type=click.Path(dir_okay=False, path_type=Path),
-    help="The lab file (default: ./lab.yaml).",
-)
+@lab_option
 def restore(lab_path: Path) -> None:
     """Put back what a scenario run changed and could not undo (it was killed outright):
     power nodes on, start services, bring links up, restore IPVS timeouts, as its journal
