@@ -113,7 +113,7 @@ def _unexpected(exc: BaseException, verbose: bool, what: str | None = None) -> N
 
 
 @click.group(cls=LabctlGroup, context_settings={"help_option_names": ["-h", "--help"]})
-@click.option("-v", "--verbose", is_flag=True, help="Print the traceback of an error.")
+@click.option("-v", "--verbose", is_flag=True, help="Show what labctl does as it goes, and the traceback of an error.")
 @click.version_option(package_name="labctl")
 def main(verbose: bool) -> None:
     """Build, break and explain a highly available web front end.
@@ -135,10 +135,14 @@ def main(verbose: bool) -> None:
     Exit codes: 0 ok; 1 the lab or the run failed (or its state folder is damaged); 2 bad
     input (lab file, scenario, run folder, option); `scenario run` also 3 (inconclusive). Errors are one line
     (`error: ...`, or `FILE:LINE: key.path: reason` per problem); -v adds the traceback.
+    What labctl did to a lab is logged in .labctl/<lab>/logs/labctl.log.
     """
     from labctl.lab import signals
+    from labctl.lab.lablog import log_to_stderr
 
     signals.install()  # SIGTERM and SIGHUP end a command as Ctrl-C does, cleanup included
+    if verbose:
+        log_to_stderr()
 
 
 @main.command()
@@ -322,12 +326,15 @@ def plan(
 def running_lab(lab: Lab, lab_path: Path, brought_up: bool = False):
     """The lab's runtime pieces once its state folder has been checked; with BROUGHT_UP, an
     error (exit 1) when the lab has never been brought up."""
+    from labctl.lab.lablog import log_to_lab
     from labctl.lab.running import RunningLab
     from labctl.lab.state import LabState
     from labctl.lab.statecheck import check_state
 
     check_state(LabState.for_lab(lab_path, lab.name))
     run = RunningLab.for_lab(lab, lab_path)
+    if run.state.root.is_dir():
+        log_to_lab(run.state.logs_dir, run.state.folder)
     if brought_up and not run.has_vagrant_dir():
         raise LabctlError(f"lab {lab.name} has never been brought up here", fix="labctl up")
     return run
@@ -474,7 +481,7 @@ def exec_cmd(lab_path: Path, sudo: bool, target: str, command: tuple[str, ...]) 
       labctl exec balancers --sudo -- ipvsadm -Ln
       labctl exec c1 -- curl -sI http://10.10.1.10/
     """
-    from labctl.lab.ssh import SshSession, run_parallel
+    from labctl.lab.ssh import run_parallel
 
     lab = load_lab(lab_path)
     nodes = resolve_targets(lab, target)
@@ -482,9 +489,7 @@ def exec_cmd(lab_path: Path, sudo: bool, target: str, command: tuple[str, ...]) 
     argv = list(command)
     try:
         sessions = run.sessions(nodes, wait=30.0)
-        results = run_parallel(
-            sessions, lambda n, s: s.run(argv, sudo=sudo) if isinstance(s, SshSession) else _raise(s)
-        )
+        results = run_parallel(sessions, lambda n, opened: opened.get().run(argv, sudo=sudo))
     finally:
         run.close()
     failed = False
@@ -502,10 +507,6 @@ def exec_cmd(lab_path: Path, sudo: bool, target: str, command: tuple[str, ...]) 
         if outcome.stderr:
             click.echo(outcome.stderr.rstrip("\n"), err=True)
     sys.exit(1 if failed else 0)
-
-
-def _raise(exc: BaseException):
-    raise exc
 
 
 @main.command(context_settings={"ignore_unknown_options": True})

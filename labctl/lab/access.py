@@ -14,6 +14,7 @@ from pathlib import Path
 
 from labctl.errors import LabctlError
 from labctl.lab import netns
+from labctl.lab.lablog import log_to_lab
 from labctl.lab.packet_capture import CapturePoint
 from labctl.lab.processes import PopenLineStream
 from labctl.lab.running import RunningLab
@@ -35,10 +36,10 @@ class LiveLab:
 
     def _session(self, node: str, wait: float = 60.0) -> SshSession:
         with self._lock:
-            outcome = self._run.sessions([node], wait=wait)[node]
-        if isinstance(outcome, BaseException):
-            raise LabctlError(f"cannot reach {node} over SSH: {str(outcome).splitlines()[0]}")
-        return outcome
+            opened = self._run.sessions([node], wait=wait)[node]
+        if opened.session is None:
+            raise LabctlError(f"cannot reach {node} over SSH: {opened.why()}")
+        return opened.session
 
     def run(self, node: str, argv: list[str] | str, sudo: bool = True, timeout: float = 60.0) -> CommandResult:
         return self._session(node).run(argv, sudo=sudo, timeout=timeout)
@@ -124,6 +125,7 @@ def open_live_lab(lab_path: Path, require_up: bool = True) -> Iterator[LiveLab]:
     down = [n.name for n in lab.nodes if n.name not in (run.running_domains() or {n.name for n in lab.nodes})]
     if down and require_up:
         raise LabctlError(f"lab {lab.name} is not fully up: {', '.join(down)} not running", fix="labctl up")
+    log_to_lab(run.state.logs_dir, run.state.folder)
     live = LiveLab(lab, run)
     try:
         yield live

@@ -3,21 +3,23 @@
 from __future__ import annotations
 
 import json
+import logging
 import threading
 import time
 from concurrent.futures import Future, ThreadPoolExecutor, wait
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, NoReturn, Protocol
+from typing import Any, Protocol
 
 from labctl.errors import LabctlError
 from labctl.lab import verify
+from labctl.lab.lablog import log_to_lab
 from labctl.lab.provision import NodeReport, provision_node
 from labctl.lab.render import node_files
 from labctl.lab.running import RunInfo, RunningLab
 from labctl.lab.snapshot import read_node_state
-from labctl.lab.ssh import CommandFailed, SshConfigError, SshError, SshSession, run_parallel
+from labctl.lab.ssh import CommandFailed, SshConfigError, SshError, run_parallel
 from labctl.model.lab import Lab
 from labctl.observe.snapshot import NodeSnapshot
 from labctl.resources import provision_dir
@@ -84,6 +86,9 @@ class UpProgress(Protocol):
     def board(self, title: str, nodes: list[str]) -> PhaseBoard: ...
 
 
+log = logging.getLogger(__name__)
+
+
 def bring_up(
     lab: Lab,
     lab_path: Path,
@@ -98,6 +103,8 @@ def bring_up(
     run = RunningLab.for_lab(lab, lab_path)
     run.check_prerequisites()
     run.state.ensure()
+    log_to_lab(run.state.logs_dir, run.state.folder)
+    log.info("up %s: nodes %s", lab.name, ", ".join(only_nodes or [n.name for n in lab.nodes]))
     RunInfo.of(lab).save(run.state)
     names = only_nodes or [n.name for n in lab.nodes]
     try:
@@ -114,6 +121,8 @@ def bring_up(
     finally:
         run.close()
         result.timings["total"] = round(time.monotonic() - started, 2)
+        log.info("up %s: %s; timings %s", lab.name, "failed: " + ", ".join(result.failures) if result.failures
+                 else "done", result.timings)  # fmt: skip
         (run.state.logs_dir).mkdir(parents=True, exist_ok=True)
         (run.state.logs_dir / "last-up.json").write_text(json.dumps(result.to_dict(), indent=2) + "\n")
     return result
@@ -136,19 +145,18 @@ def _up_and_provision(run: RunningLab, lab: Lab, ctx, names: list[str], progress
         board.set(name, "connecting")
         wait = 60.0 if result.vagrant_up_skipped else 300.0
         try:
-            session = run.sessions([name], wait=wait)[name]
+            opened = run.sessions([name], wait=wait)[name]
         except (SshConfigError, LabctlError):
             # `vagrant ssh-config` may answer nothing while `vagrant up` is still busy with
             # other machines: ask again once it is done.
             board.set(name, "waiting for vagrant up to finish")
             vagrant_done.wait()
-            session = run.sessions([name], wait=wait)[name]
-        if isinstance(session, BaseException):
-            raise session
+            opened = run.sessions([name], wait=wait)[name]
         report = provision_node(
-            session, node_files(lab, lab.node(name), ctx), on_phase=lambda phase: board.set(name, phase)
+            opened.get(), node_files(lab, lab.node(name), ctx), on_phase=lambda phase: board.set(name, phase)
         )
         board.set(name, report.summary())
+        log.info("provisioned %s: %s", name, report.summary())
         return report
 
     def start(name: str) -> None:
@@ -210,18 +218,15 @@ def _one_line(exc: BaseException) -> str:
 
 def gather_views(run: RunningLab, names: list[str]) -> dict[str, NodeSnapshot | BaseException]:
     sessions = run.sessions(names, wait=20.0)
-    return run_parallel(sessions, lambda name, s: read_node_state(s) if isinstance(s, SshSession) else _raise(s))
-
-
-def _raise(exc: BaseException) -> NoReturn:
-    raise exc
+    return run_parallel(sessions, lambda name, opened: read_node_state(opened.get()))
 
 
 def http_check(run: RunningLab, lab: Lab, requests_per_vip: int = 6) -> list[verify.Check]:
     client = lab.clients[0].name
-    session = run.sessions([client], wait=20.0)[client]
-    if isinstance(session, BaseException):
-        return [verify.Check("http", client, False, f"cannot reach the client: {_one_line(session)}")]
+    opened = run.sessions([client], wait=20.0)[client]
+    if opened.session is None:
+        return [verify.Check("http", client, False, f"cannot reach the client: {opened.why()}")]
+    session = opened.session
     script = (provision_dir() / "client" / "http-check.sh").read_bytes()
     vips = [v.address for v in lab.vips]
     out = session.run(["sh", "-s", str(requests_per_vip), *vips], stdin=script, timeout=120)

@@ -20,7 +20,7 @@ from labctl.lab.providers import provider_named
 from labctl.lab.render import RenderContext, render_lab, write_rendered
 from labctl.lab.rendercontext import box_ref, libvirt_runtime, sandbox_for
 from labctl.lab.sandbox import Sandbox, SandboxError
-from labctl.lab.ssh import SshError, SshSession, SshTarget, forget_host, parse_ssh_config, run_parallel
+from labctl.lab.ssh import SessionResult, SshError, SshSession, SshTarget, forget_host, parse_ssh_config, run_parallel
 from labctl.lab.state import STATE_ROOT, LabState, vrrp_password
 from labctl.lab.vagrant import LabVagrant, require_vagrant
 from labctl.model.lab import LOCAL_BOX, Lab
@@ -229,7 +229,7 @@ class RunningLab:
         self.state.ensure()
         self.state.write("machine-ids.json", json.dumps(known, indent=2) + "\n")
 
-    def sessions(self, nodes: list[str], wait: float = 300.0) -> dict[str, SshSession | BaseException]:
+    def sessions(self, nodes: list[str], wait: float = 300.0) -> dict[str, SessionResult]:
         """Open (or reuse) an SSH session per node, in parallel, retrying while nodes boot.
         Safe to call from several threads (provisioning starts per node as each VM is ready)."""
         with self._lock:
@@ -256,7 +256,11 @@ class RunningLab:
                         self._session_errors[name] = outcome
         with self._lock:
             return {
-                node: self._sessions.get(node) or self._session_errors.get(node, SshError(f"{node}: no session"))
+                node: SessionResult(
+                    node,
+                    self._sessions.get(node),
+                    None if node in self._sessions else self._session_errors.get(node, SshError(f"{node}: no session")),
+                )
                 for node in nodes
             }
 

@@ -570,6 +570,32 @@ def _text(data: bytes | bytearray) -> str:
 # Parallel work
 
 
+@dataclass(frozen=True)
+class SessionResult:
+    """An SSH session to NODE, or why there is none: callers ask, they never type-test."""
+
+    node: str
+    session: SshSession | None = None
+    error: BaseException | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.session is not None
+
+    def get(self) -> SshSession:
+        """The session, or the error that kept it from opening, raised."""
+        if self.session is None:
+            raise self.error or SshError(f"{self.node}: no session")
+        return self.session
+
+    def why(self) -> str:
+        """The error's first line ("" when the session is open)."""
+        if self.ok:
+            return ""
+        lines = str(self.error or "no session").strip().splitlines()
+        return lines[0] if lines else type(self.error).__name__
+
+
 def run_parallel(
     items: dict[str, T], fn: Callable[[str, T], R], max_workers: int | None = None
 ) -> dict[str, R | BaseException]:

@@ -8,6 +8,7 @@ raw files alone (the same code `labctl report` runs).
 
 from __future__ import annotations
 
+import logging
 import os
 import threading
 import time
@@ -31,6 +32,8 @@ from labctl.scenario.packet_moments import key_moments
 from labctl.scenario.steps import all_kinds
 from labctl.scenario.streams import RecordedStream
 from labctl.scenario.targets import Target, TargetError, parse_target, resolve
+
+log = logging.getLogger(__name__)
 
 
 class StepFailed(RuntimeError):
@@ -252,6 +255,7 @@ class Engine:
 
     def event(self, kind: str, **fields: Any) -> dict[str, Any]:
         record = {"t": time.time(), "kind": kind, **fields}
+        log.info("%s %s: %s", self.scenario.name, kind, fields)
         runfiles.append_event(self.out / runfiles.EVENTS, record)
         if self.on_event is not None:
             self.on_event(record)
