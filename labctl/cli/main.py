@@ -340,6 +340,11 @@ def running_lab(lab: Lab, lab_path: Path, brought_up: bool = False):
     return run
 
 
+def remote_command(command: tuple[str, ...]) -> list[str] | str:
+    """One argument is shell text for the node's shell; several are words, quoted one by one."""
+    return command[0] if len(command) == 1 else list(command)
+
+
 def resolve_targets(lab: Lab, target: str) -> list[str]:
     """A node name, a role (balancer(s), real(s), client(s)) or `all`."""
     if target == "all":
@@ -480,13 +485,17 @@ def exec_cmd(lab_path: Path, sudo: bool, target: str, command: tuple[str, ...]) 
     Examples:
       labctl exec balancers --sudo -- ipvsadm -Ln
       labctl exec c1 -- curl -sI http://10.10.1.10/
+      labctl exec c1 -- "for i in \\$(seq 12); do curl -s http://10.10.1.10/; done"
+
+    One argument is a shell command line (as with `labctl ssh` and `vagrant ssh -c`): pipes,
+    loops and `$(...)` work. Several arguments are passed as they are, each one word.
     """
     from labctl.lab.ssh import run_parallel
 
     lab = load_lab(lab_path)
     nodes = resolve_targets(lab, target)
     run = running_lab(lab, lab_path, brought_up=True)
-    argv = list(command)
+    argv = remote_command(command)
     try:
         sessions = run.sessions(nodes, wait=30.0)
         results = run_parallel(sessions, lambda n, opened: opened.get().run(argv, sudo=sudo))

@@ -102,6 +102,9 @@ def test_exec_runs_on_a_role_in_parallel_and_groups_output(lab_dir):
         assert f"── {node}\n{node}\n" in proc.stdout
     failing = labctl(folder, "exec", "reals", "--", "false")
     assert failing.returncode == 1
+    # One argument is a shell command line: the loop runs in the node's shell.
+    loop = labctl(folder, "exec", "c1", "--", "for i in $(seq 3); do hostname; done")
+    assert loop.returncode == 0 and loop.stdout.splitlines().count("c1") == 3, loop.stdout
 
 
 def test_second_up_changes_nothing(lab_dir):

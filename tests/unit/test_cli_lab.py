@@ -145,3 +145,14 @@ def test_help_teaches_with_an_example(run, command):
     result = run(*command, "--help")
     assert result.exit_code == 0
     assert "labctl" in result.output
+
+
+def test_exec_takes_one_argument_as_a_shell_command_line_and_several_as_words():
+    from labctl.cli.main import remote_command
+    from labctl.lab.ssh import command_line
+
+    loop = "for i in $(seq 12); do curl -s http://10.10.1.10/; done"
+    assert command_line(remote_command((loop,))) == loop  # the node's shell runs the loop
+    words = remote_command(("echo", "a b", "$(id)"))
+    assert command_line(words) == "echo 'a b' '$(id)'"  # each argument stays one word
+    assert command_line(remote_command((loop,)), sudo=True) == f"sudo -n sh -c '{loop}'"
