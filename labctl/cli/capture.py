@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sys
 import time
 from datetime import datetime
 from pathlib import Path
@@ -56,7 +57,12 @@ def capture(seconds: float | None, output: Path | None, as_json: bool, lab_path:
     from labctl.observe.packets import decode_pcap
     from labctl.report.packet_overview import overview
 
-    lab = labfile.read_lab(lab_path)  # a bad lab file: LabctlGroup prints its problems, exit 2
+    try:
+        lab = labfile.read_lab(lab_path)
+    except labfile.LabFileError as exc:
+        for problem in exc.problems:
+            err_console.print(str(problem), markup=False, highlight=False)
+        sys.exit(2)
     stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
     path = output or lab_path.resolve().parent / "results" / f"capture-{stamp}.pcap"
     with open_live_lab(lab_path) as access:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import click
@@ -51,7 +52,12 @@ def graph(lab_path: Path, output: Path | None) -> None:
     """
     from labctl.report.topology import save, topology_figure
 
-    lab = labfile.read_lab(lab_path)  # a bad lab file: LabctlGroup prints its problems, exit 2
+    try:
+        lab = labfile.read_lab(lab_path)
+    except labfile.LabFileError as exc:
+        for problem in exc.problems:
+            err_console.print(str(problem), markup=False, highlight=False)
+        sys.exit(2)
     target = output or lab_path.resolve().parent / "topology.svg"
     target.parent.mkdir(parents=True, exist_ok=True)
     save(topology_figure(lab), target)
