@@ -7,55 +7,13 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-import uuid
 from pathlib import Path
 
 import pytest
 
-from labctl.lab import netns
+from tests.e2e.labrun import assert_complete_results, labctl, run_scenario
 
 pytestmark = pytest.mark.e2e
-LABCTL = [sys.executable, "-m", "labctl.cli"]
-
-
-def labctl(folder: Path, *args: str, timeout: float = 1800) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [*LABCTL, *args], cwd=folder, capture_output=True, text=True, timeout=timeout, stdin=subprocess.DEVNULL
-    )
-
-
-def pids_of(*names: str) -> set[int]:
-    """Live processes with one of NAMES (zombies waiting for init to reap them don't count)."""
-    out = subprocess.run(["ps", "-e", "-o", "pid=,stat=,comm="], capture_output=True, text=True).stdout
-    found = set()
-    for line in out.splitlines():
-        pid, stat, comm = line.split(None, 2)
-        if comm.strip() in names and not stat.startswith("Z"):
-            found.add(int(pid))
-    return found
-
-
-# Process names as the kernel keeps them: at most 15 characters.
-QEMU = "qemu-system-x86"
-DAEMONS = (QEMU, "libvirtd", "virtlogd", "dnsmasq")
-
-
-@pytest.fixture(scope="module")
-def lab_dir(tmp_path_factory, built_box):
-    """A reference lab brought up with `labctl up`, destroyed at the end whatever happens."""
-    folder = tmp_path_factory.mktemp("lab")
-    name = f"e2e{uuid.uuid4().hex[:6]}"
-    before = {"namespaces": set(netns.list_namespaces()), "pids": pids_of(*DAEMONS)}
-    init = labctl(folder, "init", ".", "--name", name, "--provider", "libvirt", "--driver", "qemu", "--box", "local")
-    assert init.returncode == 0, init.stderr
-    up = labctl(folder, "up", "--json")
-    (folder / "up-1.json").write_text(up.stdout)
-    print(up.stderr[-4000:], file=sys.stderr)
-    try:
-        yield folder, name, before, up
-    finally:
-        if (folder / ".labctl" / name).exists():
-            labctl(folder, "destroy", "--yes")
 
 
 def test_up_brings_the_reference_lab_up_and_verifies_it(lab_dir):
@@ -138,24 +96,6 @@ def test_a_failing_node_is_named_the_others_finish_and_the_next_up_completes(lab
     assert result["nodes"]["r1"]["changes"] == []  # the node itself was still configured
 
 
-PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
-
-
-def run_scenario(folder: Path, *args: str) -> tuple[subprocess.CompletedProcess[str], dict, Path]:
-    proc = labctl(folder, "scenario", "run", *args, "--json", timeout=900)
-    summary = json.loads(proc.stdout) if proc.stdout.strip().startswith("{") else {}
-    results = sorted((folder / "results").iterdir(), key=lambda p: p.stat().st_mtime)[-1]
-    print(f"{' '.join(args)}: {results}", file=sys.stderr)
-    return proc, summary, results
-
-
-def assert_complete_results(results: Path) -> None:
-    for name in ("summary.json", "events.jsonl", "report.md", "timeline.png", "run.json"):
-        assert (results / name).is_file(), name
-    assert (results / "timeline.png").read_bytes()[:8] == PNG_MAGIC
-    assert list(results.glob("capture-b*.txt"))
-
-
 def test_inactconn_shows_connections_lingering_then_clearing(lab_dir):
     folder = lab_dir[0]
     proc, summary, results = run_scenario(folder, "inactconn")
@@ -230,38 +170,3 @@ def test_failover_measures_the_outage_and_matches_vrrp_theory(lab_dir, method):
     # Whatever the scenario did, the lab is back as planned.
     status = json.loads(labctl(folder, "status", "--json").stdout)
     assert {v: e["holders"] for v, e in status["vips"].items()} == {"VI_1": ["b1"], "VI_2": ["b2"], "VI_3": ["b3"]}
-
-
-def test_down_halts_and_up_brings_the_lab_back_as_it_was(lab_dir):
-    folder = lab_dir[0]
-    proc = labctl(folder, "down")
-    assert proc.returncode == 0, proc.stderr
-    status = labctl(folder, "status", "--json")
-    assert status.returncode == 1  # not healthy: every VM is off
-    assert {e["vm"] for e in json.loads(status.stdout)["nodes"].values()} == {"shutoff"}
-    proc = labctl(folder, "up", "--json")
-    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
-    result = json.loads(proc.stdout)
-    assert not result["vagrant_up_skipped"] and result["ok"]
-    # Everything was persisted across the reboot: provisioning found nothing to change.
-    assert {n: r["changes"] for n, r in result["nodes"].items() if r["changes"]} == {}
-
-
-def test_destroy_leaves_nothing_behind(lab_dir):
-    folder, name, before, _up = lab_dir
-    namespace = f"labctl-{name}"
-    assert netns.exists(namespace)
-    assert pids_of(QEMU) - before["pids"]
-    proc = labctl(folder, "destroy", "--yes")
-    assert proc.returncode == 0, proc.stderr
-    assert not netns.exists(namespace)
-    # Nothing of the lab's is left (other programs' namespaces may come and go meanwhile).
-    assert set(netns.list_namespaces()) - before["namespaces"] == set()
-    assert pids_of(*DAEMONS) - before["pids"] == set()
-    assert not (folder / ".labctl" / name).exists()
-    # The lab file and the experiments' results are the user's; nothing else is left.
-    left = sorted(p.name for p in folder.iterdir() if p.name != "up-1.json")
-    assert left in ([".labctl", "lab.yaml", "results"], ["lab.yaml", "results"])
-    assert not any((folder / ".labctl").iterdir()) if (folder / ".labctl").exists() else True
-    again = labctl(folder, "destroy", "--yes")
-    assert again.returncode == 0 and "nothing to destroy" in again.stdout
