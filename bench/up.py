@@ -1,19 +1,26 @@
-"""Benchmark of `labctl up` on real VMs; prints figures, asserts nothing.
+"""Benchmark of a lab's life on real VMs against the floor; prints figures, asserts nothing.
 
-In one run on the same machine (root, the local box, an isolated sandbox):
-  0. `vagrant up --no-provision` of the same six VMs: Vagrant alone
-  1. `labctl up` of the reference lab: total, and its provisioning (overlapped with the boot)
-  2. a second `labctl up` on the healthy lab
-  3. provisioning of one node alone (r1 destroyed, brought up and provisioned by itself)
-  4. host memory of the six-VM lab (resident size of every qemu process)
-  5. the homework's way as the baseline: the same VMs with Vagrant's shell provisioner doing the
-     same configuration (`vagrant up` with provisioning), in a second lab
-Usage: sudo .venv/bin/python bench/up.py [--keep]
+In one run on one machine (root, the local box, isolated sandboxes), each figure also as a ratio
+to the floor:
+  floor            the box booted as six bare qemu processes to SSH-ready (bench/floor.py)
+  vagrant up       `vagrant up --no-provision` of the same six VMs: Vagrant and libvirt alone
+  labctl up        the reference lab from nothing, as a user runs it (`labctl up`), and its parts
+  second up        `labctl up` again on the healthy lab
+  provisioning     six nodes at once (in the first up) against one node alone (r1 made anew)
+  up after down    `labctl down`, then `labctl up`
+  destroy          `labctl destroy --yes`
+  memory           resident size of each qemu process of the lab
+Usage: sudo .venv/bin/python -m bench.up [--json] [--baseline] [--skip-vagrant]
+  --json:       one JSON object on stdout (floor_s, vagrant_up_s, labctl_up_s, second_up_s,
+                provision_one_s, provision_all_s, rss_per_vm_mib, ...); progress on stderr
+  --baseline:   also the homework's way (Vagrant's shell provisioner) in a lab of its own
 """
 
 from __future__ import annotations
 
 import argparse
+import json
+import os
 import subprocess
 import sys
 import tempfile
@@ -23,60 +30,48 @@ from pathlib import Path
 
 from rich.console import Console
 
+from bench.floor import measure_floor
 from labctl.cli.progress import RichUpProgress
+from labctl.lab.box import build_box
 from labctl.lab.bringup import bring_up
 from labctl.lab.render import render_lab, write_rendered
 from labctl.lab.running import RunInfo, RunningLab
+from labctl.model import labfile
 from labctl.model.initlab import initial_lab
 
+LABCTL = [sys.executable, "-m", "labctl.cli"]
+TARGETS = {
+    "labctl_up_s": 1.3,
+    "vagrant_up_s": 1.2,
+}
 
-def qemu_rss_mb() -> float:
+
+def say(text: str) -> None:
+    print(f"[bench {time.strftime('%H:%M:%S')}] {text}", file=sys.stderr, flush=True)
+
+
+def labctl(folder: Path, *args: str) -> tuple[float, subprocess.CompletedProcess[str]]:
+    started = time.monotonic()
+    proc = subprocess.run([*LABCTL, *args], cwd=folder, capture_output=True, text=True, stdin=subprocess.DEVNULL)
+    elapsed = round(time.monotonic() - started, 2)
+    if proc.returncode != 0:
+        tail = proc.stdout[-2000:] + proc.stderr[-2000:]
+        raise SystemExit(f"labctl {' '.join(args)} failed ({proc.returncode}):\n{tail}")
+    return elapsed, proc
+
+
+def qemu_rss_per_vm_mib() -> float:
     out = subprocess.run(["ps", "-C", "qemu-system-x86", "-o", "rss="], capture_output=True, text=True).stdout
-    return sum(int(x) for x in out.split()) / 1024
-
-
-def lab_in(folder: Path, name: str):
-    lab = initial_lab(name, provider="libvirt", driver="qemu", box="local")
-    (folder / "lab.yaml").write_text("# bench\n")
-    return lab, folder / "lab.yaml"
-
-
-def bench_labctl(folder: Path, console: Console) -> dict[str, float]:
-    lab, path = lab_in(folder, "benchup")
-    figures: dict[str, float] = {}
-    first = bring_up(lab, path, RichUpProgress(console))
-    if not first.ok:
-        raise SystemExit(f"labctl up failed: {first.failures or [c for c in first.checks if not c.ok]}")
-    figures["labctl up: its vagrant up, provisioning overlapped (s)"] = first.timings["vagrant_up"]
-    figures["labctl up: provisioning after the last VM (s)"] = first.timings["provision_after_up"]
-    figures["labctl up provisioning, 6 nodes (s)"] = first.timings["provision"]
-    figures["labctl up verification (s)"] = first.timings["verify"]
-    figures["labctl up total (s)"] = first.timings["total"]
-    figures["box + sandbox + render (s)"] = round(
-        first.timings["box"] + first.timings["sandbox"] + first.timings["render"], 2
-    )
-    figures["host memory of 6 VMs, qemu RSS (MB)"] = round(qemu_rss_mb())
-    second = bring_up(lab, path, RichUpProgress(console))
-    figures["second labctl up (s)"] = second.timings["total"]
-    # One node alone: r1 made anew and provisioned by itself.
-    run = RunningLab.for_lab(lab, path)
-    subprocess.run(
-        run.sandbox.run_argv(["vagrant", "destroy", "-f", "r1"]),
-        cwd=run.state.render_dir,
-        env=run.vagrant_env(),
-        capture_output=True,
-        check=True,
-    )
-    single = bring_up(lab, path, RichUpProgress(console), only_nodes=["r1"], run_checks=False)
-    figures["provisioning of one node alone (s)"] = single.timings["provision"]
-    RunningLab(run.state, RunInfo.of(lab)).destroy()
-    return figures
+    sizes = [int(x) for x in out.split()]
+    return round(sum(sizes) / 1024 / max(len(sizes), 1), 1)
 
 
 def bench_plain_vagrant(folder: Path, name: str, shell_provisioner: bool) -> float:
     """`vagrant up` of the same six VMs in a sandbox of their own: with --no-provision (Vagrant
     alone), or with the homework's way, Vagrant's shell provisioner running provision.sh."""
-    lab, path = lab_in(folder, name)
+    lab = initial_lab(name, provider="libvirt", driver="qemu", box="local")
+    path = folder / "lab.yaml"
+    path.write_text("# bench\n")
     run = RunningLab.for_lab(lab, path)
     run.check_prerequisites()
     RunInfo.of(lab).save(run.state)
@@ -101,40 +96,91 @@ def bench_plain_vagrant(folder: Path, name: str, shell_provisioner: bool) -> flo
         run.destroy()
 
 
+def bench_labctl(folder: Path) -> dict[str, float]:
+    figures: dict[str, float] = {}
+    labctl(folder, "init", ".", "--name", "benchup", "--provider", "libvirt", "--driver", "qemu", "--box", "local")
+    say("labctl up (from nothing)")
+    figures["labctl_up_s"], proc = labctl(folder, "up", "--json")
+    first = json.loads(proc.stdout)["timings"]
+    figures["labctl_up_vagrant_part_s"] = first["vagrant_up"]
+    figures["provision_all_s"] = first["provision"]
+    figures["provision_after_last_vm_s"] = first["provision_after_up"]
+    figures["verify_s"] = first["verify"]
+    figures["rss_per_vm_mib"] = qemu_rss_per_vm_mib()
+    say("second up")
+    figures["second_up_s"], _ = labctl(folder, "up", "--json")
+    say("one node provisioned alone (r1 made anew)")
+    lab = labfile.read_lab(folder / "lab.yaml")
+    run = RunningLab.for_lab(lab, folder / "lab.yaml")
+    subprocess.run(
+        run.sandbox.run_argv(["vagrant", "destroy", "-f", "r1"]),
+        cwd=run.state.render_dir,
+        env=run.vagrant_env(),
+        capture_output=True,
+        check=True,
+    )
+    run.close()
+    single = bring_up(
+        lab, folder / "lab.yaml", RichUpProgress(Console(stderr=True)), only_nodes=["r1"], run_checks=False
+    )
+    figures["provision_one_s"] = single.timings["provision"]
+    say("down, then up")
+    figures["down_s"], _ = labctl(folder, "down")
+    figures["up_after_down_s"], _ = labctl(folder, "up", "--json")
+    say("destroy")
+    figures["destroy_s"], _ = labctl(folder, "destroy", "--yes")
+    return figures
+
+
+def ratios(figures: dict[str, float]) -> dict[str, float]:
+    floor = figures["floor_s"]
+    out = {
+        f"{key}/floor": round(value / floor, 2)
+        for key, value in figures.items()
+        if key.endswith("_s") and key != "floor_s" and value
+    }
+    if figures.get("provision_one_s"):
+        out["provision_all/provision_one"] = round(figures["provision_all_s"] / figures["provision_one_s"], 2)
+    return out
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--skip-baseline", action="store_true")
+    parser.add_argument("--json", action="store_true")
+    parser.add_argument("--baseline", action="store_true")
+    parser.add_argument("--skip-vagrant", action="store_true", help="leave out the plain `vagrant up` lab")
     args = parser.parse_args()
-    console = Console(stderr=True)
+    if os.geteuid() != 0:
+        raise SystemExit("bench/up.py needs root (sandboxes, namespaces)")
+    box = build_box()
     figures: dict[str, float] = {}
+    say(f"floor: six bare qemu VMs of box {box.name}")
+    floor = measure_floor(box, 6)
+    figures["floor_s"] = floor.floor_s
+    figures["floor_rss_per_vm_mib"] = floor.rss_per_vm_mib
     with tempfile.TemporaryDirectory(prefix="labctl-bench-") as tmp:
         for sub in ("a", "b", "c"):
             (Path(tmp) / sub).mkdir()
-        figures["vagrant up alone (s)"] = bench_plain_vagrant(Path(tmp) / "c", "benchva", False)
-        figures.update(bench_labctl(Path(tmp) / "a", console))
-        if not args.skip_baseline:
-            figures["baseline: vagrant up with shell provisioner (s)"] = bench_plain_vagrant(
-                Path(tmp) / "b", "benchsh", True
-            )
-    width = max(len(k) for k in figures)
+        if not args.skip_vagrant:
+            say("vagrant up --no-provision alone")
+            figures["vagrant_up_s"] = bench_plain_vagrant(Path(tmp) / "c", "benchva", False)
+        figures.update(bench_labctl(Path(tmp) / "a"))
+        if args.baseline:
+            say("the homework's way: vagrant up with the shell provisioner")
+            figures["homework_way_s"] = bench_plain_vagrant(Path(tmp) / "b", "benchsh", True)
+    result = {"box": box.name, "cpus": os.cpu_count(), **figures, "ratios": ratios(figures)}
+    if args.json:
+        print(json.dumps(result, indent=2))
+        return
+    width = max(len(k) for k in figures) + 2
     for key, value in figures.items():
-        print(f"{key:<{width}}  {value}")
-    up_alone = figures["vagrant up alone (s)"]
-    print(
-        f"{'ratio labctl up / vagrant up alone':<{width}}  "
-        f"{figures['labctl up total (s)'] / up_alone:.2f} (target <= 1.15)"
-    )
-    print(
-        f"{'ratio provisioning 6 nodes / 1 node':<{width}}  "
-        f"{figures['labctl up provisioning, 6 nodes (s)'] / figures['provisioning of one node alone (s)']:.2f}"
-        " (target <= 1.5)"
-    )
-    if "baseline: vagrant up with shell provisioner (s)" in figures:
-        print(
-            f"{'ratio labctl up / the homework way':<{width}}  "
-            f"{figures['labctl up total (s)'] / figures['baseline: vagrant up with shell provisioner (s)']:.2f}"
-        )
-    sys.stdout.flush()
+        ratio = result["ratios"].get(f"{key}/floor")
+        target = TARGETS.get(key)
+        note = f"  x{ratio} of the floor" if ratio else ""
+        note += f" (target <= {target})" if target else ""
+        print(f"{key:<{width}} {value}{note}")
+    print(f"{'provision all / one':<{width}} {result['ratios'].get('provision_all/provision_one')} (target <= 1.5)")
+    print(f"{'second up':<{width}} {figures['second_up_s']} s (target < 3)")
 
 
 if __name__ == "__main__":
