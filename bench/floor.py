@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import os
 import shutil
 import subprocess
@@ -24,7 +25,7 @@ import tempfile
 import threading
 import time
 import uuid
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 import paramiko
@@ -44,6 +45,15 @@ class FloorResult:
     per_vm_s: list[float]
     rss_per_vm_mib: float
     analysis: dict[str, object] = field(default_factory=dict)
+
+
+def cached_box(folder: Path) -> BoxInfo:
+    """A box of the cache by its folder (to measure an older box against the current one)."""
+    info = json.loads((folder / "box.json").read_text())
+    return BoxInfo(
+        name=info["name"], hash=info["hash"], suite=info["suite"], path=folder, box_file=folder / "labctl.box",
+        kernel=folder / "vmlinuz", initrd=folder / "initrd.img", size=(folder / "labctl.box").stat().st_size,
+    )  # fmt: skip
 
 
 def extract_image(box: BoxInfo, into: Path) -> Path:
@@ -115,16 +125,31 @@ def insecure_key() -> paramiko.PKey:
         return paramiko.RSAKey.from_private_key_file(path)
 
 
+def banner_seen(namespace: str, port: int) -> bool:
+    """sshd's banner within 3 s. qemu's user network accepts the connection at once, whether the
+    guest listens or not: only the banner says sshd is there (a long paramiko timeout instead
+    would add up to its length to the figure)."""
+    try:
+        with netns.connect_in(namespace, "127.0.0.1", port, timeout=3.0) as sock:
+            sock.settimeout(3.0)
+            return sock.recv(4).startswith(b"SSH-")
+    except OSError:
+        return False
+
+
 def ssh_ready(namespace: str, port: int, key: paramiko.PKey, deadline: float) -> paramiko.SSHClient | None:
     """Log in as vagrant and run `true`, retrying every half second until DEADLINE."""
     while time.monotonic() < deadline:
+        if not banner_seen(namespace, port):
+            time.sleep(0.5)
+            continue
         try:
             sock = netns.connect_in(namespace, "127.0.0.1", port, timeout=5.0)
             client = paramiko.SSHClient()
             client.set_missing_host_key_policy(paramiko.AutoAddPolicy())  # throwaway VMs of the bench
             client.connect(
-                "127.0.0.1", port, "vagrant", pkey=key, sock=sock, timeout=10, banner_timeout=10,
-                auth_timeout=10, look_for_keys=False, allow_agent=False,
+                "127.0.0.1", port, "vagrant", pkey=key, sock=sock, timeout=30, banner_timeout=30,
+                auth_timeout=30, look_for_keys=False, allow_agent=False,
             )  # fmt: skip
             _, out, _ = client.exec_command("true", timeout=10)
             if out.channel.recv_exit_status() == 0:
@@ -158,7 +183,7 @@ def analyze(client: paramiko.SSHClient) -> dict[str, object]:
         "critical_chain": run_remote(client, "systemd-analyze critical-chain 2>&1 | head -25").strip().splitlines(),
         "kernel_milestones": run_remote(
             client,
-            "dmesg | grep -E 'Unpacking initramfs|Freeing initrd|Run /init|EXT4-fs \\(vda\\)|"
+            "sudo dmesg | grep -E 'Unpacking initramfs|Freeing initrd|Run /init|EXT4-fs \\(vda\\)|"
             "systemd\\[1\\]: systemd|Freeing unused kernel' | head -12",
         )
         .strip()
@@ -166,8 +191,13 @@ def analyze(client: paramiko.SSHClient) -> dict[str, object]:
     }
 
 
-def measure_floor(box: BoxInfo, vms: int = 6, memory: int = 256, do_analyze: bool = False) -> FloorResult:
+def measure_floor(
+    box: BoxInfo, vms: int = 6, memory: int = 256, do_analyze: bool = False, cmd_line: str | None = None
+) -> FloorResult:
     settings = LibvirtSettings()
+    if cmd_line:
+        settings = replace(settings, cmd_line=cmd_line)
+    logging.getLogger("paramiko").setLevel(logging.CRITICAL)  # refused attempts while booting are expected
     namespace = f"labctl-floor-{uuid.uuid4().hex[:6]}"
     key = insecure_key()
     procs: list[subprocess.Popen[bytes]] = []
@@ -216,10 +246,13 @@ def main() -> None:
     parser.add_argument("--memory", type=int, default=256)
     parser.add_argument("--analyze", action="store_true")
     parser.add_argument("--json", action="store_true")
+    parser.add_argument("--box", help="a box folder of the cache (default: the current box, built when missing)")
+    parser.add_argument("--cmd-line", help="kernel command line (default: the lab's)")
     args = parser.parse_args()
     if os.geteuid() != 0:
         raise SystemExit("bench/floor.py needs root (network namespace)")
-    result = measure_floor(build_box(), args.vms, args.memory, args.analyze)
+    box = cached_box(Path(args.box)) if args.box else build_box()
+    result = measure_floor(box, args.vms, args.memory, args.analyze, args.cmd_line)
     if args.json:
         json.dump(asdict(result), sys.stdout, indent=2)
         print()

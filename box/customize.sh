@@ -15,9 +15,11 @@ install -d -m 0700 -o 1000 -g 1000 "$rootfs/home/vagrant/.ssh"
 install -m 0600 -o 1000 -g 1000 "$pubkey" "$rootfs/home/vagrant/.ssh/authorized_keys"
 install -m 0440 "$guest/sudoers-vagrant" "$rootfs/etc/sudoers.d/vagrant"
 
-# Network: DHCP on eth0 (net.ifnames=0 on the kernel command line keeps the old names).
-install -m 0644 "$guest/interfaces" "$rootfs/etc/network/interfaces"
-install -d "$rootfs/etc/network/interfaces.d"
+# Network: systemd-networkd does DHCP on eth0 (net.ifnames=0 on the kernel command line keeps
+# the old names); sshd does not wait for it (network.target comes as soon as networkd runs).
+install -m 0644 "$guest/10-labctl-mgmt.network" "$rootfs/etc/systemd/network/10-labctl-mgmt.network"
+install -D -m 0644 "$guest/networkd-labctl.conf" "$rootfs/etc/systemd/networkd.conf.d/labctl.conf"
+in_guest systemctl enable systemd-networkd.service >/dev/null 2>&1
 install -m 0644 "$guest/fstab" "$rootfs/etc/fstab"
 echo labctl > "$rootfs/etc/hostname"
 printf '127.0.0.1\tlocalhost\n127.0.1.1\tlabctl\n' > "$rootfs/etc/hosts"
@@ -25,11 +27,25 @@ printf '127.0.0.1\tlocalhost\n127.0.1.1\tlabctl\n' > "$rootfs/etc/hosts"
 # IPVS module at boot for the balancers.
 install -m 0644 "$guest/modules-load-ipvs.conf" "$rootfs/etc/modules-load.d/ipvs.conf"
 
-# Nothing in the background that eats the emulated CPU or waits for the network.
+# Nothing in the background that eats the emulated CPU or waits for the network, and no
+# mounts or services a lab never uses: under emulation every unit at boot costs a second or more.
 in_guest systemctl mask apt-daily.timer apt-daily-upgrade.timer \
-    e2scrub_all.timer e2scrub_reap.service fstrim.timer >/dev/null 2>&1 || true
-# keepalived starts only once labctl has written its configuration; nginx stays enabled.
-in_guest systemctl disable keepalived.service >/dev/null 2>&1 || true
+    e2scrub_all.timer e2scrub_reap.service fstrim.timer \
+    systemd-binfmt.service proc-sys-fs-binfmt_misc.automount \
+    dev-hugepages.mount sys-kernel-debug.mount sys-kernel-tracing.mount \
+    sys-kernel-config.mount sys-fs-fuse-connections.mount \
+    getty@tty1.service >/dev/null 2>&1 || true
+# keepalived starts only once labctl has written its configuration; nginx only on the reals,
+# where provisioning enables it.
+in_guest systemctl disable keepalived.service nginx.service >/dev/null 2>&1 || true
 
-# SSH host keys now, so the first boot does not spend emulated CPU on them.
-in_guest ssh-keygen -A
+# A small initramfs: only what mounts the virtio root disk.
+install -m 0644 "$guest/initramfs-modules" "$rootfs/etc/initramfs-tools/modules"
+install -m 0644 "$guest/initramfs-labctl.conf" "$rootfs/etc/initramfs-tools/conf.d/labctl.conf"
+in_guest update-initramfs -u -k all >/dev/null
+
+# SSH host keys: none in the box; each VM makes its own at first boot.
+rm -f "$rootfs"/etc/ssh/ssh_host_*
+install -m 0644 "$guest/sshd-labctl.conf" "$rootfs/etc/ssh/sshd_config.d/labctl.conf"
+install -m 0644 "$guest/labctl-ssh-hostkeys.service" "$rootfs/etc/systemd/system/labctl-ssh-hostkeys.service"
+in_guest systemctl enable labctl-ssh-hostkeys.service >/dev/null

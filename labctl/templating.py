@@ -3,7 +3,7 @@
 Rendered files are code (the Vagrantfile is Ruby, provision scripts are shell, keepalived.conf
 and the nginx site have their own syntax), so a value goes into one through the filter of that
 language: `ruby_str` (a Ruby double-quoted string literal, `#{...}` inert), `sh_quote` (one shell
-word), `keepalived_token` and `nginx_token` (one plain token: those languages have no escape that
+word), `keepalived_token`, `nginx_token` and `networkd_token` (one plain token: those languages have no escape that
 covers every character, so anything else is refused). The lab file's own checks come first; the
 filters hold even when a value slipped past them.
 """
@@ -72,6 +72,10 @@ def nginx_token(value: object) -> str:
     return _token(value, _NGINX_TOKEN, "an nginx configuration")
 
 
+def networkd_token(value: object) -> str:
+    return _token(value, _KEEPALIVED_TOKEN, "a systemd-networkd file")
+
+
 def comment(value: object) -> str:
     """VALUE for a comment of any of the languages: one line, printable ASCII."""
     return "".join(c if " " <= c <= "~" else "?" for c in _text(value))
@@ -82,6 +86,7 @@ FILTERS = {
     "sh_quote": sh_quote,
     "keepalived_token": keepalived_token,
     "nginx_token": nginx_token,
+    "networkd_token": networkd_token,
     "comment": comment,
 }
 

@@ -1,11 +1,14 @@
 """Provisioning over SSH: the node's rendered files into /etc/labctl, then its provision.sh.
 
 provision.sh is idempotent and prints one `changed: ...` line per change, so a second `labctl up`
-on a healthy lab uploads nothing, changes nothing and says so per node.
+on a healthy lab uploads nothing, changes nothing and says so per node. With the files' digest,
+a node whose files are unchanged since its last successful provisioning skips provision.sh, and
+the same round trip ends with a snapshot of the node, from which `labctl up` judges it.
 """
 
 from __future__ import annotations
 
+import hashlib
 import io
 import tarfile
 import time
@@ -14,7 +17,10 @@ from dataclasses import dataclass, field
 
 from labctl.lab.render import RenderedFile
 from labctl.lab.ssh import CommandFailed, SshSession
+from labctl.observe.snapshot import NodeSnapshot, parse_snapshot
 from labctl.resources import provision_dir
+
+SKIPPED = "provision: skipped"
 
 
 @dataclass
@@ -23,6 +29,8 @@ class NodeReport:
     uploaded: list[str] = field(default_factory=list)
     changes: list[str] = field(default_factory=list)
     seconds: float = 0.0
+    skipped: bool = False  # provision.sh did not run: same files as its last successful run
+    snapshot: NodeSnapshot | None = None  # the node right after, when asked for
 
     @property
     def changed(self) -> bool:
@@ -59,20 +67,32 @@ def files_as_tar(files: list[RenderedFile]) -> bytes:
 
 
 def provision_node(
-    session: SshSession, files: list[RenderedFile], on_phase: Callable[[str], None] | None = None
+    session: SshSession,
+    files: list[RenderedFile],
+    on_phase: Callable[[str], None] | None = None,
+    snapshot_sections: tuple[str, ...] = (),
+    force: bool = False,
 ) -> NodeReport:
     """Sync FILES into /etc/labctl on the node and run provision.sh there, in one round trip:
-    under qemu emulation every sudo costs a noticeable fraction of a second."""
+    under qemu emulation every sudo costs a noticeable fraction of a second. provision.sh is
+    skipped when the files are those of its last successful run (unless FORCE); with
+    SNAPSHOT_SECTIONS the same round trip ends with a snapshot of the node."""
     started = time.monotonic()
     phase = on_phase or (lambda text: None)
     report = NodeReport(session.node)
     phase("configuring")
     script = (provision_dir() / "common" / "sync-and-run.sh").read_text()
-    result = session.run(["sh", "-c", script, "labctl-sync"], sudo=True, timeout=900, stdin=files_as_tar(files))
+    archive = files_as_tar(files)
+    digest = "" if force else hashlib.sha256(archive).hexdigest()
+    argv = ["sh", "-c", script, "labctl-sync", digest, *snapshot_sections]
+    result = session.run(argv, sudo=True, timeout=900, stdin=archive)
     if result.rc != 0:
         raise CommandFailed(result, what=f"provisioning {session.node}")
     report.uploaded = uploads_from_output(result.stdout)
     report.changes = changes_from_output(result.stdout)
+    report.skipped = any(line == SKIPPED for line in result.stdout.splitlines())
+    if snapshot_sections:
+        report.snapshot = parse_snapshot(session.node, result.stdout)
     report.seconds = time.monotonic() - started
     phase("provisioned")
     return report

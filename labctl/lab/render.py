@@ -35,7 +35,10 @@ ROLE_FILES: dict[str, list[str]] = {
     ],
     "client": ["provision.sh.j2"],
 }
-EXECUTABLES = {"provision.sh", "labctl-vrrp-notify"}
+# Files every node gets, from provision/common/.
+# labctl-snapshot.sh is there so that provisioning's round trip can end with a snapshot.
+COMMON_FILES = ["lab-link.network.j2", "labctl-snapshot.sh"]
+EXECUTABLES = {"provision.sh", "labctl-vrrp-notify", "labctl-snapshot.sh"}
 
 
 @dataclass(frozen=True)
@@ -46,6 +49,9 @@ class BoxRef:
     kernel: str = ""
     initrd: str = ""
     insecure_key: bool = False
+    # labctl's own box: provisioning configures the lab interface, so Vagrant need not (its
+    # network configuration restarts networking on every VM, seconds each under emulation).
+    local: bool = False
 
 
 @dataclass(frozen=True)
@@ -91,15 +97,16 @@ def vagrantfile(lab: Lab, ctx: RenderContext) -> str:
 def node_files(lab: Lab, node: Node, ctx: RenderContext) -> list[RenderedFile]:
     """The files that go to NODE's /etc/labctl, provision.sh first."""
     files = []
-    for source in ROLE_FILES[node.role]:
+    for source in ROLE_FILES[node.role] + COMMON_FILES:
         if node.role == "balancer" and source == "ipvsadm.rules.j2" and lab.ipvs.manager != "ipvsadm":
             continue
         name = source.removesuffix(".j2")
-        template = f"provision/{node.role}/{source}"
+        folder = "common" if source in COMMON_FILES else node.role
+        template = f"provision/{folder}/{source}"
         if source.endswith(".j2"):
             content = render(template, lab=lab, node=node, auth_pass=ctx.auth_pass)
         else:
-            content = (provision_dir() / node.role / source).read_text()
+            content = (provision_dir() / folder / source).read_text()
         mode = 0o755 if name in EXECUTABLES else 0o600 if name == "keepalived.conf" else 0o644
         files.append(RenderedFile(name, content, mode))
     return files

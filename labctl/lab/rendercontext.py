@@ -18,11 +18,13 @@ def box_ref(lab: Lab) -> BoxRef:
 
     info = box.find_box()
     if info is not None:
-        return BoxRef(info.name, kernel=str(info.kernel), initrd=str(info.initrd), insecure_key=True)
+        return BoxRef(info.name, kernel=str(info.kernel), initrd=str(info.initrd), insecure_key=True, local=True)
     # Not built yet (`labctl render` before `labctl box build`): where the build will put it.
     name = box.box_name("bookworm", box.input_hash("bookworm"))
     folder = box.default_cache_root() / "boxes" / name
-    return BoxRef(name, kernel=str(folder / box.KERNEL_FILE), initrd=str(folder / box.INITRD_FILE), insecure_key=True)
+    return BoxRef(
+        name, kernel=str(folder / box.KERNEL_FILE), initrd=str(folder / box.INITRD_FILE), insecure_key=True, local=True
+    )
 
 
 def sandbox_for(lab_name: str, state: LabState, tb_size: int):

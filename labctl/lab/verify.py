@@ -74,6 +74,32 @@ def evaluate_ipvs(lab: Lab, views: dict[str, NodeSnapshot]) -> list[Check]:
     return checks
 
 
+def evaluate_nodes(lab: Lab, views: dict[str, NodeSnapshot]) -> list[Check]:
+    """What a second `up` would otherwise have provisioning make sure of: every node has its lab
+    address; each real holds every VIP on lo and serves with nginx; each balancer runs
+    keepalived. A node with no snapshot fails."""
+    checks = []
+    vips = [v.address for v in lab.vips]
+    for node in lab.nodes:
+        view = views.get(node.name)
+        if view is None:
+            checks.append(Check("node", node.name, False, "no snapshot"))
+            continue
+        missing = []
+        if not any(a.address == node.address and a.ifname == lab.network.interface for a in view.addresses):
+            missing.append(f"{node.address} on {lab.network.interface}")
+        if node.role == "real":
+            on_lo = {a.address for a in view.addresses if a.ifname == "lo"}
+            missing += [f"VIP {vip} on lo" for vip in vips if vip not in on_lo]
+            if view.services.get("nginx") != "active":
+                missing.append("nginx running")
+        if node.role == "balancer" and view.services.get("keepalived") != "active":
+            missing.append("keepalived running")
+        detail = "as planned" if not missing else "missing: " + ", ".join(missing)
+        checks.append(Check("node", node.name, not missing, detail))
+    return checks
+
+
 def parse_http_lines(text: str) -> list[tuple[str, str, str]]:
     """(vip, status, real) per line of http-check.sh; a failed request has status 000 and no
     real (shown as '-')."""

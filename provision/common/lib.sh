@@ -87,3 +87,20 @@ service_running() {
         changed "$1 started"
     fi
 }
+
+# lab_link IFACE ADDRESS/PREFIX: the node's lab address, now and at every boot. labctl's box
+# runs systemd-networkd, which reads lab-link.network at boot; a box that configures its
+# interfaces otherwise (Vagrant's, on VirtualBox) already has the address and skips both.
+lab_link() {
+    if [ -e /etc/systemd/system/multi-user.target.wants/systemd-networkd.service ]; then
+        install_file lab-link.network /etc/systemd/network/20-labctl-lab.network 0644 || true
+    fi
+    case "$(ip -o -4 addr show dev "$1")" in
+        *" $2 "*) ;;
+        *) ip addr add "$2" dev "$1"; changed "$2 on $1" ;;
+    esac
+    case "$(ip -o link show dev "$1")" in
+        *"<"*UP*">"*) ;;
+        *) ip link set "$1" up; changed "$1 up" ;;
+    esac
+}

@@ -1,7 +1,15 @@
 # labctl sends this with the node's rendered files as a tar on stdin (one SSH round trip per
 # node): files that differ from /etc/labctl are installed and listed as "uploaded: NAME", then
 # provision.sh runs (it prints "changed: ..." per change). Run as root.
+# Usage: sync-and-run.sh [DIGEST [SECTION...]]
+#   DIGEST: of the files sent. When nothing was uploaded and the last successful provision.sh ran
+#   for the same DIGEST, provision.sh is skipped ("provision: skipped"): a second `labctl up`
+#   then costs one process per file, not a whole provisioning. labctl checks the node's state
+#   from the snapshot instead, and provisions again when it is not as planned.
+#   SECTION...: labctl-snapshot.sh sections printed at the end, in the same round trip.
 set -eu
+digest=${1:-}
+[ "$#" -gt 0 ] && shift
 staging=$(mktemp -d)
 trap 'rm -rf "$staging"' EXIT
 tar -x -C "$staging" -f -
@@ -18,6 +26,7 @@ mode_in() {
     echo "$found"
 }
 
+uploaded=0
 for path in "$staging"/*; do
     name=${path##*/}
     want=$(mode_in "$name" "$staged_modes")
@@ -25,6 +34,19 @@ for path in "$staging"/*; do
     if [ "$want" != "$have" ] || ! cmp -s "$path" "/etc/labctl/$name"; then
         install -m "$want" "$path" "/etc/labctl/$name"
         echo "uploaded: $name"
+        uploaded=1
     fi
 done
-sh /etc/labctl/provision.sh
+stamp=/etc/labctl/.provisioned
+done_for=""
+[ -f "$stamp" ] && read -r done_for < "$stamp"
+if [ "$uploaded" = 0 ] && [ -n "$digest" ] && [ "$done_for" = "$digest" ]; then
+    echo "provision: skipped"
+else
+    rm -f "$stamp"
+    sh /etc/labctl/provision.sh
+    if [ -n "$digest" ]; then echo "$digest" > "$stamp"; fi
+fi
+if [ "$#" -gt 0 ]; then
+    sh /etc/labctl/labctl-snapshot.sh "$@"
+fi

@@ -132,3 +132,41 @@ def test_unknown_exec_target_is_a_clear_error():
 def test_failed_requests_have_no_real():
     rows = verify.parse_http_lines("10.10.1.10 200 r1\n10.10.1.10 000 \n")
     assert rows == [("10.10.1.10", "200", "r1"), ("10.10.1.10", "000", "-")]
+
+
+def _addresses(*entries: tuple[str, str]) -> list:
+    from labctl.observe.parse import IpAddress
+
+    return [IpAddress(ifname, address, 32 if ifname == "lo" else 24) for ifname, address in entries]
+
+
+def test_nodes_check_lab_address_vips_on_lo_and_services():
+    from labctl.observe.snapshot import NodeSnapshot
+
+    vips = [v.address for v in LAB.vips]
+    views = {}
+    for node in LAB.nodes:
+        entries = [("eth1", node.address)] + ([("lo", v) for v in vips] if node.role == "real" else [])
+        services = {"real": {"nginx": "active"}, "balancer": {"keepalived": "active"}}.get(node.role, {})
+        views[node.name] = NodeSnapshot(node.name, addresses=_addresses(*entries), services=services)
+    assert all(c.ok for c in verify.evaluate_nodes(LAB, views))
+    real = LAB.reals[0].name
+    views[real] = NodeSnapshot(real, addresses=_addresses(("eth1", LAB.reals[0].address), ("lo", vips[0])))
+    balancer = LAB.balancers[1].name
+    views[balancer] = NodeSnapshot(balancer, addresses=[], services={"keepalived": "inactive"})
+    del views[LAB.clients[0].name]
+    checks = {c.node: c for c in verify.evaluate_nodes(LAB, views)}
+    assert checks[real].detail == f"missing: VIP {vips[1]} on lo, VIP {vips[2]} on lo, nginx running"
+    assert checks[balancer].detail == f"missing: {LAB.balancers[1].address} on eth1, keepalived running"
+    assert not checks[LAB.clients[0].name].ok and checks[LAB.clients[0].name].detail == "no snapshot"
+    assert checks[LAB.balancers[0].name].ok
+
+
+def test_host_http_check_reads_status_and_real_from_the_response_head():
+    from labctl.lab.hosthttp import parse_response_head
+
+    head = b"HTTP/1.1 200 OK\r\nServer: nginx\r\nX-Real-Server: r2\r\n\r\n<html>"
+    assert parse_response_head("10.10.1.10", head) == ("10.10.1.10", "200", "r2")
+    assert parse_response_head("10.10.1.10", b"HTTP/1.1 502 Bad Gateway\r\n\r\n") == ("10.10.1.10", "502", "-")
+    assert parse_response_head("10.10.1.10", b"") == ("10.10.1.10", "000", "-")
+    assert parse_response_head("10.10.1.10", b"garbage\r\n\r\n") == ("10.10.1.10", "000", "-")

@@ -1,0 +1,102 @@
+"""The pieces of a fast second `labctl up`, with the real programs: sync-and-run.sh skipping
+provision.sh for files it already provisioned (run by dash, in a private mount namespace whose
+/etc is a tmpfs, so the host's /etc is never touched), and the HTTP check from the host side of a
+lab segment against real nginx servers in namespaces."""
+
+from __future__ import annotations
+
+import hashlib
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from labctl.lab.hosthttp import http_rows
+from labctl.lab.provision import files_as_tar
+from labctl.lab.render import RenderedFile
+from labctl.resources import provision_dir
+from tests.support.nslab import _nginx_conf
+
+pytestmark = pytest.mark.integration
+
+SYNC = (provision_dir() / "common" / "sync-and-run.sh").read_text()
+SNAPSHOT = (provision_dir() / "common" / "labctl-snapshot.sh").read_text()
+
+
+def node_files(provision_body: str) -> list[RenderedFile]:
+    return [
+        RenderedFile("provision.sh", f"#!/bin/sh\nset -eu\n{provision_body}\n", 0o755),
+        RenderedFile("labctl-snapshot.sh", SNAPSHOT, 0o755),
+        RenderedFile("site.conf", "listen 80;\n"),
+    ]
+
+
+@pytest.fixture
+def node(tmp_path: Path):
+    """A node's /etc that lives for the test: each call runs sync-and-run.sh as labctl does
+    (`sh -c SCRIPT labctl-sync DIGEST SECTION...`, the files as a tar on stdin), in a fresh
+    private mount namespace with TMP_PATH/etc mounted on /etc."""
+    if shutil.which("unshare") is None:
+        pytest.skip("unshare is not installed")
+    etc = tmp_path / "etc"
+    etc.mkdir()
+
+    def sync(files: list[RenderedFile], digest: str | None = None, *sections: str) -> subprocess.CompletedProcess:
+        archive = files_as_tar(files)
+        digest = hashlib.sha256(archive).hexdigest() if digest is None else digest
+        inner = 'mount --bind "$0" /etc && exec sh -c "$1" labctl-sync "$2" "${@:3}"'
+        argv = ["unshare", "--mount", "--propagation", "private", "bash", "-c", inner, str(etc), SYNC, digest]
+        return subprocess.run([*argv, *sections], input=archive, capture_output=True, timeout=60)
+
+    sync.etc = etc  # type: ignore[attr-defined]
+    return sync
+
+
+def test_unchanged_files_skip_provision_and_the_snapshot_comes_in_the_same_round_trip(node):
+    files = node_files('echo "changed: ran"')
+    first = node(files)
+    assert first.returncode == 0, first.stderr
+    out = first.stdout.decode()
+    assert "uploaded: provision.sh" in out and "changed: ran" in out and "provision: skipped" not in out
+    second = node(files, None, "hostname")
+    out = second.stdout.decode()
+    assert second.returncode == 0, second.stderr
+    assert "uploaded:" not in out and "changed: ran" not in out and "provision: skipped" in out
+    assert "@@sample " in out and "@@hostname" in out and out.rstrip().endswith("@@end")
+    # An empty digest (labctl's "force") runs provision.sh whatever the stamp says.
+    assert "changed: ran" in node(files, "").stdout.decode()
+
+
+def test_a_changed_file_or_a_failed_run_provisions_again(node):
+    files = node_files('echo "changed: ran"')
+    assert node(files).returncode == 0
+    changed = files[:2] + [RenderedFile("site.conf", "listen 8080;\n")]
+    out = node(changed).stdout.decode()
+    assert "uploaded: site.conf" in out and "changed: ran" in out
+    # provision.sh fails: no stamp is left, so the same files are provisioned again next time.
+    failing = node_files('echo "changed: half"; exit 4')
+    assert node(failing).returncode == 4
+    assert not (node.etc / "labctl" / ".provisioned").exists()
+    again = node(failing)
+    assert again.returncode == 4 and "changed: half" in again.stdout.decode()
+
+
+def test_http_rows_from_the_host_side_name_the_real_that_answered(lab_segment, tmp_path):
+    nginx = shutil.which("nginx") or "/usr/sbin/nginx"
+    if not Path(nginx).exists():
+        pytest.skip("nginx is not installed")
+    segment = lab_segment({"r1": "10.10.1.21/24", "r2": "10.10.1.22/24"}, bridge_address="10.10.1.1/24")
+    for name in ("r1", "r2"):
+        segment.start(name, [nginx, "-c", str(_nginx_conf(tmp_path, name))])
+    import time
+
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        rows = http_rows(segment.bridge_ns, ["10.10.1.21", "10.10.1.22"], 80, 2, timeout=1.0)
+        if all(status == "200" for _, status, _ in rows):
+            break
+        time.sleep(0.2)
+    assert rows == [("10.10.1.21", "200", "r1")] * 2 + [("10.10.1.22", "200", "r2")] * 2
+    # Nothing listens there: a failed request, not an exception.
+    assert http_rows(segment.bridge_ns, ["10.10.1.99"], 80, 1, timeout=0.5) == [("10.10.1.99", "000", "-")]
