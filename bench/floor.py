@@ -32,10 +32,11 @@ import paramiko
 
 from labctl.lab import netns
 from labctl.lab.box import BoxInfo, build_box
+from labctl.lab.loginkey import login_key
+from labctl.lab.state import LabState
 from labctl.model.lab import LibvirtSettings
 
 SSH_BASE_PORT = 2200
-INSECURE_KEY_GLOB = "/usr/share/rubygems-integration/all/gems/vagrant-*/keys/vagrant"
 
 
 @dataclass
@@ -115,14 +116,11 @@ def qemu_argv(box: BoxInfo, disk: Path, index: int, settings: LibvirtSettings, m
     ]
 
 
-def insecure_key() -> paramiko.PKey:
-    import glob
-
-    path = sorted(glob.glob(INSECURE_KEY_GLOB))[-1]
-    try:
-        return paramiko.Ed25519Key.from_private_key_file(path)
-    except paramiko.SSHException:
-        return paramiko.RSAKey.from_private_key_file(path)
+def throwaway_login_key(folder: Path) -> tuple[paramiko.PKey, str]:
+    """A login key for this run, as a lab has one: the private key, and the kernel command-line
+    parameter that hands its public half to the VMs (labctl.lab.loginkey)."""
+    key = login_key(LabState(folder / "state"))
+    return paramiko.Ed25519Key.from_private_key_file(str(key.private_path)), key.cmdline()
 
 
 def banner_seen(namespace: str, port: int) -> bool:
@@ -199,10 +197,11 @@ def measure_floor(
         settings = replace(settings, cmd_line=cmd_line)
     logging.getLogger("paramiko").setLevel(logging.CRITICAL)  # refused attempts while booting are expected
     namespace = f"labctl-floor-{uuid.uuid4().hex[:6]}"
-    key = insecure_key()
     procs: list[subprocess.Popen[bytes]] = []
     with tempfile.TemporaryDirectory(prefix="labctl-floor-") as tmp:
         work = Path(tmp)
+        key, key_parameter = throwaway_login_key(work)
+        settings = replace(settings, cmd_line=f"{settings.cmd_line} {key_parameter}")
         base = extract_image(box, work)
         disks = [overlay(base, work / f"vm{i}.qcow2") for i in range(vms)]
         netns.create(namespace)

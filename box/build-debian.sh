@@ -14,8 +14,6 @@ shift 2
 [ "$#" -gt 0 ] || { echo "build-debian.sh: no mirror line given" >&2; exit 2; }
 
 here=$(cd "$(dirname "$0")" && pwd)
-pubkey=$(ls /usr/share/rubygems-integration/all/gems/vagrant-*/keys/vagrant.pub 2>/dev/null | head -n1)
-[ -n "$pubkey" ] || { echo "build-debian.sh: Vagrant's insecure public key not found: apt-get install vagrant" >&2; exit 2; }
 
 packages=$(grep -v '^\s*#' "$here/packages.txt" | grep -v '^\s*$' | paste -sd, -)
 rootfs="$outdir/rootfs"
@@ -25,7 +23,7 @@ trap 'rm -rf "$rootfs" "$work"' EXIT
 
 echo "phase: bootstrap (format $BOX_FORMAT_VERSION, suite $suite)"
 mmdebstrap --variant=minbase --include="$packages" \
-    --customize-hook="'$here/customize.sh' \"\$1\" '$here/guest' '$pubkey'" \
+    --customize-hook="'$here/customize.sh' \"\$1\" '$here/guest'" \
     "$suite" "$rootfs" "$@"
 
 echo "phase: kernel"

@@ -1,19 +1,22 @@
 #!/bin/bash
 # mmdebstrap customize hook: turns the fresh ROOTFS into a Vagrant-ready guest.
-# Usage: customize.sh ROOTFS GUEST_DIR VAGRANT_PUBKEY
+# Usage: customize.sh ROOTFS GUEST_DIR
 set -euo pipefail
 
 rootfs=$1
 guest=$2
-pubkey=$3
 
 in_guest() { chroot "$rootfs" "$@"; }
 
-# Vagrant's default login: user "vagrant", passwordless sudo, the insecure public key.
+# Vagrant's login: user "vagrant" with passwordless sudo, and no key in the box: each VM takes
+# its lab's own key from the kernel command line at boot (labctl-login-key), so Vagrant's
+# well-known insecure key opens nothing.
 in_guest useradd --create-home --shell /bin/bash --user-group vagrant
 install -d -m 0700 -o 1000 -g 1000 "$rootfs/home/vagrant/.ssh"
-install -m 0600 -o 1000 -g 1000 "$pubkey" "$rootfs/home/vagrant/.ssh/authorized_keys"
 install -m 0440 "$guest/sudoers-vagrant" "$rootfs/etc/sudoers.d/vagrant"
+install -m 0755 "$guest/labctl-login-key" "$rootfs/usr/local/sbin/labctl-login-key"
+install -m 0644 "$guest/labctl-login-key.service" "$rootfs/etc/systemd/system/labctl-login-key.service"
+in_guest systemctl enable labctl-login-key.service >/dev/null
 
 # Network: systemd-networkd does DHCP on eth0 (net.ifnames=0 on the kernel command line keeps
 # the old names); sshd does not wait for it (network.target comes as soon as networkd runs).

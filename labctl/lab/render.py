@@ -52,6 +52,10 @@ class BoxRef:
     # labctl's own box: provisioning configures the lab interface, so Vagrant need not (its
     # network configuration restarts networking on every VM, seconds each under emulation).
     local: bool = False
+    # labctl's box only: the lab's login key (private key file, public blob for the kernel
+    # command line); empty when the box is somebody else's.
+    login_key_path: str = ""
+    login_key_cmdline: str = ""
 
 
 @dataclass(frozen=True)

@@ -3,8 +3,10 @@ runs (the host's, or the lab's own sandbox). Kept apart so rendering itself stay
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
+from labctl.lab.loginkey import login_key
 from labctl.lab.render import BoxRef, LibvirtRuntime, RenderContext
 from labctl.lab.state import LabState, vrrp_password
 from labctl.lab.statecheck import check_state
@@ -52,7 +54,19 @@ def libvirt_runtime(lab: Lab, state: LabState) -> LibvirtRuntime:
     )
 
 
+def box_with_login_key(box: BoxRef, state: LabState) -> BoxRef:
+    """labctl's box takes the lab's own login key at boot (see labctl.lab.loginkey)."""
+    if not box.local:
+        return box
+    key = login_key(state)
+    return replace(box, insecure_key=False, login_key_path=str(key.private_path), login_key_cmdline=key.cmdline())
+
+
 def render_context(lab: Lab, lab_path: Path) -> RenderContext:
     state = LabState.for_lab(lab_path, lab.name)
     check_state(state)  # a broken secrets.yaml is refused, not rendered
-    return RenderContext(box=box_ref(lab), libvirt=libvirt_runtime(lab, state), auth_pass=vrrp_password(lab, state))
+    return RenderContext(
+        box=box_with_login_key(box_ref(lab), state),
+        libvirt=libvirt_runtime(lab, state),
+        auth_pass=vrrp_password(lab, state),
+    )

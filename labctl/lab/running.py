@@ -18,7 +18,7 @@ from labctl.lab import box as boxes
 from labctl.lab import safefiles
 from labctl.lab.providers import provider_named
 from labctl.lab.render import RenderContext, render_lab, write_rendered
-from labctl.lab.rendercontext import box_ref, libvirt_runtime, sandbox_for
+from labctl.lab.rendercontext import box_ref, box_with_login_key, libvirt_runtime, sandbox_for
 from labctl.lab.sandbox import Sandbox, SandboxError
 from labctl.lab.ssh import SessionResult, SshError, SshSession, SshTarget, forget_host, parse_ssh_config, run_parallel
 from labctl.lab.state import STATE_ROOT, LabState, vrrp_password
@@ -153,7 +153,7 @@ class RunningLab:
     def render(self) -> RenderContext:
         assert self.lab is not None
         ctx = RenderContext(
-            box=box_ref(self.lab),
+            box=box_with_login_key(box_ref(self.lab), self.state),
             libvirt=libvirt_runtime(self.lab, self.state),
             auth_pass=vrrp_password(self.lab, self.state),
         )

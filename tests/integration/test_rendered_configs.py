@@ -98,8 +98,21 @@ def vagrant_validate(folder: Path) -> subprocess.CompletedProcess[str]:
 def test_vagrant_validates_the_rendered_vagrantfile(tmp_path, provider):
     if provider == "libvirt":
         lab = initial_lab(provider="libvirt", driver="qemu", box="local")
+        # labctl's own box: the lab's login key (Vagrant checks the file exists), the lab link
+        # left to provisioning.
+        key_file = tmp_path / "state" / "login_key"
+        key_file.parent.mkdir()
+        key_file.write_text("the file must exist\n")
+        box = BoxRef(
+            "labctl/debian12",
+            kernel="/boxes/vmlinuz",
+            initrd="/boxes/initrd.img",
+            local=True,
+            login_key_path=str(key_file),
+            login_key_cmdline="labctl.ssh_key=AAAAC3NzaC1lZDI1NTE5AAAAIBase64+/=",
+        )
         ctx = RenderContext(
-            box=BoxRef("labctl/debian12", kernel="/boxes/vmlinuz", initrd="/boxes/initrd.img", insecure_key=True),
+            box=box,
             libvirt=LibvirtRuntime(uri="qemu:///system?socket=/state/libvirt-sock", emulator_path="/state/qemu-tcg"),
             auth_pass="k9Lm2Pq7",
         )
@@ -109,6 +122,10 @@ def test_vagrant_validates_the_rendered_vagrantfile(tmp_path, provider):
     text = (tmp_path / "Vagrantfile").read_text()
     assert ("libvirt__network_name" in text) == (provider == "libvirt")
     assert "vm.hostname =" not in text  # provisioning sets it: cheaper than a network restart
+    if provider == "libvirt":
+        assert text.count("auto_config: false") == 6 and 'config.vm.guest = :debian' in text
+        assert f'config.ssh.private_key_path = ["{key_file}"]' in text
+        assert 'quiet labctl.ssh_key=AAAAC3NzaC1lZDI1NTE5AAAAIBase64+/="' in text
     proc = vagrant_validate(tmp_path)
     assert proc.returncode == 0, proc.stdout + proc.stderr
 

@@ -505,3 +505,20 @@ def test_a_run_whose_cleanup_failed_leaves_its_journal_for_restore(tmp_path):
     done, failed = restorer.replay(later)
     assert done == ["b1: power-on"] and not failed
     assert ("power_on", "b1") in later.calls and not later.journal.exists()
+
+
+def test_the_login_key_is_made_once_0600_and_a_damaged_one_is_a_clear_error(tmp_path):
+    from labctl.errors import LabctlError
+    from labctl.lab.loginkey import login_key
+    from labctl.lab.state import LabState
+
+    state = LabState.for_lab(tmp_path / "lab.yaml", "k")
+    first = login_key(state)
+    assert first.private_path.stat().st_mode & 0o777 == 0o600
+    assert state.root.stat().st_mode & 0o777 == 0o700
+    assert first.cmdline().startswith("labctl.ssh_key=AAAAC3NzaC1lZDI1NTE5") and " " not in first.cmdline()
+    assert login_key(state) == first  # kept, not made anew
+    assert login_key(LabState.for_lab(tmp_path / "other" / "lab.yaml", "k")) != first  # one per lab
+    first.private_path.write_text("not a key\n")
+    with pytest.raises(LabctlError, match="not the lab's ed25519 login key"):
+        login_key(state)
