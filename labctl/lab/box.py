@@ -402,3 +402,30 @@ def add_box_to_vagrant(info: BoxInfo, vagrant_env: dict[str, str]) -> None:
     if proc.returncode != 0 and "already exists" not in proc.stdout + proc.stderr:
         cause = (proc.stderr.strip() or proc.stdout.strip() or "failed").splitlines()[-1]
         raise BoxError(f"vagrant box add {info.name} failed: {cause}")
+
+
+def pool_volume_name(info: BoxInfo, vagrant_home: Path) -> str:
+    """The name vagrant-libvirt gives the box's base volume in a storage pool: an unversioned
+    box added from a file is version 0, told apart by its image's modification time."""
+    image = _vagrant_box_dir(vagrant_home, info.name) / "box.img"
+    return f"{info.name}_vagrant_box_image_0_{int(image.stat().st_mtime)}_box.img"
+
+
+def seed_pool(info: BoxInfo, vagrant_home: Path, pool_dir: Path) -> Path | None:
+    """Put the box's image into the storage pool folder POOL_DIR under the name vagrant-libvirt
+    looks for, so that `vagrant up` finds the base volume there instead of streaming the image
+    (hundreds of MB) through libvirt's API. A hard link where both are on one filesystem (they
+    are, in a lab's sandbox), a copy otherwise. None when it is there already; refresh the pool
+    after."""
+    source = _vagrant_box_dir(vagrant_home, info.name) / "box.img"
+    target = pool_dir / pool_volume_name(info, vagrant_home)
+    if target.exists():
+        return None
+    partial = target.with_name(target.name + ".partial")
+    partial.unlink(missing_ok=True)
+    try:
+        os.link(source, partial)
+    except OSError:
+        shutil.copyfile(source, partial)
+    os.replace(partial, target)  # never a half image under the volume's name
+    return target

@@ -114,6 +114,7 @@ def bring_up(
             run.ensure_box(progress=lambda phase: progress.say(f"box: {phase}"))
         with clock("sandbox"):
             run.start_sandbox()
+            run.seed_box_volume()
         with clock("render"):
             ctx = run.render()
         _up_and_provision(run, lab, ctx, names, progress, result)

@@ -53,10 +53,11 @@ def login_key(state: LabState) -> LoginKey:
         state.ensure()
         state.write(KEY_FILE, pem.decode(), 0o600)
     else:
+        loaded: object
         try:
             loaded = serialization.load_ssh_private_key(text.encode(), password=None)
-        except (ValueError, TypeError, UnsupportedAlgorithm) as exc:
-            loaded = exc
+        except (ValueError, TypeError, UnsupportedAlgorithm):
+            loaded = None
         if not isinstance(loaded, Ed25519PrivateKey):
             raise LabctlError(
                 f"{state.root / KEY_FILE}: not the lab's ed25519 login key",

@@ -8,6 +8,7 @@ when the lab file has changed or is gone.
 from __future__ import annotations
 
 import json
+import logging
 import os
 import threading
 from dataclasses import dataclass
@@ -24,6 +25,8 @@ from labctl.lab.ssh import SessionResult, SshError, SshSession, SshTarget, forge
 from labctl.lab.state import STATE_ROOT, LabState, vrrp_password
 from labctl.lab.vagrant import LabVagrant, require_vagrant
 from labctl.model.lab import LOCAL_BOX, Lab
+
+log = logging.getLogger(__name__)
 
 RUNINFO = "runinfo.json"
 
@@ -149,6 +152,24 @@ class RunningLab:
             boxes.add_box_to_vagrant(info, self.vagrant_env())
         except boxes.BoxError as exc:
             raise LabctlError(str(exc)) from exc
+
+    def seed_box_volume(self) -> None:
+        """A sandboxed lab of labctl's box: its base volume put in the pool beforehand (see
+        labctl.lab.box.seed_pool), so `vagrant up` skips its slow upload."""
+        assert self.lab is not None
+        if self.lab.provider.box != LOCAL_BOX or self.sandbox is None:
+            return
+        info = boxes.find_box()
+        if info is None:
+            return
+        try:
+            seeded = boxes.seed_pool(info, self.sandbox.vagrant_home, self.sandbox.images_dir)
+        except OSError as exc:
+            log.info("box volume not seeded (%s): vagrant-libvirt uploads it", exc)
+            return
+        if seeded is not None:
+            self.sandbox.virsh("pool-refresh", "default", check=False)
+            log.info("box volume seeded: %s", seeded.name)
 
     def render(self) -> RenderContext:
         assert self.lab is not None

@@ -6,8 +6,6 @@ import json
 import os
 import subprocess
 import tarfile
-import uuid
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -23,7 +21,6 @@ from labctl.lab.box import (
     mirror_lines,
     mirror_lines_from_sources,
 )
-from labctl.lab.sandbox import Sandbox
 
 # --- mirror discovery (pure: runs everywhere, fast) ----------------------------------------
 
@@ -163,79 +160,3 @@ def test_a_mirror_that_does_not_answer_is_a_clear_error(built_box: BoxInfo, tmp_
     assert [p.name for p in boxes.iterdir()] == [f"{built_box.name}.failed.log"]
     assert str(boxes / f"{built_box.name}.failed.log") in str(failure.value)
     assert list_boxes(tmp_path) == []
-
-
-# --- real VMs: the box boots under vagrant-libvirt inside a sandbox ------------------------
-
-VAGRANTFILE = """\
-Vagrant.configure("2") do |config|
-  config.vm.box = "{box}"
-  config.ssh.insert_key = false
-  config.vm.synced_folder ".", "/vagrant", disabled: true
-  config.vm.provider :libvirt do |lv|
-    lv.uri = "{uri}"
-    lv.driver = "qemu"
-    lv.emulator_path = "{emulator}"
-    lv.cpu_mode = "custom"
-    lv.cpu_model = "qemu64"
-    lv.memory = 256
-    lv.kernel = "{kernel}"
-    lv.initrd = "{initrd}"
-    lv.cmd_line = "root=/dev/vda rw console=ttyS0 net.ifnames=0 quiet"
-    lv.graphics_type = "none"
-    lv.video_type = "none"
-    lv.management_network_name = "labctl-mgmt"
-    lv.management_network_address = "192.168.121.0/24"
-    lv.management_network_mode = "none"
-  end
-  [["n1", "10.10.1.21"], ["n2", "10.10.1.22"]].each do |name, ip|
-    config.vm.define name do |node|
-      node.vm.network :private_network, ip: ip, libvirt__network_name: "labctl-lab",
-        libvirt__forward_mode: "none", libvirt__dhcp_enabled: false
-    end
-  end
-end
-"""
-
-
-@pytest.fixture
-def sandbox(tmp_path: Path) -> Iterator[Sandbox]:
-    box = Sandbox(f"labctl-t{uuid.uuid4().hex[:8]}", tmp_path / "state")
-    yield box
-    box.destroy()  # ends the VMs too, even when vagrant destroy was never reached
-
-
-@pytest.mark.e2e
-def test_two_vms_boot_reach_each_other_and_have_ipvs(built_box: BoxInfo, sandbox: Sandbox, tmp_path: Path) -> None:
-    sandbox.start()
-    env = sandbox.vagrant_env()
-    add_box_to_vagrant(built_box, env)
-    project = tmp_path / "project"
-    project.mkdir()
-    (project / "Vagrantfile").write_text(
-        VAGRANTFILE.format(
-            box=built_box.name,
-            uri=sandbox.uri,
-            emulator=sandbox.emulator_path(),
-            kernel=built_box.kernel,
-            initrd=built_box.initrd,
-        )
-    )
-
-    def vagrant(*args: str) -> str:
-        proc = subprocess.run(
-            sandbox.run_argv(["vagrant", *args]), cwd=project, env=env, capture_output=True, text=True
-        )
-        assert proc.returncode == 0, proc.stderr[-2000:]
-        return proc.stdout
-
-    vagrant("up")
-    n1 = vagrant("ssh", "n1", "-c", "sudo modprobe ip_vs && sudo ipvsadm -Ln && ping -c1 -W5 10.10.1.22")
-    assert "IP Virtual Server version" in n1
-    assert "1 received" in n1
-    assert "1 received" in vagrant("ssh", "n2", "-c", "ping -c1 -W5 10.10.1.21")
-    versions = vagrant("ssh", "n2", "-c", "python3 --version; systemctl is-enabled keepalived nginx || true")
-    assert "Python 3" in versions
-    assert "disabled\nenabled" in versions  # keepalived waits for labctl; nginx serves
-    vagrant("destroy", "-f")
-    assert sandbox.virsh("list", "--all", "--name").stdout.strip() == ""

@@ -66,6 +66,44 @@ def test_exec_runs_on_a_role_in_parallel_and_groups_output(lab_dir):
     assert loop.returncode == 0 and loop.stdout.splitlines().count("c1") == 3, loop.stdout
 
 
+def test_each_vm_has_host_keys_of_its_own_and_only_the_lab_key_logs_in(lab_dir):
+    import glob
+    import re
+
+    import paramiko
+
+    from labctl.lab import netns
+    from labctl.lab.running import RunningLab
+    from labctl.model import labfile
+
+    folder, name = lab_dir[0], lab_dir[1]
+    proc = labctl(folder, "exec", "all", "--", "ssh-keygen -lf /etc/ssh/ssh_host_ed25519_key.pub")
+    assert proc.returncode == 0, proc.stderr
+    fingerprints = re.findall(r"SHA256:\S+", proc.stdout)
+    assert len(fingerprints) == 6 and len(set(fingerprints)) == 6, proc.stdout
+    # Vagrant's public insecure key opens no VM of the lab; the lab's own key does.
+    lab = labfile.read_lab(folder / "lab.yaml")
+    run = RunningLab.for_lab(lab, folder / "lab.yaml")
+    target = run.ssh_targets(["b1"])["b1"]
+    insecure = sorted(glob.glob("/usr/share/rubygems-integration/all/gems/vagrant-*/keys/vagrant"))[-1]
+    keys = {"insecure": paramiko.RSAKey.from_private_key_file(insecure)}
+    keys["lab"] = paramiko.Ed25519Key.from_private_key_file(str(folder / ".labctl" / name / "login_key"))
+    outcome = {}
+    for which, key in keys.items():
+        client = paramiko.SSHClient()
+        client.set_missing_host_key_policy(paramiko.AutoAddPolicy())  # only authentication is tested here
+        sock = netns.connect_in(f"labctl-{name}", target.hostname, target.port, timeout=20)
+        try:
+            client.connect(target.hostname, target.port, target.user, pkey=key, sock=sock, timeout=30,
+                           look_for_keys=False, allow_agent=False)  # fmt: skip
+            outcome[which] = "in"
+        except paramiko.AuthenticationException:
+            outcome[which] = "refused"
+        finally:
+            client.close()
+    assert outcome == {"insecure": "refused", "lab": "in"}
+
+
 def test_second_up_changes_nothing(lab_dir):
     folder = lab_dir[0]
     proc = labctl(folder, "up", "--json")

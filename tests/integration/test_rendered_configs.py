@@ -123,7 +123,7 @@ def test_vagrant_validates_the_rendered_vagrantfile(tmp_path, provider):
     assert ("libvirt__network_name" in text) == (provider == "libvirt")
     assert "vm.hostname =" not in text  # provisioning sets it: cheaper than a network restart
     if provider == "libvirt":
-        assert text.count("auto_config: false") == 6 and 'config.vm.guest = :debian' in text
+        assert text.count("auto_config: false") == 6 and "config.vm.guest = :debian" in text
         assert f'config.ssh.private_key_path = ["{key_file}"]' in text
         assert 'quiet labctl.ssh_key=AAAAC3NzaC1lZDI1NTE5AAAAIBase64+/="' in text
     proc = vagrant_validate(tmp_path)
