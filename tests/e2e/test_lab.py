@@ -34,6 +34,11 @@ def test_up_brings_the_reference_lab_up_and_verifies_it(lab_dir):
         assert "reals seen: r1, r2" in detail
     assert set(result["nodes"]) == {"b1", "b2", "b3", "r1", "r2", "c1"}
     assert all(node["changes"] for node in result["nodes"].values())
+    # The box's volume was in the sandbox's pool before Vagrant looked: no upload through libvirt.
+    vagrant_log = (folder / ".labctl" / _name / "logs" / "vagrant.log").read_text()
+    assert "Creating image (snapshot of base box volume)" in vagrant_log
+    assert "Uploading base box image" not in vagrant_log
+    print(f"first up: {result['timings']}", file=sys.stderr)
 
 
 def test_status_json_shows_holders_and_vrrp_states(lab_dir):

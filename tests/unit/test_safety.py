@@ -522,3 +522,20 @@ def test_the_login_key_is_made_once_0600_and_a_damaged_one_is_a_clear_error(tmp_
     first.private_path.write_text("not a key\n")
     with pytest.raises(LabctlError, match="not the lab's ed25519 login key"):
         login_key(state)
+
+
+def test_the_box_volume_is_seeded_under_vagrant_libvirts_name_once(tmp_path):
+    from labctl.lab import box as boxes
+
+    info = boxes.BoxInfo("labctl-bookworm-abc", "abc", "bookworm", tmp_path, tmp_path / "x.box", tmp_path, tmp_path, 0)
+    image = boxes._vagrant_box_dir(tmp_path / "vagrant.d", info.name) / "box.img"
+    image.parent.mkdir(parents=True)
+    image.write_bytes(b"qcow2 image")
+    os.utime(image, (1700000000, 1700000000))
+    pool = tmp_path / "pool"
+    pool.mkdir()
+    seeded = boxes.seed_pool(info, tmp_path / "vagrant.d", pool)
+    assert seeded == pool / "labctl-bookworm-abc_vagrant_box_image_0_1700000000_box.img"
+    assert seeded.read_bytes() == b"qcow2 image" and seeded.stat().st_ino == image.stat().st_ino  # a hard link
+    assert boxes.seed_pool(info, tmp_path / "vagrant.d", pool) is None
+    assert sorted(p.name for p in pool.iterdir()) == [seeded.name]
