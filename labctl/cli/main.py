@@ -573,7 +573,10 @@ def down(lab_path: Path) -> None:
 
     with changing(lab_path, lab.name, "down"):
         run.start_sandbox()
-        run.vagrant.halt()
+        with console.status("shutting every VM down (all at once)"):
+            forced = run.halt_all()
+    if forced:
+        console.print(f"[yellow]did not shut down in time, powered off:[/] {', '.join(forced)}")
     console.print(f"lab {lab.name} halted")
 
 

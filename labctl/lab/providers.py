@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import shutil
 import subprocess
+import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
@@ -27,6 +28,9 @@ class Provider(Protocol):
     def power_off(self, run: RunningLab, node: str) -> None:
         """Pull the plug: no shutdown, no goodbye adverts."""
 
+    def halt_all(self, run: RunningLab, timeout: float) -> list[str]:
+        """Shut every VM of the lab down cleanly; the nodes that had to be powered off instead."""
+
 
 class VirtualBox:
     name = "virtualbox"
@@ -43,6 +47,10 @@ class VirtualBox:
 
     def power_off(self, run: RunningLab, node: str) -> None:
         run.vagrant.halt(node, force=True)  # VirtualBox's forced halt is a power-off
+
+    def halt_all(self, run: RunningLab, timeout: float) -> list[str]:
+        run.vagrant.halt()
+        return []
 
 
 class Libvirt:
@@ -87,6 +95,27 @@ class Libvirt:
             proc = subprocess.run(["virsh", "-c", "qemu:///system", "destroy", domain], capture_output=True, text=True)
         if proc.returncode != 0:
             raise LabctlError(f"cannot power off {node}: {proc.stderr.strip() or proc.stdout.strip()}")
+
+
+    def halt_all(self, run: RunningLab, timeout: float) -> list[str]:
+        """Every running VM asked to shut down at once (ACPI power button: systemd-logind powers
+        the guest off cleanly), where `vagrant halt` goes one VM after the other; a VM still
+        running after TIMEOUT is powered off."""
+        if run.sandbox is None:
+            run.vagrant.halt()
+            return []
+        prefix = f"labctl-{run.info.name}-"
+        running = sorted(n for n, state in (self.domain_states(run) or {}).items() if state == "running")
+        for node in running:
+            run.sandbox.virsh("shutdown", "--mode", "acpi", prefix + node, check=False)
+        deadline = time.monotonic() + timeout
+        while running and time.monotonic() < deadline:
+            time.sleep(1.0)
+            states = self.domain_states(run) or {}
+            running = [n for n in running if states.get(n) == "running"]
+        for node in running:
+            self.power_off(run, node)
+        return running
 
 
 PROVIDERS: dict[str, type[VirtualBox] | type[Libvirt]] = {"virtualbox": VirtualBox, "libvirt": Libvirt}
