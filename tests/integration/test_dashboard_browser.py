@@ -1,0 +1,131 @@
+"""`labctl dashboard` in a real browser (Debian's chromium through Playwright), on 127.0.0.1:
+the lab drawn from its lab file with no lab up, the token check, a finished run's report, and
+the live page following a failover in the namespace lab."""
+
+from __future__ import annotations
+
+import re
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from labctl.cli.main import main
+from labctl.dashboard.sources import AccessSource, LiveLabSource
+from labctl.model import labfile
+from labctl.report.build import build
+from tests.support import scenario_recordings as rec
+from tests.support.dashboard_browser import artifacts_dir, free_port, require_browser, watch_dashboard
+from tests.support.nslab import ns_lab  # noqa: F401 - a fixture
+
+pytestmark = pytest.mark.integration
+
+
+def _lab_folder(tmp_path: Path) -> Path:
+    folder = tmp_path / "lab"
+    result = CliRunner().invoke(main, ["init", str(folder), "--name", "dash"])
+    assert result.exit_code == 0, result.output
+    return folder
+
+
+def test_page_draws_the_lab_file_when_no_lab_is_up(tmp_path: Path):
+    folder = _lab_folder(tmp_path)
+    lab = labfile.read_lab(folder / "lab.yaml")
+    artifacts = artifacts_dir(tmp_path / "artifacts", "dashboard-down")
+    with watch_dashboard(folder, free_port(), artifacts=artifacts) as dash:
+        dash.page.wait_for_function("document.getElementById('labstate').textContent === 'lab is down'", timeout=20_000)
+        text = dash.page.inner_text("body")
+        for node in lab.nodes:
+            assert dash.page.locator(f'[data-node="{node.name}"]').count() == 1, node.name
+            assert node.address in text, node.address
+        for vip in lab.vips:
+            assert f"{vip.name} {vip.address}" in text
+        assert lab.network.cidr in text
+        assert "lab is down" in text
+        assert re.search(r"lab is down: lab dash is not up", dash.page.inner_text("#events"))
+        dash.screenshot("lab-down")
+
+
+def _status(url: str) -> int:
+    try:
+        with urllib.request.urlopen(url, timeout=5) as answer:
+            return answer.status
+    except urllib.error.HTTPError as exc:
+        return exc.code
+
+
+def test_a_client_without_the_token_gets_403(tmp_path: Path):
+    folder = _lab_folder(tmp_path)
+    lab = labfile.read_lab(folder / "lab.yaml")
+    port = free_port()
+    token = "tok-" + "x" * 20
+    source = LiveLabSource(lab, folder / "lab.yaml")
+    with watch_dashboard(folder, port, source=source, token=token, artifacts=tmp_path) as dash:
+        # The page with the token works, and its event stream with it.
+        dash.page.wait_for_function("document.getElementById('labstate').textContent === 'lab is down'", timeout=20_000)
+        # A second client, with a profile of its own (no cookie), and without the token: 403.
+        with dash.stranger() as other:
+            page = other.new_page()
+            answer = page.goto(f"http://127.0.0.1:{port}/")
+            assert answer is not None and answer.status == 403
+            assert "token" in page.inner_text("body")
+            answer = page.goto(f"http://127.0.0.1:{port}/?token=wrong")
+            assert answer is not None and answer.status == 403
+        base = f"http://127.0.0.1:{port}"
+        for path in ("/", "/events", "/api/hello", "/static/dashboard.js"):
+            assert _status(base + path) == 403, path
+        assert _status(f"{base}/api/hello?token={token}") == 200
+
+
+def test_report_of_a_finished_run_opens_from_the_page(tmp_path: Path):
+    folder = _lab_folder(tmp_path)
+    run = rec.write_run(folder / "results" / "failover-20260101-120000", [])
+    summary = build(run)
+    outage = summary["vips"]["VI_1"]["outage_s"]
+    assert outage and (run / "report.html").is_file()
+    with watch_dashboard(folder, free_port(), artifacts=tmp_path) as dash:
+        link = dash.page.locator("#report-link")
+        link.wait_for(timeout=20_000)
+        assert f"outage {outage:.2f} s" in dash.page.inner_text("#run")
+        with dash.context.expect_page() as opened:
+            link.click()
+        report = opened.value
+        report.wait_for_load_state()
+        assert report.url.endswith("/runs/failover-20260101-120000/report.html")
+        table = report.locator("tr", has_text="VI_1 10.10.1.10").first.inner_text()
+        assert f"{outage:g}" in table or f"{outage:.2f}" in table or f"{outage:.3f}" in table, table
+        path = artifacts_dir(tmp_path, "report") / "report.png"
+        report.screenshot(path=str(path), full_page=True)
+        print(f"report screenshot: {path}")
+
+
+def test_page_follows_a_failover_in_the_namespace_lab(ns_lab, tmp_path: Path):
+    require_browser()
+    folder = tmp_path / "lab"
+    folder.mkdir()
+    artifacts = artifacts_dir(tmp_path / "artifacts", "dashboard-failover")
+    with watch_dashboard(folder, free_port(), source=AccessSource(ns_lab), artifacts=artifacts) as dash:
+        for vip, master in (("VI_1", "b1"), ("VI_2", "b2"), ("VI_3", "b3")):
+            dash.wait_holder(vip, master, timeout=40)
+        dash.page.wait_for_function("document.getElementById('labstate').textContent === 'lab is up'")
+        assert "MASTER" in dash.page.inner_text('[data-node="b1"]')
+        dash.screenshot("1-every-vip-at-its-master")
+
+        stopped = time.monotonic()
+        ns_lab.service("b1", "keepalived", "stop")
+        shown = dash.wait_holder("VI_1", "b2", timeout=30)
+        print(f"VI_1 on b2 in the page {time.monotonic() - stopped:.1f} s after keepalived stopped on b1")
+        assert shown < 30
+        dash.wait_text("VI_1 moved b1 → b2", timeout=10)
+        dash.screenshot("2-vi1-moved-to-b2")
+
+        restarted = time.monotonic()
+        ns_lab.service("b1", "keepalived", "start")
+        dash.wait_holder("VI_1", "b1", timeout=40)
+        print(f"VI_1 back on b1 in the page {time.monotonic() - restarted:.1f} s after keepalived started")
+        dash.wait_text("VI_1 moved b2 → b1", timeout=10)
+        assert dash.holders() == {"VI_1": "b1", "VI_2": "b2", "VI_3": "b3"}
+        dash.screenshot("3-vi1-back-on-b1")
