@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Install what labctl, its tests and a real lab need on a fresh Debian/Ubuntu machine (as root):
 # Vagrant with vagrant-libvirt, libvirt and qemu, mmdebstrap for the offline box, keepalived,
-# ipvsadm, nginx and sshd for the integration tests; then labctl itself in .venv.
+# ipvsadm, nginx and sshd for the integration tests, nftables (link impairments, VRRP cuts) and
+# iperf3 (traffic experiments); then labctl itself in .venv.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -9,6 +10,7 @@ packages=(
   vagrant vagrant-libvirt libvirt-daemon-system libvirt-daemon-driver-qemu libvirt-clients
   dnsmasq-base qemu-system-x86 qemu-utils mmdebstrap
   keepalived ipvsadm nginx-light openssh-server openssh-client sudo iproute2 procps curl tcpdump
+  nftables iperf3
   python3 python3-venv
 )
 missing=()
