@@ -54,7 +54,10 @@ def run_view(name: str, events: list[dict[str, Any]], now: float) -> dict[str, A
             view["narration"] = event.get("text")
         elif kind == "wait_until":
             verb = "held" if event.get("held") else "did not hold"
-            view["condition"] = f"{event.get('condition')} {verb} after {event.get('after_s')} s"
+            condition = event.get("condition")
+            if isinstance(condition, dict):
+                condition = ", ".join(f"{k}={v}" for k, v in condition.items())
+            view["condition"] = f"{condition} {verb} after {event.get('after_s')} s"
         elif kind == "error":
             view["error"] = event.get("message")
         elif kind == "end":

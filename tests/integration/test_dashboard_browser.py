@@ -4,6 +4,7 @@ the live page following a failover in the namespace lab."""
 
 from __future__ import annotations
 
+import json
 import re
 import time
 import urllib.error
@@ -17,6 +18,9 @@ from labctl.cli.main import main
 from labctl.dashboard.sources import AccessSource, LiveLabSource
 from labctl.model import labfile
 from labctl.report.build import build
+from labctl.resources import scenarios_dir
+from labctl.scenario.engine import Engine
+from labctl.scenario.loader import read_scenario
 from tests.support import scenario_recordings as rec
 from tests.support.dashboard_browser import artifacts_dir, free_port, require_browser, watch_dashboard
 from tests.support.nslab import ns_lab  # noqa: F401 - a fixture
@@ -129,3 +133,58 @@ def test_page_follows_a_failover_in_the_namespace_lab(ns_lab, tmp_path: Path):
         dash.wait_text("VI_1 moved b2 → b1", timeout=10)
         assert dash.holders() == {"VI_1": "b1", "VI_2": "b2", "VI_3": "b3"}
         dash.screenshot("3-vi1-back-on-b1")
+
+
+class PageNarrator:
+    """--narrate's hook as a class would see it: each narration must be on the page (through
+    events.jsonl) before the run goes on; everything said is kept for the asserts."""
+
+    def __init__(self, dash) -> None:
+        self.dash = dash
+        self.said: list[tuple[str, str]] = []
+
+    def before(self, text: str) -> None:
+        self.said.append(("before", text))
+        self.dash.wait_text(text[:60], timeout=15)
+        if len(self.said) == 1:
+            self.dash.screenshot("4-narrated-run")
+
+    def after(self, text: str) -> None:
+        self.said.append(("after", text))
+
+
+def test_page_follows_a_narrated_scenario_run(ns_lab, tmp_path: Path):
+    require_browser()
+    folder = tmp_path / "lab"
+    folder.mkdir()
+    scenario = read_scenario(
+        scenarios_dir() / "failover.yaml",
+        {"method": "keepalived-stop", "capture_ipvs": "false", "settle": "2", "down_for": "3", "after": "1"},
+        ns_lab.lab,
+    )
+    out = folder / "results" / "failover-narrated"
+    artifacts = artifacts_dir(tmp_path / "artifacts", "dashboard-narrated")
+    with watch_dashboard(folder, free_port(), source=AccessSource(ns_lab), artifacts=artifacts) as dash:
+        dash.wait_holder("VI_1", "b1", timeout=40)
+        narrator = PageNarrator(dash)
+        Engine(ns_lab, scenario, out, narrator=narrator).run()
+        build(out)
+        dash.page.locator("#report-link").wait_for(timeout=20_000)
+        run_text = dash.page.inner_text("#run")
+        assert "failover" in run_text and "finished" in run_text
+        assert re.search(r"VI_1 · outage [0-9.]+ s", run_text), run_text
+        # The probe strip moved: the run's requests are counted under each VIP.
+        assert re.search(r"\d+ answered", dash.page.inner_text('[data-vip="VI_2"]'))
+        dash.screenshot("5-narrated-run-finished")
+
+    before = [text for phase, text in narrator.said if phase == "before"]
+    assert before[0] == (
+        "b1 is the master of VI_1 with priority 102; when it stops keepalived gracefully (a priority-0 advert "
+        "first), b2 (101) should take the VIP after its skew time (256 - 101)/256 = 0.61 s."
+    )
+    assert before[1].startswith("b1 comes back: with the highest priority in VI_1 (102) it should take them back")
+    after = [text for phase, text in narrator.said if phase == "after"]
+    assert any(t.startswith("measured: VI_1 held by b2 after") and "theory said 0.61 s" in t for t in after)
+    assert any(t.startswith("measured: VI_1 held by b1 after") for t in after)  # preempted back
+    kinds = [json.loads(line)["kind"] for line in (out / "events.jsonl").read_text().splitlines()]
+    assert kinds.count("narration") == len(narrator.said)

@@ -129,6 +129,16 @@ def test_run_view_counts_down_a_wait_and_shows_the_narration():
     assert view["countdown_s"] == 5.0 and view["narration"] == "b1 goes down" and not view["finished"]
     events += [{"t": 20.0, "kind": "step", "step": "wait_until holder=VI_1, not=victim (timeout=20)"}]
     assert run_view("failover-1", events, now=21.0)["countdown_s"] is None
+    events += [
+        {
+            "t": 23.7,
+            "kind": "wait_until",
+            "condition": {"holder": "VI_1", "not": "victim"},
+            "held": True,
+            "after_s": 3.7,
+        }
+    ]
+    assert run_view("failover-1", events, now=24.0)["condition"] == "holder=VI_1, not=victim held after 3.7 s"
     events += [{"t": 30.0, "kind": "end", "error": None}]
     assert run_view("failover-1", events, now=31.0)["finished"] is True
 
@@ -163,3 +173,10 @@ def test_help_says_where_probe_results_come_from():
     out = CliRunner().invoke(main, ["dashboard", "--help"]).output
     assert "--port" in out and "--host" in out and "--open" in out
     assert "sends no probes of its own" in out and "token" in out
+
+
+def test_narrate_refuses_without_a_terminal(tmp_path):
+    # CliRunner's stdin is not a TTY: --narrate could never get its Enter.
+    result = CliRunner().invoke(main, ["scenario", "run", "failover", "--narrate", "-f", str(tmp_path / "lab.yaml")])
+    assert result.exit_code == 2
+    assert "--narrate waits for Enter" in result.output

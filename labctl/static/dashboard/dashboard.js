@@ -3,7 +3,7 @@
 "use strict";
 
 const STRIP_SECONDS = 60;
-const EVENTS_SHOWN = 14;
+const EVENTS_SHOWN = 10;
 const view = { picture: null, state: null, run: null, probes: {}, skew: 0, events: [] };
 
 function el(tag, cls, text) {
@@ -94,8 +94,10 @@ function applyState(s) {
     health.textContent = ns.up ? "up" : "DOWN: " + (ns.why || "no answer");
     if (!ns.up) continue;
     if (node.role === "balancer") detail.appendChild(balancerTable(node.name, ns));
-    else if (ns.services && Object.keys(ns.services).length) {
-      detail.appendChild(el("div", "dim", Object.entries(ns.services).map(([u, st]) => u + " " + st).join(", ")));
+    else {
+      // Only what systemd knows: "unknown" (no such unit) says nothing to the audience.
+      const known = Object.entries(ns.services || {}).filter(([, st]) => st !== "unknown");
+      if (known.length) detail.appendChild(el("div", "dim", known.map(([u, st]) => u + " " + st).join(", ")));
     }
   }
   for (const vip of p.vips) {
