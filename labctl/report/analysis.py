@@ -19,6 +19,7 @@ from labctl.model.lab import Lab, Vip
 from labctl.observe.packets import Decoded
 from labctl.observe.snapshot import NodeSnapshot
 from labctl.report import handover as phases
+from labctl.report.flapping import flapping
 from labctl.scenario.probe import ProbeRecord
 
 STABLE_OKS = 5  # successes in a row that end an outage
@@ -329,6 +330,7 @@ def analyze(run: RunData) -> dict[str, Any]:
     summary["inactconn"] = inactconn_summary(run)
     summary["real_down"] = _real_down(run, by_vip, all_actions)
     summary["capacity"] = _capacity(run, timelines)
+    summary["flapping"] = flapping(lab, run.events, run.packets, by_vip, outage)
     summary["expectations"] = evaluate_expectations(run.expectations, summary)
     summary["error"] = run.info.get("error")
     summary["verdict"] = verdict(summary)

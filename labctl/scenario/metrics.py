@@ -45,6 +45,10 @@ CATALOGUE: dict[str, Any] = {
         ("real", "manager", "requests", "failed", "failed_share", "left_table_after_s",
          "last_failure_after_s", "check_bound_s", "failures_stopped"), LEAF),
     "capacity": {"traffic_bps": LEAF, "rounds": ANY, "load_matches": LEAF, "matches_prediction": LEAF},
+    "flapping": dict.fromkeys(
+        ("captured", "impaired", "impaired_s", "transitions", "outage_per_transition_s", "max_outage_s",
+         "silence_per_transition_s", "requests_during", "requests_failed_pct", "recovered", "recovered_after_s"),
+        LEAF) | {"per_vip": ANY},
     "expectations": ANY,
     "error": LEAF,
     "verdict": {"verdict": LEAF, "reasons": ANY},
