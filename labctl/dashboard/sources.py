@@ -93,14 +93,17 @@ class LiveLabSource:
             except LabctlError as exc:
                 stack.close()
                 return LabCheck(False, exc.message)
+            except Exception as exc:  # noqa: BLE001 - a damaged lab file or state: the page says why
+                stack.close()
+                return LabCheck(False, str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__)
             self._stack = stack
         if not self._live.is_up():
             self.close()
             return LabCheck(False, f"lab {self.lab.name} is not up")
         try:
             running = self._live.running_nodes()
-        except (LabctlError, OSError) as exc:
-            return LabCheck(True, str(exc))
+        except Exception as exc:  # noqa: BLE001 - e.g. not root for the lab's namespace: say it on the page
+            return LabCheck(False, f"cannot ask the hypervisor: {str(exc).strip() or type(exc).__name__}")
         if running is not None and not running:
             return LabCheck(False, "no node is running")
         return LabCheck(True, None, running)

@@ -36,6 +36,7 @@ class LiveLab:
         self._run = run
         self._lock = threading.Lock()
         self._host_streams: list[PopenLineStream] = []
+        self._observers: dict[str, SshSession] = {}  # read_state's sessions, apart from the run's
 
     def _session(self, node: str, wait: float = 60.0) -> SshSession:
         with self._lock:
@@ -85,13 +86,23 @@ class LiveLab:
         return self._run.running_domains()
 
     def read_state(self, node: str, wait: float = 5.0) -> NodeSnapshot:
-        """One snapshot of NODE in one SSH round trip; a broken session is dropped so the next
-        call connects afresh (the node may have been powered off and on by someone else)."""
+        """One snapshot of NODE in one SSH round trip, over a session of the observer's own:
+        a node that does not answer costs WAIT seconds and no `vagrant ssh-config` (a running
+        scenario may be using Vagrant on it), and a broken session is dropped so the next call
+        connects afresh (someone else may have powered the node off and on)."""
+        with self._lock:
+            session = self._observers.get(node)
+        if session is None:
+            target = self._run.ssh_targets([node])[node]  # cached while the VM stays the same
+            session = SshSession.connect(target, self._run.namespace, self._run.state.known_hosts, wait=wait)
+            with self._lock:
+                self._observers[node] = session
         try:
-            return read_node_state(self._session(node, wait=wait))
+            return read_node_state(session)
         except Exception:
             with self._lock:
-                self._run.drop_session(node)
+                self._observers.pop(node, None)
+            session.close()
             raise
 
     # -- the host side of the lab network (sandboxed labs only) -------------------------------
@@ -148,6 +159,9 @@ class LiveLab:
         for stream in self._host_streams:
             if stream.returncode is None:
                 stream.stop()
+        for session in self._observers.values():
+            session.close()
+        self._observers.clear()
         self._run.close()
 
 

@@ -5,7 +5,12 @@ the live page following a failover in the namespace lab."""
 from __future__ import annotations
 
 import json
+import os
 import re
+import secrets
+import signal
+import subprocess
+import sys
 import time
 import urllib.error
 import urllib.request
@@ -21,6 +26,7 @@ from labctl.report.build import build
 from labctl.resources import scenarios_dir
 from labctl.scenario.engine import Engine
 from labctl.scenario.loader import read_scenario
+from tests.integration.conftest import skip_unless_netns_capable
 from tests.support import scenario_recordings as rec
 from tests.support.dashboard_browser import artifacts_dir, free_port, require_browser, watch_dashboard
 from tests.support.nslab import ns_lab  # noqa: F401 - a fixture
@@ -188,3 +194,69 @@ def test_page_follows_a_narrated_scenario_run(ns_lab, tmp_path: Path):
     assert any(t.startswith("measured: VI_1 held by b1 after") for t in after)  # preempted back
     kinds = [json.loads(line)["kind"] for line in (out / "events.jsonl").read_text().splitlines()]
     assert kinds.count("narration") == len(narrator.said)
+
+
+def test_cli_beyond_loopback_prints_a_token_and_refuses_requests_without_it(tmp_path: Path):
+    """`labctl dashboard --host ADDRESS` in a network namespace of the test's own (the address
+    exists only there; every request is made from inside it)."""
+    skip_unless_netns_capable()
+    folder = _lab_folder(tmp_path)
+    ns = f"labctl-dash-{secrets.token_hex(3)}"
+    address, port = "10.99.7.1", 18765
+    subprocess.run(["ip", "netns", "add", ns], check=True)
+    proc = None
+    try:
+        for args in (
+            ["link", "set", "lo", "up"],
+            # Both ends of the pair stay in the namespace: the address is reachable only there.
+            ["link", "add", "d0", "type", "veth", "peer", "name", "d1"],
+            ["addr", "add", f"{address}/24", "dev", "d0"],
+            ["link", "set", "d0", "up"],
+            ["link", "set", "d1", "up"],
+        ):
+            subprocess.run(["ip", "-n", ns, *args], check=True)
+        log = tmp_path / "dashboard.log"
+        with open(log, "wb") as out:
+            proc = subprocess.Popen(
+                ["ip", "netns", "exec", ns, sys.executable, "-m", "labctl.cli", "dashboard"]
+                + ["--host", address, "--port", str(port), "-f", "lab.yaml"],
+                cwd=folder,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+        deadline = time.monotonic() + 30
+        while "token=" not in log.read_text() and time.monotonic() < deadline:
+            time.sleep(0.2)
+        url = re.search(r"http://\S+\?token=\S+", log.read_text())
+        assert url, log.read_text()
+        assert url.group(0).startswith(f"http://{address}:{port}/?token=")
+
+        def status(target: str) -> int:
+            fetch = (
+                "import sys, urllib.request, urllib.error\n"
+                "try:\n    print(urllib.request.urlopen(sys.argv[1], timeout=5).status)\n"
+                "except urllib.error.HTTPError as e:\n    print(e.code)\n"
+            )
+            for _ in range(50):
+                out = subprocess.run(
+                    ["ip", "netns", "exec", ns, sys.executable, "-c", fetch, target], capture_output=True, text=True
+                )
+                if out.returncode == 0:
+                    return int(out.stdout)
+                time.sleep(0.2)  # not listening yet
+            raise AssertionError(out.stderr)
+
+        assert status(url.group(0)) == 200
+        assert status(f"http://{address}:{port}/") == 403
+        assert status(f"http://{address}:{port}/events") == 403
+        assert status(f"http://{address}:{port}/?token=nope") == 403
+    finally:
+        if proc is not None:
+            os.killpg(proc.pid, signal.SIGTERM)
+            try:
+                proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait(timeout=5)
+        subprocess.run(["ip", "netns", "del", ns], check=False)
