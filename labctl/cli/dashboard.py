@@ -65,4 +65,7 @@ def dashboard(port: int, host: str, open_browser: bool, interval: float, lab_pat
     console.print(f"dashboard of lab {lab.name}: {url}  (Ctrl-C to stop)", markup=False, highlight=False)
     if open_browser:
         webbrowser.open(url)
-    web.run_app(make_app(hub, results, token), host=host, port=port, print=None, handle_signals=True)
+    # Open event streams never end by themselves: Ctrl-C waits at most 2 s for them.
+    web.run_app(
+        make_app(hub, results, token), host=host, port=port, print=None, handle_signals=True, shutdown_timeout=2.0
+    )

@@ -20,7 +20,7 @@ import pytest
 from click.testing import CliRunner
 
 from labctl.cli.main import main
-from labctl.dashboard.sources import AccessSource, LiveLabSource
+from labctl.dashboard.sources import AccessSource, LabCheck, LiveLabSource
 from labctl.model import labfile
 from labctl.report.build import build
 from labctl.resources import scenarios_dir
@@ -260,3 +260,35 @@ def test_cli_beyond_loopback_prints_a_token_and_refuses_requests_without_it(tmp_
                 os.killpg(proc.pid, signal.SIGKILL)
                 proc.wait(timeout=5)
         subprocess.run(["ip", "netns", "del", ns], check=False)
+
+
+class Destroyable(AccessSource):
+    """The namespace lab, with `labctl destroy` played by a flag: destroying a lab needs VMs,
+    which these tests may not start, so LiveLabSource's "Vagrantfile gone" answer is stood in
+    for by the same LabCheck it returns."""
+
+    destroyed = False
+
+    def check(self) -> LabCheck:
+        return LabCheck(False, "lab nslab is not up") if self.destroyed else super().check()
+
+
+def test_page_stays_up_and_says_lab_is_down_when_the_lab_goes(ns_lab, tmp_path: Path):
+    require_browser()
+    folder = tmp_path / "lab"
+    folder.mkdir()
+    source = Destroyable(ns_lab)
+    port = free_port()
+    with watch_dashboard(folder, port, source=source, artifacts=tmp_path) as dash:
+        dash.wait_holder("VI_1", "b1", timeout=40)
+        source.destroyed = True
+        dash.page.wait_for_function("document.getElementById('labstate').textContent === 'lab is down'", timeout=10_000)
+        dash.wait_text("lab is down: lab nslab is not up", timeout=5)
+        assert dash.holders() == {"VI_1": "", "VI_2": "", "VI_3": ""}
+        # Still drawn from the lab file, still serving.
+        assert dash.page.locator("[data-node]").count() == len(ns_lab.lab.nodes)
+        assert _status(f"http://127.0.0.1:{port}/api/hello") == 200
+        dash.screenshot("lab-destroyed")
+        source.destroyed = False
+        dash.wait_holder("VI_1", "b1", timeout=20)
+        dash.wait_text("lab is up", timeout=5)
