@@ -152,9 +152,10 @@ class _InProcess:
 
 
 @contextmanager
-def _subprocess_dashboard(folder: Path, port: int, log: Path, lab_file: str) -> Iterator[str]:
+def _subprocess_dashboard(folder: Path, port: int, log: Path, lab_file: str, interval: float) -> Iterator[str]:
     """`labctl dashboard` started in FOLDER; stopped by its PID (its own process group)."""
     argv = [sys.executable, "-m", "labctl.cli", "dashboard", "--port", str(port), "-f", lab_file]
+    argv += ["--interval", str(interval)]
     with open(log, "ab") as out:
         proc = subprocess.Popen(argv, cwd=folder, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
     try:
@@ -229,7 +230,7 @@ def _serve(
     folder: Path, port: int, source: Any, token: str | None, interval: float, artifacts: Path, lab_file: str
 ) -> Iterator[str]:
     if source is None:
-        with _subprocess_dashboard(folder, port, artifacts / "dashboard.log", lab_file) as url:
+        with _subprocess_dashboard(folder, port, artifacts / "dashboard.log", lab_file, interval) as url:
             yield url
         return
     server = _InProcess(source, folder, port, token, interval)
