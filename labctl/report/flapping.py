@@ -39,8 +39,8 @@ def flapping(
     if decoded is None or end is None:
         return result
     finish = decoded.last_t if decoded.last_t is not None else end
-    # Who advertises at the end of the recording: the last three intervals after the cleanup.
-    final = max(end, finish - 3 * advert_int)
+    # Who advertises at the end of the recording: the last intervals after the cleanup.
+    final = max(end, finish - 2.5 * advert_int)
     per_vip: dict[str, Any] = {}
     outages: list[float] = []
     for vip in lab.vips:

@@ -49,6 +49,10 @@ CATALOGUE: dict[str, Any] = {
         ("captured", "impaired", "impaired_s", "transitions", "outage_per_transition_s", "max_outage_s",
          "silence_per_transition_s", "requests_during", "requests_failed_pct", "recovered", "recovered_after_s"),
         LEAF) | {"per_vip": ANY},
+    "split_brain": dict.fromkeys(
+        ("captured", "detected", "duration_s", "recovery_s", "recovered"), LEAF)
+        | dict.fromkeys(("cut", "client", "duplicate_holders", "polled_duplicates", "spells", "advertisers_at_end",
+                         "arp"), ANY),
     "expectations": ANY,
     "error": LEAF,
     "verdict": {"verdict": LEAF, "reasons": ANY},

@@ -64,3 +64,20 @@ def test_flapping_in_namespaces(ns_lab, tmp_path: Path):
     assert flaps["recovered"] is True
     assert flaps["outage_per_transition_s"] is not None
     assert summary["passed"], [e for e in summary["expectations"] if not e["passed"]]
+
+
+def test_split_brain_in_namespaces(ns_lab, tmp_path: Path):
+    summary = _run(ns_lab, tmp_path, "split-brain", {"cut_for": "10", "settle": "2", "after": "3", "rate": "5"})
+    split = summary["split_brain"]
+    print(json.dumps({k: v for k, v in split.items() if k != "spells"}, indent=1))
+    assert summary["error"] is None
+    assert split["cut"][0]["node"] == "b1" and split["cut"][0]["at"] == "host"
+    # b1 hears nobody: it claims VI_2 and VI_3 (it backs both up), while b2 and b3 keep them.
+    assert split["detected"] is True
+    assert split["duplicate_holders"] == {"VI_2": ["b1", "b2"], "VI_3": ["b1", "b3"]}
+    assert split["polled_duplicates"] == {"VI_2": ["b1", "b2"], "VI_3": ["b1", "b3"]}
+    assert 5.0 < split["duration_s"] < 12.0
+    assert split["recovered"] is True and split["recovery_s"] <= 2.0
+    # The client saw the VIPs announced from two balancers' MACs.
+    assert any(len(v["macs_of"]) == 2 for v in split["arp"].values()), split["arp"]
+    assert summary["passed"], [e for e in summary["expectations"] if not e["passed"]]
