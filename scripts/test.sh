@@ -3,6 +3,11 @@
 # then all three tiers (unit, integration with the real programs in network namespaces,
 # end-to-end on real VMs under qemu).
 set -euo pipefail
+# Root is needed (apt, network namespaces, libvirtd): from a user account the script runs itself
+# again through sudo; as root (a container, a VM with no sudo installed) it just goes on.
+if [ "$(id -u)" -ne 0 ]; then
+  exec sudo -E bash "$0" "$@"
+fi
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
 # Static checks first (seconds): lint and format, types, and the layers' import contracts.

@@ -688,6 +688,7 @@ def _register_scenarios() -> None:
     main.add_command(report)
     main.add_command(capture)
     main.add_command(__import__("labctl.cli.graph", fromlist=["graph"]).graph)
+    main.add_command(__import__("labctl.cli.dashboard", fromlist=["dashboard"]).dashboard)
 
 
 _register_scenarios()

@@ -102,8 +102,14 @@ def show(name: str) -> None:
     metavar="N",
     help="Run the scenario N times in a row and summarise the figures.",
 )
+@click.option(
+    "--narrate",
+    is_flag=True,
+    help="Before each action say what will happen and what VRRP theory predicts, and wait for Enter; "
+    "after it say what was measured. Needs a terminal (exit 2 when stdin is not one).",
+)
 @lab_option
-def run(name_or_path: str, sets: tuple[str, ...], as_json: bool, repeat: int, lab_path: Path) -> None:
+def run(name_or_path: str, sets: tuple[str, ...], as_json: bool, repeat: int, narrate: bool, lab_path: Path) -> None:
     """Run a scenario (a built-in NAME or a PATH) against the running lab. Results go to
     results/<scenario>-<timestamp>/ next to the lab file, with capture.pcap (the lab segment
     recorded from the host side when the lab is sandboxed). With --repeat N, each run goes to
@@ -111,7 +117,17 @@ def run(name_or_path: str, sets: tuple[str, ...], as_json: bool, repeat: int, la
 
     Exit 0 when every expectation held (PASSED), 1 when one failed (FAILED), 3 when only timing
     figures failed on a host too loaded to judge them (INCONCLUSIVE, reasons printed). With
-    --repeat: 1 if any run failed, else 3 if any was inconclusive, else 0."""
+    --repeat: 1 if any run failed, else 3 if any was inconclusive, else 0.
+
+    With --narrate (for a class) the terminal's live table gives way to the narration, which
+    also goes to events.jsonl, where `labctl dashboard` shows it."""
+    if narrate and repeat > 1:
+        raise click.UsageError("--narrate runs one scenario at a time: drop --repeat")
+    if narrate and not sys.stdin.isatty():
+        # Waiting for an Enter that can never come would hang a script; not waiting would
+        # silently drop what --narrate promises.
+        err_console.print("[bold red]error:[/] --narrate waits for Enter before each action: run it from a terminal")
+        sys.exit(2)
     overrides = parse_set_options(sets)
     try:
         lab = labfile.read_lab(lab_path)
@@ -132,8 +148,9 @@ def run(name_or_path: str, sets: tuple[str, ...], as_json: bool, repeat: int, la
             with open_live_lab(lab_path) as access:
                 series = _run_repeated(access, loaded, load, repeat, out, as_json)
             sys.exit(_print_repeat(series, out, as_json))
+        narrator = TerminalNarrator(err_console if as_json else console) if narrate else None
         with open_live_lab(lab_path) as access:
-            summary = run_with_view(access, loaded, out, quiet=as_json)
+            summary = run_with_view(access, loaded, out, quiet=as_json, narrator=narrator)
     _print_summary(summary, out, as_json)
     sys.exit(exit_code(summary))
 
@@ -230,19 +247,34 @@ def exit_code(summary: dict) -> int:
     return EXIT_CODES.get((summary.get("verdict") or {}).get("verdict", "fail"), 1)
 
 
-def run_with_view(access, loaded, out: Path, quiet: bool = False) -> dict:
-    """Run the engine with the live view (unless QUIET), then build the report."""
+class TerminalNarrator:
+    """--narrate: the engine's words on the terminal, and Enter to go on."""
+
+    def __init__(self, out: Console) -> None:
+        self.out = out
+
+    def before(self, text: str) -> None:
+        self.out.print(f"\n[bold]next:[/] {escape(text)}", highlight=False)
+        self.out.input("  [dim]press Enter to go on[/] ")
+
+    def after(self, text: str) -> None:
+        self.out.print(f"[bold]measured:[/] {escape(text)}", highlight=False)
+
+
+def run_with_view(access, loaded, out: Path, quiet: bool = False, narrator=None) -> dict:
+    """Run the engine with the live view (unless QUIET or narrating: the narration waits for
+    Enter in the foreground), then build the report."""
     from labctl.cli.live import live_table
     from labctl.report.build import build
     from labctl.scenario.engine import Engine
 
-    engine = Engine(access, loaded, out)
+    engine = Engine(access, loaded, out, narrator=narrator)
     journal = getattr(access, "journal", None)
     if journal is not None:
         from labctl.scenario.actions import Restorer
 
         engine.restorer = Restorer(journal=journal, journal_base=getattr(access, "state_folder", None))
-    if quiet:
+    if quiet or narrator is not None:
         engine.run()
     else:
         import threading

@@ -15,14 +15,17 @@ from pathlib import Path
 from labctl.errors import LabctlError
 from labctl.lab import netns
 from labctl.lab.lablog import log_to_lab
+from labctl.lab.linkshaping import HostLink
 from labctl.lab.packet_capture import CapturePoint
 from labctl.lab.processes import PopenLineStream
 from labctl.lab.running import RunningLab
+from labctl.lab.snapshot import read_node_state
 from labctl.lab.ssh import CommandResult, SshLineStream, SshSession
 from labctl.lab.state import LabState
 from labctl.lab.statecheck import check_state
 from labctl.model import labfile
 from labctl.model.lab import Lab
+from labctl.observe.snapshot import NodeSnapshot
 
 
 class LiveLab:
@@ -33,6 +36,7 @@ class LiveLab:
         self._run = run
         self._lock = threading.Lock()
         self._host_streams: list[PopenLineStream] = []
+        self._observers: dict[str, SshSession] = {}  # read_state's sessions, apart from the run's
 
     def _session(self, node: str, wait: float = 60.0) -> SshSession:
         with self._lock:
@@ -71,6 +75,36 @@ class LiveLab:
         # by labctl-vips.service): reaching it over SSH is all that is left to wait for.
         self._session(node, wait=300.0)
 
+    # -- for observers that must not wait on a dead node (labctl dashboard) --------------------
+
+    def is_up(self) -> bool:
+        """False once the lab has been destroyed under us (its rendered Vagrantfile is gone)."""
+        return self._run.has_vagrant_dir()
+
+    def running_nodes(self) -> set[str] | None:
+        """Nodes whose VM runs, asked of the hypervisor (None when only Vagrant could tell)."""
+        return self._run.running_domains()
+
+    def read_state(self, node: str, wait: float = 5.0) -> NodeSnapshot:
+        """One snapshot of NODE in one SSH round trip, over a session of the observer's own:
+        a node that does not answer costs WAIT seconds and no `vagrant ssh-config` (a running
+        scenario may be using Vagrant on it), and a broken session is dropped so the next call
+        connects afresh (someone else may have powered the node off and on)."""
+        with self._lock:
+            session = self._observers.get(node)
+        if session is None:
+            target = self._run.ssh_targets([node])[node]  # cached while the VM stays the same
+            session = SshSession.connect(target, self._run.namespace, self._run.state.known_hosts, wait=wait)
+            with self._lock:
+                self._observers[node] = session
+        try:
+            return read_node_state(session)
+        except Exception:
+            with self._lock:
+                self._observers.pop(node, None)
+            session.close()
+            raise
+
     # -- the host side of the lab network (sandboxed labs only) -------------------------------
 
     def capture_point(self) -> CapturePoint | None:
@@ -89,6 +123,21 @@ class LiveLab:
         return CapturePoint(
             namespace, bridge, f"bridge {bridge} of network {network} (host side, namespace {namespace})"
         )
+
+    def link(self, node: str) -> HostLink | None:
+        """NODE's tap on the lab bridge, inside the lab's namespace (None when the lab has no
+        sandbox): where link actions impair, cut or shape its traffic at no cost to the VM. A
+        tap is born with its VM: after a power cycle this names the new one."""
+        sandbox, namespace = self._run.sandbox, self._run.namespace
+        if sandbox is None or namespace is None:
+            return None
+        domain, network = f"labctl-{self._run.info.name}-{node}", f"labctl-{self.lab.name}"
+        proc = sandbox.virsh("domiflist", domain, check=False)
+        for line in proc.stdout.splitlines():
+            parts = line.split()  # Interface, Type, Source, Model, MAC
+            if len(parts) >= 3 and parts[2] == network and parts[0] != "-":
+                return HostLink(namespace, parts[0], f"{parts[0]}: {node}'s tap on {network} (namespace {namespace})")
+        raise LabctlError(f"{node} has no interface on {network}: {proc.stderr.strip() or 'is it running?'}")
 
     def host_stream(self, argv: list[str]) -> PopenLineStream | None:
         """Run ARGV on the host inside the lab's namespace (None when the lab has none)."""
@@ -110,6 +159,9 @@ class LiveLab:
         for stream in self._host_streams:
             if stream.returncode is None:
                 stream.stop()
+        for session in self._observers.values():
+            session.close()
+        self._observers.clear()
         self._run.close()
 
 

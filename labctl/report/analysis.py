@@ -19,6 +19,8 @@ from labctl.model.lab import Lab, Vip
 from labctl.observe.packets import Decoded
 from labctl.observe.snapshot import NodeSnapshot
 from labctl.report import handover as phases
+from labctl.report.flapping import flapping
+from labctl.report.splitbrain import split_brain
 from labctl.scenario.probe import ProbeRecord
 
 STABLE_OKS = 5  # successes in a row that end an outage
@@ -329,6 +331,10 @@ def analyze(run: RunData) -> dict[str, Any]:
     summary["inactconn"] = inactconn_summary(run)
     summary["real_down"] = _real_down(run, by_vip, all_actions)
     summary["capacity"] = _capacity(run, timelines)
+    summary["flapping"] = flapping(lab, run.events, run.packets, by_vip, outage)
+    summary["split_brain"] = split_brain(
+        lab, run.events, run.packets, by_vip, {n: v["duplicate_holders"] for n, v in summary["vips"].items()}
+    )
     summary["expectations"] = evaluate_expectations(run.expectations, summary)
     summary["error"] = run.info.get("error")
     summary["verdict"] = verdict(summary)

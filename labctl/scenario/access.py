@@ -3,6 +3,11 @@
 The engine never opens SSH connections or namespaces itself. `labctl.lab.access.open_live_lab`
 gives a LabAccess over real VMs; `labctl.scenario.nsaccess.NamespaceLab` gives one over network
 namespaces (tests, and a lab without VMs).
+
+Optional methods, used when present: `service(node, unit, op)` (services without systemd),
+`capture_point()` (where the host records the segment) and `link(node)` (a
+labctl.lab.linkshaping.HostLink: the host side of NODE's lab link, where link actions impair,
+cut or shape its traffic; None when there is none, and they run inside the node instead).
 """
 
 from __future__ import annotations

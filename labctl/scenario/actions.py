@@ -7,12 +7,15 @@ namespace lab does: there is no systemd there), otherwise with systemctl on the 
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from labctl.lab import linkshaping as ls
 from labctl.lab import safefiles
 from labctl.observe.parse import IpvsTimeouts, parse_ipvsadm_timeout
+from labctl.scenario import linkactions as link
 from labctl.scenario.access import LabAccess
 
 # `down`/`up` with a method: the failover scenario's one knob.
@@ -35,7 +38,11 @@ UNDO = {
     "keepalived-kill": "keepalived-start",
     "link-down": "link-up",
     "nginx-stop": "nginx-start",
+    "impair": "impair-clear",
+    "vrrp-cut": "vrrp-restore",
+    "shape": "unshape",
 }
+UNDOING = set(UNDO.values())
 # Which way an action pushes the lab: analysis measures outages after "down" actions and
 # recovery (preemption) after "up" ones.
 PHASE = {
@@ -49,11 +56,31 @@ PHASE = {
     "link-up": "up",
     "nginx-start": "up",
     "ipvs-timeouts": "config",
+    # Link changes degrade or split the lab without taking a node down: analysis reads them
+    # as spells (impairment, split brain, shaping), not as failovers.
+    "impair": "impair",
+    "impair-clear": "restore",
+    "vrrp-cut": "impair",
+    "vrrp-restore": "restore",
+    "shape": "config",
+    "unshape": "config",
 }
 
 
 class ActionFailed(RuntimeError):
     pass
+
+
+LinkAction = Callable[[LabAccess, str, dict[str, Any]], dict[str, Any]]
+# Changes to a node's lab link (labctl/scenario/linkactions.py), with the step's options.
+LINK_ACTIONS: dict[str, LinkAction] = {
+    "impair": link.impair,
+    "impair-clear": lambda access, node, _: link.clear_impairment(access, node),
+    "vrrp-cut": link.cut_vrrp,
+    "vrrp-restore": lambda access, node, _: link.restore_vrrp(access, node),
+    "shape": link.shape,
+    "unshape": lambda access, node, _: link.unshape(access, node),
+}
 
 
 def concrete(action: str, method: str | None) -> str:
@@ -132,7 +159,7 @@ class Restorer:
     def changed(self, node: str, action: str) -> None:
         if action in UNDO:
             self.pending[(node, _thing(action))] = UNDO[action]
-        elif PHASE.get(action) == "up":
+        elif action in UNDOING:
             self.pending.pop((node, _thing(action)), None)
         self.save()
 
@@ -211,6 +238,12 @@ def _thing(action: str) -> str:
         "link-up": "link",
         "nginx-stop": "nginx",
         "nginx-start": "nginx",
+        "impair": "impairment",
+        "impair-clear": "impairment",
+        "vrrp-cut": "vrrp",
+        "vrrp-restore": "vrrp",
+        "shape": "shaping",
+        "unshape": "shaping",
     }.get(action, "keepalived")
 
 
@@ -245,6 +278,11 @@ def perform(access: LabAccess, node: str, action: str, restorer: Restorer, optio
         )
         set_timeouts(access, node, wanted)
         details = {"before": current.to_dict(), "after": wanted.to_dict()}
+    elif action in LINK_ACTIONS:
+        try:
+            details = LINK_ACTIONS[action](access, node, options)
+        except ls.LinkError as exc:
+            raise ActionFailed(f"{node}: {action}: {exc}") from exc
     else:
         raise ActionFailed(f"unknown action {action}")
     restorer.changed(node, action)

@@ -28,6 +28,7 @@ from labctl.scenario import probe as probe_mod
 from labctl.scenario.access import LabAccess
 from labctl.scenario.clock import ClockOffset, measure_offset
 from labctl.scenario.model import Scenario, Step
+from labctl.scenario.narration import Narration, Narrator
 from labctl.scenario.packet_moments import key_moments
 from labctl.scenario.steps import all_kinds
 from labctl.scenario.streams import RecordedStream
@@ -119,12 +120,15 @@ class Engine:
         scenario: Scenario,
         out_dir: Path,
         on_event: Callable[[dict[str, Any]], None] | None = None,
+        narrator: Narrator | None = None,
     ) -> None:
         self.access = access
         self.lab = access.lab
         self.scenario = scenario
         self.out = out_dir
         self.on_event = on_event
+        self.narrator = narrator
+        self.last_event: dict[str, Any] | None = None
         self.live = LiveState()
         self.refs: dict[str, str] = {}
         self.restorer = actions.Restorer()
@@ -138,6 +142,7 @@ class Engine:
         self.packet_capture: PacketCapture | NodeCapture | None = None
         self.capture_info: dict[str, Any] | None = None
         self.host = HostLoad()
+        self._narration = Narration(self) if narrator is not None else None
 
     def request_stop(self) -> None:
         self._stop.set()
@@ -257,6 +262,7 @@ class Engine:
         record = {"t": time.time(), "kind": kind, **fields}
         log.info("%s %s: %s", self.scenario.name, kind, fields)
         runfiles.append_event(self.out / runfiles.EVENTS, record)
+        self.last_event = record
         if self.on_event is not None:
             self.on_event(record)
         return record
@@ -268,10 +274,28 @@ class Engine:
             self.live.step = f"{step.where}: {step.describe()}"
             self.event("step", where=step.where, step=step.describe())
             kind = all_kinds()[step.kind]
+            self._narrate_before(step)
             try:
                 kind.run(self, step)
             except (StepFailed, TargetError, actions.ActionFailed) as exc:
                 raise StepFailed(f"{step.where}: {step.kind}: {exc}") from exc
+            self._narrate_after(step)
+
+    def _narrate_before(self, step: Step) -> None:
+        if self.narrator is None or self._narration is None or step.kind != "action":
+            return
+        text = self._narration.before(step)
+        # Into events.jsonl before waiting: the dashboard shows it while the class reads it.
+        self.event("narration", phase="before", text=text)
+        self.narrator.before(text)
+
+    def _narrate_after(self, step: Step) -> None:
+        if self.narrator is None or self._narration is None:
+            return
+        said = self._narration.after(step, self.last_event)
+        if said:
+            self.event("narration", phase="after", text=said)
+            self.narrator.after(said)
 
     # -- what step kinds use (labctl/scenario/steps/) ---------------------------------------
 

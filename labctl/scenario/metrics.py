@@ -45,6 +45,14 @@ CATALOGUE: dict[str, Any] = {
         ("real", "manager", "requests", "failed", "failed_share", "left_table_after_s",
          "last_failure_after_s", "check_bound_s", "failures_stopped"), LEAF),
     "capacity": {"traffic_bps": LEAF, "rounds": ANY, "load_matches": LEAF, "matches_prediction": LEAF},
+    "flapping": dict.fromkeys(
+        ("captured", "impaired", "impaired_s", "transitions", "outage_per_transition_s", "max_outage_s",
+         "silence_per_transition_s", "requests_during", "requests_failed_pct", "recovered", "recovered_after_s"),
+        LEAF) | {"per_vip": ANY},
+    "split_brain": dict.fromkeys(
+        ("captured", "detected", "duration_s", "recovery_s", "recovered"), LEAF)
+        | dict.fromkeys(("cut", "client", "duplicate_holders", "polled_duplicates", "spells", "advertisers_at_end",
+                         "arp"), ANY),
     "expectations": ANY,
     "error": LEAF,
     "verdict": {"verdict": LEAF, "reasons": ANY},

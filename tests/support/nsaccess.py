@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from labctl.lab import netns
+from labctl.lab.linkshaping import HostLink
 from labctl.lab.packet_capture import CapturePoint
 from labctl.lab.processes import PopenLineStream, kill_group
 from labctl.lab.ssh import CommandResult, command_line
@@ -47,9 +48,11 @@ class NamespaceLab:
         workdir: Path,
         interface: str | None = None,
         capture_at: CapturePoint | None = None,
+        links: dict[str, HostLink] | None = None,
     ) -> None:
         self.lab = lab
         self.capture_at = capture_at
+        self.links = dict(links or {})
         self.namespaces = dict(namespaces)
         self.workdir = workdir
         self.interface = interface or lab.network.interface
@@ -136,6 +139,10 @@ class NamespaceLab:
     def capture_point(self) -> CapturePoint | None:
         """Where the segment is recorded (the client's bridge port, set by whoever built it)."""
         return self.capture_at
+
+    def link(self, node: str) -> HostLink | None:
+        """NODE's bridge port in the bridge namespace: the host side of its link, as a VM's tap."""
+        return self.links.get(node)
 
     # -- services (an optional LabAccess method: actions prefer it to systemctl) --------------
 

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from labctl.lab.linkshaping import HostLink
 from labctl.lab.packet_capture import CapturePoint
 from labctl.lab.render import BoxRef, RenderContext, node_files
 from labctl.model.lab import NetworkSettings, reference_lab
@@ -62,12 +63,13 @@ def ns_lab(lab_segment, tmp_path: Path):
     segment = lab_segment({n.name: f"{n.address}/24" for n in lab.nodes})
     # The client's bridge port hears everything the client does: VRRP and ARP are flooded to
     # it, and its own requests and their answers pass through it.
-    client_port = f"v{[n.name for n in lab.nodes].index(lab.clients[0].name) + 1}"
+    ports = {n.name: f"v{index}" for index, n in enumerate(lab.nodes, start=1)}
     access = NamespaceLab(
         lab,
         {n.name: segment.ns(n.name) for n in lab.nodes},
         tmp_path,
-        capture_at=CapturePoint(segment.bridge_ns, client_port, "client's bridge port"),
+        capture_at=CapturePoint(segment.bridge_ns, ports[lab.clients[0].name], "client's bridge port"),
+        links={name: HostLink(segment.bridge_ns, port, f"{name}'s bridge port") for name, port in ports.items()},
     )
     notify = (provision_dir() / "balancer" / "labctl-vrrp-notify").read_text()
     try:

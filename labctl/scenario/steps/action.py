@@ -1,13 +1,14 @@
-"""`action NAME`: break or repair a node (power, keepalived, link, nginx, IPVS timeouts), each
-change remembered so cleanup can put it back."""
+"""`action NAME`: break or repair a node (power, keepalived, link, nginx, IPVS timeouts, link
+impairments, VRRP cuts, rate shaping), each change remembered so cleanup can put it back."""
 
 from __future__ import annotations
 
 import difflib
 from typing import TYPE_CHECKING
 
+from labctl.lab import linkshaping
 from labctl.model.lab import Lab
-from labctl.scenario import actions
+from labctl.scenario import actions, linkactions
 from labctl.scenario.checks import Checker, Path, anything, number, target, text
 from labctl.scenario.model import Step
 from labctl.scenario.steps import StepKind, register
@@ -26,6 +27,12 @@ ACTIONS = (
     "nginx-stop",
     "nginx-start",
     "ipvs-timeouts",
+    "impair",
+    "impair-clear",
+    "vrrp-cut",
+    "vrrp-restore",
+    "shape",
+    "unshape",
     "down",
     "up",
 )
@@ -52,8 +59,38 @@ def check(check: Checker, step: Step, path: Path, lab: Lab | None, refs: set[str
         check.problem((*path, "method"), "only the down and up actions take a method")
     if value == "ipvs-timeouts" and not {"tcp", "tcpfin", "udp"} & set(options):
         check.problem((*path, "action"), "ipvs-timeouts needs tcp, tcpfin and/or udp")
+    _check_link(check, step, path)
     if isinstance(options.get("as"), str):
         refs.add(options["as"])  # later steps may name the node it acted on
+
+
+LINK_OPTIONS = {"impair": ("delay", "jitter", "loss", "direction", "at"), "vrrp-cut": ("direction", "at"),
+                "shape": ("rate",)}  # fmt: skip
+
+
+def _check_link(check: Checker, step: Step, path: Path) -> None:
+    """Link options belong to link actions; impair needs something to do, shape a rate."""
+    value, options = step.value, step.options
+    allowed = LINK_OPTIONS.get(str(value), ())
+    for name in sorted({o for names in LINK_OPTIONS.values() for o in names} - set(allowed)):
+        if name in options:
+            check.problem(
+                (*path, name), f"only {', '.join(a for a, o in LINK_OPTIONS.items() if name in o)} take {name}"
+            )
+    if value == "impair" and not {"delay", "jitter", "loss"} & set(options):
+        check.problem((*path, "action"), "impair needs delay, jitter and/or loss")
+    if value == "shape" and "rate" not in options:
+        check.problem((*path, "action"), "shape needs `rate:` (such as 10Mbit)")
+    if options.get("direction") not in (None, *linkshaping.DIRECTIONS):
+        check.problem((*path, "direction"), f"direction must be one of {', '.join(linkshaping.DIRECTIONS)}")
+    if options.get("at") not in (None, *linkactions.SIDES):
+        check.problem((*path, "at"), f"at must be one of {', '.join(linkactions.SIDES)}")
+    if "loss" in options and not _percent(options["loss"]):
+        check.problem((*path, "loss"), "loss is a percentage, 0-100")
+
+
+def _percent(value: object) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and 0 <= value <= 100
 
 
 def run(engine: Engine, step: Step) -> None:
@@ -81,6 +118,12 @@ register(
             "tcp": number(1, True),
             "tcpfin": number(1, True),
             "udp": number(1, True),
+            "delay": number(0),
+            "jitter": number(0),
+            "loss": number(0),
+            "direction": text,
+            "at": text,
+            "rate": text,
         },
         check=check,
         doc="break or repair a node; cleanup undoes it",
