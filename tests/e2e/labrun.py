@@ -44,6 +44,28 @@ def run_scenario(folder: Path, *args: str) -> tuple[subprocess.CompletedProcess[
     return proc, summary, results
 
 
+def scenario_started(folder: Path, *args: str) -> subprocess.Popen[str]:
+    """`labctl scenario run ARGS --json` started, not waited for (see scenario_finished)."""
+    return subprocess.Popen(
+        [*LABCTL, "scenario", "run", *args, "--json"],
+        cwd=folder,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        stdin=subprocess.DEVNULL,
+        text=True,
+    )
+
+
+def scenario_finished(
+    folder: Path, popen: subprocess.Popen[str], timeout: float = 900
+) -> tuple[subprocess.CompletedProcess[str], dict, Path]:
+    out, err = popen.communicate(timeout=timeout)
+    proc = subprocess.CompletedProcess(popen.args, popen.returncode, out, err)
+    summary = json.loads(out) if out.strip().startswith("{") else {}
+    results = sorted((folder / "results").iterdir(), key=lambda p: p.stat().st_mtime)[-1]
+    return proc, summary, results
+
+
 def assert_complete_results(results: Path) -> None:
     for name in ("summary.json", "events.jsonl", "report.md", "timeline.png", "run.json"):
         assert (results / name).is_file(), name

@@ -5,8 +5,6 @@ tests/support/dashboard_browser.watch_dashboard to watch VI_1 move)."""
 
 from __future__ import annotations
 
-import time
-
 import pytest
 
 from labctl.model import labfile
@@ -20,7 +18,6 @@ def test_dashboard_shows_the_running_lab(lab_dir, tmp_path):
     assert up.returncode == 0, up.stderr[-2000:]
     lab = labfile.read_lab(folder / "lab.yaml")
     artifacts = artifacts_dir(tmp_path / "artifacts", "e2e-dashboard")
-    started = time.monotonic()
     # `labctl dashboard --port P` as a subprocess in the lab folder, stopped by its PID.
     with watch_dashboard(folder, free_port(), artifacts=artifacts) as dash:
         dash.page.wait_for_function("document.getElementById('labstate').textContent === 'lab is up'", timeout=30_000)
@@ -39,4 +36,3 @@ def test_dashboard_shows_the_running_lab(lab_dir, tmp_path):
                 assert f"{real.name} " in ipvs, ipvs
         assert dash.holders() == {v.name: lab.elected_master(v) for v in lab.vips}
         dash.screenshot("e2e-every-vip-at-its-master")
-    assert time.monotonic() - started < 60

@@ -7,11 +7,12 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
 
-from tests.e2e.labrun import assert_complete_results, labctl, run_scenario
+from tests.e2e.labrun import assert_complete_results, labctl, run_scenario, scenario_finished, scenario_started
 
 pytestmark = pytest.mark.e2e
 
@@ -177,6 +178,34 @@ def test_capture_records_the_lab_segment_from_the_host_side(lab_dir):
     assert read.returncode == 0 and read.stdout.count("VRRPv2, Advertisement") >= 9
 
 
+def failover_watched_in_the_dashboard(folder: Path, tmp_path: Path):
+    """The power-off failover while `labctl dashboard` runs and chromium watches it: the page
+    shows every VIP on its planned master, VI_1 on its new holder a few seconds after b1 loses
+    power, and VI_1 back on b1 after preemption. A screenshot of each state is kept."""
+    from tests.support.dashboard_browser import artifacts_dir, free_port, watch_dashboard
+
+    artifacts = artifacts_dir(tmp_path / "artifacts", "e2e-failover-dashboard")
+    with watch_dashboard(folder, free_port(), artifacts=artifacts, interval=3.0) as dash:
+        for vip, master in (("VI_1", "b1"), ("VI_2", "b2"), ("VI_3", "b3")):
+            dash.wait_holder(vip, master, timeout=60)
+        dash.screenshot("1-every-vip-at-its-master")
+        started = scenario_started(folder, "failover", "--set", "method=poweroff")
+        # b2 should win; timing noise on emulated VMs may let b3 win (the report says so).
+        clock = time.monotonic()
+        dash.page.wait_for_selector(
+            '[data-vip="VI_1"][data-holder="b2"], [data-vip="VI_1"][data-holder="b3"]', timeout=120_000
+        )
+        print(f"dashboard: VI_1 moved in the page {time.monotonic() - clock:.1f} s after the run started",
+              file=sys.stderr)  # fmt: skip
+        dash.screenshot("2-vi1-moved")
+        dash.wait_holder("VI_1", "b1", timeout=400)  # preemption, once b1 has booted again
+        dash.screenshot("3-vi1-back-on-b1")
+        proc, summary, results = scenario_finished(folder, started)
+        dash.page.locator("#report-link").wait_for(timeout=60_000)
+        dash.screenshot("4-run-finished")
+    return proc, summary, results
+
+
 def tcpdump_reads(pcap: Path) -> list[str]:
     read = subprocess.run(["tcpdump", "-n", "-r", str(pcap)], capture_output=True, text=True)
     assert read.returncode == 0, read.stderr
@@ -184,9 +213,12 @@ def tcpdump_reads(pcap: Path) -> list[str]:
 
 
 @pytest.mark.parametrize("method", ["keepalived-stop", "poweroff"])
-def test_failover_measures_the_outage_and_matches_vrrp_theory(lab_dir, method):
+def test_failover_measures_the_outage_and_matches_vrrp_theory(lab_dir, method, tmp_path):
     folder = lab_dir[0]
-    proc, summary, results = run_scenario(folder, "failover", "--set", f"method={method}")
+    if method == "poweroff":
+        proc, summary, results = failover_watched_in_the_dashboard(folder, tmp_path)
+    else:
+        proc, summary, results = run_scenario(folder, "failover", "--set", f"method={method}")
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     assert_complete_results(results)
     assert summary["verdict"]["verdict"] == "pass", summary["verdict"]
