@@ -18,6 +18,7 @@ import json
 import logging
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import tarfile
@@ -35,6 +36,8 @@ from labctl.lab.box import BoxInfo, build_box
 from labctl.lab.loginkey import login_key
 from labctl.lab.state import LabState
 from labctl.model.lab import LibvirtSettings
+
+INSECURE_KEY_GLOB = "/usr/share/rubygems-integration/all/gems/vagrant-*/keys/vagrant"
 
 SSH_BASE_PORT = 2200
 
@@ -135,6 +138,14 @@ def banner_seen(namespace: str, port: int) -> bool:
         return False
 
 
+def older_box_keys() -> list[paramiko.PKey]:
+    """Vagrant's insecure key, which boxes before labctl's login key (box format 1) accept: so
+    that an older box's floor can be measured against the current one's."""
+    import glob
+
+    return [paramiko.RSAKey.from_private_key_file(p) for p in glob.glob(INSECURE_KEY_GLOB)]
+
+
 def ssh_ready(namespace: str, port: int, key: paramiko.PKey, deadline: float) -> paramiko.SSHClient | None:
     """Log in as vagrant and run `true`, retrying every half second until DEADLINE."""
     while time.monotonic() < deadline:
@@ -201,6 +212,8 @@ def measure_floor(
     with tempfile.TemporaryDirectory(prefix="labctl-floor-") as tmp:
         work = Path(tmp)
         key, key_parameter = throwaway_login_key(work)
+        if json.loads((box.path / "box.json").read_text()).get("format", 1) < 2:
+            key = older_box_keys()[0]
         settings = replace(settings, cmd_line=f"{settings.cmd_line} {key_parameter}")
         base = extract_image(box, work)
         disks = [overlay(base, work / f"vm{i}.qcow2") for i in range(vms)]
@@ -250,6 +263,8 @@ def main() -> None:
     args = parser.parse_args()
     if os.geteuid() != 0:
         raise SystemExit("bench/floor.py needs root (network namespace)")
+    # A TERM ends the run through the cleanup below: the VMs stopped, the namespace removed.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     box = cached_box(Path(args.box)) if args.box else build_box()
     result = measure_floor(box, args.vms, args.memory, args.analyze, args.cmd_line)
     if args.json:
