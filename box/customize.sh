@@ -37,7 +37,9 @@ in_guest systemctl mask apt-daily.timer apt-daily-upgrade.timer \
     systemd-binfmt.service proc-sys-fs-binfmt_misc.automount \
     dev-hugepages.mount sys-kernel-debug.mount sys-kernel-tracing.mount \
     sys-kernel-config.mount sys-fs-fuse-connections.mount \
-    getty@tty1.service >/dev/null 2>&1 || true
+    modprobe@dm_mod.service modprobe@drm.service modprobe@efi_pstore.service \
+    modprobe@loop.service modprobe@fuse.service modprobe@configfs.service \
+    systemd-network-generator.service getty@tty1.service >/dev/null 2>&1 || true
 # keepalived starts only once labctl has written its configuration; nginx only on the reals,
 # where provisioning enables it.
 in_guest systemctl disable keepalived.service nginx.service >/dev/null 2>&1 || true
