@@ -120,7 +120,8 @@ def test_box_holds_what_vagrant_libvirt_needs(built_box: BoxInfo) -> None:
     assert metadata == {"provider": "libvirt", "format": "qcow2", "virtual_size": 4}
     assert 'synced_folder ".", "/vagrant", disabled: true' in vagrantfile
     assert built_box.kernel.stat().st_size > 1_000_000
-    assert built_box.initrd.stat().st_size > 1_000_000
+    # MODULES=list: only what mounts the virtio root disk (MODULES=most made it 36 MB).
+    assert 1_000_000 < built_box.initrd.stat().st_size < 16_000_000
     assert built_box.size == built_box.box_file.stat().st_size
     assert (built_box.path / "build.log").is_file()
 
