@@ -21,6 +21,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import signal
 import subprocess
 import sys
 import tempfile
@@ -152,6 +153,7 @@ def main() -> None:
     args = parser.parse_args()
     if os.geteuid() != 0:
         raise SystemExit("bench/up.py needs root (sandboxes, namespaces)")
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # clean up (VMs, namespaces) on TERM too
     box = build_box()
     figures: dict[str, float] = {}
     say(f"floor: six bare qemu VMs of box {box.name}")
