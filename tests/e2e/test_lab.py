@@ -251,3 +251,37 @@ def test_failover_measures_the_outage_and_matches_vrrp_theory(lab_dir, method, t
     # Whatever the scenario did, the lab is back as planned.
     status = json.loads(labctl(folder, "status", "--json").stdout)
     assert {v: e["holders"] for v, e in status["vips"].items()} == {"VI_1": ["b1"], "VI_2": ["b2"], "VI_3": ["b3"]}
+
+
+def test_sigterm_in_the_middle_of_failover_puts_every_node_back(lab_dir):
+    """`kill` (SIGTERM) once b1 is powered off: labctl runs the scenario's cleanup as after
+    Ctrl-C (b1 powered on again), exits, and the lab ends as planned."""
+    import signal
+
+    folder = lab_dir[0]
+    started_at = time.time()
+    popen = scenario_started(folder, "failover", "--set", "method=poweroff")
+    deadline = time.monotonic() + 300
+    powered_off = False
+    while time.monotonic() < deadline and not powered_off:
+        time.sleep(1)
+        runs = [p for p in (folder / "results").iterdir() if p.stat().st_mtime >= started_at - 1]
+        for run in runs:
+            events = (run / "events.jsonl").read_text() if (run / "events.jsonl").exists() else ""
+            powered_off |= '"action": "power-off"' in events
+    assert powered_off, "the scenario never powered b1 off"
+    popen.send_signal(signal.SIGTERM)
+    out, err = popen.communicate(timeout=600)
+    assert popen.returncode != 0, out[-2000:]
+    # Nothing left to restore, and b1 is back: it takes VI_1 again once it has booted.
+    restore = labctl(folder, "scenario", "restore")
+    assert restore.returncode == 0 and "nothing to restore" in restore.stdout, restore.stdout + restore.stderr
+    deadline = time.monotonic() + 180
+    while True:
+        status = json.loads(labctl(folder, "status", "--json").stdout or "{}")
+        holders = {v: e["holders"] for v, e in status.get("vips", {}).items()}
+        if holders == {"VI_1": ["b1"], "VI_2": ["b2"], "VI_3": ["b3"]} or time.monotonic() > deadline:
+            break
+        time.sleep(5)
+    assert holders == {"VI_1": ["b1"], "VI_2": ["b2"], "VI_3": ["b3"]}, err[-2000:]
+    assert status["nodes"]["b1"]["vm"] == "running"
