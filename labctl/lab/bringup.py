@@ -15,7 +15,7 @@ from typing import Any, Protocol
 from labctl.errors import LabctlError
 from labctl.lab import hosthttp, verify
 from labctl.lab.lablog import log_to_lab
-from labctl.lab.provision import NodeReport, provision_node
+from labctl.lab.provision import NodeReport, provision_node, quick_check
 from labctl.lab.render import node_files
 from labctl.lab.running import RunInfo, RunningLab
 from labctl.lab.snapshot import SECTIONS as SNAPSHOT_SECTIONS
@@ -159,12 +159,12 @@ def _up_and_provision(run: RunningLab, lab: Lab, ctx, names: list[str], progress
             board.set(name, "waiting for vagrant up to finish")
             vagrant_done.wait()
             opened = run.sessions([name], wait=wait)[name]
-        report = provision_node(
-            opened.get(),
-            node_files(lab, lab.node(name), ctx),
-            on_phase=lambda phase: board.set(name, phase),
-            snapshot_sections=sections,
-        )
+        files = node_files(lab, lab.node(name), ctx)
+        report = quick_check(opened.get(), files, sections) if sections else None
+        if report is None:
+            report = provision_node(
+                opened.get(), files, on_phase=lambda phase: board.set(name, phase), snapshot_sections=sections
+            )
         board.set(name, report.summary())
         log.info("provisioned %s: %s", name, report.summary())
         return report

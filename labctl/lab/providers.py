@@ -96,7 +96,6 @@ class Libvirt:
         if proc.returncode != 0:
             raise LabctlError(f"cannot power off {node}: {proc.stderr.strip() or proc.stdout.strip()}")
 
-
     def halt_all(self, run: RunningLab, timeout: float) -> list[str]:
         """Every running VM asked to shut down at once (ACPI power button: systemd-logind powers
         the guest off cleanly), where `vagrant halt` goes one VM after the other; a VM still

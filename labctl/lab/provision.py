@@ -66,6 +66,26 @@ def files_as_tar(files: list[RenderedFile]) -> bytes:
     return buffer.getvalue()
 
 
+def files_digest(files: list[RenderedFile]) -> str:
+    return hashlib.sha256(files_as_tar(files)).hexdigest()
+
+
+def quick_check(
+    session: SshSession, files: list[RenderedFile], snapshot_sections: tuple[str, ...]
+) -> NodeReport | None:
+    """On a lab that already runs: one round trip with no file sent. A NodeReport (skipped, with
+    the node's snapshot) when the node was last provisioned with exactly FILES; None when it
+    needs provisioning (then call provision_node)."""
+    started = time.monotonic()
+    script = (provision_dir() / "common" / "quick-check.sh").read_text()
+    result = session.run(["sh", "-c", script, "labctl-quick", files_digest(files), *snapshot_sections], sudo=True)
+    if result.rc != 0 or not any(line == SKIPPED for line in result.stdout.splitlines()):
+        return None
+    report = NodeReport(session.node, skipped=True, snapshot=parse_snapshot(session.node, result.stdout))
+    report.seconds = time.monotonic() - started
+    return report
+
+
 def provision_node(
     session: SshSession,
     files: list[RenderedFile],
@@ -83,7 +103,7 @@ def provision_node(
     phase("configuring")
     script = (provision_dir() / "common" / "sync-and-run.sh").read_text()
     archive = files_as_tar(files)
-    digest = "" if force else hashlib.sha256(archive).hexdigest()
+    digest = "" if force else files_digest(files)
     argv = ["sh", "-c", script, "labctl-sync", digest, *snapshot_sections]
     result = session.run(argv, sudo=True, timeout=900, stdin=archive)
     if result.rc != 0:

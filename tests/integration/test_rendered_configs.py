@@ -151,6 +151,7 @@ def test_every_rendered_shell_script_parses(tmp_path, manager):
     root = Path(__file__).parents[2] / "provision"
     for script in (
         root / "common" / "sync-and-run.sh",
+        root / "common" / "quick-check.sh",
         root / "common" / "labctl-snapshot.sh",
         root / "client" / "http-check.sh",
     ):

@@ -21,6 +21,7 @@ from tests.support.nslab import _nginx_conf
 pytestmark = pytest.mark.integration
 
 SYNC = (provision_dir() / "common" / "sync-and-run.sh").read_text()
+QUICK = (provision_dir() / "common" / "quick-check.sh").read_text()
 SNAPSHOT = (provision_dir() / "common" / "labctl-snapshot.sh").read_text()
 
 
@@ -42,14 +43,21 @@ def node(tmp_path: Path):
     etc = tmp_path / "etc"
     etc.mkdir()
 
-    def sync(files: list[RenderedFile], digest: str | None = None, *sections: str) -> subprocess.CompletedProcess:
+    def run(script: str, files: list[RenderedFile], digest: str | None, sections: tuple[str, ...], stdin: bytes):
         archive = files_as_tar(files)
         digest = hashlib.sha256(archive).hexdigest() if digest is None else digest
-        inner = 'mount --bind "$0" /etc && exec sh -c "$1" labctl-sync "$2" "${@:3}"'
-        argv = ["unshare", "--mount", "--propagation", "private", "bash", "-c", inner, str(etc), SYNC, digest]
-        return subprocess.run([*argv, *sections], input=archive, capture_output=True, timeout=60)
+        inner = 'mount --bind "$0" /etc && exec sh -c "$1" labctl-node "$2" "${@:3}"'
+        argv = ["unshare", "--mount", "--propagation", "private", "bash", "-c", inner, str(etc), script, digest]
+        return subprocess.run([*argv, *sections], input=stdin, capture_output=True, timeout=60)
+
+    def sync(files: list[RenderedFile], digest: str | None = None, *sections: str) -> subprocess.CompletedProcess:
+        return run(SYNC, files, digest, sections, files_as_tar(files))
+
+    def quick(files: list[RenderedFile], *sections: str) -> subprocess.CompletedProcess:
+        return run(QUICK, files, None, sections, b"")
 
     sync.etc = etc  # type: ignore[attr-defined]
+    sync.quick = quick  # type: ignore[attr-defined]
     return sync
 
 
@@ -66,6 +74,16 @@ def test_unchanged_files_skip_provision_and_the_snapshot_comes_in_the_same_round
     assert "@@sample " in out and "@@hostname" in out and out.rstrip().endswith("@@end")
     # An empty digest (labctl's "force") runs provision.sh whatever the stamp says.
     assert "changed: ran" in node(files, "").stdout.decode()
+
+
+def test_the_quick_check_sends_no_file_and_answers_with_a_snapshot_or_needed(node):
+    files = node_files('echo "changed: ran"')
+    assert "provision: needed" in node.quick(files, "hostname").stdout.decode()  # never provisioned
+    assert node(files).returncode == 0
+    out = node.quick(files, "hostname").stdout.decode()
+    assert out.startswith("provision: skipped\n@@sample ") and "@@hostname" in out and "changed:" not in out
+    other = files[:2] + [RenderedFile("site.conf", "listen 8080;\n")]
+    assert node.quick(other, "hostname").stdout.decode() == "provision: needed\n"
 
 
 def test_a_changed_file_or_a_failed_run_provisions_again(node):
