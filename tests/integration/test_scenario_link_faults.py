@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -81,3 +82,36 @@ def test_split_brain_in_namespaces(ns_lab, tmp_path: Path):
     # The client saw the VIPs announced from two balancers' MACs.
     assert any(len(v["macs_of"]) == 2 for v in split["arp"].values()), split["arp"]
     assert summary["passed"], [e for e in summary["expectations"] if not e["passed"]]
+
+
+def test_capacity_traffic_in_namespaces(ns_lab, tmp_path: Path):
+    """The reference lab's links shaped to 10 Mbit/s, 15 Mbit/s offered over its 3 VIPs, b1
+    powered off: b2 carries VI_1 and VI_2 (a full link), b3 its own VI_3 (half a link)."""
+    summary = _run(
+        ns_lab,
+        tmp_path,
+        "capacity-traffic",
+        {"link": "10Mbit", "traffic": "15Mbit", "down": "b1", "down_for": "12", "settle": "5"},
+    )
+    out = tmp_path / "results" / "capacity-traffic"
+    figures = summary["traffic"]
+    print(json.dumps({k: v for k, v in figures.items() if k != "series"}, indent=1))
+    assert summary["error"] is None
+    assert figures["link_bps"] == 10e6 and 14.5e6 <= figures["offered_bps"] <= 15.5e6
+    for node, seen in figures["baseline"]["nodes"].items():
+        assert 45 <= seen["load_pct"] <= 55, (node, seen)  # 5 of 10 Mbit/s each
+    (failure,) = summary["capacity"]["failures"]
+    assert failure["down"] == "b1"
+    b2, b3 = failure["survivors"]["b2"], failure["survivors"]["b3"]
+    assert b2["predicted_pct"] == 100.0 and b3["predicted_pct"] == 50.0
+    assert b2["load_pct"] >= 90 and 40 <= b3["load_pct"] <= 60
+    assert b3["loss_pct"] <= 2
+    assert (out / "load.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert summary["passed"], [e for e in summary["expectations"] if not e["passed"]]
+    # The links are back as they were: no shaping left on any port.
+    bridge = ns_lab.links["b1"].namespace
+    from labctl.lab import netns
+
+    for port in ("v1", "v2", "v3"):
+        shown = subprocess.run(netns.exec_argv(bridge, ["tc", "qdisc", "show", "dev", port]), capture_output=True)
+        assert b"tbf" not in shown.stdout
