@@ -15,7 +15,7 @@ from labctl.report.build import build
 from labctl.resources import scenarios_dir
 from labctl.scenario.engine import Engine
 from labctl.scenario.loader import read_scenario
-from tests.support.nslab import ns_lab  # noqa: F401 - a fixture
+from tests.support.nslab import ns_lab, planned_lab  # noqa: F401 - a fixture
 
 pytestmark = pytest.mark.integration
 
@@ -115,3 +115,22 @@ def test_capacity_traffic_in_namespaces(ns_lab, tmp_path: Path):
     for port in ("v1", "v2", "v3"):
         shown = subprocess.run(netns.exec_argv(bridge, ["tc", "qdisc", "show", "dev", port]), capture_output=True)
         assert b"tbf" not in shown.stdout
+
+
+@pytest.mark.parametrize("ns_lab", [planned_lab(6)], indirect=True, ids=["6-vips"])
+def test_capacity_traffic_with_the_planners_six_vips(ns_lab, tmp_path: Path):
+    """The planner's answer measured: 6 VIPs (two masters per balancer, their backups on
+    different peers), b1 off: b2 and b3 each take one of b1's VIPs, 75 % of a link each."""
+    summary = _run(
+        ns_lab,
+        tmp_path,
+        "capacity-traffic",
+        {"link": "10Mbit", "traffic": "15Mbit", "down": "b1", "down_for": "12", "settle": "5"},
+    )
+    (failure,) = summary["traffic"]["failures"]
+    print(json.dumps(failure, indent=1))
+    for node in ("b2", "b3"):
+        seen = failure["survivors"][node]
+        assert seen["predicted_pct"] == 75.0 and len(seen["vips"]) == 3
+        assert 68 <= seen["load_pct"] <= 82 and seen["loss_pct"] <= 2
+    assert summary["passed"], [e for e in summary["expectations"] if not e["passed"]]
