@@ -51,7 +51,8 @@ CATALOGUE: dict[str, Any] = {
         | dict.fromkeys(("per_vip_bps", "series", "downs", "baseline", "failures"), ANY),
     "flapping": dict.fromkeys(
         ("captured", "impaired", "impaired_s", "transitions", "outage_per_transition_s", "max_outage_s",
-         "silence_per_transition_s", "requests_during", "requests_failed_pct", "recovered", "recovered_after_s"),
+         "claim_silence_s", "claim_theory_s", "requests_during", "requests_failed_pct", "recovered",
+         "recovered_after_s"),
         LEAF) | {"per_vip": ANY},
     "split_brain": dict.fromkeys(
         ("captured", "detected", "duration_s", "recovery_s", "recovered"), LEAF)

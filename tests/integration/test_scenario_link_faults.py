@@ -62,6 +62,7 @@ def test_flapping_in_namespaces(ns_lab, tmp_path: Path):
     # A backup claims only after the master-down interval of silence (3 x 1 s + skew).
     claims = [c for c in vi1["changes"] if c["from"] == "b1"]
     assert claims and all(c["silence_s"] > 2.5 for c in claims), claims
+    assert abs(flaps["claim_silence_s"] - flaps["claim_theory_s"]) < 0.3  # 3 x 1 s + (256-101)/256
     assert flaps["recovered"] is True
     assert flaps["outage_per_transition_s"] is not None
     assert summary["passed"], [e for e in summary["expectations"] if not e["passed"]]
