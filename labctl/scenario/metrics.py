@@ -56,8 +56,8 @@ CATALOGUE: dict[str, Any] = {
         LEAF) | {"per_vip": ANY},
     "split_brain": dict.fromkeys(
         ("captured", "detected", "duration_s", "recovery_s", "recovered"), LEAF)
-        | dict.fromkeys(("cut", "client", "duplicate_holders", "polled_duplicates", "spells", "advertisers_at_end",
-                         "arp"), ANY),
+        | dict.fromkeys(("cut", "client", "client_after", "duplicate_holders", "polled_duplicates", "spells",
+                         "advertisers_at_end", "arp"), ANY),
     "expectations": ANY,
     "error": LEAF,
     "verdict": {"verdict": LEAF, "reasons": ANY},
