@@ -341,7 +341,7 @@ def analyze(run: RunData) -> dict[str, Any]:
     )
     if summary["traffic"] is not None:
         # For scripts: per balancer taken down, each survivor's measured load against the plan.
-        summary["capacity"] = summary["capacity"] or {}
+        summary["capacity"] = summary["capacity"] or {"rounds": []}
         summary["capacity"]["failures"] = [
             {
                 "down": f["down"],

@@ -70,7 +70,10 @@ def build(folder: Path) -> dict[str, Any]:
     if summary.get("traffic"):
         load_plot(run.lab, summary["traffic"], folder / LOAD_PNG)
     (folder / runfiles.REPORT).write_text(markdown(run, summary))
-    page = report_html(run, summary, (folder / runfiles.TIMELINE).read_bytes())
+    load = folder / LOAD_PNG
+    page = report_html(
+        run, summary, (folder / runfiles.TIMELINE).read_bytes(), load.read_bytes() if load.exists() else None
+    )
     (folder / REPORT_HTML).write_text(page, encoding="utf-8")
     return summary
 

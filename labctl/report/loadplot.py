@@ -25,14 +25,25 @@ def load_plot(lab: Lab, figures: dict[str, Any], path: Path) -> None:
     link = figures.get("link_bps")
     fig, ax = plt.subplots(figsize=(12, 4.5))
     colours = {b.name: plt.cm.tab10(i % 10) for i, b in enumerate(lab.balancers)}
-    for node, points in sorted(series.items()):
-        ax.plot([t - t0 for t, _ in points], [bps / 1e6 for _, bps in points], label=node, color=colours.get(node))
+    styles = ("-", "--", ":", "-.")  # equal loads overlap exactly: the styles keep them apart
+    for index, (node, points) in enumerate(sorted(series.items())):
+        ax.plot(
+            [t - t0 for t, _ in points],
+            [bps / 1e6 for _, bps in points],
+            label=node,
+            color=colours.get(node),
+            linestyle=styles[index % len(styles)],
+            linewidth=1.8,
+        )
     if link:
         ax.axhline(link / 1e6, color="black", linestyle="--", linewidth=1, label=f"link {link / 1e6:g} Mbit/s")
     for failure in figures.get("failures") or []:
+        off_start, off_end = failure.get("off") or failure["window"]
         start, end = failure["window"]
-        ax.axvspan(start - t0, end - t0, color=colours.get(failure["down"], "grey"), alpha=0.08)
-        ax.text((start + end) / 2 - t0, (link or 1e6) / 1e6 * 1.04, f"{failure['down']} off", ha="center", fontsize=9)
+        colour = colours.get(failure["down"], "grey")
+        ax.axvspan(off_start - t0, off_end - t0, color=colour, alpha=0.06)
+        ax.axvspan(start - t0, end - t0, color=colour, alpha=0.12)  # the steady window measured
+        ax.text((off_start + off_end) / 2 - t0, (link or 1e6) / 1e6 * 1.04, f"{failure['down']} off", ha="center")
     ax.set_xlabel("seconds")
     ax.set_ylabel("incoming Mbit/s (host-side tap)")
     ax.set_ylim(bottom=0, top=max((link or 0) / 1e6 * 1.15, ax.get_ylim()[1]))

@@ -104,7 +104,9 @@ def traffic(
         up = min(later, key=lambda u: u["t_start"]) if later else None
         end = up["t_start"] if up else max(o.t for o in offered)
         window = _window(lab, series, per_vip, link, down["t_end"] + settle, end, victim, holders_at, total)
-        failures.append({"down": victim, "window": window["window"], "survivors": window["nodes"]})
+        failures.append(
+            {"down": victim, "off": [down["t_start"], end], "window": window["window"], "survivors": window["nodes"]}
+        )
     result["failures"] = failures
     loads = [s["load_pct"] for f in failures for s in f["survivors"].values() if s["load_pct"] is not None]
     losses = [s["loss_pct"] for f in failures for s in f["survivors"].values() if s["loss_pct"] is not None]
