@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # Install what labctl, its tests and a real lab need on a fresh Debian/Ubuntu machine (as root):
 # Vagrant with vagrant-libvirt, libvirt and qemu, mmdebstrap for the offline box, keepalived,
-# ipvsadm, nginx and sshd for the integration tests, nftables (link impairments, VRRP cuts) and
-# iperf3 (traffic experiments), chromium (the dashboard's browser tests, driven by Playwright
-# without its own browser download); then labctl itself in .venv.
+# ipvsadm, nginx and sshd for the integration tests, nftables (link impairments, VRRP cuts),
+# chromium (the dashboard's browser tests, driven by Playwright without its own browser
+# download); then labctl itself in .venv.
 set -euo pipefail
 # Root is needed (apt, network namespaces, libvirtd): from a user account the script runs itself
 # again through sudo; as root (a container, a VM with no sudo installed) it just goes on.
@@ -16,7 +16,7 @@ packages=(
   vagrant vagrant-libvirt libvirt-daemon-system libvirt-daemon-driver-qemu libvirt-clients
   dnsmasq-base qemu-system-x86 qemu-utils mmdebstrap
   keepalived ipvsadm nginx-light openssh-server openssh-client sudo iproute2 procps curl tcpdump
-  nftables iperf3
+  nftables
   chromium
   python3 python3-venv
 )

@@ -123,11 +123,12 @@ def netem_add(interface: str, delay_ms: float, jitter_ms: float, loss_pct: float
     return argv
 
 
-def tbf_add(interface: str, rate_bps: float, latency_ms: float = 50.0) -> list[str]:
+def tbf_add(interface: str, rate_bps: float, latency_ms: float = 100.0) -> list[str]:
     """A token bucket as the root qdisc of INTERFACE: what leaves it is held to RATE_BPS. The
-    bucket holds about 10 ms at the rate (at least two full frames), so the rate is kept over
-    short spans too; packets waiting longer than LATENCY_MS are dropped (a full link)."""
-    burst = max(int(rate_bps / 8 / 100), 2 * 1514 + 100)
+    bucket holds 50 ms at the rate (at least two full frames), like a switch port's buffer: a
+    sender that stalls for a moment and catches up is not punished; packets that would wait
+    longer than LATENCY_MS are dropped (a full link)."""
+    burst = max(int(rate_bps / 8 / 20), 2 * 1514 + 100)
     return [
         "tc", "qdisc", "replace", "dev", checked_interface(interface), "root",
         "tbf", "rate", f"{int(rate_bps)}bit", "burst", str(burst), "latency", f"{latency_ms:g}ms",

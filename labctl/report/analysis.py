@@ -14,6 +14,7 @@ import statistics
 from dataclasses import dataclass, field
 from typing import Any, TypedDict
 
+from labctl.lab.tapcounters import Count
 from labctl.model import planner as plan
 from labctl.model.lab import Lab, Vip
 from labctl.observe.packets import Decoded
@@ -21,7 +22,9 @@ from labctl.observe.snapshot import NodeSnapshot
 from labctl.report import handover as phases
 from labctl.report.flapping import flapping
 from labctl.report.splitbrain import split_brain
+from labctl.report.traffic import traffic
 from labctl.scenario.probe import ProbeRecord
+from labctl.scenario.traffic import Offered
 
 STABLE_OKS = 5  # successes in a row that end an outage
 MIN_DUPLICATE_S = 0.5  # shorter overlaps are sampling artefacts of a normal hand-over
@@ -41,6 +44,8 @@ class RunData:
     expectations: list[dict[str, Any]] = field(default_factory=list)
     info: dict[str, Any] = field(default_factory=dict)
     packets: Decoded | None = None  # the lab segment as captured from the host side
+    counters: list[Count] = field(default_factory=list)  # host-side link byte counters
+    offered: list[Offered] = field(default_factory=list)  # the traffic sender's records
 
 
 # Figures whose judgement depends on the balancers keeping time: on a host too loaded for that,
@@ -331,6 +336,22 @@ def analyze(run: RunData) -> dict[str, Any]:
     summary["inactconn"] = inactconn_summary(run)
     summary["real_down"] = _real_down(run, by_vip, all_actions)
     summary["capacity"] = _capacity(run, timelines)
+    summary["traffic"] = traffic(
+        lab, run.events, run.counters, run.offered, lambda name, t: holders_at(timelines[name], t)
+    )
+    if summary["traffic"] is not None:
+        # For scripts: per balancer taken down, each survivor's measured load against the plan.
+        summary["capacity"] = summary["capacity"] or {"rounds": []}
+        summary["capacity"]["failures"] = [
+            {
+                "down": f["down"],
+                "survivors": {
+                    node: {k: s[k] for k in ("load_pct", "loss_pct", "predicted_pct")}
+                    for node, s in f["survivors"].items()
+                },
+            }
+            for f in summary["traffic"]["failures"]
+        ]
     summary["flapping"] = flapping(lab, run.events, run.packets, by_vip, outage)
     summary["split_brain"] = split_brain(
         lab, run.events, run.packets, by_vip, {n: v["duplicate_holders"] for n, v in summary["vips"].items()}

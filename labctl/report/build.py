@@ -16,12 +16,15 @@ matplotlib.use("Agg")  # files only: no display on a CI machine or over SSH
 import matplotlib.pyplot as plt  # noqa: E402
 from rich.table import Table  # noqa: E402
 
+from labctl.lab import tapcounters  # noqa: E402
 from labctl.model.lab import Vip  # noqa: E402
 from labctl.observe.packets import decode_pcap  # noqa: E402
 from labctl.observe.snapshot import parse_snapshots  # noqa: E402
 from labctl.report import analysis  # noqa: E402
+from labctl.report.loadplot import LOAD_PNG, load_plot  # noqa: E402
 from labctl.scenario import runfiles  # noqa: E402
 from labctl.scenario.probe import parse_probe_lines  # noqa: E402
+from labctl.scenario.traffic import COUNTERS, parse_offered  # noqa: E402
 from labctl.templating import render  # noqa: E402
 
 
@@ -39,8 +42,13 @@ def load_run(folder: Path) -> analysis.RunData:
     pcap = folder / runfiles.PCAP
     offset = (info.get("capture") or {}).get("clock_offset") or 0.0
     packets = decode_pcap(pcap, info["lab"]["ipvs"]["port"], offset) if pcap.exists() else None
+    counters = folder / COUNTERS
+    senders = sorted(folder.glob("traffic-*.txt"))
+    offered = [o for raw in senders for o in parse_offered(raw.read_text(errors="replace"))]
     return analysis.RunData(
         packets=packets,
+        counters=tapcounters.parse_lines(counters.read_text(errors="replace")) if counters.exists() else [],
+        offered=offered,
         lab=runfiles.lab_from_dict(info["lab"]),
         params=info.get("params", {}),
         events=runfiles.read_events(folder / runfiles.EVENTS),
@@ -59,8 +67,13 @@ def build(folder: Path) -> dict[str, Any]:
     summary = analysis.analyze(run)
     runfiles.write_json(folder / runfiles.SUMMARY, summary)
     timeline(run, summary, folder / runfiles.TIMELINE)
+    if summary.get("traffic"):
+        load_plot(run.lab, summary["traffic"], folder / LOAD_PNG)
     (folder / runfiles.REPORT).write_text(markdown(run, summary))
-    page = report_html(run, summary, (folder / runfiles.TIMELINE).read_bytes())
+    load = folder / LOAD_PNG
+    page = report_html(
+        run, summary, (folder / runfiles.TIMELINE).read_bytes(), load.read_bytes() if load.exists() else None
+    )
     (folder / REPORT_HTML).write_text(page, encoding="utf-8")
     return summary
 

@@ -54,6 +54,10 @@ def flapping(
             if seen.get("outage_s") is not None:
                 outages.append(seen["outage_s"])
         planned = lab.elected_master(vip)
+        for change in changes:
+            if change["from"] == planned and change["to"] in vip.priorities:
+                # VRRP theory for the claim: the claimer's master-down interval.
+                change["theory_s"] = round(3 * advert_int + (256 - vip.priorities[change["to"]]) / 256, 4)
         back = [c["t"] for c in changes if c["t"] >= end and c["to"] == planned]
         per_vip[vip.name] = {
             "planned_master": planned,
@@ -64,7 +68,11 @@ def flapping(
         }
     during = [r for records in probes.values() for r in records if start <= r.t <= end]
     failed = sum(1 for r in during if not r.ok)
-    silences = [c["silence_s"] for v in per_vip.values() for c in v["changes"]]
+    # How long the planned master was silent before a backup claimed its VIP: the master-down
+    # interval when VRRP keeps its timers (the way back is immediate: the master's next advert).
+    claims = [c for v in per_vip.values() for c in v["changes"] if c["from"] == v["planned_master"]]
+    silences = [c["silence_s"] for c in claims]
+    theory = [c["theory_s"] for c in claims if "theory_s" in c]
     recovered = all(v["advertisers_at_end"] == [v["planned_master"]] for v in per_vip.values())
     result.update(
         {
@@ -73,7 +81,8 @@ def flapping(
             "per_vip": per_vip,
             "outage_per_transition_s": round(statistics.mean(outages), 3) if outages else None,
             "max_outage_s": round(max(outages), 3) if outages else None,
-            "silence_per_transition_s": round(statistics.mean(silences), 3) if silences else None,
+            "claim_silence_s": round(statistics.mean(silences), 3) if silences else None,
+            "claim_theory_s": round(statistics.mean(theory), 3) if theory else None,
             "requests_during": len(during),
             "requests_failed_pct": round(100 * failed / len(during), 1) if during else None,
             "recovered": recovered,

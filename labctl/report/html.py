@@ -66,8 +66,11 @@ def handovers(summary: dict[str, Any]) -> list[tuple[dict[str, Any], str, dict[s
     return found
 
 
-def report_html(run: analysis.RunData, summary: dict[str, Any], timeline_png: bytes | None) -> str:
-    """The run's report as one HTML page; TIMELINE_PNG (timeline.png's bytes) is embedded."""
+def report_html(
+    run: analysis.RunData, summary: dict[str, Any], timeline_png: bytes | None, load_png: bytes | None = None
+) -> str:
+    """The run's report as one HTML page; TIMELINE_PNG (timeline.png's bytes) and LOAD_PNG
+    (load.png's, for a traffic run) are embedded."""
     t0 = _t0(run)
     verdict = summary.get("verdict") or {"verdict": "fail", "reasons": []}
     packets = summary.get("packets") or {}
@@ -94,6 +97,7 @@ def report_html(run: analysis.RunData, summary: dict[str, Any], timeline_png: by
             explanation=paragraphs(run.info.get("explanation") or ""),
             raw_vips=json.dumps(summary["vips"], indent=2, sort_keys=True, default=str),
             timeline_uri=png_data_uri(timeline_png) if timeline_png else "",
+            load_uri=png_data_uri(load_png) if load_png else "",
             rel=lambda t: f"{t - t0:+.3f}" if t else "-",
             fmt=_fmt,
             disruption_lines=disruption_lines,

@@ -36,6 +36,9 @@ def split_brain(
         "cut": [{"node": c.node, "start": c.start, "end": c.end, **c.details} for c in cuts],
         "captured": decoded is not None,
         "client": _client(probes, lab, start, restored),
+        # After the restore the client may still send to the MAC the losing side announced,
+        # until its ARP entry is refreshed (unless the winner announces itself again).
+        "client_after": _client(probes, lab, restored, None) if restored is not None else None,
         "polled_duplicates": {
             name: sorted({h for d in found if d["end"] >= start for h in d["holders"]})
             for name, found in polled.items()

@@ -44,15 +44,20 @@ CATALOGUE: dict[str, Any] = {
     "real_down": dict.fromkeys(
         ("real", "manager", "requests", "failed", "failed_share", "left_table_after_s",
          "last_failure_after_s", "check_bound_s", "failures_stopped"), LEAF),
-    "capacity": {"traffic_bps": LEAF, "rounds": ANY, "load_matches": LEAF, "matches_prediction": LEAF},
+    "capacity": {"traffic_bps": LEAF, "rounds": ANY, "load_matches": LEAF, "matches_prediction": LEAF,
+                 "failures": ANY},
+    "traffic": dict.fromkeys(("link_bps", "offered_bps", "max_survivor_load_pct", "max_loss_pct",
+                              "matches_prediction"), LEAF)
+        | dict.fromkeys(("per_vip_bps", "series", "downs", "baseline", "failures"), ANY),
     "flapping": dict.fromkeys(
         ("captured", "impaired", "impaired_s", "transitions", "outage_per_transition_s", "max_outage_s",
-         "silence_per_transition_s", "requests_during", "requests_failed_pct", "recovered", "recovered_after_s"),
+         "claim_silence_s", "claim_theory_s", "requests_during", "requests_failed_pct", "recovered",
+         "recovered_after_s"),
         LEAF) | {"per_vip": ANY},
     "split_brain": dict.fromkeys(
         ("captured", "detected", "duration_s", "recovery_s", "recovered"), LEAF)
-        | dict.fromkeys(("cut", "client", "duplicate_holders", "polled_duplicates", "spells", "advertisers_at_end",
-                         "arp"), ANY),
+        | dict.fromkeys(("cut", "client", "client_after", "duplicate_holders", "polled_duplicates", "spells",
+                         "advertisers_at_end", "arp"), ANY),
     "expectations": ANY,
     "error": LEAF,
     "verdict": {"verdict": LEAF, "reasons": ANY},

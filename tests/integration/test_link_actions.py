@@ -12,10 +12,10 @@ from pathlib import Path
 
 import pytest
 
-from labctl.lab import netns
+from labctl.lab import netns, tapcounters
 from labctl.lab.linkshaping import HostLink
 from labctl.model.lab import NetworkSettings, reference_lab
-from labctl.scenario import actions
+from labctl.scenario import actions, traffic
 from labctl.scenario.actions import ActionFailed, Restorer, perform
 from tests.support import netmeasure
 from tests.support.nsaccess import NamespaceLab
@@ -179,3 +179,42 @@ def test_without_netem_a_delay_is_refused_with_the_reason(pair):
 def test_link_actions_are_disruptions_of_their_own_phase():
     assert actions.PHASE["impair"] == actions.PHASE["vrrp-cut"] == "impair"
     assert actions.UNDO["shape"] == "unshape"
+
+
+def test_tbf_holds_the_traffic_toward_a_node_to_its_rate(pair):
+    segment, access = pair
+    free = netmeasure.tcp_rate(segment.ns("c1"), segment.ns("b1"), "10.10.1.2", seconds=2)
+    restorer = Restorer()
+    details = perform(access, "b1", "shape", restorer, {"rate": "10Mbit"})
+    assert details == {"at": "host", "interface": "v1", "rate_bps": 10e6}
+    assert "tbf" in segment.run(None, ["tc", "qdisc", "show", "dev", "v1"]).stdout
+    shaped = netmeasure.tcp_rate(segment.ns("c1"), segment.ns("b1"), "10.10.1.2", seconds=4)
+    back = netmeasure.tcp_rate(segment.ns("b1"), segment.ns("c1"), "10.10.1.100", seconds=2)
+    print(f"tbf 10 Mbit/s toward b1: TCP {free / 1e6:.0f} -> {shaped / 1e6:.2f} Mbit/s; from b1 {back / 1e6:.0f}")
+    assert 8.5e6 <= shaped <= 10.6e6
+    assert free > 50e6 and back > 50e6  # only the direction toward b1 is held
+    perform(access, "b1", "unshape", restorer)
+    assert "tbf" not in segment.run(None, ["tc", "qdisc", "show", "dev", "v1"]).stdout
+
+
+def test_tap_counters_show_offered_and_delivered_rates(pair, tmp_path: Path):
+    """20 Mbit/s of paced UDP from c1 into b1's link shaped to 10 Mbit/s: the sender's records
+    say 20 were offered, b1's port counters say 10 got through."""
+    segment, access = pair
+    perform(access, "b1", "shape", Restorer(), {"rate": "10Mbit"})
+    counters = traffic.start_counters(access, "b1", tmp_path / "counters.txt", 0.5)
+    spec = traffic.TrafficSpec(("10.10.1.2",), 20e6, port=9, duration=5)
+    sender, where = traffic.start_sender(access, "c1", spec, tmp_path / "traffic.txt", "t", None)
+    assert where == "c1"
+    assert sender.wait(20)
+    counters.stop()
+    offered = traffic.parse_offered((tmp_path / "traffic.txt").read_text())
+    first, last = offered[0], offered[-1]
+    offered_bps = 8 * (last.bytes_total - first.bytes_total) / (last.t - first.t)
+    counts = tapcounters.parse_lines((tmp_path / "counters.txt").read_text())
+    series = [bps for t, bps in tapcounters.rates(counts, "v1") if first.t + 0.5 < t <= last.t]
+    delivered = sum(series) / len(series)
+    print(f"offered {offered_bps / 1e6:.2f} Mbit/s, b1's shaped port carried {delivered / 1e6:.2f} Mbit/s")
+    assert 19e6 <= offered_bps <= 21e6
+    assert 9.0e6 <= delivered <= 10.5e6
+    assert {c.interface for c in counts} >= {"v1", "v2", "br0"}

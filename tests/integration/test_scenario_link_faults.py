@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -14,7 +15,7 @@ from labctl.report.build import build
 from labctl.resources import scenarios_dir
 from labctl.scenario.engine import Engine
 from labctl.scenario.loader import read_scenario
-from tests.support.nslab import ns_lab  # noqa: F401 - a fixture
+from tests.support.nslab import ns_lab, planned_lab  # noqa: F401 - a fixture
 
 pytestmark = pytest.mark.integration
 
@@ -61,6 +62,7 @@ def test_flapping_in_namespaces(ns_lab, tmp_path: Path):
     # A backup claims only after the master-down interval of silence (3 x 1 s + skew).
     claims = [c for c in vi1["changes"] if c["from"] == "b1"]
     assert claims and all(c["silence_s"] > 2.5 for c in claims), claims
+    assert abs(flaps["claim_silence_s"] - flaps["claim_theory_s"]) < 0.3  # 3 x 1 s + (256-101)/256
     assert flaps["recovered"] is True
     assert flaps["outage_per_transition_s"] is not None
     assert summary["passed"], [e for e in summary["expectations"] if not e["passed"]]
@@ -80,4 +82,56 @@ def test_split_brain_in_namespaces(ns_lab, tmp_path: Path):
     assert split["recovered"] is True and split["recovery_s"] <= 2.0
     # The client saw the VIPs announced from two balancers' MACs.
     assert any(len(v["macs_of"]) == 2 for v in split["arp"].values()), split["arp"]
+    assert summary["passed"], [e for e in summary["expectations"] if not e["passed"]]
+
+
+def test_capacity_traffic_in_namespaces(ns_lab, tmp_path: Path):
+    """The reference lab's links shaped to 10 Mbit/s, 15 Mbit/s offered over its 3 VIPs, b1
+    powered off: b2 carries VI_1 and VI_2 (a full link), b3 its own VI_3 (half a link)."""
+    summary = _run(
+        ns_lab,
+        tmp_path,
+        "capacity-traffic",
+        {"link": "10Mbit", "traffic": "15Mbit", "down": "b1", "down_for": "12", "settle": "5"},
+    )
+    out = tmp_path / "results" / "capacity-traffic"
+    figures = summary["traffic"]
+    print(json.dumps({k: v for k, v in figures.items() if k != "series"}, indent=1))
+    assert summary["error"] is None
+    assert figures["link_bps"] == 10e6 and 14.5e6 <= figures["offered_bps"] <= 15.5e6
+    for node, seen in figures["baseline"]["nodes"].items():
+        assert 45 <= seen["load_pct"] <= 55, (node, seen)  # 5 of 10 Mbit/s each
+    (failure,) = summary["capacity"]["failures"]
+    assert failure["down"] == "b1"
+    b2, b3 = failure["survivors"]["b2"], failure["survivors"]["b3"]
+    assert b2["predicted_pct"] == 100.0 and b3["predicted_pct"] == 50.0
+    assert b2["load_pct"] >= 90 and 40 <= b3["load_pct"] <= 60
+    assert b3["loss_pct"] <= 2
+    assert (out / "load.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert summary["passed"], [e for e in summary["expectations"] if not e["passed"]]
+    # The links are back as they were: no shaping left on any port.
+    bridge = ns_lab.links["b1"].namespace
+    from labctl.lab import netns
+
+    for port in ("v1", "v2", "v3"):
+        shown = subprocess.run(netns.exec_argv(bridge, ["tc", "qdisc", "show", "dev", port]), capture_output=True)
+        assert b"tbf" not in shown.stdout
+
+
+@pytest.mark.parametrize("ns_lab", [planned_lab(6)], indirect=True, ids=["6-vips"])
+def test_capacity_traffic_with_the_planners_six_vips(ns_lab, tmp_path: Path):
+    """The planner's answer measured: 6 VIPs (two masters per balancer, their backups on
+    different peers), b1 off: b2 and b3 each take one of b1's VIPs, 75 % of a link each."""
+    summary = _run(
+        ns_lab,
+        tmp_path,
+        "capacity-traffic",
+        {"link": "10Mbit", "traffic": "15Mbit", "down": "b1", "down_for": "12", "settle": "5"},
+    )
+    (failure,) = summary["traffic"]["failures"]
+    print(json.dumps(failure, indent=1))
+    for node in ("b2", "b3"):
+        seen = failure["survivors"][node]
+        assert seen["predicted_pct"] == 75.0 and len(seen["vips"]) == 3
+        assert 68 <= seen["load_pct"] <= 82 and seen["loss_pct"] <= 2
     assert summary["passed"], [e for e in summary["expectations"] if not e["passed"]]

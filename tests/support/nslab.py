@@ -17,7 +17,8 @@ import pytest
 from labctl.lab.linkshaping import HostLink
 from labctl.lab.packet_capture import CapturePoint
 from labctl.lab.render import BoxRef, RenderContext, node_files
-from labctl.model.lab import NetworkSettings, reference_lab
+from labctl.model import planner
+from labctl.model.lab import Lab, NetworkSettings, Vip, reference_lab
 from labctl.resources import provision_dir
 from tests.support.nsaccess import NamespaceLab
 
@@ -56,10 +57,24 @@ def _keepalived_conf(lab, workdir: Path, node: str) -> Path:
     return conf
 
 
+def planned_lab(vip_count: int, name: str = "nslab") -> Lab:
+    """The reference lab with the planner's VIP matrix for VIP_COUNT VIPs (one failure
+    tolerated): VI_i at 10.10.1.<10 i>, virtual_router_id 54 + i."""
+    balancers = [b.name for b in reference_lab().balancers]
+    matrix = planner.build_matrix(balancers, vip_count, 1)
+    vips = tuple(
+        Vip(f"VI_{order.index}", f"10.10.1.{10 * order.index}", 54 + order.index, dict(order.priorities))
+        for order in matrix
+    )
+    return replace(reference_lab(name), vips=vips)
+
+
 @pytest.fixture
-def ns_lab(lab_segment, tmp_path: Path):
+def ns_lab(lab_segment, tmp_path: Path, request: pytest.FixtureRequest):
+    """The reference lab in namespaces; parametrize indirectly with a Lab for another one."""
     keepalived, nginx = _program("keepalived"), _program("nginx")
-    lab = replace(reference_lab("nslab"), network=NetworkSettings(interface="eth0"))
+    base = getattr(request, "param", None) or reference_lab("nslab")
+    lab = replace(base, network=NetworkSettings(interface="eth0"))
     segment = lab_segment({n.name: f"{n.address}/24" for n in lab.nodes})
     # The client's bridge port hears everything the client does: VRRP and ARP are flooded to
     # it, and its own requests and their answers pass through it.

@@ -48,7 +48,7 @@ def test_qdisc_commands():
     assert ls.netem_add("vnet0", 0, 0, 10)[-2:] == ["loss", "10%"]
     tbf = ls.tbf_add("vnet0", 10e6)
     assert tbf[tbf.index("rate") + 1] == "10000000bit"
-    assert int(tbf[tbf.index("burst") + 1]) >= 12500  # 10 ms at 10 Mbit/s
+    assert int(tbf[tbf.index("burst") + 1]) == 62500  # 50 ms at 10 Mbit/s
     assert ls.qdisc_unsupported("Error: Specified qdisc kind is unknown.")
 
 

@@ -47,13 +47,13 @@ def kind_of(name: str) -> StepKind:
 
 
 # The order in which error messages and `labctl scenario show` list the kinds.
-ORDER = ("probe", "stop_probe", "capture", "stop_capture", "wait", "wait_until", "action", "expect",
-         "foreach", "note", "mark")  # fmt: skip
+ORDER = ("probe", "stop_probe", "capture", "stop_capture", "traffic", "stop_traffic", "counters", "stop_counters",
+         "wait", "wait_until", "action", "expect", "foreach", "note", "mark")  # fmt: skip
 
 
 def all_kinds() -> dict[str, StepKind]:
     """Every registered kind (the built-in modules are imported on first use)."""
-    from labctl.scenario.steps import action, capture, expect, foreach, notes, probe, wait  # noqa: F401
+    from labctl.scenario.steps import action, capture, expect, foreach, notes, probe, traffic, wait  # noqa: F401
 
     rank = {name: i for i, name in enumerate(ORDER)}
     return dict(sorted(REGISTRY.items(), key=lambda item: rank.get(item[0], len(rank))))

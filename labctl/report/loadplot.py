@@ -1,0 +1,56 @@
+"""load.png: each balancer's incoming rate over a traffic run against its shaped link, with the
+spans during which a balancer was powered off (the traffic experiment's picture)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import matplotlib
+
+matplotlib.use("Agg")  # files only
+import matplotlib.pyplot as plt  # noqa: E402
+
+from labctl.model.lab import Lab  # noqa: E402
+
+LOAD_PNG = "load.png"
+
+
+def load_plot(lab: Lab, figures: dict[str, Any], path: Path) -> None:
+    series = figures.get("series") or {}
+    starts = [points[0][0] for points in series.values() if points]
+    if not starts:
+        return
+    t0 = min(starts)
+    link = figures.get("link_bps")
+    fig, ax = plt.subplots(figsize=(12, 4.5))
+    colours = {b.name: plt.cm.tab10(i % 10) for i, b in enumerate(lab.balancers)}
+    styles = ("-", "--", ":", "-.")  # equal loads overlap exactly: the styles keep them apart
+    for index, (node, points) in enumerate(sorted(series.items())):
+        ax.plot(
+            [t - t0 for t, _ in points],
+            [bps / 1e6 for _, bps in points],
+            label=node,
+            color=colours.get(node),
+            linestyle=styles[index % len(styles)],
+            linewidth=1.8,
+        )
+    if link:
+        ax.axhline(link / 1e6, color="black", linestyle="--", linewidth=1, label=f"link {link / 1e6:g} Mbit/s")
+    for failure in figures.get("failures") or []:
+        off_start, off_end = failure.get("off") or failure["window"]
+        start, end = failure["window"]
+        colour = colours.get(failure["down"], "grey")
+        ax.axvspan(off_start - t0, off_end - t0, color=colour, alpha=0.06)
+        ax.axvspan(start - t0, end - t0, color=colour, alpha=0.12)  # the steady window measured
+        ax.text((off_start + off_end) / 2 - t0, (link or 1e6) / 1e6 * 1.04, f"{failure['down']} off", ha="center")
+    ax.set_xlabel("seconds")
+    ax.set_ylabel("incoming Mbit/s (host-side tap)")
+    ax.set_ylim(bottom=0, top=max((link or 0) / 1e6 * 1.15, ax.get_ylim()[1]))
+    offered = figures.get("offered_bps") or 0
+    ax.set_title(f"load per balancer: {offered / 1e6:.1f} Mbit/s offered over {len(lab.vips)} VIPs")
+    ax.legend(loc="upper right", fontsize=9)
+    ax.grid(alpha=0.3)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)

@@ -1,0 +1,78 @@
+"""The link experiments on real VMs (the session's reference lab, fixture `lab_dir`): a split
+brain detected and recovered from, and the traffic experiment with one balancer powered off.
+Both leave the lab as planned (every VIP at its planned master, no shaping or filter left).
+
+Needs on the host: nftables (`nft`, for the VRRP cut on a tap) and tc (iproute2); nothing new
+in the box (the offered load is a Python sender on the host side of the lab network).
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+
+import pytest
+
+from labctl.lab import netns
+from labctl.lab.sandbox import namespace_for
+from tests.e2e.labrun import PNG_MAGIC, assert_complete_results, labctl, run_scenario
+
+pytestmark = pytest.mark.e2e
+
+PLANNED = {"VI_1": ["b1"], "VI_2": ["b2"], "VI_3": ["b3"]}
+# The scale: each link stands for 1 Gbit/s, the load for 1.5 Gbit/s. An emulated VM must take
+# in a full link (about 1000 frames/s at 10 Mbit/s); if it cannot, lower both, keeping 2:3.
+LINK, TRAFFIC = "10Mbit", "15Mbit"
+
+
+def _as_planned(folder) -> None:
+    status = json.loads(labctl(folder, "status", "--json").stdout)
+    assert {v: e["holders"] for v, e in status["vips"].items()} == PLANNED
+
+
+def _nothing_left_on_the_taps(name: str) -> None:
+    """No labctl table and no shaping on any interface of the lab's namespace."""
+    ns = namespace_for(name)
+    tables = subprocess.run(netns.exec_argv(ns, ["nft", "list", "tables"]), capture_output=True, text=True).stdout
+    assert "labctl_" not in tables
+    qdiscs = subprocess.run(netns.exec_argv(ns, ["tc", "qdisc", "show"]), capture_output=True, text=True).stdout
+    assert " tbf " not in qdiscs and " netem " not in qdiscs
+
+
+def test_split_brain_is_detected_and_the_lab_recovers(lab_dir):
+    """About 40 s: VRRP cut toward b1 for 8 s; b1 claims VI_2 and VI_3 beside their masters."""
+    folder, name, _, _ = lab_dir
+    proc, summary, results = run_scenario(folder, "split-brain", "--set", "cut_for=8", "--set", "after=4")
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert_complete_results(results)
+    split = summary["split_brain"]
+    assert split["cut"][0]["at"] == "host"  # on b1's tap: nothing changed inside the VM
+    assert split["detected"] is True
+    assert split["duplicate_holders"] == {"VI_2": ["b1", "b2"], "VI_3": ["b1", "b3"]}
+    assert split["duration_s"] >= 3.0
+    assert split["recovered"] is True and split["recovery_s"] <= 3.0
+    _as_planned(folder)
+    _nothing_left_on_the_taps(name)
+
+
+def test_traffic_with_one_balancer_off_fills_the_survivor_that_takes_two_vips(lab_dir):
+    """About 2.5 min (b1's reboot included): links shaped to 10 Mbit/s, 15 Mbit/s offered over
+    3 VIPs, b1 powered off for 20 s: b2 carries VI_1 and VI_2 (a full link), b3 half a link."""
+    folder, name, _, _ = lab_dir
+    proc, summary, results = run_scenario(
+        folder,
+        "capacity-traffic",
+        "--set", "down=b1", "--set", f"link={LINK}", "--set", f"traffic={TRAFFIC}",
+        "--set", "down_for=20", "--set", "settle=5",
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert (results / "load.png").read_bytes()[:8] == PNG_MAGIC
+    (failure,) = summary["capacity"]["failures"]
+    assert failure["down"] == "b1"
+    b2, b3 = failure["survivors"]["b2"], failure["survivors"]["b3"]
+    print(json.dumps(failure))
+    assert b2["predicted_pct"] == 100.0 and b3["predicted_pct"] == 50.0
+    assert b2["load_pct"] >= 90
+    assert 40 <= b3["load_pct"] <= 60
+    _as_planned(folder)
+    _nothing_left_on_the_taps(name)
