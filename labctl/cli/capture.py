@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import sys
 import time
 from datetime import datetime
 from pathlib import Path
@@ -12,9 +11,8 @@ import click
 from rich.console import Console
 from rich.table import Table
 
-from labctl.cli.options import lab_option
+from labctl.cli.options import lab_option, read_lab_or_exit
 from labctl.errors import LabctlError
-from labctl.model import labfile
 
 console = Console(soft_wrap=False)
 err_console = Console(stderr=True, soft_wrap=True)
@@ -57,12 +55,7 @@ def capture(seconds: float | None, output: Path | None, as_json: bool, lab_path:
     from labctl.observe.packets import decode_pcap
     from labctl.report.packet_overview import overview
 
-    try:
-        lab = labfile.read_lab(lab_path)
-    except labfile.LabFileError as exc:
-        for problem in exc.problems:
-            err_console.print(str(problem), markup=False, highlight=False)
-        sys.exit(2)
+    lab = read_lab_or_exit(lab_path)
     stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
     path = output or lab_path.resolve().parent / "results" / f"capture-{stamp}.pcap"
     with open_live_lab(lab_path) as access:

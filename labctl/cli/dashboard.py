@@ -2,18 +2,15 @@
 
 from __future__ import annotations
 
-import sys
 import webbrowser
 from pathlib import Path
 
 import click
 from rich.console import Console
 
-from labctl.cli.options import lab_option
-from labctl.model import labfile
+from labctl.cli.options import lab_option, read_lab_or_exit
 
 console = Console(soft_wrap=True)
-err_console = Console(stderr=True, soft_wrap=True)
 
 
 @click.command("dashboard")
@@ -51,12 +48,7 @@ def dashboard(port: int, host: str, open_browser: bool, interval: float, lab_pat
     from labctl.dashboard.runs import RunFollower
     from labctl.dashboard.sources import LiveLabSource
 
-    try:
-        lab = labfile.read_lab(lab_path)
-    except labfile.LabFileError as exc:
-        for problem in exc.problems:
-            err_console.print(str(problem), markup=False, highlight=False)
-        sys.exit(2)
+    lab = read_lab_or_exit(lab_path)
     token = None if is_loopback(host) else new_token()
     results = lab_path.resolve().parent / "results"
     hub = Hub(Poller(LiveLabSource(lab, lab_path), interval), RunFollower(results, lab))

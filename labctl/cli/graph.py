@@ -2,17 +2,14 @@
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 import click
 from rich.console import Console
 
-from labctl.cli.options import lab_option
-from labctl.model import labfile
+from labctl.cli.options import lab_option, read_lab_or_exit
 
 console = Console(soft_wrap=True)
-err_console = Console(stderr=True, soft_wrap=True)
 
 
 def _picture_path(ctx: click.Context, param: click.Parameter, value: Path | None) -> Path | None:
@@ -52,12 +49,7 @@ def graph(lab_path: Path, output: Path | None) -> None:
     """
     from labctl.report.topology import save, topology_figure
 
-    try:
-        lab = labfile.read_lab(lab_path)
-    except labfile.LabFileError as exc:
-        for problem in exc.problems:
-            err_console.print(str(problem), markup=False, highlight=False)
-        sys.exit(2)
+    lab = read_lab_or_exit(lab_path)
     target = output or lab_path.resolve().parent / "topology.svg"
     target.parent.mkdir(parents=True, exist_ok=True)
     save(topology_figure(lab), target)

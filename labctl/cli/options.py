@@ -7,6 +7,10 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import click
+from rich.console import Console
+
+from labctl.model import labfile
+from labctl.model.lab import Lab
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -24,3 +28,15 @@ def lab_option(func: F) -> F:
         type=click.Path(dir_okay=False, path_type=Path),
         help=LAB_OPTION_HELP,
     )(func)
+
+
+def read_lab_or_exit(lab_path: Path) -> Lab:
+    """The lab file read, or every problem printed as `lab.yaml:LINE: key.path: reason` and exit
+    2: for commands that also run on their own, outside LabctlGroup's handling."""
+    try:
+        return labfile.read_lab(lab_path)
+    except labfile.LabFileError as exc:
+        err = Console(stderr=True, soft_wrap=True)
+        for problem in exc.problems:
+            err.print(str(problem), markup=False, highlight=False)
+        raise SystemExit(2) from None

@@ -75,6 +75,16 @@ def vip_list(check: Checker, value: Any, path: Path) -> bool:
     return False
 
 
+def known_vips(check: Checker, vips: Any, path: Path, lab: Lab | None) -> None:
+    """Each VRRP instance named in a `vips:` list exists in LAB (when the lab is known)."""
+    if lab is None or not isinstance(vips, list):
+        return
+    known = {v.name for v in lab.vips}
+    for i, vip in enumerate(vips):
+        if vip not in known:
+            check.problem((*path, "vips", i), f"no VRRP instance {vip!r} ({', '.join(sorted(known))})")
+
+
 def target(check: Checker, value: Any, path: Path, lab: Lab | None, refs: set[str]) -> None:
     """A node, role, `{master_of: VI_1}` or a remembered ref that the lab has."""
     try:

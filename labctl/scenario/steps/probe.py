@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 from labctl.model.lab import Lab
 from labctl.scenario import probe as probe_mod
 from labctl.scenario import runfiles
-from labctl.scenario.checks import Checker, Path, anything, boolean, number, target, text, vip_list
+from labctl.scenario.checks import Checker, Path, anything, boolean, known_vips, number, target, text, vip_list
 from labctl.scenario.model import Step
 from labctl.scenario.steps import StepKind, register
 
@@ -22,11 +22,7 @@ def check(check: Checker, step: Step, path: Path, lab: Lab | None, refs: set[str
     if "on" in options:
         target(check, options["on"], (*path, "on"), lab, refs)
     vips = options.get("vips", "all")
-    if lab is not None and isinstance(vips, list):
-        known = {v.name for v in lab.vips}
-        for i, vip in enumerate(vips):
-            if vip not in known:
-                check.problem((*path, "vips", i), f"no VRRP instance {vip!r} ({', '.join(sorted(known))})")
+    known_vips(check, vips, path, lab)
 
 
 def run(engine: Engine, step: Step) -> None:

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 from labctl.model import planner
 from labctl.model.lab import Lab
 from labctl.scenario import traffic
-from labctl.scenario.checks import Checker, Path, number, text, vip_list
+from labctl.scenario.checks import Checker, Path, known_vips, number, text, vip_list
 from labctl.scenario.linkactions import host_link
 from labctl.scenario.model import Step
 from labctl.scenario.steps import StepKind, register
@@ -28,11 +28,7 @@ def check(check: Checker, step: Step, path: Path, lab: Lab | None, refs: set[str
         except planner.PlanError as exc:
             check.problem((*path, "rate"), str(exc))
     vips = step.options.get("vips", "all")
-    if lab is not None and isinstance(vips, list):
-        known = {v.name for v in lab.vips}
-        for i, vip in enumerate(vips):
-            if vip not in known:
-                check.problem((*path, "vips", i), f"no VRRP instance {vip!r} ({', '.join(sorted(known))})")
+    known_vips(check, vips, path, lab)
 
 
 def run(engine: Engine, step: Step) -> None:
