@@ -45,13 +45,15 @@ def dashboard(port: int, host: str, open_browser: bool, interval: float, lab_pat
     from labctl.dashboard.app import is_loopback, make_app, new_token
     from labctl.dashboard.hub import Hub
     from labctl.dashboard.poller import Poller
-    from labctl.dashboard.runs import RunFollower
+    from labctl.dashboard.runs import RunFollower, RunReadings
     from labctl.dashboard.sources import LiveLabSource
 
     lab = read_lab_or_exit(lab_path)
     token = None if is_loopback(host) else new_token()
     results = lab_path.resolve().parent / "results"
-    hub = Hub(Poller(LiveLabSource(lab, lab_path), interval), RunFollower(results, lab))
+    # While a scenario runs, the poller reads the run's own polling files instead of the VMs.
+    poller = Poller(LiveLabSource(lab, lab_path), interval, run_readings=RunReadings(results))
+    hub = Hub(poller, RunFollower(results, lab))
     shown_host = f"[{host}]" if ":" in host else host
     url = f"http://{shown_host}:{port}/" + (f"?token={token}" if token else "")
     console.print(f"dashboard of lab {lab.name}: {url}  (Ctrl-C to stop)", markup=False, highlight=False)

@@ -11,7 +11,8 @@ import time
 from concurrent.futures import Future, ThreadPoolExecutor
 
 from labctl.dashboard.model import LabReading, NodeReading
-from labctl.dashboard.sources import StateSource
+from labctl.dashboard.runs import RunReadings
+from labctl.dashboard.sources import LabCheck, StateSource
 from labctl.observe.snapshot import NodeSnapshot
 
 log = logging.getLogger(__name__)
@@ -20,8 +21,10 @@ OTHERS_EVERY = 3  # rounds between readings of reals and the client (they hold n
 
 
 class Poller:
-    def __init__(self, source: StateSource, interval: float = 2.0) -> None:
+    def __init__(self, source: StateSource, interval: float = 2.0, run_readings: RunReadings | None = None) -> None:
         self.source = source
+        # While a scenario runs, its own polling files stand in for SSH readings.
+        self.run_readings = run_readings
         self.interval = interval
         self.lab = source.lab
         # A reading older than this is no reading: the node stopped answering.
@@ -75,6 +78,10 @@ class Poller:
                 self._results.clear()
                 self._latest = LabReading(now, False, check.why)
             return
+        if self.run_readings is not None and self.run_readings.busy():
+            self._borrow(now)
+            self._publish(check, now)
+            return
         balancers = {b.name for b in self.lab.balancers}
         for node in self.lab.nodes:
             powered = check.running is None or node.name in check.running
@@ -83,6 +90,23 @@ class Poller:
             if powered and due and not busy:
                 self._inflight[node.name] = self._pool.submit(self._read, node.name)
         # Wait a little for this round's answers, so a page sees them in this round's state.
+        self._wait_for_answers(now)
+        self._publish(check, now)
+
+    def _borrow(self, now: float) -> None:
+        """A scenario runs: no SSH at all. Balancers as the run's polling saw them; the other
+        nodes keep their last reading (the run polls only balancers)."""
+        assert self.run_readings is not None
+        with self._lock:
+            for node in self.lab.nodes:
+                snapshot = self.run_readings.read(node.name, now)
+                if snapshot is not None:
+                    self._results[node.name] = (now, snapshot, None)
+                elif node.name in self._results:
+                    _, kept, error = self._results[node.name]
+                    self._results[node.name] = (now, kept, error)
+
+    def _wait_for_answers(self, now: float) -> None:
         pending = [f for f in self._inflight.values() if not f.done()]
         deadline = now + min(1.5, self.interval * 0.75)
         for future in pending:
@@ -93,6 +117,8 @@ class Poller:
                 future.result(timeout=remaining)
             except Exception:  # noqa: BLE001 - timeouts: the answer lands in a later round
                 pass
+
+    def _publish(self, check: LabCheck, now: float) -> None:
         with self._lock:
             nodes = {}
             for node in self.lab.nodes:

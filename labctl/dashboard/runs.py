@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from labctl.model.lab import Lab
+from labctl.observe.snapshot import NodeSnapshot, parse_snapshots
 from labctl.scenario import runfiles
 from labctl.scenario.probe import parse_probe_line
 
@@ -173,3 +174,60 @@ class RunFollower:
             ([vip, t, ok] for vip, records in self.probes.items() for t, ok in records if t >= since),
             key=lambda r: r[1],
         )
+
+
+# Bytes read from the end of a polling file: a few snapshots' worth.
+_TAIL_BYTES = 16384
+
+
+@dataclass
+class RunReadings:
+    """While a scenario runs, the balancers' state as the run's own polling records it
+    (`capture-<node>.<part>.txt` in the run folder): the dashboard then reads those files and
+    asks the emulated VMs nothing, so watching a run costs the run nothing."""
+
+    results: Path
+    max_age: float = 10.0  # a file not written for this long is not a live run's
+
+    def _active_run(self) -> Path | None:
+        found = list(self.results.glob("*/run.json")) + list(self.results.glob("*/run-*/run.json"))
+        dated = []
+        for path in found:
+            try:
+                dated.append((path.stat().st_mtime, path.parent))
+            except OSError:
+                continue
+        if not dated:
+            return None
+        folder = max(dated)[1]
+        return None if (folder / runfiles.SUMMARY).exists() else folder
+
+    def busy(self) -> bool:
+        """A scenario run is under way (its folder has no summary yet)."""
+        try:
+            return self._active_run() is not None
+        except OSError:
+            return False
+
+    def read(self, node: str, now: float) -> NodeSnapshot | None:
+        """NODE's newest complete snapshot from the active run's polling, if recent."""
+        try:
+            folder = self._active_run()
+            if folder is None:
+                return None
+            parts = [(p.stat().st_mtime, p) for p in folder.glob(f"capture-{node}.*.txt")]
+        except OSError:
+            return None
+        if not parts:
+            return None
+        mtime, path = max(parts)
+        if now - mtime > self.max_age:
+            return None
+        try:
+            with path.open("rb") as handle:
+                handle.seek(max(0, path.stat().st_size - _TAIL_BYTES))
+                text = handle.read().decode("utf-8", errors="replace")
+        except OSError:
+            return None
+        found = parse_snapshots(text, node)
+        return found[-1] if found else None

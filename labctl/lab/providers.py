@@ -107,11 +107,12 @@ class Libvirt:
         running = sorted(n for n, state in (self.domain_states(run) or {}).items() if state == "running")
         for node in running:
             run.sandbox.virsh("shutdown", "--mode", "acpi", prefix + node, check=False)
+        # Until each is shut off: "in shutdown" is still on its way.
         deadline = time.monotonic() + timeout
         while running and time.monotonic() < deadline:
             time.sleep(1.0)
             states = self.domain_states(run) or {}
-            running = [n for n in running if states.get(n) == "running"]
+            running = [n for n in running if states.get(n, "shutoff") != "shutoff"]
         for node in running:
             self.power_off(run, node)
         return running

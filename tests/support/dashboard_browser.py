@@ -122,9 +122,10 @@ class _InProcess:
         from labctl.dashboard.app import make_app
         from labctl.dashboard.hub import Hub
         from labctl.dashboard.poller import Poller
-        from labctl.dashboard.runs import RunFollower
+        from labctl.dashboard.runs import RunFollower, RunReadings
 
-        hub = Hub(Poller(source, interval), RunFollower(folder / "results", source.lab))
+        poller = Poller(source, interval, run_readings=RunReadings(folder / "results"))
+        hub = Hub(poller, RunFollower(folder / "results", source.lab))
         self.app = make_app(hub, folder / "results", token)
         self.port = port
         self.loop = asyncio.new_event_loop()

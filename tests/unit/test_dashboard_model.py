@@ -180,3 +180,28 @@ def test_narrate_refuses_without_a_terminal(tmp_path):
     result = CliRunner().invoke(main, ["scenario", "run", "failover", "--narrate", "-f", str(tmp_path / "lab.yaml")])
     assert result.exit_code == 2
     assert "--narrate waits for Enter" in result.output
+
+
+def test_while_a_run_is_under_way_its_polling_files_stand_in_for_ssh(tmp_path):
+    import os
+    import time as clock
+
+    from labctl.dashboard.runs import RunReadings
+
+    run = tmp_path / "results" / "failover-1"
+    run.mkdir(parents=True)
+    (run / "run.json").write_text("{}")
+    sample = "@@sample {t}\n@@addr\n3: eth1    inet {a}/32 scope global eth1\\       valid_lft forever\n@@end\n"
+    (run / "capture-b1.1.txt").write_text(sample.format(t=100, a="10.10.1.10") + sample.format(t=101, a="10.10.1.20"))
+    readings = RunReadings(tmp_path / "results")
+    now = clock.time()
+    assert readings.busy()
+    latest = readings.read("b1", now)
+    assert latest is not None and latest.held(["10.10.1.10", "10.10.1.20"]) == {"10.10.1.20"}
+    assert readings.read("b2", now) is None  # the run does not poll it
+    # A polling file nobody writes any more is no live reading.
+    os.utime(run / "capture-b1.1.txt", (now - 60, now - 60))
+    assert readings.read("b1", now) is None
+    # Once the run has its summary, the dashboard reads the lab itself again.
+    (run / "summary.json").write_text("{}")
+    assert not readings.busy() and readings.read("b1", now) is None
