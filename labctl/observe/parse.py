@@ -137,11 +137,30 @@ class IpvsTable:
 _BANNER_RE = re.compile(r"^IP Virtual Server version (\S+) \(size=(\d+)\)$")
 
 
+# /proc/net/ip_vs spells an IPv4 address and port in hex ("0A0A010A:0050"); otherwise its
+# lines are those of `ipvsadm -Ln`, so one parser reads both.
+_PROC_ADDR = re.compile(r"\b([0-9A-F]{8}):([0-9A-F]{4})\b")
+# ... and a persistent service's netmask after the timeout: "persistent 300 FFFFFFFF".
+_PROC_NETMASK = re.compile(r"(persistent \d+) ([0-9A-F]{8})$")
+
+
+def _dotted(match: re.Match[str]) -> str:
+    value = int(match.group(1), 16)
+    address = ".".join(str((value >> shift) & 0xFF) for shift in (24, 16, 8, 0))
+    return f"{address}:{int(match.group(2), 16)}"
+
+
+def _from_proc(line: str) -> str:
+    return _PROC_NETMASK.sub(r"\1", _PROC_ADDR.sub(_dotted, line))
+
+
 def parse_ipvsadm_ln(text: str) -> IpvsTable:
-    """The table printed by `ipvsadm -Ln` (or `-L -n`)."""
+    """The table printed by `ipvsadm -Ln` (or `-L -n`), or read from /proc/net/ip_vs (which any
+    user may read: no ipvsadm process, no root)."""
     table = IpvsTable()
     current: IpvsService | None = None
-    for line_no, line in _lines(text):
+    for line_no, raw in _lines(text):
+        line = _from_proc(raw)
         words = line.split()
         if _is_banner(line, table) or _is_list_header(words):
             continue

@@ -4,7 +4,7 @@
 # or every N seconds (a scenario's polling of the balancers), so one script and one parser serve
 # both; the loop runs on the node, so samples are spaced by its own clock, not by SSH.
 # Usage: labctl-snapshot.sh [--every SECONDS] [--vrrp-dir DIR] SECTION...
-# Sections: hostname addr vrrp ipvs stats conns timeout services
+# Sections: hostname addr vrrp ipvs ipvsproc stats conns timeout services
 every=""
 vrrp_dir=/run/labctl/vrrp
 while [ $# -gt 0 ]; do
@@ -53,6 +53,12 @@ snapshot() {
                     echo "${f##*/} $line"
                 done ;;
             ipvs) if ipvs_here; then echo "@@ipvs"; ipvsadm -Ln 2>&1; fi ;;
+            # The same table from /proc/net/ip_vs: no program, and no root needed.
+            ipvsproc)
+                if [ -r /proc/net/ip_vs ]; then
+                    echo "@@ipvs"
+                    while IFS= read -r l; do printf '%s\n' "$l"; done < /proc/net/ip_vs
+                fi ;;
             stats) if ipvs_here; then echo "@@stats"; ipvsadm -Ln --stats 2>&1; fi ;;
             conns) if ipvs_here; then echo "@@conns"; ipvsadm -Lnc 2>&1; fi ;;
             timeout) if ipvs_here; then echo "@@timeout"; ipvsadm -L --timeout 2>&1; fi ;;

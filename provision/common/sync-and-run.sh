@@ -43,9 +43,14 @@ done_for=""
 if [ "$uploaded" = 0 ] && [ -n "$digest" ] && [ "$done_for" = "$digest" ]; then
     echo "provision: skipped"
 else
-    rm -f "$stamp"
+    rm -f "$stamp" /var/lib/labctl/provisioned
     sh /etc/labctl/provision.sh
-    if [ -n "$digest" ]; then echo "$digest" > "$stamp"; fi
+    if [ -n "$digest" ]; then
+        echo "$digest" > "$stamp"
+        # A copy the login user can read: the quick check of the next `up` needs no sudo.
+        mkdir -p /var/lib/labctl
+        echo "$digest" > /var/lib/labctl/provisioned
+    fi
 fi
 if [ "$#" -gt 0 ]; then
     sh /etc/labctl/labctl-snapshot.sh "$@"

@@ -37,24 +37,26 @@ def node_files(provision_body: str) -> list[RenderedFile]:
 def node(tmp_path: Path):
     """A node's /etc that lives for the test: each call runs sync-and-run.sh as labctl does
     (`sh -c SCRIPT labctl-sync DIGEST SECTION...`, the files as a tar on stdin), in a fresh
-    private mount namespace with TMP_PATH/etc mounted on /etc."""
+    private mount namespace with TMP_PATH/etc on /etc and TMP_PATH/var-lib on /var/lib."""
     if shutil.which("unshare") is None:
         pytest.skip("unshare is not installed")
-    etc = tmp_path / "etc"
+    etc, var_lib = tmp_path / "etc", tmp_path / "var-lib"
     etc.mkdir()
+    var_lib.mkdir()
 
     def run(script: str, files: list[RenderedFile], digest: str | None, sections: tuple[str, ...], stdin: bytes):
         archive = files_as_tar(files)
         digest = hashlib.sha256(archive).hexdigest() if digest is None else digest
-        inner = 'mount --bind "$0" /etc && exec sh -c "$1" labctl-node "$2" "${@:3}"'
-        argv = ["unshare", "--mount", "--propagation", "private", "bash", "-c", inner, str(etc), script, digest]
+        inner = 'mount --bind "$0" /etc && mount --bind "$1" /var/lib && exec sh -c "$2" labctl-node "$3" "${@:4}"'
+        argv = ["unshare", "--mount", "--propagation", "private", "bash", "-c", inner, str(etc), str(var_lib), script]
+        argv.append(digest)
         return subprocess.run([*argv, *sections], input=stdin, capture_output=True, timeout=60)
 
     def sync(files: list[RenderedFile], digest: str | None = None, *sections: str) -> subprocess.CompletedProcess:
         return run(SYNC, files, digest, sections, files_as_tar(files))
 
     def quick(files: list[RenderedFile], *sections: str) -> subprocess.CompletedProcess:
-        return run(QUICK, files, None, sections, b"")
+        return run(QUICK, files, None, sections, SNAPSHOT.encode())  # the snapshot script on stdin
 
     sync.etc = etc  # type: ignore[attr-defined]
     sync.quick = quick  # type: ignore[attr-defined]

@@ -404,3 +404,27 @@ def test_forward_aliases(name, expected):
 def test_forward_alias_unknown():
     with pytest.raises(ValueError, match="unknown forward method"):
         normalize_forward("carrier-pigeon")
+
+
+def test_proc_net_ip_vs_reads_as_ipvsadm_ln():
+    from labctl.observe.parse import parse_ipvsadm_ln
+
+    proc = (
+        "IP Virtual Server version 1.2.1 (size=4096)\n"
+        "Prot LocalAddress:Port Scheduler Flags\n"
+        "  -> RemoteAddress:Port Forward Weight ActiveConn InActConn\n"
+        "TCP  0A0A010A:0050 rr \n"
+        "  -> 0A0A010C:0050      Route   1      0          3         \n"
+        "  -> 0A0A010B:0050      Route   1      2          0         \n"
+        "TCP  0A0A0114:0050 sh persistent 300 FFFFFFFF\n"
+    )
+    table = parse_ipvsadm_ln(proc)
+    first = table.service("10.10.1.10", 80)
+    assert first is not None and first.scheduler == "rr"
+    assert [(r.address, r.port, r.forward, r.weight, r.active_conn, r.inact_conn) for r in first.reals] == [
+        ("10.10.1.12", 80, "Route", 1, 0, 3),
+        ("10.10.1.11", 80, "Route", 1, 2, 0),
+    ]
+    second = table.service("10.10.1.20", 80)
+    assert second is not None and second.persistent == 300
+    assert table.version == "1.2.1" and table.size == 4096
