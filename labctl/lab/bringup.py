@@ -252,10 +252,29 @@ def _verify(
             if all(c.ok for c in checks):
                 return checks
         failed = "; ".join(f"{c.node}: {c.detail}" for c in checks if not c.ok)
-        progress.say(f"not as planned ({failed[:200]}): provisioning again")
-        log.info("quick checks failed (%s): provisioning the nodes again", failed)
-        _reprovision(run, lab, ctx, [r.node for r in reports if r is not None and r.skipped], result)
+        again = _to_provision_again(lab, checks, [r.node for r in reports if r is not None and r.skipped])
+        progress.say(f"not as planned ({failed[:200]}): provisioning {', '.join(again)} again")
+        log.info("quick checks failed (%s): provisioning %s again", failed, ", ".join(again))
+        _reprovision(run, lab, ctx, again, result)
+        if result.failures:
+            return checks
     return check_lab(run, lab, timeout=timeout)
+
+
+def _to_provision_again(lab: Lab, checks: list[verify.Check], skipped: list[str]) -> list[str]:
+    """The nodes a failed quick check points at: a node's own check names it, an IPVS table its
+    balancer, a VIP held wrongly every balancer; a failed HTTP check could be anyone's."""
+    nodes: set[str] = set()
+    for check in checks:
+        if check.ok:
+            continue
+        if check.name in ("node", "ipvs table") and check.node:
+            nodes.add(check.node)
+        elif check.name.startswith("vip "):
+            nodes |= {b.name for b in lab.balancers}
+        else:
+            nodes |= set(skipped)
+    return [n for n in skipped if n in nodes]
 
 
 def quick_checks(lab: Lab, views: dict[str, NodeSnapshot]) -> list[verify.Check]:

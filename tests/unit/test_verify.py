@@ -170,3 +170,19 @@ def test_host_http_check_reads_status_and_real_from_the_response_head():
     assert parse_response_head("10.10.1.10", b"HTTP/1.1 502 Bad Gateway\r\n\r\n") == ("10.10.1.10", "502", "-")
     assert parse_response_head("10.10.1.10", b"") == ("10.10.1.10", "000", "-")
     assert parse_response_head("10.10.1.10", b"garbage\r\n\r\n") == ("10.10.1.10", "000", "-")
+
+
+def test_a_failed_quick_check_points_at_the_nodes_to_provision_again():
+    from labctl.lab.bringup import _to_provision_again
+
+    everyone = [n.name for n in LAB.nodes]
+    real, balancer = LAB.reals[0].name, LAB.balancers[1].name
+    node_check = verify.Check("node", real, False, "missing: nginx running")
+    assert _to_provision_again(LAB, [node_check], everyone) == [real]
+    ipvs_check = verify.Check("ipvs table", balancer, False, "no IPVS table")
+    assert _to_provision_again(LAB, [node_check, ipvs_check], everyone) == [balancer, real]
+    vip_check = verify.Check("vip VI_1", LAB.balancers[0].name, False, "held by nobody")
+    assert _to_provision_again(LAB, [vip_check], everyone) == [b.name for b in LAB.balancers]
+    http_check = verify.Check("http VI_1", "host", False, "reals seen: r1")
+    assert _to_provision_again(LAB, [http_check], everyone) == everyone
+    assert _to_provision_again(LAB, [node_check], [n for n in everyone if n != real]) == []  # not skipped: done
