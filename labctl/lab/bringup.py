@@ -291,6 +291,7 @@ def _reprovision(run: RunningLab, lab: Lab, ctx, nodes: list[str], result: UpRes
     for name, outcome in done.items():
         if isinstance(outcome, BaseException):
             result.failures[name] = _one_line(outcome)
+            result.reports.pop(name, None)  # its quick check's "unchanged" no longer holds
         else:
             result.reports[name] = outcome
 
