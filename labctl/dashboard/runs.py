@@ -90,6 +90,21 @@ class _Tail:
         return complete
 
 
+def newest_run(results: Path) -> Path | None:
+    """The newest run folder under RESULTS (a plain run or a repeat's run-<i>), by run.json."""
+    try:
+        found = list(results.glob("*/run.json")) + list(results.glob("*/run-*/run.json"))
+    except OSError:
+        return None
+    dated = []
+    for path in found:
+        try:
+            dated.append((path.stat().st_mtime, path.parent))
+        except OSError:
+            continue
+    return max(dated)[1] if dated else None
+
+
 @dataclass
 class RunFollower:
     """The newest run under RESULTS (a plain run or a repeat's run-<i>), read incrementally."""
@@ -103,17 +118,7 @@ class RunFollower:
     _probe_tails: dict[Path, _Tail] = field(default_factory=dict)
 
     def newest(self) -> Path | None:
-        try:
-            found = list(self.results.glob("*/run.json")) + list(self.results.glob("*/run-*/run.json"))
-        except OSError:
-            return None
-        dated = []
-        for path in found:
-            try:
-                dated.append((path.stat().st_mtime, path.parent))
-            except OSError:
-                continue
-        return max(dated)[1] if dated else None
+        return newest_run(self.results)
 
     def poll(self, now: float) -> tuple[dict[str, Any] | None, list[list[Any]]]:
         """The newest run's view and the probe records that appeared since the last poll, as
@@ -190,17 +195,8 @@ class RunReadings:
     max_age: float = 10.0  # a file not written for this long is not a live run's
 
     def _active_run(self) -> Path | None:
-        found = list(self.results.glob("*/run.json")) + list(self.results.glob("*/run-*/run.json"))
-        dated = []
-        for path in found:
-            try:
-                dated.append((path.stat().st_mtime, path.parent))
-            except OSError:
-                continue
-        if not dated:
-            return None
-        folder = max(dated)[1]
-        return None if (folder / runfiles.SUMMARY).exists() else folder
+        folder = newest_run(self.results)
+        return None if folder is None or (folder / runfiles.SUMMARY).exists() else folder
 
     def busy(self) -> bool:
         """A scenario run is under way (its folder has no summary yet)."""
