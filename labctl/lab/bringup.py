@@ -147,7 +147,8 @@ def _up_and_provision(run: RunningLab, lab: Lab, ctx, names: list[str], progress
 
     # On a lab that was already running, the provisioning round trip ends with a snapshot of the
     # node: the checks are judged from it, with no second round trip.
-    sections = QUICK_SECTIONS if _all_running_cached(run, names, result) else ()
+    result.vagrant_up_skipped = _all_running(run, names)
+    sections = QUICK_SECTIONS if result.vagrant_up_skipped else ()
 
     def provision(name: str) -> NodeReport:
         board.set(name, "connecting")
@@ -184,9 +185,8 @@ def _up_and_provision(run: RunningLab, lab: Lab, ctx, names: list[str], progress
     try:
         with board.shown():
             try:
-                if result.vagrant_up_skipped:
-                    pass  # every VM runs: Vagrant would only re-check each one (seconds per node)
-                else:
+                # When every VM runs, Vagrant would only re-check each one (seconds per node).
+                if not result.vagrant_up_skipped:
                     run.vagrant.up(None if set(names) == {n.name for n in lab.nodes} else names, on_line=on_line)
             finally:
                 vagrant_done.set()
@@ -206,11 +206,6 @@ def _up_and_provision(run: RunningLab, lab: Lab, ctx, names: list[str], progress
             result.failures[name] = _one_line(error)
     reports = result.reports.values()
     result.timings["provision"] = round(max((r.seconds for r in reports), default=0.0), 2)
-
-
-def _all_running_cached(run: RunningLab, names: list[str], result: UpResult) -> bool:
-    result.vagrant_up_skipped = _all_running(run, names)
-    return result.vagrant_up_skipped
 
 
 def _all_running(run: RunningLab, names: list[str]) -> bool:
@@ -242,7 +237,8 @@ def _verify(
 ) -> list[verify.Check]:
     """The lab's checks. After a round trip that found every node as it was provisioned, they
     are judged from the snapshots that round trip brought back; if those show a node not as
-    planned, the skipped nodes are provisioned again for real, then checked the long way."""
+    planned, the nodes the failed checks point at are provisioned again for real, then the lab is
+    checked the long way."""
     reports = [result.reports.get(n) for n in names]
     if reports and all(r is not None and r.snapshot is not None and not r.changed for r in reports):
         views = {n: r.snapshot for n, r in result.reports.items() if r.snapshot is not None}
