@@ -118,6 +118,7 @@ def bring_up(
             run.seed_box_volume()
         with clock("render"):
             ctx = run.render()
+        _after_an_interrupted_up(run, progress)
         _up_and_provision(run, lab, ctx, names, progress, result)
         with clock("verify"):
             if run_checks and not result.failures:
@@ -147,7 +148,7 @@ def _up_and_provision(run: RunningLab, lab: Lab, ctx, names: list[str], progress
 
     # On a lab that was already running, the provisioning round trip ends with a snapshot of the
     # node: the checks are judged from it, with no second round trip.
-    result.vagrant_up_skipped = _all_running(run, names)
+    result.vagrant_up_skipped = _all_running(run, names) and not run.vagrant.unfinished_up()
     sections = QUICK_SECTIONS if result.vagrant_up_skipped else ()
 
     def provision(name: str) -> NodeReport:
@@ -206,6 +207,15 @@ def _up_and_provision(run: RunningLab, lab: Lab, ctx, names: list[str], progress
             result.failures[name] = _one_line(error)
     reports = result.reports.values()
     result.timings["provision"] = round(max((r.seconds for r in reports), default=0.0), 2)
+
+
+def _after_an_interrupted_up(run: RunningLab, progress: UpProgress) -> None:
+    """What a labctl killed in the middle of `up` left: its vagrant is stopped, and this up runs
+    `vagrant up` again even if every VM runs (one of them may still be booting)."""
+    for what in run.vagrant.stop_leftovers():
+        progress.say(f"stopped a `vagrant {what}` left running by an earlier labctl")
+    if run.vagrant.unfinished_up():
+        progress.say("the last `vagrant up` did not finish: running it again")
 
 
 def _all_running(run: RunningLab, names: list[str]) -> bool:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -115,3 +116,44 @@ def signal_recorded(record: ProcessRecord, sig: int) -> bool:
         return False
     finally:
         os.close(pidfd)
+
+
+def group_members(leader: ProcessRecord) -> list[ProcessRecord]:
+    """The processes of the group LEADER started (its group id is its PID): the leader while it
+    is still the recorded process, and every process of that group started after it in this
+    boot (a later process that happens to reuse the number is older than none of them)."""
+    if leader.boot != boot_id():
+        return []
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        pid = int(entry.name)
+        try:
+            pgid = os.getpgid(pid)
+        except ProcessLookupError:
+            continue
+        record = ProcessRecord.of(pid)
+        if pgid == leader.pid and record is not None and record.start >= leader.start:
+            found.append(record)
+    return found
+
+
+def stop_group(leader: ProcessRecord, grace: float = 15.0) -> bool:
+    """SIGTERM to every member of LEADER's group (group_members), SIGKILL to what is left after
+    GRACE seconds. True if anything was running."""
+    members = group_members(leader)
+    for record in members:
+        signal_recorded(record, signal.SIGTERM)
+    deadline = time.monotonic() + grace
+    while any(r.matches() for r in members) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    for record in members:
+        signal_recorded(record, signal.SIGKILL)
+    return bool(members)
+
+
+# The child is told SIGTERM when the thread that started it ends, labctl killed outright
+# included: `setpriv --pdeathsig` (util-linux) sets it, and it survives exec (ip, vagrant).
+def dies_with_parent(argv: list[str]) -> list[str]:
+    return ["setpriv", "--pdeathsig", "TERM", "--", *argv]

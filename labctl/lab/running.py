@@ -119,6 +119,7 @@ class RunningLab:
             self.state.logs_dir / "vagrant.log",
             namespace=self.namespace,
             provider=self.info.provider,
+            state=self.state,
         )
 
     def has_vagrant_dir(self) -> bool:

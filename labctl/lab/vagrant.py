@@ -6,6 +6,8 @@ Vagrant's own output goes to a log file under the lab state; callers get parsed 
 
 from __future__ import annotations
 
+import json
+import logging
 import re
 import shutil
 import subprocess
@@ -18,6 +20,12 @@ import vagrant as python_vagrant
 
 from labctl.errors import LabctlError
 from labctl.lab import netns, safefiles
+from labctl.lab.processes import ProcessRecord, dies_with_parent, stop_group
+from labctl.lab.state import LabState
+
+log = logging.getLogger(__name__)
+# The long commands labctl streams; each leaves a record of its process while it runs.
+STREAMED = ("up", "halt", "destroy")
 
 NODE_LINE = re.compile(r"^==> (?P<node>[\w.-]+): (?P<text>.*)$")
 
@@ -53,9 +61,16 @@ class LabVagrant:
     """The Vagrant environment of one lab: the folder holding its Vagrantfile, its env and log."""
 
     def __init__(
-        self, root: Path, env: dict[str, str], log_file: Path, namespace: str | None = None, provider: str = "libvirt"
+        self,
+        root: Path,
+        env: dict[str, str],
+        log_file: Path,
+        namespace: str | None = None,
+        provider: str = "libvirt",
+        state: LabState | None = None,
     ) -> None:
         self.root = root
+        self.state = state
         self.env = env
         self.log_file = log_file
         self.namespace = namespace
@@ -121,9 +136,51 @@ class LabVagrant:
             raise subprocess.CalledProcessError(proc.returncode, command, proc.stdout, proc.stderr)
         return proc.stdout
 
+    # --- a vagrant command that outlived the labctl that started it ---------------------------
+    #
+    # labctl killed outright (SIGKILL, a closed terminal) leaves its vagrant child behind: it
+    # would hold Vagrant's machine locks against the next command, or destroy a half-made VM
+    # later. The child gets SIGTERM when labctl dies (dies_with_parent), and its record in the
+    # state folder lets the next command stop whatever of it still runs. The record of an `up`
+    # stays until one succeeds: the next `labctl up` then runs `vagrant up` again even if every
+    # VM already runs (a VM of an interrupted up may still be booting).
+
+    def _record_name(self, what: str) -> str:
+        return f"vagrant-{what}.json"
+
+    def _record(self, what: str, pid: int) -> None:
+        record = ProcessRecord.of(pid)
+        if self.state is not None and record is not None:
+            self.state.write(self._record_name(what), json.dumps(record.to_dict()) + "\n")
+
+    def _forget(self, what: str) -> None:
+        if self.state is not None:
+            (self.state.root / self._record_name(what)).unlink(missing_ok=True)
+
+    def unfinished_up(self) -> bool:
+        """True when the last `vagrant up` of this lab did not end in success."""
+        return self.state is not None and self.state.read(self._record_name("up")) is not None
+
+    def stop_leftovers(self) -> list[str]:
+        """Stop what still runs of vagrant commands started by an earlier labctl; their names."""
+        stopped = []
+        for what in STREAMED if self.state is not None else ():
+            text = self.state.read(self._record_name(what))
+            try:
+                record = ProcessRecord.from_dict(json.loads(text)) if text else None
+            except (ValueError, KeyError, TypeError):
+                record = None  # a damaged record names no process
+            if record is not None and stop_group(record):
+                log.info("stopped a vagrant %s left by an earlier labctl (pid %d)", what, record.pid)
+                stopped.append(what)
+            if what != "up":
+                self._forget(what)
+        return stopped
+
     def _stream(self, args: list[str], on_line: Callable[[str, str], None] | None, what: str) -> None:
         client = self._client()
-        command = client._make_vagrant_command(args)
+        self.stop_leftovers()
+        command = dies_with_parent(client._make_vagrant_command(args))
         with self._open_log() as log:
             log.write(f"$ vagrant {' '.join(args)}\n")
             log.flush()
@@ -136,7 +193,9 @@ class LabVagrant:
                 stdin=subprocess.DEVNULL,
                 text=True,
                 bufsize=1,
+                start_new_session=True,  # its group (ruby, ssh) is stopped as one
             )
+            self._record(what, proc.pid)
             assert proc.stdout is not None
             try:
                 for line in proc.stdout:
@@ -146,9 +205,14 @@ class LabVagrant:
                     if match and on_line:
                         on_line(match["node"], match["text"])
             except BaseException:
-                proc.terminate()
-                proc.wait(timeout=30)
+                # Interrupted: the whole group (it has a session of its own, so the terminal's
+                # Ctrl-C did not reach it), given the time Vagrant takes to clean up.
+                record = ProcessRecord.of(proc.pid)
+                if record is not None:
+                    stop_group(record, grace=30.0)
+                proc.wait(timeout=5)
                 raise
             code = proc.wait()
         if code != 0:
             raise self._fail(what, subprocess.CalledProcessError(code, command))
+        self._forget(what)

@@ -1,14 +1,18 @@
-"""The shared lab's last tests (this module runs after every other e2e module): down and up
-again, then a destroy that leaves nothing behind."""
+"""The shared lab's last tests (this module runs after every other e2e module): down, an up
+killed outright while the VMs boot, an up that completes, then a destroy that leaves nothing
+behind."""
 
 from __future__ import annotations
 
 import json
+import signal
+import subprocess
+import time
 
 import pytest
 
 from labctl.lab import netns
-from tests.e2e.labrun import DAEMONS, QEMU, labctl, pids_of
+from tests.e2e.labrun import DAEMONS, LABCTL, QEMU, labctl, pids_of
 
 pytestmark = pytest.mark.e2e
 
@@ -20,12 +24,48 @@ def test_down_halts_and_up_brings_the_lab_back_as_it_was(lab_dir):
     status = labctl(folder, "status", "--json")
     assert status.returncode == 1  # not healthy: every VM is off
     assert {e["vm"] for e in json.loads(status.stdout)["nodes"].values()} == {"shutoff"}
+    _up_killed_while_the_vms_boot(folder, lab_dir[1])
     proc = labctl(folder, "up", "--json")
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    # The killed up's vagrant up never finished: this one runs it again, though every VM runs.
+    assert "the last `vagrant up` did not finish" in proc.stderr
     result = json.loads(proc.stdout)
     assert not result["vagrant_up_skipped"] and result["ok"]
     # Everything was persisted across the reboot: provisioning found nothing to change.
     assert {n: r["changes"] for n, r in result["nodes"].items() if r["changes"]} == {}
+
+
+def _vagrant_pids(namespace: str) -> list[int]:
+    found = []
+    for pid in netns.pids_in(namespace):
+        try:
+            cmdline = open(f"/proc/{pid}/cmdline", "rb").read().split(b"\0")
+        except OSError:
+            continue
+        if any(part.endswith(b"/vagrant") for part in cmdline):
+            found.append(pid)
+    return found
+
+
+def _up_killed_while_the_vms_boot(folder, name: str) -> None:
+    """`labctl up` killed with SIGKILL once Vagrant has started three VMs: its vagrant child
+    must not outlive it (it would hold Vagrant's machine locks against the next up)."""
+    log = folder / ".labctl" / name / "logs" / "vagrant.log"
+    start = log.stat().st_size
+    popen = subprocess.Popen([*LABCTL, "up"], cwd=folder, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 300
+    try:
+        while log.read_text(errors="replace")[start:].count("Starting domain.") < 3:
+            assert popen.poll() is None, "labctl up ended before it could be killed"
+            assert time.monotonic() < deadline, "vagrant started no VM in 300 s"
+            time.sleep(0.5)
+    finally:
+        popen.send_signal(signal.SIGKILL)
+        popen.wait()
+    deadline = time.monotonic() + 30
+    while _vagrant_pids(f"labctl-{name}") and time.monotonic() < deadline:
+        time.sleep(0.5)
+    assert _vagrant_pids(f"labctl-{name}") == [], "vagrant outlived the labctl that started it"
 
 
 def test_destroy_leaves_nothing_behind(lab_dir):
