@@ -318,9 +318,11 @@ def _print_summary(summary: dict, out: Path, as_json: bool) -> None:
     if as_json:
         click.echo(json.dumps(summary, indent=2, default=str))
         return
-    from labctl.report.build import expectations_table, summary_table
+    from labctl.report.build import expectations_table, summary_table, traffic_table
 
     console.print(summary_table(summary))
+    if (traffic := traffic_table(summary)) is not None:
+        console.print(traffic)
     console.print(expectations_table(summary))
     if summary.get("error"):
         console.print(f"[red]the run stopped early:[/] {summary['error']}")

@@ -17,6 +17,7 @@ from typing import Any, TypedDict
 from labctl.lab.tapcounters import Count
 from labctl.model import planner as plan
 from labctl.model.lab import Lab, Vip
+from labctl.observe.iperf import IperfTest
 from labctl.observe.packets import Decoded
 from labctl.observe.snapshot import NodeSnapshot
 from labctl.report import handover as phases
@@ -24,7 +25,6 @@ from labctl.report.flapping import flapping
 from labctl.report.splitbrain import split_brain
 from labctl.report.traffic import traffic
 from labctl.scenario.probe import ProbeRecord
-from labctl.scenario.traffic import Offered
 
 STABLE_OKS = 5  # successes in a row that end an outage
 MIN_DUPLICATE_S = 0.5  # shorter overlaps are sampling artefacts of a normal hand-over
@@ -45,7 +45,7 @@ class RunData:
     info: dict[str, Any] = field(default_factory=dict)
     packets: Decoded | None = None  # the lab segment as captured from the host side
     counters: list[Count] = field(default_factory=list)  # host-side link byte counters
-    offered: list[Offered] = field(default_factory=list)  # the traffic sender's records
+    iperf: list[IperfTest] = field(default_factory=list)  # the traffic's iperf3 logs, clients and servers
 
 
 # Figures whose judgement depends on the balancers keeping time: on a host too loaded for that,
@@ -337,7 +337,7 @@ def analyze(run: RunData) -> dict[str, Any]:
     summary["real_down"] = _real_down(run, by_vip, all_actions)
     summary["capacity"] = _capacity(run, timelines)
     summary["traffic"] = traffic(
-        lab, run.events, run.counters, run.offered, lambda name, t: holders_at(timelines[name], t)
+        lab, run.events, run.counters, run.iperf, lambda name, t: holders_at(timelines[name], t)
     )
     if summary["traffic"] is not None:
         # For scripts: per balancer taken down, each survivor's measured load against the plan.
@@ -345,6 +345,8 @@ def analyze(run: RunData) -> dict[str, Any]:
         summary["capacity"]["failures"] = [
             {
                 "down": f["down"],
+                "offered_bps": f["offered_bps"],
+                "delivered_bps": f["delivered_bps"],
                 "survivors": {
                     node: {k: s[k] for k in ("load_pct", "loss_pct", "predicted_pct")}
                     for node, s in f["survivors"].items()

@@ -7,6 +7,7 @@ events.jsonl, run.json, clock.json), so `labctl report PATH` gives the same answ
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -18,13 +19,14 @@ from rich.table import Table  # noqa: E402
 
 from labctl.lab import tapcounters  # noqa: E402
 from labctl.model.lab import Vip  # noqa: E402
+from labctl.observe.iperf import parse_fetched  # noqa: E402
 from labctl.observe.packets import decode_pcap  # noqa: E402
 from labctl.observe.snapshot import parse_snapshots  # noqa: E402
 from labctl.report import analysis  # noqa: E402
 from labctl.report.loadplot import LOAD_PNG, load_plot  # noqa: E402
 from labctl.scenario import runfiles  # noqa: E402
 from labctl.scenario.probe import parse_probe_lines  # noqa: E402
-from labctl.scenario.traffic import COUNTERS, parse_offered  # noqa: E402
+from labctl.scenario.traffic import COUNTERS  # noqa: E402
 from labctl.templating import render  # noqa: E402
 
 
@@ -43,12 +45,16 @@ def load_run(folder: Path) -> analysis.RunData:
     offset = (info.get("capture") or {}).get("clock_offset") or 0.0
     packets = decode_pcap(pcap, info["lab"]["ipvs"]["port"], offset) if pcap.exists() else None
     counters = folder / COUNTERS
-    senders = sorted(folder.glob("traffic-*.txt"))
-    offered = [o for raw in senders for o in parse_offered(raw.read_text(errors="replace"))]
+    iperf = []
+    for raw in sorted(folder.glob("traffic-*-*.txt")):  # traffic-STREAM-NODE.txt: one node's iperf3 logs
+        record = clocks.get(raw.name, {})
+        node = record.get("node") or raw.stem.rsplit("-", 1)[-1]
+        for test in parse_fetched(raw.read_text(errors="replace"), node):
+            iperf.append(replace(test, offset=float(record.get("offset") or 0.0)))
     return analysis.RunData(
         packets=packets,
         counters=tapcounters.parse_lines(counters.read_text(errors="replace")) if counters.exists() else [],
-        offered=offered,
+        iperf=iperf,
         lab=runfiles.lab_from_dict(info["lab"]),
         params=info.get("params", {}),
         events=runfiles.read_events(folder / runfiles.EVENTS),
@@ -104,6 +110,7 @@ def markdown(run: analysis.RunData, summary: dict[str, Any]) -> str:
         explanation=run.info.get("explanation") or "",
         rel=lambda t: f"{t - t0:+.3f}" if t else "-",
         fmt=_fmt,
+        mbit=_mbit,
         disruption_lines=disruption_lines,
     )
 
@@ -178,6 +185,11 @@ def _fmt(value: Any, unit: str = "") -> str:
     if isinstance(value, float):
         return f"{value:.3f}{unit}"
     return f"{value}{unit}"
+
+
+def _mbit(bps: Any) -> str:
+    """Bits/s as Mbit/s with two decimals ("-" when unknown)."""
+    return "-" if bps is None else f"{bps / 1e6:.2f}"
 
 
 # --- timeline.png ----------------------------------------------------------------------------
@@ -431,6 +443,36 @@ def summary_table(summary: dict[str, Any]) -> Table:
             _fmt(vip.get("duplicate_s")),
             _fmt(vip.get("preemption_s")),
         )
+    return table
+
+
+def traffic_table(summary: dict[str, Any]) -> Table | None:
+    """The traffic experiment per steady window: each balancer's load, what its VIPs were
+    offered and what the receivers got (None when the run had no traffic)."""
+    figures = summary.get("traffic")
+    if not figures:
+        return None
+    table = Table(title=f"traffic: links of {_mbit(figures.get('link_bps'))} Mbit/s")
+    for column in ("down", "balancer", "VIPs", "load %", "offered Mbit/s", "delivered Mbit/s", "loss %", "predicted %"):
+        table.add_column(column, justify="left" if column in ("down", "balancer", "VIPs") else "right")
+    windows = [("(none)", figures["baseline"])] + [(f["down"], f) for f in figures.get("failures") or []]
+    for down, window in windows:
+        nodes = window.get("nodes") or window.get("survivors") or {}
+        for node, x in nodes.items():
+            table.add_row(
+                down,
+                node,
+                " ".join(x["vips"]),
+                _fmt(x.get("load_pct")),
+                _mbit(x.get("offered_bps")),
+                _mbit(x.get("delivered_bps")),
+                _fmt(x.get("loss_pct")),
+                _fmt(x.get("predicted_pct")),
+            )
+        table.add_row(
+            down, "[b]all[/]", "", "", _mbit(window.get("offered_bps")), _mbit(window.get("delivered_bps")),
+            _fmt(window.get("loss_pct")), "", end_section=True,
+        )  # fmt: skip
     return table
 
 

@@ -18,7 +18,7 @@ import jinja2
 from markupsafe import Markup, escape
 
 from labctl.report import analysis
-from labctl.report.build import _fmt, _t0, disruption_lines, event_text
+from labctl.report.build import _fmt, _mbit, _t0, disruption_lines, event_text
 
 REPORT_HTML = "report.html"
 TEMPLATE = "report.html.j2"
@@ -100,6 +100,7 @@ def report_html(
             load_uri=png_data_uri(load_png) if load_png else "",
             rel=lambda t: f"{t - t0:+.3f}" if t else "-",
             fmt=_fmt,
+            mbit=_mbit,
             disruption_lines=disruption_lines,
         )
     )

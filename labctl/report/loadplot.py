@@ -1,5 +1,6 @@
 """load.png: each balancer's incoming rate over a traffic run against its shaped link, with the
-spans during which a balancer was powered off (the traffic experiment's picture)."""
+spans during which a balancer was powered off (the traffic experiment's picture), and what the
+receivers (iperf3 on the reals) got per second, all VIPs together, against what was offered."""
 
 from __future__ import annotations
 
@@ -18,7 +19,10 @@ LOAD_PNG = "load.png"
 
 def load_plot(lab: Lab, figures: dict[str, Any], path: Path) -> None:
     series = figures.get("series") or {}
+    offered_series = figures.get("offered_series") or []
+    delivered_series = figures.get("delivered_series") or []
     starts = [points[0][0] for points in series.values() if points]
+    starts += [points[0][0] for points in (offered_series, delivered_series) if points]
     if not starts:
         return
     t0 = min(starts)
@@ -35,6 +39,23 @@ def load_plot(lab: Lab, figures: dict[str, Any], path: Path) -> None:
             linestyle=styles[index % len(styles)],
             linewidth=1.8,
         )
+    if offered_series:
+        ax.plot(
+            [t - t0 for t, _ in offered_series],
+            [bps / 1e6 for _, bps in offered_series],
+            label="offered (clients, all VIPs)",
+            color="grey",
+            linestyle=":",
+            linewidth=1.2,
+        )
+    if delivered_series:
+        ax.plot(
+            [t - t0 for t, _ in delivered_series],
+            [bps / 1e6 for _, bps in delivered_series],
+            label="delivered (receivers, all VIPs)",
+            color="dimgrey",
+            linewidth=1.2,
+        )
     if link:
         ax.axhline(link / 1e6, color="black", linestyle="--", linewidth=1, label=f"link {link / 1e6:g} Mbit/s")
     for failure in figures.get("failures") or []:
@@ -45,10 +66,14 @@ def load_plot(lab: Lab, figures: dict[str, Any], path: Path) -> None:
         ax.axvspan(start - t0, end - t0, color=colour, alpha=0.12)  # the steady window measured
         ax.text((off_start + off_end) / 2 - t0, (link or 1e6) / 1e6 * 1.04, f"{failure['down']} off", ha="center")
     ax.set_xlabel("seconds")
-    ax.set_ylabel("incoming Mbit/s (host-side tap)")
+    ax.set_ylabel("Mbit/s on the wire")
     ax.set_ylim(bottom=0, top=max((link or 0) / 1e6 * 1.15, ax.get_ylim()[1]))
     offered = figures.get("offered_bps") or 0
-    ax.set_title(f"load per balancer: {offered / 1e6:.1f} Mbit/s offered over {len(lab.vips)} VIPs")
+    delivered = figures.get("delivered_bps")
+    got = f", {delivered / 1e6:.1f} delivered" if delivered is not None else ""
+    ax.set_title(
+        f"incoming rate per balancer (host-side tap): {offered / 1e6:.1f} Mbit/s offered over {len(lab.vips)} VIPs{got}"
+    )
     ax.legend(loc="upper right", fontsize=9)
     ax.grid(alpha=0.3)
     fig.tight_layout()

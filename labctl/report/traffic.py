@@ -1,25 +1,42 @@
 """The traffic experiment measured (homework question 3): pure code on the run's records.
 
-Each balancer's load is what its tap carried toward it per second (after the tbf that stands
-for its link), as a share of the shaped rate. With a balancer powered off, each survivor
-carries its VIPs' share of the offered load: up to its link, and the excess is lost. The
-planner predicts the same split from the priority matrix; the figures put the two side by side.
+Two sources, both read after the run. Each balancer's load is what its tap carried toward it
+per second (host-side counters, after the tbf that stands for its link), as a share of the
+shaped rate. What the load was and what got through come from iperf3 itself: the clients' logs
+say how many datagrams each VIP was offered per second, the servers' logs on the reals (summed
+over the reals) how many arrived and how many were lost, by the datagrams' sequence numbers.
+With a balancer powered off, each survivor carries its VIPs' share of the offered load: up to
+its link, and the excess is lost. The planner predicts the same split from the priority
+matrix; the figures put the three side by side, per steady window (before the first failure,
+and during each failure once VRRP has settled).
+
+Rates are on the wire (payload + UDP, IPv4 and Ethernet headers), as the tap counters and the
+tbf count them.
 """
 
 from __future__ import annotations
 
 import statistics
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from typing import Any
 
 from labctl.lab.tapcounters import Count, rates
 from labctl.model import planner as plan
 from labctl.model.lab import Lab
-from labctl.scenario.traffic import Offered
+from labctl.observe.iperf import IperfTest
+from labctl.scenario.traffic import DATAGRAM as DEFAULT_DATAGRAM
+from labctl.scenario.traffic import WIRE_OVERHEAD
 
 # After a power-off the VIPs move within the master-down interval (about 3.6 s) and the link
 # counters need a tick to show it: the steady window starts this long after the action.
 SETTLE_INTERVALS = 3
 SETTLE_EXTRA_S = 2.5
+# How far labctl's start time of a stream may sit outside the window the logs' whole-second
+# timestamps allow (a line printed late, an imprecise clock offset) and still be believed.
+START_SLACK_S = 1.0
+
+HoldersAt = Callable[[str, float], list[str]]
 
 
 def interfaces(events: list[dict[str, Any]]) -> dict[str, list[tuple[float, str]]]:
@@ -52,35 +69,171 @@ def _typical(series: list[tuple[float, float]], start: float, end: float) -> flo
     return statistics.median(values) if values else None
 
 
-def _offered_bps(offered: list[Offered]) -> dict[str, float]:
-    """The average rate offered to each VIP address over the sender's records."""
-    result = {}
-    for vip in sorted({o.vip for o in offered}):
-        mine = sorted((o for o in offered if o.vip == vip), key=lambda o: o.t)
-        if len(mine) >= 2 and mine[-1].t > mine[0].t:
-            result[vip] = 8 * (mine[-1].bytes_total - mine[0].bytes_total) / (mine[-1].t - mine[0].t)
-    return result
+# --- iperf3's seconds on the run's clock ------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Row:
+    """One interval of one iperf3 log on the host's clock."""
+
+    role: str
+    vip: str
+    start: float
+    end: float
+    datagrams: int  # client: sent; server: expected (sequence numbers)
+    lost: int  # server only (0 for a client)
+    wire_bits: int  # bits on the wire per datagram
+
+    @property
+    def received(self) -> int:
+        return self.datagrams - self.lost
+
+
+def stream_start(test: IperfTest, hint: float | None = None) -> float | None:
+    """When TEST's first interval began, on the host's clock.
+
+    Precision, explicitly: iperf3 stamps each line with the whole second of the node's clock
+    at which it printed it, just after the interval ended (STAMP <= start + END < STAMP + 1),
+    so the test began within [STAMP - END, STAMP - END + 1). A line printed late only raises
+    that bound, so the lowest one over the lines is kept: moved to host time with the node's
+    measured clock offset, it places the start within one second. HINT is the host time
+    labctl recorded as the clients started (the node's own clock read right after they were
+    launched: off by the launch and iperf3's handshake, a few tens of milliseconds); it is used
+    when it agrees with that second, give or take START_SLACK_S. Otherwise the start is the
+    middle of the second (within half a second), and without timestamps it is HINT."""
+    bounds = [i.stamp - i.end for i in test.intervals if i.stamp is not None]
+    if not bounds:
+        return hint
+    low = min(bounds) - test.offset
+    high = low + 1.0
+    if hint is not None and low - START_SLACK_S <= hint <= high + START_SLACK_S:
+        return hint
+    return (low + high) / 2
+
+
+def rows(tests: list[IperfTest], events: list[dict[str, Any]]) -> list[Row]:
+    """Every interval of every test, on the host's clock."""
+    starts = [e for e in events if e.get("kind") == "traffic_start"]
+    found = []
+    for test in tests:
+        mine = [e for e in starts if e.get("name") == test.stream]
+        hint = float(mine[-1]["started"]) if mine and mine[-1].get("started") is not None else None
+        datagram = int(mine[-1].get("datagram") or DEFAULT_DATAGRAM) if mine else DEFAULT_DATAGRAM
+        begun = stream_start(test, hint)
+        if begun is None:
+            continue
+        for i in test.intervals:
+            found.append(
+                Row(
+                    test.role,
+                    test.vip,
+                    begun + i.start,
+                    begun + i.end,
+                    i.datagrams,
+                    i.lost or 0,
+                    8 * (datagram + WIRE_OVERHEAD),
+                )
+            )
+    return sorted(found, key=lambda r: (r.start, r.role, r.vip))
+
+
+def _covered(spans: Iterable[tuple[float, float]]) -> float:
+    """The length of the union of SPANS (several reals' seconds of one VIP count once)."""
+    total, reach = 0.0, float("-inf")
+    for start, end in sorted(spans):
+        if end > reach:
+            total += end - max(start, reach)
+            reach = end
+    return total
+
+
+def vip_figures(found: list[Row], vip: str, start: float, end: float) -> dict[str, Any]:
+    """One VIP between START and END (the intervals whose middle falls inside): offered per
+    the client, delivered and lost per the receivers."""
+    inside = [r for r in found if r.vip == vip and start < (r.start + r.end) / 2 <= end]
+    sent = [r for r in inside if r.role == "client"]
+    got = [r for r in inside if r.role == "server"]
+    sent_span, got_span = _covered((r.start, r.end) for r in sent), _covered((r.start, r.end) for r in got)
+    offered = sum(r.datagrams * r.wire_bits for r in sent) / sent_span if sent_span else None
+    delivered = sum(r.received * r.wire_bits for r in got) / got_span if got_span else None
+    total, lost = sum(r.datagrams for r in got), sum(r.lost for r in got)
+    sent_count = sum(r.datagrams for r in sent)
+    if delivered is None and sent_count:
+        delivered = 0.0  # offered, and not one receiver's second in the window: nothing arrived
+    return {
+        "offered_bps": _round(offered),
+        "delivered_bps": _round(delivered),
+        "sent": sent_count,
+        "datagrams": total,
+        "lost": lost,
+        "loss_pct": loss_pct(lost, total, sent_count),
+    }
+
+
+def loss_pct(lost: int, total: int, sent: int = 0) -> float | None:
+    """Lost of TOTAL datagrams per the receivers; with none expected but SENT offered, all of
+    them (the receivers count a gap only once a later datagram arrives)."""
+    if total > 0:
+        return round(min(100.0, max(0.0, 100 * lost / total)), 1)
+    return 100.0 if sent > 0 else None
+
+
+def _round(value: float | None) -> int | None:
+    return round(value) if value is not None else None
+
+
+def _sum(values: Iterable[float | None]) -> float | None:
+    present = [v for v in values if v is not None]
+    return sum(present) if present else None
+
+
+def _per_second(found: list[Row], role: str) -> list[list[float]]:
+    """All VIPs together, per second (by each interval's end): [time, bits/s] on the wire;
+    for the servers, what arrived."""
+    buckets: dict[int, float] = {}
+    for r in found:
+        if r.role == role and r.end > r.start:
+            count = r.datagrams if role == "client" else r.received
+            key = round(r.end)
+            buckets[key] = buckets.get(key, 0.0) + count * r.wire_bits / (r.end - r.start)
+    return [[float(t), round(bps)] for t, bps in sorted(buckets.items())]
+
+
+# --- the figures ------------------------------------------------------------------------------
 
 
 def traffic(
     lab: Lab,
     events: list[dict[str, Any]],
     counts: list[Count],
-    offered: list[Offered],
-    holders_at: Any,
+    tests: list[IperfTest],
+    holders_at: HoldersAt,
 ) -> dict[str, Any] | None:
-    """The traffic figures, or None when the run measured no traffic. HOLDERS_AT(vip_name, t)
+    """The traffic figures, or None when the run offered no traffic. HOLDERS_AT(vip_name, t)
     gives who held a VIP at a moment (the polled timeline)."""
-    if not counts or not offered:
+    starts = [e for e in events if e.get("kind") == "traffic_start"]
+    if not tests and not starts:
         return None
     balancers = [b.name for b in lab.balancers]
     names = interfaces(events)
     series = {node: node_series(counts, names[node]) for node in balancers if node in names}
     shaped = [e for e in events if e.get("kind") == "action_details" and e.get("action") == "shape"]
     link = float(shaped[0]["rate_bps"]) if shaped else None
-    per_vip = _offered_bps(offered)
+    found = rows(tests, events)
+    sent = [r for r in found if r.role == "client"]
+    if sent:
+        begun, ended = min(r.start for r in sent), max(r.end for r in sent)
+    else:
+        stops = [e["t"] for e in events if e.get("kind") == "traffic_stop"]
+        begun = min(float(e.get("started") or e["t"]) for e in starts)
+        ended = max(stops) if stops else max(float(e.get("t", 0.0)) for e in events)
+    whole = {v.address: vip_figures(found, v.address, begun - 1, ended + 1) for v in lab.vips}
+    per_vip = {address: float(f["offered_bps"]) for address, f in whole.items() if f["offered_bps"] is not None}
+    if not per_vip and starts:  # no client log: what was asked for
+        asked = starts[-1]
+        per_vip = {vip: float(asked["rate_bps"]) / len(asked["vips"]) for vip in asked["vips"]}
     total = sum(per_vip.values())
-    started = min(o.t for o in offered)
+    delivered = _sum(f["delivered_bps"] for f in whole.values())
     downs = sorted(
         (e for e in events if e.get("kind") == "action" and e.get("action") == "power-off" and not e.get("restored")),
         key=lambda e: e["t_start"],
@@ -90,22 +243,35 @@ def traffic(
     result: dict[str, Any] = {
         "link_bps": link,
         "offered_bps": round(total),
+        "delivered_bps": _round(delivered),
+        "delivered_pct": round(100 * delivered / total, 1) if delivered is not None and total else None,
+        "loss_pct": loss_pct(sum(f["lost"] for f in whole.values()), sum(f["datagrams"] for f in whole.values())),
         "per_vip_bps": {v.name: round(per_vip.get(v.address, 0.0)) for v in lab.vips},
+        "delivered_per_vip_bps": {v.name: whole[v.address]["delivered_bps"] for v in lab.vips},
         "series": {node: [[round(t, 3), round(bps)] for t, bps in s] for node, s in series.items()},
+        "offered_series": _per_second(found, "client"),
+        "delivered_series": _per_second(found, "server"),
         "downs": [{"node": d["node"], "t": d["t_end"]} for d in downs],
     }
-    first_down = downs[0]["t_start"] if downs else max(o.t for o in offered)
+    first_down = downs[0]["t_start"] if downs else ended
+    window = _Window(lab, series, found, per_vip, link, holders_at, total)
     # Nothing moves before the first failure: the first full second of traffic is steady.
-    result["baseline"] = _window(lab, series, per_vip, link, started + 1.5, first_down, None, holders_at, total)
+    result["baseline"] = window.measure(begun + 1.5, first_down, None)
     failures = []
     for down in downs:
         victim = down["node"]
         later = [u for u in ups if u["node"] == victim and u["t_start"] > down["t_end"]]
         up = min(later, key=lambda u: u["t_start"]) if later else None
-        end = up["t_start"] if up else max(o.t for o in offered)
-        window = _window(lab, series, per_vip, link, down["t_end"] + settle, end, victim, holders_at, total)
+        end = up["t_start"] if up else ended
+        seen = window.measure(down["t_end"] + settle, end, victim)
         failures.append(
-            {"down": victim, "off": [down["t_start"], end], "window": window["window"], "survivors": window["nodes"]}
+            {
+                "down": victim,
+                "off": [down["t_start"], end],
+                "window": seen["window"],
+                "survivors": seen["nodes"],
+                **{k: seen[k] for k in ("offered_bps", "delivered_bps", "delivered_pct", "loss_pct", "vips")},
+            }
         )
     result["failures"] = failures
     loads = [s["load_pct"] for f in failures for s in f["survivors"].values() if s["load_pct"] is not None]
@@ -123,51 +289,78 @@ def traffic(
 MATCH_POINTS = 10.0
 
 
-def _window(
-    lab: Lab,
-    series: dict[str, list[tuple[float, float]]],
-    per_vip: dict[str, float],
-    link: float | None,
-    start: float,
-    end: float,
-    victim: str | None,
-    holders_at: Any,
-    total: float,
-) -> dict[str, Any]:
-    balancers = [b.name for b in lab.balancers]
-    middle = (start + end) / 2
-    held: dict[str, list[str]] = {b: [] for b in balancers}
-    for vip in lab.vips:
-        holders = [h for h in holders_at(vip.name, middle) if h != victim]
-        if holders:
-            held.setdefault(holders[0], []).append(vip.name)
-    predicted: dict[str, float] = {}
-    if victim is not None:
-        matrix = [
-            plan.VipOrder(i + 1, lab.backup_order(v)[0], tuple(lab.backup_order(v)), dict(v.priorities))
-            for i, v in enumerate(lab.vips)
-        ]
-        predicted = plan.evaluate(matrix, balancers, total, {victim})
-    nodes = {}
-    for node in balancers:
-        if node == victim:
-            continue
-        delivered = _typical(series.get(node, []), start, end)
-        offered = sum(per_vip.get(lab.vip(name).address, 0.0) for name in held[node])
-        load = round(100 * delivered / link, 1) if delivered is not None and link else None
-        loss = round(max(0.0, 100 * (1 - delivered / offered)), 1) if delivered is not None and offered else None
-        entry: dict[str, Any] = {
-            "vips": held[node],
-            "delivered_bps": round(delivered) if delivered is not None else None,
-            "offered_bps": round(offered),
-            "load_pct": load,
-            "loss_pct": loss if loss is not None else 0.0,
-        }
+@dataclass(frozen=True)
+class _Window:
+    lab: Lab
+    series: dict[str, list[tuple[float, float]]]
+    found: list[Row]
+    per_vip: dict[str, float]  # address -> offered bits/s over the run
+    link: float | None
+    holders_at: HoldersAt
+    total: float
+
+    def measure(self, start: float, end: float, victim: str | None) -> dict[str, Any]:
+        """Each balancer's load (tap), its VIPs' offered, delivered and lost (iperf3) between
+        START and END, with VICTIM (when set) powered off, against the planner."""
+        lab, link = self.lab, self.link
+        balancers = [b.name for b in lab.balancers]
+        middle = (start + end) / 2
+        held: dict[str, list[str]] = {b: [] for b in balancers}
+        for vip in lab.vips:
+            holders = [h for h in self.holders_at(vip.name, middle) if h != victim]
+            if holders:
+                held.setdefault(holders[0], []).append(vip.name)
+        vips = {v.name: vip_figures(self.found, v.address, start, end) for v in lab.vips}
+        predicted: dict[str, float] = {}
         if victim is not None:
-            expected = round(100 * predicted.get(node, 0.0) / link, 1) if link else None
-            entry["predicted_pct"] = expected
-            entry["matches"] = (
-                load is not None and expected is not None and abs(load - min(expected, 100.0)) <= MATCH_POINTS
-            )
-        nodes[node] = entry
-    return {"window": [round(start, 3), round(end, 3)], "nodes": nodes}
+            matrix = [
+                plan.VipOrder(i + 1, lab.backup_order(v)[0], tuple(lab.backup_order(v)), dict(v.priorities))
+                for i, v in enumerate(lab.vips)
+            ]
+            predicted = plan.evaluate(matrix, balancers, self.total, {victim})
+        nodes = {}
+        for node in balancers:
+            if node == victim:
+                continue
+            carried = _typical(self.series.get(node, []), start, end)
+            mine = [vips[name] for name in held[node]]
+            offered = _sum(f["offered_bps"] for f in mine)
+            if offered is None:  # no client log: the run's average share
+                offered = sum(self.per_vip.get(lab.vip(name).address, 0.0) for name in held[node])
+            entry: dict[str, Any] = {
+                "vips": held[node],
+                "carried_bps": _round(carried),
+                "offered_bps": _round(offered),
+                "delivered_bps": _round(_sum(f["delivered_bps"] for f in mine)),
+                "datagrams": sum(f["datagrams"] for f in mine),
+                "lost": sum(f["lost"] for f in mine),
+                "load_pct": round(100 * carried / link, 1) if carried is not None and link else None,
+                "loss_pct": loss_pct(
+                    sum(f["lost"] for f in mine), sum(f["datagrams"] for f in mine), sum(f["sent"] for f in mine)
+                ),
+            }
+            if victim is not None:
+                expected = round(100 * predicted.get(node, 0.0) / link, 1) if link else None
+                load = entry["load_pct"]
+                entry["predicted_pct"] = expected
+                entry["matches"] = (
+                    load is not None and expected is not None and abs(load - min(expected, 100.0)) <= MATCH_POINTS
+                )
+            nodes[node] = entry
+        offered_all = _sum(f["offered_bps"] for f in vips.values())
+        delivered_all = _sum(f["delivered_bps"] for f in vips.values())
+        return {
+            "window": [round(start, 3), round(end, 3)],
+            "nodes": nodes,
+            "vips": vips,
+            "offered_bps": _round(offered_all),
+            "delivered_bps": _round(delivered_all),
+            "delivered_pct": (
+                round(100 * delivered_all / offered_all, 1) if offered_all and delivered_all is not None else None
+            ),
+            "loss_pct": loss_pct(
+                sum(f["lost"] for f in vips.values()),
+                sum(f["datagrams"] for f in vips.values()),
+                sum(f["sent"] for f in vips.values()),
+            ),
+        }

@@ -16,6 +16,7 @@ from labctl.lab import linkshaping as ls
 from labctl.lab import safefiles
 from labctl.observe.parse import IpvsTimeouts, parse_ipvsadm_timeout
 from labctl.scenario import linkactions as link
+from labctl.scenario import traffic
 from labctl.scenario.access import LabAccess
 
 # `down`/`up` with a method: the failover scenario's one knob.
@@ -41,6 +42,10 @@ UNDO = {
     "impair": "impair-clear",
     "vrrp-cut": "vrrp-restore",
     "shape": "unshape",
+    # The traffic experiment: IPVS services for iperf3 on a balancer, iperf3 processes on the
+    # client and the reals (started by the traffic step, which records "iperf-start").
+    "iperf-services": "iperf-services-clear",
+    "iperf-start": "iperf-stop",
 }
 UNDOING = set(UNDO.values())
 # Which way an action pushes the lab: analysis measures outages after "down" actions and
@@ -64,6 +69,10 @@ PHASE = {
     "vrrp-restore": "restore",
     "shape": "config",
     "unshape": "config",
+    "iperf-services": "config",
+    "iperf-services-clear": "config",
+    "iperf-start": "config",
+    "iperf-stop": "config",
 }
 
 
@@ -244,7 +253,17 @@ def _thing(action: str) -> str:
         "vrrp-restore": "vrrp",
         "shape": "shaping",
         "unshape": "shaping",
+        "iperf-services": "iperf-services",
+        "iperf-services-clear": "iperf-services",
+        "iperf-start": "iperf",
+        "iperf-stop": "iperf",
     }.get(action, "keepalived")
+
+
+def _shell(access: LabAccess, node: str, action: str, script: str, timeout: float = 60) -> None:
+    result = access.run(node, script, sudo=True, timeout=timeout)
+    if not result.ok:
+        raise ActionFailed(f"{node}: {action}: {(result.stderr or result.stdout).strip()}")
 
 
 def perform(access: LabAccess, node: str, action: str, restorer: Restorer, options: dict | None = None) -> dict:
@@ -278,6 +297,16 @@ def perform(access: LabAccess, node: str, action: str, restorer: Restorer, optio
         )
         set_timeouts(access, node, wanted)
         details = {"before": current.to_dict(), "after": wanted.to_dict()}
+    elif action == "iperf-services":
+        lab = access.lab
+        port = int(options.get("port", traffic.PORT))
+        script = traffic.services_script([v.address for v in lab.vips], [r.address for r in lab.reals], port)
+        _shell(access, node, action, script)
+        details = {"port": port, "services": 2 * len(lab.vips), "reals": [r.name for r in lab.reals]}
+    elif action == "iperf-services-clear":
+        _shell(access, node, action, traffic.clear_services_script())
+    elif action == "iperf-stop":
+        _shell(access, node, action, traffic.stop_script(), timeout=30 + 2 * traffic.STOP_WAIT_S)
     elif action in LINK_ACTIONS:
         try:
             details = LINK_ACTIONS[action](access, node, options)

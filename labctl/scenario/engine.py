@@ -25,6 +25,7 @@ from labctl.observe.snapshot import NodeSnapshot, parse_snapshots
 from labctl.scenario import actions, runfiles
 from labctl.scenario import polling as capture_mod
 from labctl.scenario import probe as probe_mod
+from labctl.scenario import traffic as traffic_mod
 from labctl.scenario.access import LabAccess
 from labctl.scenario.clock import ClockOffset, measure_offset
 from labctl.scenario.model import Scenario, Step
@@ -133,6 +134,7 @@ class Engine:
         self.refs: dict[str, str] = {}
         self.restorer = actions.Restorer()
         self.probes: dict[str, RecordedStream] = {}
+        self.traffic: dict[str, traffic_mod.TrafficRun] = {}  # iperf3 load: stopped and fetched at cleanup
         self.captures: dict[str, RecordedStream] = {}
         self.capture_specs: dict[str, capture_mod.CaptureSpec] = {}
         self.clocks: dict[str, dict[str, Any]] = {}  # raw file name -> offset record
@@ -371,12 +373,23 @@ class Engine:
         if action == "power-on" and node in self.capture_specs:
             self.start_capture(node)
 
+    def stop_traffic(self, name: str) -> None:
+        """End traffic stream NAME (clients, then servers) and save every node's logs."""
+        load = self.traffic[name]
+        if load.finished:
+            return
+        result = load.stop()
+        self.event("traffic_stop", name=name, fetched=result["fetched"], errors=result["errors"])
+
     # -- cleanup ------------------------------------------------------------------------------
 
     def cleanup(self) -> None:
         self.live.step = "cleanup"
         for stream in list(self.probes.values()):
             self._quietly(stream.stop)
+        for name, load in list(self.traffic.items()):
+            if not load.finished:
+                self._quietly(partial(self.stop_traffic, name))
         for node, undo in self.restorer.undo_list():
             self.event("cleanup", node=node, action=undo)
             self._quietly(partial(self.act, node, undo, restored=True))

@@ -46,9 +46,10 @@ CATALOGUE: dict[str, Any] = {
          "last_failure_after_s", "check_bound_s", "failures_stopped"), LEAF),
     "capacity": {"traffic_bps": LEAF, "rounds": ANY, "load_matches": LEAF, "matches_prediction": LEAF,
                  "failures": ANY},
-    "traffic": dict.fromkeys(("link_bps", "offered_bps", "max_survivor_load_pct", "max_loss_pct",
-                              "matches_prediction"), LEAF)
-        | dict.fromkeys(("per_vip_bps", "series", "downs", "baseline", "failures"), ANY),
+    "traffic": dict.fromkeys(("link_bps", "offered_bps", "delivered_bps", "delivered_pct", "loss_pct",
+                              "max_survivor_load_pct", "max_loss_pct", "matches_prediction"), LEAF)
+        | dict.fromkeys(("per_vip_bps", "delivered_per_vip_bps", "series", "offered_series", "delivered_series",
+                         "downs", "baseline", "failures"), ANY),
     "flapping": dict.fromkeys(
         ("captured", "impaired", "impaired_s", "transitions", "outage_per_transition_s", "max_outage_s",
          "claim_silence_s", "claim_theory_s", "requests_during", "requests_failed_pct", "recovered",

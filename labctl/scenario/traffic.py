@@ -1,75 +1,293 @@
-"""The traffic experiments' two streams: the offered load (labctl-traffic.py, paced UDP to the
-VIPs) and the host-side byte counters of every tap (labctl.lab.tapcounters). Both are recorded
-raw in the run folder (traffic-NAME.txt, counters.txt) for the report to rebuild from.
+"""The traffic experiment's load and its measuring: iperf3 inside the lab, tap counters outside.
+
+The load is real UDP through IPVS: one iperf3 client per VIP on the client, one iperf3 server
+per VIP on every real (each binds its VIP, which sits on the real's lo in direct routing; an
+iperf3 server serves one test at a time, hence one per VIP). For iperf3's TCP control
+connection and its UDP data to reach the same real, every balancer gets, for every VIP, a UDP
+and a TCP IPVS service on VIP:PORT with the source-hashing scheduler (`sh`) and every real in
+the lab's order (`-g`, direct routing): identical real lists hash one client to the same real
+on every director, so a VIP that moves keeps its real. `net.ipv4.vs.sloppy_tcp=1` lets the new
+director take up the control connection in mid-stream after a hand-over (without it, the
+packet would reach the director's own stack and the client would get a RST). keepalived
+leaves services that are not in its config alone; labctl records the services it added in
+/run/labctl/iperf/ on each balancer, and removes exactly those (`iperf-services-clear`).
+
+Nothing is read while the load runs (measuring costs the lab nothing): every iperf3 writes its
+per-second lines to a log under /run/labctl/iperf/, and `stop` ends the clients (SIGINT: they
+tell their servers the test is over), then the servers, and fetches each node's logs in the
+same SSH call, saved raw in the run folder as traffic-NAME-NODE.txt (labctl.observe.iperf
+parses them). Each balancer's load comes from the host-side byte counters of its tap
+(labctl.lab.tapcounters), recorded every second in counters.txt.
 """
 
 from __future__ import annotations
 
+import shlex
 import subprocess
-import sys
+import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
-from labctl.lab import netns, tapcounters
+from labctl.lab import netns, safefiles, tapcounters
 from labctl.lab.processes import PopenLineStream
-from labctl.scenario.access import BIN_DIR, LabAccess
+from labctl.observe.iperf import MARKER, log_name
+from labctl.scenario.access import RUN_DIR, LabAccess
+from labctl.scenario.clock import ClockOffset
 from labctl.scenario.linkactions import host_link
 from labctl.scenario.streams import RecordedStream
 
-SENDER = Path(__file__).parent / "bin" / "labctl-traffic.py"
-SENDER_PATH = f"{BIN_DIR}/labctl-traffic.py"
 COUNTERS = "counters.txt"
+PORT = 5201  # iperf3's own port
+DATAGRAM = 1200  # UDP payload bytes
+# Bytes a frame carries beyond a datagram's payload: UDP 8, IPv4 20, Ethernet 14. The rates of
+# the experiment are rates on the wire, as a tap's byte counter and the tbf on it see them.
+WIRE_OVERHEAD = 42
+IPERF_DIR = f"{RUN_DIR}/iperf"  # root's; /run is a tmpfs: a rebooted node starts without it
+SERVICES_FILE = f"{IPERF_DIR}/ipvs-services"  # `-u VIP:PORT` / `-t VIP:PORT`, one a line
+SLOPPY_FILE = f"{IPERF_DIR}/sloppy_tcp.before"
+SLOPPY = "net.ipv4.vs.sloppy_tcp"
+# Epoch seconds before each line: no time zone or locale to guess when reading the logs back.
+TIMESTAMPS = "--timestamps=%s "
+STOP_WAIT_S = 3.0  # how long an interrupted iperf3 gets to end its test before SIGKILL
+
+
+def raw_name(stream: str, node: str) -> str:
+    """The run folder's file with NODE's logs of traffic stream STREAM."""
+    return f"traffic-{stream}-{node}.txt"
 
 
 @dataclass(frozen=True)
 class TrafficSpec:
+    name: str  # the stream's name in the scenario (letters, digits, - and _)
     vips: tuple[str, ...]  # addresses
-    rate_bps: float  # in total, split evenly
-    port: int = 9
-    datagram: int = 1200
-    duration: float = 0.0
+    rate_bps: float  # in total, on the wire, split evenly over the VIPs
+    port: int = PORT
+    datagram: int = DATAGRAM
+    duration: float = 0.0  # seconds; 0 until stopped
 
-    def argv(self, python: str = "python3", script: str = SENDER_PATH) -> list[str]:
-        argv = [python, "-u", script, "--rate", f"{self.rate_bps:g}", "--port", str(self.port)]
-        argv += ["--datagram", str(self.datagram), "--duration", f"{self.duration:g}"]
-        for vip in self.vips:
-            argv += ["--vip", vip]
-        return argv
+    @property
+    def per_vip_bps(self) -> float:
+        return self.rate_bps / len(self.vips)
+
+    @property
+    def payload_bps(self) -> float:
+        """What iperf3's -b asks of each client: it paces payload bits, the wire carries more."""
+        return self.per_vip_bps * self.datagram / (self.datagram + WIRE_OVERHEAD)
+
+    def log(self, role: str, vip: str) -> str:
+        return f"{IPERF_DIR}/{log_name(self.name, role, vip)}"
+
+    def pidfile(self, role: str, vip: str) -> str:
+        return f"{IPERF_DIR}/{self.name}.{role}.{vip}.pid"
+
+    def server_argv(self, vip: str) -> list[str]:
+        return [
+            "iperf3", "-s", "-B", vip, "-p", str(self.port), "-i", "1", "--forceflush", TIMESTAMPS,
+            "--logfile", self.log("server", vip), "-D", "-I", self.pidfile("server", vip),
+        ]  # fmt: skip
+
+    def client_argv(self, vip: str) -> list[str]:
+        return [
+            "iperf3", "-c", vip, "-p", str(self.port), "-u", "-b", f"{round(self.payload_bps)}",
+            "-l", str(self.datagram), "-t", f"{self.duration:g}", "-i", "1", "--forceflush", TIMESTAMPS,
+            "--logfile", self.log("client", vip),
+        ]  # fmt: skip
 
 
-@dataclass(frozen=True)
-class Offered:
-    t: float
-    vip: str
-    bytes_total: int
+# --- shell run on the nodes (each one SSH call) -----------------------------------------------
 
 
-def parse_offered(text: str) -> list[Offered]:
-    found = []
-    for line in text.splitlines():
-        parts = line.split()
-        if len(parts) == 3 and not line.startswith("@"):
+def servers_script(spec: TrafficSpec, wait: float = 5.0) -> str:
+    """Start one daemonized iperf3 server per VIP and return once each wrote its PID file; a
+    server that did not start prints its log and fails the call."""
+    q = shlex.quote
+    lines = [f"mkdir -p {IPERF_DIR}", _stop_lines(f"{spec.name}.server.*.pid")]
+    for vip in spec.vips:
+        lines.append(f"rm -f {q(spec.log('server', vip))}")
+        lines.append(shlex.join(spec.server_argv(vip)))
+    pids = " ".join(q(spec.pidfile("server", vip)) for vip in spec.vips)
+    lines.append(
+        f"i=0; while [ $i -lt {round(wait * 10)} ]; do ok=1; for p in {pids}; do [ -s $p ] || ok=0; done; "
+        "[ $ok = 1 ] && break; sleep 0.1; i=$((i+1)); done"
+    )
+    for vip in spec.vips:
+        pid, log = q(spec.pidfile("server", vip)), q(spec.log("server", vip))
+        lines.append(
+            f'if ! {{ [ -s {pid} ] && kill -0 "$(cat {pid})" 2>/dev/null; }}; then '
+            f"echo 'iperf3 server on {vip} did not start:' >&2; tail -n 5 {log} >&2; exit 1; fi"
+        )
+    return "\n".join(lines) + "\n"
+
+
+def clients_script(spec: TrafficSpec, check_after: float = 1.5) -> str:
+    """Start one iperf3 client per VIP in its own session (it outlives the SSH call), print
+    `@started NODE_TIME` right after, and after CHECK_AFTER seconds fail with the log of any
+    client that already ended (no server reached, say)."""
+    q = shlex.quote
+    lines = [f"mkdir -p {IPERF_DIR}", _stop_lines(f"{spec.name}.client.*.pid")]
+    for vip in spec.vips:
+        pid = spec.pidfile("client", vip)
+        inner = f"echo $$ > {q(pid)}; exec {shlex.join(spec.client_argv(vip))}"
+        lines.append(f"rm -f {q(spec.log('client', vip))}")
+        lines.append(f"setsid -f sh -c {q(inner)} </dev/null >/dev/null 2>&1")
+    lines.append('echo "@started $(date +%s.%N)"')
+    lines.append(f"sleep {check_after:g}")
+    lines.append("dead=0")
+    for vip in spec.vips:
+        pid, log = q(spec.pidfile("client", vip)), q(spec.log("client", vip))
+        lines.append(
+            f'if ! {{ [ -s {pid} ] && kill -0 "$(cat {pid})" 2>/dev/null; }}; then dead=1; '
+            f"echo 'iperf3 client to {vip} ended:' >&2; tail -n 3 {log} >&2; fi"
+        )
+    lines.append("exit $dead")
+    return "\n".join(lines) + "\n"
+
+
+def _stop_lines(pattern: str) -> str:
+    """Interrupt every iperf3 whose PID file in IPERF_DIR matches PATTERN (SIGINT: a client
+    sends its end of test, a server writes its totals), wait up to STOP_WAIT_S, then SIGKILL
+    what is left. A PID whose process is not iperf3 any more is left alone."""
+    tries = round(STOP_WAIT_S * 10)
+    return (
+        f'for p in {IPERF_DIR}/{pattern}; do [ -f "$p" ] || continue; pid=$(cat "$p"); '
+        '[ "$(cat /proc/$pid/comm 2>/dev/null)" = iperf3 ] && kill -INT "$pid"; done; '
+        f'i=0; while [ $i -lt {tries} ]; do left=0; for p in {IPERF_DIR}/{pattern}; do [ -f "$p" ] || continue; '
+        'pid=$(cat "$p"); [ "$(cat /proc/$pid/comm 2>/dev/null)" = iperf3 ] && left=1; done; '
+        "[ $left = 0 ] && break; sleep 0.1; i=$((i+1)); done; "
+        f'for p in {IPERF_DIR}/{pattern}; do [ -f "$p" ] || continue; pid=$(cat "$p"); '
+        '[ "$(cat /proc/$pid/comm 2>/dev/null)" = iperf3 ] && kill -KILL "$pid"; rm -f "$p"; done'
+    )
+
+
+def stop_script(stream: str | None = None) -> str:
+    """Stop the iperf3 processes of STREAM on a node (every stream's when None)."""
+    return _stop_lines(f"{stream}.*.pid" if stream else "*.pid") + "\n"
+
+
+def stop_and_fetch_script(stream: str, roles: tuple[str, ...]) -> str:
+    """Stop STREAM's iperf3 processes of ROLES on a node, then print each of its logs under a
+    `@@log FILE` line (the logs stay on the node, in /run)."""
+    lines = [_stop_lines(f"{stream}.{role}.*.pid") for role in roles]
+    for role in roles:
+        lines.append(
+            f'for f in {IPERF_DIR}/{stream}.{role}.*.log; do [ -f "$f" ] || continue; '
+            f'printf \'\\n{MARKER}%s\\n\' "${{f##*/}}"; cat "$f"; done'
+        )
+    return "\n".join(lines) + "\n"
+
+
+def services_script(vips: list[str], reals: list[str], port: int) -> str:
+    """On a balancer: a UDP and a TCP IPVS service on VIP:PORT for every VIP (sh, every real
+    with -g, in the order given), each recorded in SERVICES_FILE as soon as it exists, and
+    sloppy_tcp on (its value before recorded once, in SLOPPY_FILE). A service of that address
+    that labctl did not add is not touched: the call fails instead."""
+    q = shlex.quote
+    lines = [
+        "set -e",
+        "modprobe -q ip_vs 2>/dev/null || true",  # loaded already where keepalived has services
+        f"mkdir -p {IPERF_DIR}",
+        f'[ -f {SLOPPY_FILE} ] || {{ v=$(sysctl -n {SLOPPY}); echo "$v" > {SLOPPY_FILE}; }}',
+        f"sysctl -qw {SLOPPY}=1",
+        f"touch {SERVICES_FILE}",
+    ]
+    for vip in vips:
+        for proto in ("-u", "-t"):
+            service = f"{vip}:{port}"
+            entry = q(f"{proto} {service}")
+            adds = "; ".join(f"ipvsadm -a {proto} {service} -r {real}:{port} -g -w 1" for real in reals)
+            lines.append(
+                f"if ipvsadm -L -n {proto} {service} >/dev/null 2>&1; then "
+                f"grep -qxF {entry} {SERVICES_FILE} || "
+                f"{{ echo '{service} ({proto}) is an IPVS service labctl did not add' >&2; exit 1; }}; "
+                f"else ipvsadm -A {proto} {service} -s sh; echo {entry} >> {SERVICES_FILE}; {adds}; fi"
+            )
+    return "\n".join(lines) + "\n"
+
+
+def clear_services_script() -> str:
+    """Remove the services SERVICES_FILE lists (and nothing else), put sloppy_tcp back."""
+    return (
+        f"if [ -f {SERVICES_FILE} ]; then while read -r proto service; do "
+        '[ -n "$service" ] && ipvsadm -D "$proto" "$service" 2>/dev/null; '
+        f"done < {SERVICES_FILE}; rm -f {SERVICES_FILE}; fi\n"
+        f"if [ -f {SLOPPY_FILE} ]; then v=$(cat {SLOPPY_FILE}); "
+        f'case "$v" in [0-9]) sysctl -qw {SLOPPY}="$v";; esac; rm -f {SLOPPY_FILE}; fi\n'
+        "exit 0\n"
+    )
+
+
+# --- the experiment's load --------------------------------------------------------------------
+
+
+class TrafficError(RuntimeError):
+    pass
+
+
+@dataclass
+class TrafficRun:
+    """One traffic stream: servers on REALS, clients on CLIENT, logs fetched once at stop.
+    ON_STOPPED(node) is told of each node whose iperf3 processes are gone (the journal)."""
+
+    access: LabAccess
+    spec: TrafficSpec
+    client: str
+    reals: list[str]
+    out: Path
+    on_stopped: Callable[[str], None] = lambda node: None
+    started: float | None = None  # host time, once the clients run
+    fetched: dict[str, int] = field(default_factory=dict)  # node -> bytes saved
+    errors: list[str] = field(default_factory=list)
+    _finished: bool = False
+
+    @property
+    def finished(self) -> bool:
+        return self._finished
+
+    def start_servers(self) -> None:
+        for real in self.reals:
+            result = self.access.run(real, servers_script(self.spec), sudo=True, timeout=30)
+            if not result.ok:
+                raise TrafficError(f"{real}: {(result.stderr or result.stdout).strip()}")
+
+    def start_clients(self, clock: ClockOffset | None) -> float:
+        """Start the clients; returns the host time at which they started (the node's own
+        `date` right after starting them, moved to host time with CLOCK when known)."""
+        before = time.time()
+        result = self.access.run(self.client, clients_script(self.spec), sudo=True, timeout=30)
+        node_time = next(
+            (float(line.split()[1]) for line in result.stdout.splitlines() if line.startswith("@started ")), None
+        )
+        self.started = clock.to_host(node_time) if clock is not None and node_time is not None else before
+        if not result.ok:
+            raise TrafficError(f"{self.client}: {(result.stderr or result.stdout).strip()}")
+        return self.started
+
+    def stop(self) -> dict[str, Any]:
+        """Clients first, then servers; each node's logs into the run folder. Idempotent."""
+        if self._finished:
+            return {"fetched": self.fetched, "errors": self.errors}
+        self._finished = True
+        for node, roles in [(self.client, ("client",)), *[(real, ("server",)) for real in self.reals]]:
             try:
-                found.append(Offered(float(parts[0]), parts[1], int(parts[2])))
-            except ValueError:
+                result = self.access.run(
+                    node, stop_and_fetch_script(self.spec.name, roles), sudo=True, timeout=30 + 2 * STOP_WAIT_S
+                )
+            except Exception as exc:  # noqa: BLE001 - the other nodes' logs still count
+                self.errors.append(f"{node}: {type(exc).__name__}: {exc}")
                 continue
-    return found
+            raw = self.out / raw_name(self.spec.name, node)
+            safefiles.write_file(raw, result.stdout, 0o644)
+            self.fetched[node] = len(result.stdout)
+            if result.ok:
+                self.on_stopped(node)
+            else:
+                self.errors.append(f"{node}: {(result.stderr or result.stdout).strip()[-300:]}")
+        return {"fetched": self.fetched, "errors": self.errors}
 
 
-def start_sender(
-    access: LabAccess, client: str, spec: TrafficSpec, raw: Path, name: str, on_line: Callable[[str], None] | None
-) -> tuple[RecordedStream, str]:
-    """The sender on the host side of the lab network when the lab has one (the emulated
-    client then pays nothing, and pacing is the host's), else inside CLIENT. Returns the
-    stream and where it runs."""
-    host_stream = getattr(access, "host_stream", None)
-    if callable(host_stream):
-        stream = host_stream(spec.argv(python=sys.executable, script=str(SENDER)))
-        if stream is not None:
-            return RecordedStream(name, stream, raw, on_line), "host"
-    access.put(client, SENDER_PATH, SENDER.read_text(), mode=0o755, sudo=True)
-    return RecordedStream(name, access.stream(client, spec.argv(), sudo=False), raw, on_line), client
+# --- the tap counters -------------------------------------------------------------------------
 
 
 def start_counters(access: LabAccess, node: str, raw: Path, interval: float = 1.0) -> RecordedStream:

@@ -2,8 +2,11 @@
 brain detected and recovered from, and the traffic experiment with one balancer powered off.
 Both leave the lab as planned (every VIP at its planned master, no shaping or filter left).
 
-Needs on the host: nftables (`nft`, for the VRRP cut on a tap) and tc (iproute2); nothing new
-in the box (the offered load is a Python sender on the host side of the lab network).
+Needs on the host: nftables (`nft`, for the VRRP cut on a tap) and tc (iproute2). The traffic
+is iperf3 inside the lab (in the box): one UDP client per VIP on c1, one server per VIP on each
+real, carried by IPVS services (source hashing, sloppy TCP) that the run adds on every balancer
+and removes again. This is the only place IPVS forwards the experiment's traffic: the hosts
+that run the integration tests have no ip_vs module.
 """
 
 from __future__ import annotations
@@ -57,7 +60,8 @@ def test_split_brain_is_detected_and_the_lab_recovers(lab_dir):
 
 def test_traffic_with_one_balancer_off_fills_the_survivor_that_takes_two_vips(lab_dir):
     """About 2.5 min (b1's reboot included): links shaped to 10 Mbit/s, 15 Mbit/s offered over
-    3 VIPs, b1 powered off for 20 s: b2 carries VI_1 and VI_2 (a full link), b3 half a link."""
+    3 VIPs, b1 powered off for 20 s: b2 carries VI_1 and VI_2 (a full link), b3 half a link;
+    the receivers (iperf3 servers on the reals) got traffic for every VIP, and counted the loss."""
     folder, name, _, _ = lab_dir
     proc, summary, results = run_scenario(
         folder,
@@ -74,5 +78,16 @@ def test_traffic_with_one_balancer_off_fills_the_survivor_that_takes_two_vips(la
     assert b2["predicted_pct"] == 100.0 and b3["predicted_pct"] == 50.0
     assert b2["load_pct"] >= 90
     assert 40 <= b3["load_pct"] <= 60
+    # What the receivers got: a loss figure for every survivor, something delivered for every
+    # VIP (before the failure and during it), and never more than was offered.
+    assert b2["loss_pct"] is not None and b3["loss_pct"] is not None
+    figures = summary["traffic"]
+    for window in (figures["baseline"], figures["failures"][0]):
+        for vip, seen in window["vips"].items():
+            assert seen["delivered_bps"] and seen["delivered_bps"] > 0, (vip, seen)
+            assert seen["loss_pct"] is not None, (vip, seen)
+    assert all(figures["delivered_per_vip_bps"][v] > 0 for v in PLANNED), figures["delivered_per_vip_bps"]
+    assert failure["offered_bps"] and failure["delivered_bps"] <= failure["offered_bps"] * 1.02
+    assert figures["delivered_bps"] <= figures["offered_bps"] * 1.02
     _as_planned(folder)
     _nothing_left_on_the_taps(name)

@@ -1,5 +1,6 @@
 """`action NAME`: break or repair a node (power, keepalived, link, nginx, IPVS timeouts, link
-impairments, VRRP cuts, rate shaping), each change remembered so cleanup can put it back."""
+impairments, VRRP cuts, rate shaping, the traffic experiment's IPVS services), each change
+remembered so cleanup can put it back."""
 
 from __future__ import annotations
 
@@ -33,6 +34,8 @@ ACTIONS = (
     "vrrp-restore",
     "shape",
     "unshape",
+    "iperf-services",
+    "iperf-services-clear",
     "down",
     "up",
 )
@@ -59,6 +62,8 @@ def check(check: Checker, step: Step, path: Path, lab: Lab | None, refs: set[str
         check.problem((*path, "method"), "only the down and up actions take a method")
     if value == "ipvs-timeouts" and not {"tcp", "tcpfin", "udp"} & set(options):
         check.problem((*path, "action"), "ipvs-timeouts needs tcp, tcpfin and/or udp")
+    if "port" in options and value != "iperf-services":
+        check.problem((*path, "port"), "only iperf-services takes port")
     _check_link(check, step, path)
     if isinstance(options.get("as"), str):
         refs.add(options["as"])  # later steps may name the node it acted on
@@ -124,6 +129,7 @@ register(
             "direction": text,
             "at": text,
             "rate": text,
+            "port": number(1, True),
         },
         check=check,
         doc="break or repair a node; cleanup undoes it",

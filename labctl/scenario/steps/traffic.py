@@ -1,9 +1,11 @@
-"""`traffic NAME`: paced UDP load spread evenly over VIPs, recorded in traffic-NAME.txt;
-`stop_traffic NAME|all`. `counters: start`: the host-side byte counters of every node's link
-every second, in counters.txt; `stop_counters`."""
+"""`traffic NAME`: UDP load from iperf3 in the lab, spread evenly over VIPs, through IPVS to
+iperf3 servers on the reals (labctl/scenario/traffic.py); `stop_traffic NAME|all` ends it and
+fetches the logs into traffic-NAME-NODE.txt. `counters: start`: the host-side byte counters of
+every node's link every second, in counters.txt; `stop_counters`."""
 
 from __future__ import annotations
 
+import re
 from typing import TYPE_CHECKING
 
 from labctl.model import planner
@@ -18,9 +20,12 @@ if TYPE_CHECKING:
     from labctl.scenario.engine import Engine
 
 COUNTERS_STREAM = "counters"
+NAME = re.compile(r"^[A-Za-z0-9_-]{1,40}$")  # it names files on the nodes and in the run folder
 
 
 def check(check: Checker, step: Step, path: Path, lab: Lab | None, refs: set[str]) -> None:
+    if isinstance(step.value, str) and "${" not in step.value and not NAME.match(step.value):
+        check.problem((*path, "traffic"), "a traffic stream's name is letters, digits, - and _ (at most 40)")
     rate = step.options.get("rate")
     if isinstance(rate, str) and "${" not in rate:
         try:
@@ -35,31 +40,61 @@ def run(engine: Engine, step: Step) -> None:
     from labctl.scenario.engine import StepFailed
 
     name = str(step.value)
-    stream_name = f"traffic-{name}"
-    if stream_name in engine.probes and not engine.probes[stream_name].finished:
+    if not NAME.match(name):
+        raise StepFailed(f"bad traffic stream name {name!r}")
+    if name in engine.traffic and not engine.traffic[name].finished:
         raise StepFailed(f"traffic {name} is already running")
     vips = step.options.get("vips", "all")
     chosen = engine.lab.vips if vips == "all" else [engine.lab.vip(v) for v in vips]
     spec = traffic.TrafficSpec(
+        name=name,
         vips=tuple(v.address for v in chosen),
         rate_bps=planner.parse_rate(str(step.options["rate"])),
-        port=int(step.options.get("port", 9)),
-        datagram=int(step.options.get("datagram", 1200)),
+        port=int(step.options.get("port", traffic.PORT)),
+        datagram=int(step.options.get("datagram", traffic.DATAGRAM)),
         duration=float(step.options.get("duration", 0)),
     )
+    # Every balancer gets the services (a VIP may move to any of them); a balancer powered off
+    # and on comes back without them: the scenario adds them again (action iperf-services).
+    for balancer in engine.lab.balancers:
+        engine.act(balancer.name, "iperf-services", {"port": spec.port})
     client = engine.nodes(None, "client")[0]
-    # The probes' dictionary: cleanup stops every stream in it, whatever happens.
-    stream, where = traffic.start_sender(engine.access, client, spec, engine.out / f"{stream_name}.txt", name, None)
-    engine.probes[stream_name] = stream
-    engine.event("traffic_start", name=name, where=where, vips=list(spec.vips), rate_bps=spec.rate_bps)
+    reals = [r.name for r in engine.lab.reals]
+    # The nodes' clocks against the host's, for the logs' whole-second timestamps.
+    clocks = {node: engine.clock(node, traffic.raw_name(name, node)) for node in [client, *reals]}
+
+    def stopped(node: str) -> None:
+        engine.restorer.changed(node, "iperf-stop")
+
+    load = traffic.TrafficRun(engine.access, spec, client, reals, engine.out, on_stopped=stopped)
+    engine.traffic[name] = load  # from here on, cleanup stops it and fetches its logs
+    try:
+        for real in reals:
+            engine.restorer.about_to(real, "iperf-start")
+        load.start_servers()
+        engine.restorer.about_to(client, "iperf-start")
+        started = load.start_clients(clocks[client])
+    except traffic.TrafficError as exc:
+        raise StepFailed(str(exc)) from exc
+    engine.event(
+        "traffic_start",
+        name=name,
+        client=client,
+        reals=reals,
+        vips=list(spec.vips),
+        rate_bps=spec.rate_bps,
+        payload_bps_per_vip=round(spec.payload_bps),
+        port=spec.port,
+        datagram=spec.datagram,
+        started=started,
+    )
 
 
 def run_stop(engine: Engine, step: Step) -> None:
-    names = [n for n in engine.probes if n.startswith("traffic-")] if step.value == "all" else [f"traffic-{step.value}"]
+    names = list(engine.traffic) if step.value == "all" else [str(step.value)]
     for name in names:
-        if name in engine.probes:
-            engine.probes.pop(name).stop()
-            engine.event("traffic_stop", name=name.removeprefix("traffic-"))
+        if name in engine.traffic:
+            engine.stop_traffic(name)
 
 
 def run_counters(engine: Engine, step: Step) -> None:
@@ -87,9 +122,9 @@ register(
         {"rate": text, "vips": vip_list, "port": number(1, True), "datagram": number(64, True), "duration": number(0)},
         required=("rate",),
         check=check,
-        doc="paced UDP load spread evenly over VIPs (host side when sandboxed)",
+        doc="iperf3 UDP load from the client through IPVS to the reals, spread evenly over VIPs",
     ),
-    StepKind("stop_traffic", text, run_stop, doc="end a traffic stream (or all)"),
+    StepKind("stop_traffic", text, run_stop, doc="end a traffic stream (or all) and fetch its logs"),
     StepKind("counters", text, run_counters, {"interval": number(0.1)}, doc="host-side link byte counters"),
     StepKind("stop_counters", text, run_stop_counters, doc="end the link counters"),
 )
