@@ -52,5 +52,12 @@ in_guest update-initramfs -u -k all >/dev/null
 # SSH host keys: none in the box; each VM makes its own at first boot.
 rm -f "$rootfs"/etc/ssh/ssh_host_*
 install -m 0644 "$guest/sshd-labctl.conf" "$rootfs/etc/ssh/sshd_config.d/labctl.conf"
+install -D -m 0644 "$guest/ssh-service-labctl.conf" "$rootfs/etc/systemd/system/ssh.service.d/labctl.conf"
+# A command run over SSH (no terminal: PAM_TTY is "ssh") skips the message of the day, which
+# runs /etc/update-motd.d at every session (0.1 s a login under emulation); a student's
+# interactive login still shows it.
+sed -i 's|^session *optional *pam_motd.so *motd=/run/motd.dynamic|session [success=2 default=ignore] pam_succeed_if.so quiet tty = ssh\n&|' \
+  "$rootfs/etc/pam.d/sshd"
+grep -q 'pam_succeed_if.so quiet tty = ssh' "$rootfs/etc/pam.d/sshd"  # the line above matched
 install -m 0644 "$guest/labctl-ssh-hostkeys.service" "$rootfs/etc/systemd/system/labctl-ssh-hostkeys.service"
 in_guest systemctl enable labctl-ssh-hostkeys.service >/dev/null

@@ -2,6 +2,7 @@
 # Install what labctl, its tests and a real lab need on a fresh Debian/Ubuntu machine (as root):
 # Vagrant with vagrant-libvirt, libvirt and qemu, mmdebstrap for the offline box, keepalived,
 # ipvsadm, nginx and sshd for the integration tests, nftables (link impairments, VRRP cuts),
+# iperf3 (the traffic measurements, checked in namespaces),
 # chromium (the dashboard's browser tests, driven by Playwright without its own browser
 # download); then labctl itself in .venv.
 set -euo pipefail
@@ -16,7 +17,7 @@ packages=(
   vagrant vagrant-libvirt libvirt-daemon-system libvirt-daemon-driver-qemu libvirt-clients
   dnsmasq-base qemu-system-x86 qemu-utils mmdebstrap
   keepalived ipvsadm nginx-light openssh-server openssh-client sudo iproute2 procps curl tcpdump
-  nftables
+  nftables iperf3
   chromium
   python3 python3-venv
 )

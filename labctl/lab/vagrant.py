@@ -163,8 +163,10 @@ class LabVagrant:
 
     def stop_leftovers(self) -> list[str]:
         """Stop what still runs of vagrant commands started by an earlier labctl; their names."""
-        stopped = []
-        for what in STREAMED if self.state is not None else ():
+        stopped: list[str] = []
+        if self.state is None:
+            return stopped
+        for what in STREAMED:
             text = self.state.read(self._record_name(what))
             try:
                 record = ProcessRecord.from_dict(json.loads(text)) if text else None
