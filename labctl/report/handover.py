@@ -172,9 +172,11 @@ def handover(
     if not before or before[-1].source != victim_address or start - before[-1].t > 1.5 * advert_int:
         return None
     recent = [a for a in adverts if a.source == victim_address and a.t >= before[-1].t]
-    new_first = _first(adverts, lambda a: a.t >= start and a.source != victim_address and a.priority > 0)
+    claims = [a for a in adverts if a.t >= start and a.source != victim_address and a.priority > 0]
+    first_claim = claims[0] if claims else None
+    new_first = _keeper(claims, advert_int) if claims else None
     result: dict[str, Any] = {"source": "packets", "vrid": vip.vrid}
-    if new_first is None:
+    if new_first is None or first_claim is None:
         last = recent[-1]
         result.update(
             {
@@ -238,17 +240,38 @@ def handover(
             "tolerance_s": round(tolerance, 4),
             "matches_theory": abs(detection - theory) <= tolerance,
             "rivals": rivals,
+            "first_claim": names.name(first_claim.source),
         }
     )
-    result["decided_by"] = decided_by(lab, vip_name, victim, winner, jitter, graceful)
+    result["decided_by"] = decided_by(lab, vip_name, victim, winner, jitter, graceful, names.name(first_claim.source))
     return result
 
 
+def _keeper(claims: list[VrrpAdvert], advert_int: float) -> VrrpAdvert:
+    """The first advert of the backup that kept the VIP. Two backups whose master-down timers
+    fire within an interval of each other both claim it; VRRP settles that at once (the lower
+    priority backs off on the higher one's advert), so the first claim need not be the new
+    master: among the claims of that first interval, the one whose run of adverts lasted."""
+    runs = mastership_runs(claims, advert_int)
+    contenders = [r for r in runs if r["start"] <= claims[0].t + advert_int]
+    kept = max(contenders, key=lambda r: (r["end"], r["adverts"]))
+    return next(a for a in claims if a.source == kept["source"] and a.t >= kept["start"])
+
+
 def decided_by(
-    lab: Lab, vip_name: str, victim: str, winner: str, jitter: dict[str, dict[str, Any]], graceful: bool
+    lab: Lab,
+    vip_name: str,
+    victim: str,
+    winner: str,
+    jitter: dict[str, dict[str, Any]],
+    graceful: bool,
+    first: str | None = None,
 ) -> dict[str, Any]:
-    """Was the winner chosen by the configuration or by timing noise? Two backups' timers
-    differ by their skew difference, (p1 - p2)/256 s; jitter larger than that decides."""
+    """Was the first claim decided by the configuration or by timing noise? Two backups'
+    timers differ by their skew difference, (p1 - p2)/256 s; jitter larger than that decides
+    which fires first. FIRST (the winner when None) is the backup that claimed the VIP first;
+    the WINNER is the one that kept it."""
+    first = first or winner
     vip = lab.vip(vip_name)
     backups = sorted(((p, n) for n, p in vip.priorities.items() if n != victim), reverse=True)
     if len(backups) < 2:
@@ -268,8 +291,9 @@ def decided_by(
             "expected": expected,
             "why": (
                 f"the backups' timers differ by {gap_ms:g} ms (priorities {p1} and {p2}) "
-                f"but the balancers' timing jitter was {worst:g} ms: the outcome "
-                f"({winner}) was decided by noise, not by the configuration"
+                f"but the balancers' timing jitter was {worst:g} ms: which backup claimed the VIP "
+                f"first ({first}) was decided by noise, not by the configuration"
+                + (f"; {winner} kept it (VRRP's priority comparison settled it at once)" if first != winner else "")
             ),
         }
     return {

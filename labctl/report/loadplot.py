@@ -1,9 +1,12 @@
 """load.png: each balancer's incoming rate over a traffic run against its shaped link, with the
 spans during which a balancer was powered off (the traffic experiment's picture), and what the
-receivers (iperf3 on the reals) got per second, all VIPs together, against what was offered."""
+receivers (iperf3 on the reals) got per second, all VIPs together, against what was offered.
+A line breaks where its series has no samples (a balancer powered off has no tap)."""
 
 from __future__ import annotations
 
+import statistics
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +18,26 @@ import matplotlib.pyplot as plt  # noqa: E402
 from labctl.model.lab import Lab  # noqa: E402
 
 LOAD_PNG = "load.png"
+# Points further apart than this many of the series' usual steps are not joined: a node
+# powered off has no tap, hence no samples, and a line across that would draw load it never had.
+GAP_STEPS = 2.5
+
+
+def broken(points: Sequence[Sequence[float]], t0: float) -> tuple[list[float], list[float]]:
+    """(seconds since T0, Mbit/s) of POINTS (time, bits/s), with a NaN wherever samples are
+    missing (matplotlib leaves a gap there)."""
+    times = [float(p[0]) for p in points]
+    steps = [b - a for a, b in zip(times, times[1:]) if b > a]
+    limit = GAP_STEPS * statistics.median(steps) if steps else float("inf")
+    xs: list[float] = []
+    ys: list[float] = []
+    for index, (t, bps) in enumerate(points):
+        if index and t - times[index - 1] > limit:
+            xs.append(float("nan"))
+            ys.append(float("nan"))
+        xs.append(t - t0)
+        ys.append(bps / 1e6)
+    return xs, ys
 
 
 def load_plot(lab: Lab, figures: dict[str, Any], path: Path) -> None:
@@ -32,8 +55,7 @@ def load_plot(lab: Lab, figures: dict[str, Any], path: Path) -> None:
     styles = ("-", "--", ":", "-.")  # equal loads overlap exactly: the styles keep them apart
     for index, (node, points) in enumerate(sorted(series.items())):
         ax.plot(
-            [t - t0 for t, _ in points],
-            [bps / 1e6 for _, bps in points],
+            *broken(points, t0),
             label=node,
             color=colours.get(node),
             linestyle=styles[index % len(styles)],
@@ -41,8 +63,7 @@ def load_plot(lab: Lab, figures: dict[str, Any], path: Path) -> None:
         )
     if offered_series:
         ax.plot(
-            [t - t0 for t, _ in offered_series],
-            [bps / 1e6 for _, bps in offered_series],
+            *broken(offered_series, t0),
             label="offered (clients, all VIPs)",
             color="grey",
             linestyle=":",
@@ -50,8 +71,7 @@ def load_plot(lab: Lab, figures: dict[str, Any], path: Path) -> None:
         )
     if delivered_series:
         ax.plot(
-            [t - t0 for t, _ in delivered_series],
-            [bps / 1e6 for _, bps in delivered_series],
+            *broken(delivered_series, t0),
             label="delivered (receivers, all VIPs)",
             color="dimgrey",
             linewidth=1.2,

@@ -53,13 +53,40 @@ def interfaces(events: list[dict[str, Any]]) -> dict[str, list[tuple[float, str]
 
 
 def node_series(counts: list[Count], named: list[tuple[float, str]]) -> list[tuple[float, float]]:
-    """(time, bits/s toward the node), following the node's interface as it changes."""
+    """(time, bits/s toward the node), following the node's interface as it changes.
+
+    A rebooted VM's new tap is named only by the node's next shaping, often seconds after
+    the VM took its VIPs back. It is the node's from when it first showed in the counters,
+    provided the events tell: it appeared after the node's previous tap had gone (so it is not
+    some other node's, which would have been there all along) and stayed, counting up, until
+    it was named."""
     series = []
     for index, (since, interface) in enumerate(named):
         until = named[index + 1][0] if index + 1 < len(named) else float("inf")
         start = since if index else float("-inf")  # the first name holds from the start
-        series += [(t, bps) for t, bps in rates(counts, interface) if start <= t < until]
+        born = _born(counts, interface, since, gone=_last_seen(counts, named[index - 1][1])) if index else since
+        # From its birth, the rates between its own ticks only (not one across a gap before it).
+        series += [(t, bps) for t, bps in rates(counts, interface) if (start <= t or born < t) and t < until]
     return sorted(set(series))
+
+
+def _last_seen(counts: list[Count], interface: str) -> float:
+    return max((c.t for c in counts if c.interface == interface), default=float("-inf"))
+
+
+def _born(counts: list[Count], interface: str, named_at: float, gone: float) -> float:
+    """When INTERFACE, there when it was named at NAMED_AT, first showed in the counters: the
+    earliest tick from which it was in every tick up to NAMED_AT with a counter that never went
+    back. NAMED_AT itself when that is not after GONE (the tick the node's previous tap was
+    last seen at): then it cannot be told from a tap that was someone else's."""
+    ticks = sorted({c.t for c in counts if c.t <= named_at})
+    seen = {c.t: c.tx_bytes for c in counts if c.interface == interface and c.t <= named_at}
+    born, later = named_at, None
+    for tick in reversed(ticks):
+        if tick not in seen or (later is not None and seen[tick] > later):
+            break
+        born, later = tick, seen[tick]
+    return born if born > gone else named_at
 
 
 def _typical(series: list[tuple[float, float]], start: float, end: float) -> float | None:

@@ -302,7 +302,12 @@ def perform(access: LabAccess, node: str, action: str, restorer: Restorer, optio
         port = int(options.get("port", traffic.PORT))
         script = traffic.services_script([v.address for v in lab.vips], [r.address for r in lab.reals], port)
         _shell(access, node, action, script)
-        details = {"port": port, "services": 2 * len(lab.vips), "reals": [r.name for r in lab.reals]}
+        details = {
+            "port": port,
+            "services": 2 * len(lab.vips),
+            "reals": [r.name for r in lab.reals],
+            "at_boot": traffic.BOOT_UNIT,  # the services come back by themselves before keepalived
+        }
     elif action == "iperf-services-clear":
         _shell(access, node, action, traffic.clear_services_script())
     elif action == "iperf-stop":

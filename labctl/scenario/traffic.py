@@ -11,6 +11,12 @@ director take up the control connection in mid-stream after a hand-over (without
 packet would reach the director's own stack and the client would get a RST). keepalived
 leaves services that are not in its config alone; labctl records the services it added in
 /run/labctl/iperf/ on each balancer, and removes exactly those (`iperf-services-clear`).
+While the experiment runs they are also kept for the balancer's boots: a balancer powered on
+again gets its VIPs back from keepalived seconds into its boot, long before labctl can reach
+it, and a VIP without its service would reach the balancer's own stack (ICMP port
+unreachable, which ends iperf3's client). So the rules go to /etc/labctl/iperf-ipvs.rules and a
+oneshot unit loads them with `ipvsadm -R` before keepalived starts (after Debian's
+ipvsadm.service, which flushes the table before restoring the lab's own rules).
 
 Nothing is read while the load runs (measuring costs the lab nothing): every iperf3 writes its
 per-second lines to a log under /run/labctl/iperf/, and `stop` ends the clients (SIGINT: they
@@ -46,7 +52,15 @@ DATAGRAM = 1200  # UDP payload bytes
 WIRE_OVERHEAD = 42
 IPERF_DIR = f"{RUN_DIR}/iperf"  # root's; /run is a tmpfs: a rebooted node starts without it
 SERVICES_FILE = f"{IPERF_DIR}/ipvs-services"  # `-u VIP:PORT` / `-t VIP:PORT`, one a line
-SLOPPY_FILE = f"{IPERF_DIR}/sloppy_tcp.before"
+# Kept for the balancer's boots while the experiment runs (iperf-services-clear removes them):
+# the services' rules, the unit that loads them before keepalived starts, and sloppy_tcp's
+# value before labctl (after a boot the unit has set it already).
+CONFIG_DIR = "/etc/labctl"
+RULES_FILE = f"{CONFIG_DIR}/iperf-ipvs.rules"  # `ipvsadm -S -n` lines, for `ipvsadm -R`
+SLOPPY_FILE = f"{CONFIG_DIR}/iperf-sloppy_tcp.before"
+UNIT_DIR = "/etc/systemd/system"
+BOOT_UNIT = f"{UNIT_DIR}/labctl-iperf-ipvs.service"
+BOOT_WANTS = f"{UNIT_DIR}/multi-user.target.wants/labctl-iperf-ipvs.service"
 SLOPPY = "net.ipv4.vs.sloppy_tcp"
 # Epoch seconds before each line: no time zone or locale to guess when reading the logs back.
 TIMESTAMPS = "--timestamps=%s "
@@ -178,19 +192,60 @@ def stop_and_fetch_script(stream: str, roles: tuple[str, ...]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def services_script(vips: list[str], reals: list[str], port: int) -> str:
+def _svc_lines() -> str:
+    """A shell function: `svc PROTO ADDRESS:PORT` keeps the lines of `ipvsadm -S -n` output on
+    stdin that belong to that service (its -A line and its -a lines), sorted."""
+    return 'svc() { awk -v s="$1 $2" \'($2" "$3) == s\' | sort; }'
+
+
+def boot_unit() -> str:
+    """The systemd unit that puts labctl's iperf3 services back at boot, before keepalived can
+    claim a VIP (a VIP without its service would reach the balancer's own stack: ICMP port
+    unreachable, and iperf3's client dies of it). After Debian's ipvsadm.service, which clears
+    the table (`ipvsadm -C`) before loading /etc/ipvsadm.rules when it restores the lab's own
+    rules: `ipvsadm -R` adds to the table and clears nothing. (No `$` in it: systemd would
+    expand it.)"""
+    return f"""\
+# Written by labctl (action iperf-services) for the traffic experiment; iperf-services-clear removes it.
+[Unit]
+Description=labctl: IPVS services of the traffic experiment (iperf3), before keepalived
+After=systemd-modules-load.service ipvsadm.service
+Before=keepalived.service
+
+[Service]
+Type=oneshot
+RemainAfterExit=yes
+ExecStart=/bin/sh -c 'modprobe -q ip_vs; sysctl -qw {SLOPPY}=1; exec ipvsadm -R < {RULES_FILE}'
+
+[Install]
+WantedBy=multi-user.target
+"""
+
+
+def services_script(vips: list[str], reals: list[str], port: int, root: str = "") -> str:
     """On a balancer: a UDP and a TCP IPVS service on VIP:PORT for every VIP (sh, every real
     with -g, in the order given), each recorded in SERVICES_FILE as soon as it exists, and
-    sloppy_tcp on (its value before recorded once, in SLOPPY_FILE). A service of that address
-    that labctl did not add is not touched: the call fails instead."""
+    sloppy_tcp on (its value before recorded once, in SLOPPY_FILE). Then the same kept for the
+    balancer's boots while the experiment runs: labctl's services saved in RULES_FILE (`ipvsadm
+    -S -n` lines) and BOOT_UNIT, enabled by its wants link (systemd reads it at the next boot;
+    no daemon-reload, no enable: each costs seconds under emulation).
+
+    A service of that address that labctl did not add is not touched: the call fails instead.
+    One that came back at boot (in the table just as RULES_FILE has it) is labctl's own.
+    ROOT prefixes every file written (tests run the script on a scratch tree)."""
     q = shlex.quote
+    services, rules, before = (q(root + f) for f in (SERVICES_FILE, RULES_FILE, SLOPPY_FILE))
+    unit, wants = q(root + BOOT_UNIT), q(root + BOOT_WANTS)
     lines = [
         "set -e",
         "modprobe -q ip_vs 2>/dev/null || true",  # loaded already where keepalived has services
-        f"mkdir -p {IPERF_DIR}",
-        f'[ -f {SLOPPY_FILE} ] || {{ v=$(sysctl -n {SLOPPY}); echo "$v" > {SLOPPY_FILE}; }}',
+        f"mkdir -p {q(root + IPERF_DIR)} {q(root + CONFIG_DIR)} {q(root + UNIT_DIR + '/multi-user.target.wants')}",
+        # The value before labctl, kept on disk: after a boot our unit has set it already.
+        f'[ -f {before} ] || {{ v=$(sysctl -n {SLOPPY}); echo "$v" > {before}; }}',
         f"sysctl -qw {SLOPPY}=1",
-        f"touch {SERVICES_FILE}",
+        f"touch {services}",
+        _svc_lines(),
+        "live=$(ipvsadm -S -n)",
     ]
     for vip in vips:
         for proto in ("-u", "-t"):
@@ -198,22 +253,39 @@ def services_script(vips: list[str], reals: list[str], port: int) -> str:
             entry = q(f"{proto} {service}")
             adds = "; ".join(f"ipvsadm -a {proto} {service} -r {real}:{port} -g -w 1" for real in reals)
             lines.append(
-                f"if ipvsadm -L -n {proto} {service} >/dev/null 2>&1; then "
-                f"grep -qxF {entry} {SERVICES_FILE} || "
+                f"have=$(printf '%s\\n' \"$live\" | svc {proto} {service})\n"
+                'if [ -n "$have" ]; then '
+                f"grep -qxF -e {entry} {services} || {{ [ -f {rules} ] && "
+                f'[ "$have" = "$(svc {proto} {service} < {rules})" ] && printf \'%s\\n\' {entry} >> {services}; }} || '
                 f"{{ echo '{service} ({proto}) is an IPVS service labctl did not add' >&2; exit 1; }}; "
-                f"else ipvsadm -A {proto} {service} -s sh; echo {entry} >> {SERVICES_FILE}; {adds}; fi"
+                f"else ipvsadm -A {proto} {service} -s sh; printf '%s\\n' {entry} >> {services}; {adds}; fi"
             )
+    lines += [
+        # What labctl added, as the table has it now: what the boot unit loads with -R.
+        f'ipvsadm -S -n | awk \'NR == FNR {{ own[$1 " " $2] = 1; next }} ($2 " " $3) in own\' {services} - '
+        f"> {rules}.new",
+        f"mv {rules}.new {rules}",
+        f"cat > {unit}.new <<'LABCTL_UNIT'\n{boot_unit()}LABCTL_UNIT",
+        f"mv {unit}.new {unit}",
+        f"ln -sfn {q(BOOT_UNIT)} {wants}",
+    ]
     return "\n".join(lines) + "\n"
 
 
-def clear_services_script() -> str:
-    """Remove the services SERVICES_FILE lists (and nothing else), put sloppy_tcp back."""
+def clear_services_script(root: str = "") -> str:
+    """Undo services_script: the boot unit and its wants link first (a crash halfway leaves
+    nothing to come back at boot), then the services SERVICES_FILE and RULES_FILE list (and
+    nothing else), RULES_FILE, and sloppy_tcp as it was before labctl."""
+    q = shlex.quote
+    services, rules, before = (q(root + f) for f in (SERVICES_FILE, RULES_FILE, SLOPPY_FILE))
     return (
-        f"if [ -f {SERVICES_FILE} ]; then while read -r proto service; do "
-        '[ -n "$service" ] && ipvsadm -D "$proto" "$service" 2>/dev/null; '
-        f"done < {SERVICES_FILE}; rm -f {SERVICES_FILE}; fi\n"
-        f"if [ -f {SLOPPY_FILE} ]; then v=$(cat {SLOPPY_FILE}); "
-        f'case "$v" in [0-9]) sysctl -qw {SLOPPY}="$v";; esac; rm -f {SLOPPY_FILE}; fi\n'
+        f"rm -f {q(root + BOOT_WANTS)} {q(root + BOOT_UNIT)}\n"
+        f"{{ [ -f {services} ] && cat {services}; [ -f {rules} ] && awk '$1 == \"-A\" {{ print $2, $3 }}' {rules}; }} "
+        "| sort -u | while read -r proto service; do "
+        '[ -n "$service" ] && ipvsadm -D "$proto" "$service" 2>/dev/null; done\n'
+        f"rm -f {services} {rules}\n"
+        f"if [ -f {before} ]; then v=$(cat {before}); "
+        f'case "$v" in [0-9]) sysctl -qw {SLOPPY}="$v";; esac; rm -f {before}; fi\n'
         "exit 0\n"
     )
 

@@ -175,3 +175,26 @@ def test_key_moments_name_the_protocols_turning_points(recorded):
     back = vi1.index(("vrrp_first_advert", "b1"), goodbye)
     assert vi1[back + 1] == ("gratuitous_arp", "b1")
     assert [m["t"] for m in moments] == sorted(m["t"] for m in moments)
+
+
+def test_the_new_master_is_the_backup_that_kept_the_vip_not_the_first_to_claim_it():
+    """Recorded on the VMs (capacity-traffic, b1 powered off): b3's and b2's master-down timers
+    fired 0.3 ms apart; b3 (100) advertised once, b2 (101) a moment later and kept VI_1, and
+    the client's ARP answer came from b2's gratuitous ARP first (b3 sent one too, as it left)."""
+    decoded = Decoded()
+    decoded.adverts = [advert(1795661222.709997 + i, B1) for i in range(18)]  # last: 239.709997
+    decoded.adverts.append(advert(1795661243.32108, B3, priority=100))
+    decoded.adverts += [advert(1795661243.321386 + i, B2, priority=101) for i in range(10)]
+    decoded.arps = [
+        ArpFrame(1795661243.395909, 1, "10.10.1.10", "52:54:00:00:00:03", "10.10.1.10"),
+        ArpFrame(1795661243.446403, 1, "10.10.1.10", "52:54:00:00:00:04", "10.10.1.10"),
+    ]
+    jitter = {"b1": {"p95_ms": 13.7}, "b2": {"p95_ms": 22.7}, "b3": {"p95_ms": 16.2}}
+    seen = phases.handover(decoded, LAB, "VI_1", "b1", 1795661240.33562, None, jitter)
+    assert seen["new_master"] == "b2" and seen["new_master_priority"] == 101
+    assert seen["first_claim"] == "b3" and seen["rivals"] == ["b3"]
+    assert seen["detection_s"] == pytest.approx(3.6114, abs=1e-4)
+    assert seen["arp_s"] == pytest.approx(3.6859, abs=1e-4)  # b2's ARP, not b3's
+    assert seen["theory_s"] == pytest.approx(3.6055, abs=1e-4) and seen["matches_theory"]
+    why = seen["decided_by"]["why"]
+    assert "claimed the VIP first (b3) was decided by noise" in why and "b2 kept it" in why

@@ -14,6 +14,7 @@ from labctl.lab.tapcounters import Count
 from labctl.model.lab import reference_lab
 from labctl.observe.iperf import Interval, IperfTest, parse_fetched, parse_log
 from labctl.report.build import build
+from labctl.report.loadplot import broken
 from labctl.report.traffic import Row, interfaces, loss_pct, node_series, stream_start, traffic, vip_figures
 from labctl.scenario import actions, runfiles
 from labctl.scenario import traffic as tr
@@ -67,6 +68,40 @@ def test_a_rebooted_node_is_followed_to_its_new_tap():
     assert node_series(counts, named) == [(1, 8000.0), (2, 8000.0), (3, 8000.0), (6, 16000.0), (7, 16000.0)]
 
 
+def test_a_new_tap_is_the_rebooted_nodes_from_when_it_appeared():
+    """As on the VMs: b1's tap vnet5 goes with the power-off (t=12), its new taps vnet12 and
+    vnet13 appear while it boots (t=20), it takes its VIP back at t=30 and carries 5 Mbit/s
+    on vnet13, which its shaping names only at t=35. b2's vnet9 is there throughout."""
+    events_ = [
+        {"kind": "counters_start", "t": 1.0, "links": {"b1": "vnet5", "b2": "vnet9"}},
+        {"kind": "action_details", "action": "shape", "node": "b1", "t": 35.5, "interface": "vnet13"},
+    ]
+    counts, sent = [], 0
+    for t in range(1, 41):
+        counts.append(Count(t, "vnet9", t * 1000))
+        if t <= 12:
+            counts.append(Count(t, "vnet5", t * 625_000))
+        if t >= 20:
+            sent += 625_000 if t > 30 else 100
+            counts += [Count(t, "vnet12", t), Count(t, "vnet13", sent)]
+    b1 = node_series(counts, interfaces(events_)["b1"])
+    times = [t for t, _ in b1]
+    assert times[:11] == list(range(2, 13)) and times[11:] == list(range(21, 41))  # a gap: off
+    assert dict(b1)[31] == 5e6 and dict(b1)[21] == 800.0  # carried before it was named
+    # b2's tap, there all along, is not taken for b1's; nor is a tap that came and went.
+    assert node_series(counts, [(1.0, "vnet5"), (35.5, "vnet9")])[11:12] == [(35.5 + 0.5, 8000.0)]
+    hiccup = [c for c in counts if not (c.interface == "vnet13" and c.t == 25)]
+    assert node_series(hiccup, interfaces(events_)["b1"])[11][0] == 27
+
+
+def test_the_load_plot_breaks_a_line_where_a_node_has_no_samples():
+    points = [(100.0, 5e6), (101.0, 5e6), (102.0, 5e6), (130.0, 0.0), (131.0, 5e6)]
+    xs, ys = broken(points, 100.0)
+    assert xs[:3] == [0.0, 1.0, 2.0] and math.isnan(xs[3]) and math.isnan(ys[3]) and xs[4:] == [30.0, 31.0]
+    assert ys[4:] == [0.0, 5.0]
+    assert broken([(1.0, 1e6)], 0.0) == ([1.0], [1.0])  # one point, no step to judge by
+
+
 # --- iperf3's command lines and the nodes' scripts ------------------------------------------------
 
 
@@ -98,18 +133,63 @@ def test_ipvs_services_for_iperf3_use_source_hashing_and_every_real_in_order():
     script = tr.services_script(["10.10.1.10", "10.10.1.20"], ["10.10.1.11", "10.10.1.12"], 5201)
     for proto in ("-u", "-t"):
         for vip in ("10.10.1.10", "10.10.1.20"):
-            add = f"ipvsadm -A {proto} {vip}:5201 -s sh; echo '{proto} {vip}:5201' >> /run/labctl/iperf/ipvs-services"
+            add = (
+                f"ipvsadm -A {proto} {vip}:5201 -s sh; "
+                f"printf '%s\\n' '{proto} {vip}:5201' >> /run/labctl/iperf/ipvs-services"
+            )
             reals = (
                 f"ipvsadm -a {proto} {vip}:5201 -r 10.10.1.11:5201 -g -w 1; "
                 f"ipvsadm -a {proto} {vip}:5201 -r 10.10.1.12:5201 -g -w 1"
             )
             assert f"{add}; {reals}" in script
+            # Its own: recorded on this boot, or back from boot exactly as the rules file has it.
+            assert f"grep -qxF -e '{proto} {vip}:5201' /run/labctl/iperf/ipvs-services" in script
+            assert f'[ "$have" = "$(svc {proto} {vip}:5201 < /etc/labctl/iperf-ipvs.rules)" ]' in script
     assert "sysctl -qw net.ipv4.vs.sloppy_tcp=1" in script
-    assert "sysctl -n net.ipv4.vs.sloppy_tcp" in script and "[ -f /run/labctl/iperf/sloppy_tcp.before ]" in script
+    assert "sysctl -n net.ipv4.vs.sloppy_tcp" in script and "[ -f /etc/labctl/iperf-sloppy_tcp.before ]" in script
     assert "labctl did not add" in script  # someone else's service on that address is left alone
+    assert script.count("ipvsadm -S -n") == 2  # one reading of the table, one for the rules file
+
+
+def test_the_services_are_kept_for_the_balancers_boots_without_reloading_systemd():
+    script = tr.services_script(["10.10.1.10"], ["10.10.1.11"], 5201)
+    assert "> /etc/labctl/iperf-ipvs.rules.new" in script and "mv /etc/labctl/iperf-ipvs.rules.new" in script
+    assert f"<<'LABCTL_UNIT'\n{tr.boot_unit()}LABCTL_UNIT\n" in script
+    assert (
+        "ln -sfn /etc/systemd/system/labctl-iperf-ipvs.service "
+        "/etc/systemd/system/multi-user.target.wants/labctl-iperf-ipvs.service"
+    ) in script
+    assert "systemctl" not in script and "ipvsadm -C" not in script
+    unit = tr.boot_unit()
+    for line in (
+        "Type=oneshot",
+        "RemainAfterExit=yes",
+        "After=systemd-modules-load.service ipvsadm.service",  # ipvsadm.service flushes first
+        "Before=keepalived.service",
+        "WantedBy=multi-user.target",
+        "ExecStart=/bin/sh -c 'modprobe -q ip_vs; sysctl -qw net.ipv4.vs.sloppy_tcp=1; "
+        "exec ipvsadm -R < /etc/labctl/iperf-ipvs.rules'",
+    ):
+        assert line in unit.splitlines()
+    assert "$" not in unit  # systemd would expand it
+    # A scratch root for tests prefixes every file written, not the paths the unit names.
+    rooted = tr.services_script(["10.10.1.10"], ["10.10.1.11"], 5201, root="/tmp/x")
+    assert "> /tmp/x/etc/labctl/iperf-ipvs.rules.new" in rooted
+    assert "ln -sfn /etc/systemd/system/labctl-iperf-ipvs.service /tmp/x/etc/systemd/system/" in rooted
+
+
+def test_clearing_removes_the_services_and_everything_kept_for_boot():
     clear = tr.clear_services_script()
-    assert 'ipvsadm -D "$proto" "$service"' in clear and "< /run/labctl/iperf/ipvs-services" in clear
-    assert 'sysctl -qw net.ipv4.vs.sloppy_tcp="$v"' in clear
+    first = clear.splitlines()[0]
+    assert first == (
+        "rm -f /etc/systemd/system/multi-user.target.wants/labctl-iperf-ipvs.service "
+        "/etc/systemd/system/labctl-iperf-ipvs.service"
+    )
+    assert 'ipvsadm -D "$proto" "$service"' in clear and "cat /run/labctl/iperf/ipvs-services" in clear
+    assert "awk '$1 == \"-A\" { print $2, $3 }' /etc/labctl/iperf-ipvs.rules" in clear  # restored at boot
+    assert "rm -f /run/labctl/iperf/ipvs-services /etc/labctl/iperf-ipvs.rules" in clear
+    assert 'sysctl -qw net.ipv4.vs.sloppy_tcp="$v"' in clear and "rm -f /etc/labctl/iperf-sloppy_tcp.before" in clear
+    assert "ipvsadm -C" not in clear
 
 
 def test_stopping_interrupts_only_iperf3_and_fetches_each_log_under_a_marker():

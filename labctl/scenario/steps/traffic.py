@@ -54,8 +54,8 @@ def run(engine: Engine, step: Step) -> None:
         datagram=int(step.options.get("datagram", traffic.DATAGRAM)),
         duration=float(step.options.get("duration", 0)),
     )
-    # Every balancer gets the services (a VIP may move to any of them); a balancer powered off
-    # and on comes back without them: the scenario adds them again (action iperf-services).
+    # Every balancer gets the services (a VIP may move to any of them), kept for its boots: a
+    # balancer powered off and on has them back before keepalived claims a VIP.
     for balancer in engine.lab.balancers:
         engine.act(balancer.name, "iperf-services", {"port": spec.port})
     client = engine.nodes(None, "client")[0]
