@@ -110,6 +110,20 @@ def test_each_vm_has_host_keys_of_its_own_and_only_the_lab_key_logs_in(lab_dir):
     assert outcome == {"insecure": "refused", "lab": "in"}
 
 
+def test_logins_over_ssh_skip_what_costs_under_emulation(lab_dir):
+    """The box's sshd serves connections from its listener (-r) and a command over SSH skips
+    the message of the day (PAM_TTY "ssh"): half the cost of a login under TCG."""
+    proc = labctl(
+        lab_dir[0],
+        "exec",
+        "b1",
+        "--",
+        "ps -o args= -C sshd; grep -c 'pam_succeed_if.so quiet tty = ssh' /etc/pam.d/sshd",
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert "/usr/sbin/sshd -D -r" in proc.stdout and proc.stdout.rstrip().endswith("1")
+
+
 def test_second_up_changes_nothing(lab_dir):
     folder = lab_dir[0]
     proc = labctl(folder, "up", "--json")
