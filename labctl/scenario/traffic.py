@@ -28,7 +28,6 @@ parses them). Each balancer's load comes from the host-side byte counters of its
 
 from __future__ import annotations
 
-import shlex
 import subprocess
 import time
 from collections.abc import Callable
@@ -43,6 +42,7 @@ from labctl.scenario.access import RUN_DIR, LabAccess
 from labctl.scenario.clock import ClockOffset
 from labctl.scenario.linkactions import host_link
 from labctl.scenario.streams import RecordedStream
+from labctl.templating import render
 
 COUNTERS = "counters.txt"
 PORT = 5201  # iperf3's own port
@@ -110,92 +110,61 @@ class TrafficSpec:
         ]  # fmt: skip
 
 
-# --- shell run on the nodes (each one SSH call) -----------------------------------------------
+# --- shell run on the nodes (each one SSH call): templates in labctl/templates/traffic/ ---------
+
+
+def _render(template: str, **context: object) -> str:
+    """A script of labctl/templates/traffic/ with the paths and constants every one may use."""
+    return render(
+        f"traffic/{template}",
+        iperf_dir=IPERF_DIR,
+        services_file=SERVICES_FILE,
+        config_dir=CONFIG_DIR,
+        rules_file=RULES_FILE,
+        sloppy_file=SLOPPY_FILE,
+        unit_dir=UNIT_DIR,
+        boot_unit=BOOT_UNIT,
+        boot_wants=BOOT_WANTS,
+        sloppy=SLOPPY,
+        # The stop lines: how long an interrupted iperf3 gets before SIGKILL, in tenths of a second.
+        stop_tries=round(STOP_WAIT_S * 10),
+        **context,
+    )
+
+
+def _per_vip(spec: TrafficSpec, role: str, argv: Callable[[str], list[str]]) -> list[dict[str, object]]:
+    return [
+        {"vip": vip, "log": spec.log(role, vip), "pidfile": spec.pidfile(role, vip), "argv": argv(vip)}
+        for vip in spec.vips
+    ]
 
 
 def servers_script(spec: TrafficSpec, wait: float = 5.0) -> str:
     """Start one daemonized iperf3 server per VIP and return once each wrote its PID file; a
     server that did not start prints its log and fails the call."""
-    q = shlex.quote
-    lines = [f"mkdir -p {IPERF_DIR}", _stop_lines(f"{spec.name}.server.*.pid")]
-    for vip in spec.vips:
-        lines.append(f"rm -f {q(spec.log('server', vip))}")
-        lines.append(shlex.join(spec.server_argv(vip)))
-    pids = " ".join(q(spec.pidfile("server", vip)) for vip in spec.vips)
-    lines.append(
-        f"i=0; while [ $i -lt {round(wait * 10)} ]; do ok=1; for p in {pids}; do [ -s $p ] || ok=0; done; "
-        "[ $ok = 1 ] && break; sleep 0.1; i=$((i+1)); done"
-    )
-    for vip in spec.vips:
-        pid, log = q(spec.pidfile("server", vip)), q(spec.log("server", vip))
-        lines.append(
-            f'if ! {{ [ -s {pid} ] && kill -0 "$(cat {pid})" 2>/dev/null; }}; then '
-            f"echo 'iperf3 server on {vip} did not start:' >&2; tail -n 5 {log} >&2; exit 1; fi"
-        )
-    return "\n".join(lines) + "\n"
+    servers = _per_vip(spec, "server", spec.server_argv)
+    return _render("servers.sh.j2", stream=spec.name, servers=servers, wait_tries=round(wait * 10))
 
 
 def clients_script(spec: TrafficSpec, check_after: float = 1.5) -> str:
     """Start one iperf3 client per VIP in its own session (it outlives the SSH call), print
     `@started NODE_TIME` right after, and after CHECK_AFTER seconds fail with the log of any
     client that already ended (no server reached, say)."""
-    q = shlex.quote
-    lines = [f"mkdir -p {IPERF_DIR}", _stop_lines(f"{spec.name}.client.*.pid")]
-    for vip in spec.vips:
-        pid = spec.pidfile("client", vip)
-        inner = f"echo $$ > {q(pid)}; exec {shlex.join(spec.client_argv(vip))}"
-        lines.append(f"rm -f {q(spec.log('client', vip))}")
-        lines.append(f"setsid -f sh -c {q(inner)} </dev/null >/dev/null 2>&1")
-    lines.append('echo "@started $(date +%s.%N)"')
-    lines.append(f"sleep {check_after:g}")
-    lines.append("dead=0")
-    for vip in spec.vips:
-        pid, log = q(spec.pidfile("client", vip)), q(spec.log("client", vip))
-        lines.append(
-            f'if ! {{ [ -s {pid} ] && kill -0 "$(cat {pid})" 2>/dev/null; }}; then dead=1; '
-            f"echo 'iperf3 client to {vip} ended:' >&2; tail -n 3 {log} >&2; fi"
-        )
-    lines.append("exit $dead")
-    return "\n".join(lines) + "\n"
-
-
-def _stop_lines(pattern: str) -> str:
-    """Interrupt every iperf3 whose PID file in IPERF_DIR matches PATTERN (SIGINT: a client
-    sends its end of test, a server writes its totals), wait up to STOP_WAIT_S, then SIGKILL
-    what is left. A PID whose process is not iperf3 any more is left alone."""
-    tries = round(STOP_WAIT_S * 10)
-    return (
-        f'for p in {IPERF_DIR}/{pattern}; do [ -f "$p" ] || continue; pid=$(cat "$p"); '
-        '[ "$(cat /proc/$pid/comm 2>/dev/null)" = iperf3 ] && kill -INT "$pid"; done; '
-        f'i=0; while [ $i -lt {tries} ]; do left=0; for p in {IPERF_DIR}/{pattern}; do [ -f "$p" ] || continue; '
-        'pid=$(cat "$p"); [ "$(cat /proc/$pid/comm 2>/dev/null)" = iperf3 ] && left=1; done; '
-        "[ $left = 0 ] && break; sleep 0.1; i=$((i+1)); done; "
-        f'for p in {IPERF_DIR}/{pattern}; do [ -f "$p" ] || continue; pid=$(cat "$p"); '
-        '[ "$(cat /proc/$pid/comm 2>/dev/null)" = iperf3 ] && kill -KILL "$pid"; rm -f "$p"; done'
-    )
+    clients = _per_vip(spec, "client", spec.client_argv)
+    return _render("clients.sh.j2", stream=spec.name, clients=clients, check_after=f"{check_after:g}")
 
 
 def stop_script(stream: str | None = None) -> str:
-    """Stop the iperf3 processes of STREAM on a node (every stream's when None)."""
-    return _stop_lines(f"{stream}.*.pid" if stream else "*.pid") + "\n"
+    """Stop the iperf3 processes of STREAM on a node (every stream's when None): SIGINT (a client
+    sends its end of test, a server writes its totals), up to STOP_WAIT_S, then SIGKILL. A PID
+    whose process is not iperf3 any more is left alone."""
+    return _render("stop.sh.j2", prefix=f"{stream}." if stream else "")
 
 
 def stop_and_fetch_script(stream: str, roles: tuple[str, ...]) -> str:
     """Stop STREAM's iperf3 processes of ROLES on a node, then print each of its logs under a
     `@@log FILE` line (the logs stay on the node, in /run)."""
-    lines = [_stop_lines(f"{stream}.{role}.*.pid") for role in roles]
-    for role in roles:
-        lines.append(
-            f'for f in {IPERF_DIR}/{stream}.{role}.*.log; do [ -f "$f" ] || continue; '
-            f'printf \'\\n{MARKER}%s\\n\' "${{f##*/}}"; cat "$f"; done'
-        )
-    return "\n".join(lines) + "\n"
-
-
-def _svc_lines() -> str:
-    """A shell function: `svc PROTO ADDRESS:PORT` keeps the lines of `ipvsadm -S -n` output on
-    stdin that belong to that service (its -A line and its -a lines), sorted."""
-    return 'svc() { awk -v s="$1 $2" \'($2" "$3) == s\' | sort; }'
+    return _render("stop-and-fetch.sh.j2", stream=stream, roles=roles, log_format=f"\\n{MARKER}%s\\n")
 
 
 def boot_unit() -> str:
@@ -205,21 +174,7 @@ def boot_unit() -> str:
     the table (`ipvsadm -C`) before loading /etc/ipvsadm.rules when it restores the lab's own
     rules: `ipvsadm -R` adds to the table and clears nothing. (No `$` in it: systemd would
     expand it.)"""
-    return f"""\
-# Written by labctl (action iperf-services) for the traffic experiment; iperf-services-clear removes it.
-[Unit]
-Description=labctl: IPVS services of the traffic experiment (iperf3), before keepalived
-After=systemd-modules-load.service ipvsadm.service
-Before=keepalived.service
-
-[Service]
-Type=oneshot
-RemainAfterExit=yes
-ExecStart=/bin/sh -c 'modprobe -q ip_vs; sysctl -qw {SLOPPY}=1; exec ipvsadm -R < {RULES_FILE}'
-
-[Install]
-WantedBy=multi-user.target
-"""
+    return _render("labctl-iperf-ipvs.service.j2")
 
 
 def services_script(vips: list[str], reals: list[str], port: int, root: str = "") -> str:
@@ -227,67 +182,20 @@ def services_script(vips: list[str], reals: list[str], port: int, root: str = ""
     with -g, in the order given), each recorded in SERVICES_FILE as soon as it exists, and
     sloppy_tcp on (its value before recorded once, in SLOPPY_FILE). Then the same kept for the
     balancer's boots while the experiment runs: labctl's services saved in RULES_FILE (`ipvsadm
-    -S -n` lines) and BOOT_UNIT, enabled by its wants link (systemd reads it at the next boot;
-    no daemon-reload, no enable: each costs seconds under emulation).
+    -S -n` lines) and BOOT_UNIT (boot_unit()), enabled by its wants link (systemd reads it at the
+    next boot; no daemon-reload, no enable: each costs seconds under emulation).
 
     A service of that address that labctl did not add is not touched: the call fails instead.
     One that came back at boot (in the table just as RULES_FILE has it) is labctl's own.
     ROOT prefixes every file written (tests run the script on a scratch tree)."""
-    q = shlex.quote
-    services, rules, before = (q(root + f) for f in (SERVICES_FILE, RULES_FILE, SLOPPY_FILE))
-    unit, wants = q(root + BOOT_UNIT), q(root + BOOT_WANTS)
-    lines = [
-        "set -e",
-        "modprobe -q ip_vs 2>/dev/null || true",  # loaded already where keepalived has services
-        f"mkdir -p {q(root + IPERF_DIR)} {q(root + CONFIG_DIR)} {q(root + UNIT_DIR + '/multi-user.target.wants')}",
-        # The value before labctl, kept on disk: after a boot our unit has set it already.
-        f'[ -f {before} ] || {{ v=$(sysctl -n {SLOPPY}); echo "$v" > {before}; }}',
-        f"sysctl -qw {SLOPPY}=1",
-        f"touch {services}",
-        _svc_lines(),
-        "live=$(ipvsadm -S -n)",
-    ]
-    for vip in vips:
-        for proto in ("-u", "-t"):
-            service = f"{vip}:{port}"
-            entry = q(f"{proto} {service}")
-            adds = "; ".join(f"ipvsadm -a {proto} {service} -r {real}:{port} -g -w 1" for real in reals)
-            lines.append(
-                f"have=$(printf '%s\\n' \"$live\" | svc {proto} {service})\n"
-                'if [ -n "$have" ]; then '
-                f"grep -qxF -e {entry} {services} || {{ [ -f {rules} ] && "
-                f'[ "$have" = "$(svc {proto} {service} < {rules})" ] && printf \'%s\\n\' {entry} >> {services}; }} || '
-                f"{{ echo '{service} ({proto}) is an IPVS service labctl did not add' >&2; exit 1; }}; "
-                f"else ipvsadm -A {proto} {service} -s sh; printf '%s\\n' {entry} >> {services}; {adds}; fi"
-            )
-    lines += [
-        # What labctl added, as the table has it now: what the boot unit loads with -R.
-        f'ipvsadm -S -n | awk \'NR == FNR {{ own[$1 " " $2] = 1; next }} ($2 " " $3) in own\' {services} - '
-        f"> {rules}.new",
-        f"mv {rules}.new {rules}",
-        f"cat > {unit}.new <<'LABCTL_UNIT'\n{boot_unit()}LABCTL_UNIT",
-        f"mv {unit}.new {unit}",
-        f"ln -sfn {q(BOOT_UNIT)} {wants}",
-    ]
-    return "\n".join(lines) + "\n"
+    return _render("services.sh.j2", vips=vips, reals=reals, port=port, root=root)
 
 
 def clear_services_script(root: str = "") -> str:
     """Undo services_script: the boot unit and its wants link first (a crash halfway leaves
     nothing to come back at boot), then the services SERVICES_FILE and RULES_FILE list (and
     nothing else), RULES_FILE, and sloppy_tcp as it was before labctl."""
-    q = shlex.quote
-    services, rules, before = (q(root + f) for f in (SERVICES_FILE, RULES_FILE, SLOPPY_FILE))
-    return (
-        f"rm -f {q(root + BOOT_WANTS)} {q(root + BOOT_UNIT)}\n"
-        f"{{ [ -f {services} ] && cat {services}; [ -f {rules} ] && awk '$1 == \"-A\" {{ print $2, $3 }}' {rules}; }} "
-        "| sort -u | while read -r proto service; do "
-        '[ -n "$service" ] && ipvsadm -D "$proto" "$service" 2>/dev/null; done\n'
-        f"rm -f {services} {rules}\n"
-        f"if [ -f {before} ]; then v=$(cat {before}); "
-        f'case "$v" in [0-9]) sysctl -qw {SLOPPY}="$v";; esac; rm -f {before}; fi\n'
-        "exit 0\n"
-    )
+    return _render("clear-services.sh.j2", root=root)
 
 
 # --- the experiment's load --------------------------------------------------------------------
