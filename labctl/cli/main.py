@@ -380,6 +380,8 @@ def up(lab_path: Path, as_json: bool, verify_timeout: float) -> None:
        every VIP answering HTTP 200 from the client with both reals seen
 
     Idempotent: on a healthy lab a second `labctl up` changes nothing and says so per node.
+    After an interruption it finishes the job: an `up` killed halfway runs `vagrant up` again,
+    and what a scenario run killed outright left changed (its journal) is put back.
     """
     from labctl.cli.progress import RichUpProgress
     from labctl.lab.bringup import bring_up
@@ -391,8 +393,14 @@ def up(lab_path: Path, as_json: bool, verify_timeout: float) -> None:
     with changing(lab_path, lab.name, "up", cancel_workers=True) as state:
         progress = RichUpProgress(err_console if as_json else console)
         result = bring_up(lab, lab_path, progress, verify_timeout=verify_timeout)
-    if state.journal.exists():  # a scenario run was killed before it could put the lab back
-        err_console.print("note: a scenario run left changes behind: `labctl scenario restore` puts them back")
+        if state.journal.exists() and not result.failures:
+            # A scenario run killed outright left changes behind (a balancer powered off, a
+            # shaped link): `up` puts the lab back as planned, as `scenario restore` would.
+            from labctl.cli.scenario import replay_journal
+
+            err_console.print("an earlier scenario run ended without putting the lab back: restoring it")
+            if not replay_journal(lab_path, console=err_console if as_json else console):
+                result.failures["scenario journal"] = f"not every change was put back: see {state.journal}"
     if as_json:
         click.echo(json.dumps(result.to_dict(), indent=2))
     else:

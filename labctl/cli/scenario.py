@@ -165,11 +165,11 @@ def _restore_leftovers(lab_path: Path) -> None:
     if Restorer.load(state.journal, state.folder) is None:
         return
     err_console.print("an earlier scenario run ended without putting the lab back: restoring it first")
-    if not _replay(lab_path):
+    if not replay_journal(lab_path):
         sys.exit(1)
 
 
-def _replay(lab_path: Path) -> bool:
+def replay_journal(lab_path: Path, console: Console = console) -> bool:
     """Replay the lab's scenario journal; print what was done; True when nothing failed."""
     from labctl.lab.access import open_live_lab
     from labctl.scenario.actions import Restorer
@@ -203,7 +203,7 @@ def restore(lab_path: Path) -> None:
     except labfile.LabFileError as exc:
         _problems(exc)
     with lab_lock(LabState.for_lab(lab_path, lab.name), "scenario restore"):
-        ok = _replay(lab_path)
+        ok = replay_journal(lab_path)
     sys.exit(0 if ok else 1)
 
 

@@ -17,7 +17,7 @@ from labctl.lab import netns
 from labctl.lab.lablog import log_to_lab
 from labctl.lab.linkshaping import HostLink
 from labctl.lab.packet_capture import CapturePoint
-from labctl.lab.processes import PopenLineStream
+from labctl.lab.processes import PopenLineStream, dies_with_parent
 from labctl.lab.running import RunningLab
 from labctl.lab.snapshot import read_node_state
 from labctl.lab.ssh import CommandResult, SshLineStream, SshSession
@@ -145,7 +145,7 @@ class LiveLab:
         if namespace is None:
             return None
         popen = subprocess.Popen(
-            netns.exec_argv(namespace, argv),
+            dies_with_parent(netns.exec_argv(namespace, argv)),
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,

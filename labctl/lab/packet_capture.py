@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from labctl.lab import netns
+from labctl.lab.processes import dies_with_parent
 
 SNAPLEN = 160  # Ethernet + IP + TCP headers + an HTTP status line; VRRP and ARP whole
 MAX_FRAMES = 1_000_000  # about 180 MB at SNAPLEN: a run can never fill the disk
@@ -86,7 +87,11 @@ class PacketCapture:
         log = open(self.log_path, "wb")
         try:
             self.popen = subprocess.Popen(
-                self.argv(), stdout=subprocess.DEVNULL, stderr=log, stdin=subprocess.DEVNULL, start_new_session=True
+                dies_with_parent(self.argv()),  # a labctl killed outright leaves no capture running
+                stdout=subprocess.DEVNULL,
+                stderr=log,
+                stdin=subprocess.DEVNULL,
+                start_new_session=True,
             )
         except OSError as exc:
             self.error = f"cannot start tcpdump: {exc}"

@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
+import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -153,7 +154,11 @@ def stop_group(leader: ProcessRecord, grace: float = 15.0) -> bool:
     return bool(members)
 
 
-# The child is told SIGTERM when the thread that started it ends, labctl killed outright
-# included: `setpriv --pdeathsig` (util-linux) sets it, and it survives exec (ip, vagrant).
+# The child is told SIGTERM when labctl ends, killed outright included: `setpriv --pdeathsig`
+# (util-linux) sets it, and it survives exec (ip, vagrant, tcpdump). The kernel ties it to the
+# *thread* that started the child, so only children of the main thread get it: a worker
+# thread's end would otherwise stop a child that should outlive it.
 def dies_with_parent(argv: list[str]) -> list[str]:
+    if threading.current_thread() is not threading.main_thread():
+        return list(argv)
     return ["setpriv", "--pdeathsig", "TERM", "--", *argv]

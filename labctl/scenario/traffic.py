@@ -36,7 +36,7 @@ from pathlib import Path
 from typing import Any
 
 from labctl.lab import netns, safefiles, tapcounters
-from labctl.lab.processes import PopenLineStream
+from labctl.lab.processes import PopenLineStream, dies_with_parent
 from labctl.observe.iperf import MARKER, log_name
 from labctl.scenario.access import RUN_DIR, LabAccess
 from labctl.scenario.clock import ClockOffset
@@ -276,7 +276,7 @@ def start_counters(access: LabAccess, node: str, raw: Path, interval: float = 1.
     if link is None:
         raise RuntimeError("the lab has no host side to count its links on (not sandboxed)")
     popen = subprocess.Popen(
-        netns.exec_argv(link.namespace, tapcounters.sampler_argv(interval)),
+        dies_with_parent(netns.exec_argv(link.namespace, tapcounters.sampler_argv(interval))),
         stdout=subprocess.PIPE,
         stderr=subprocess.DEVNULL,
         stdin=subprocess.DEVNULL,

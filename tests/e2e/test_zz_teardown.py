@@ -1,6 +1,6 @@
-"""The shared lab's last tests (this module runs after every other e2e module): down, an up
-killed outright while the VMs boot, an up that completes, then a destroy that leaves nothing
-behind."""
+"""The shared lab's last tests (this module runs after every other e2e module): a scenario run
+killed outright with b1 powered off, down, an up killed outright while the VMs boot, an up that
+completes and puts back what the scenario left, then a destroy that leaves nothing behind."""
 
 from __future__ import annotations
 
@@ -12,13 +12,14 @@ import time
 import pytest
 
 from labctl.lab import netns
-from tests.e2e.labrun import DAEMONS, LABCTL, QEMU, labctl, pids_of
+from tests.e2e.labrun import DAEMONS, LABCTL, QEMU, labctl, pids_of, scenario_started
 
 pytestmark = pytest.mark.e2e
 
 
 def test_down_halts_and_up_brings_the_lab_back_as_it_was(lab_dir):
     folder = lab_dir[0]
+    _scenario_killed_with_b1_off(folder)
     proc = labctl(folder, "down")
     assert proc.returncode == 0, proc.stderr
     status = labctl(folder, "status", "--json")
@@ -29,10 +30,39 @@ def test_down_halts_and_up_brings_the_lab_back_as_it_was(lab_dir):
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     # The killed up's vagrant up never finished: this one runs it again, though every VM runs.
     assert "the last `vagrant up` did not finish" in proc.stderr
+    # The killed scenario's journal is replayed: nothing of it is left to restore.
+    assert "an earlier scenario run ended without putting the lab back" in proc.stderr
+    assert not (folder / ".labctl" / lab_dir[1] / "scenario-journal.json").exists()
     result = json.loads(proc.stdout)
     assert not result["vagrant_up_skipped"] and result["ok"]
+    status = json.loads(labctl(folder, "status", "--json").stdout)
+    assert {v: e["holders"] for v, e in status["vips"].items()} == {"VI_1": ["b1"], "VI_2": ["b2"], "VI_3": ["b3"]}
     # Everything was persisted across the reboot: provisioning found nothing to change.
     assert {n: r["changes"] for n, r in result["nodes"].items() if r["changes"]} == {}
+
+
+def _scenario_killed_with_b1_off(folder) -> None:
+    """`scenario run failover` killed with SIGKILL once it has powered b1 off: no cleanup ran,
+    b1 stays off and the run's journal stays behind for the next `up` to replay."""
+    started_at = time.time()
+    popen = scenario_started(folder, "failover", "--set", "method=poweroff")
+    deadline = time.monotonic() + 300
+    try:
+        while time.monotonic() < deadline:
+            runs = [p for p in (folder / "results").iterdir() if p.stat().st_mtime >= started_at - 1]
+            if any('"action": "power-off"' in _text(run / "events.jsonl") for run in runs):
+                break
+            assert popen.poll() is None, "the scenario ended before it could be killed"
+            time.sleep(0.5)
+    finally:
+        popen.send_signal(signal.SIGKILL)
+        popen.communicate()
+    status = json.loads(labctl(folder, "status", "--json").stdout)
+    assert status["nodes"]["b1"]["vm"] != "running"
+
+
+def _text(path) -> str:
+    return path.read_text() if path.exists() else ""
 
 
 def _vagrant_pids(namespace: str) -> list[int]:

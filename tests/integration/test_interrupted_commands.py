@@ -122,3 +122,16 @@ def test_a_leftover_vagrant_process_is_stopped_by_the_next_command(tmp_path):
     finally:
         leftover.kill()
         leftover.wait()
+
+
+def test_only_the_main_thread_ties_a_child_to_its_life():
+    """The kernel sends the signal when the *thread* that forked ends: a worker thread's child
+    must not get it (it would die with the worker)."""
+    import threading
+
+    seen: list[list[str]] = []
+    worker = threading.Thread(target=lambda: seen.append(dies_with_parent(["true"])))
+    worker.start()
+    worker.join()
+    assert seen == [["true"]]
+    assert dies_with_parent(["true"])[:3] == ["setpriv", "--pdeathsig", "TERM"]
