@@ -159,6 +159,13 @@ class Lab:
             reverse=True,
         )
 
+    def tied_for_master(self, vip: Vip, alive: set[str]) -> list[str]:
+        """The ALIVE balancers with VIP's highest priority among them: any of them may end up
+        holding it (more than one is a tie: the first master-down timer to fire wins)."""
+        priorities = {name: p for name, p in vip.priorities.items() if name in alive}
+        top = max(priorities.values(), default=None)
+        return sorted(name for name, p in priorities.items() if p == top)
+
     def elected_master(self, vip: Vip, alive: set[str] | None = None) -> str | None:
         """Who holds VIP when only ALIVE balancers run (all when None)."""
         for name in self.backup_order(vip):

@@ -16,7 +16,7 @@ from typing import Any, TypedDict
 
 from labctl.lab.tapcounters import Count
 from labctl.model import planner as plan
-from labctl.model.lab import Lab, Vip
+from labctl.model.lab import Lab
 from labctl.observe.iperf import IperfTest
 from labctl.observe.packets import Decoded
 from labctl.observe.snapshot import NodeSnapshot
@@ -779,7 +779,7 @@ def _capacity(run: RunData, timelines: dict[str, list[TimelinePart]]) -> dict[st
         measured = {b: counts[b] * traffic / len(lab.vips) for b in counts}
         predicted = plan.evaluate(matrix, balancers, traffic, {victim})
         survivors = set(balancers) - {victim}
-        candidates = {v.name: _top_survivors(v, survivors) for v in lab.vips}
+        candidates = {v.name: lab.tied_for_master(v, survivors) for v in lab.vips}
         placement = {name: (h[0] if h else None) for name, h in placed.items()}
         rounds.append(
             {
@@ -802,14 +802,6 @@ def _capacity(run: RunData, timelines: dict[str, list[TimelinePart]]) -> dict[st
         "load_matches": bool(rounds) and all(r["load_matches"] for r in rounds),
         "matches_prediction": bool(rounds) and all(r["matches"] for r in rounds),
     }
-
-
-def _top_survivors(vip: Vip, survivors: set[str]) -> list[str]:
-    alive = {name: p for name, p in vip.priorities.items() if name in survivors}
-    if not alive:
-        return []
-    top = max(alive.values())
-    return sorted(name for name, p in alive.items() if p == top)
 
 
 # --- expectations ----------------------------------------------------------------------------

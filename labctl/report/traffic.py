@@ -345,6 +345,7 @@ class _Window:
                 for i, v in enumerate(lab.vips)
             ]
             predicted = plan.evaluate(matrix, balancers, self.total, {victim})
+            _follow_ties(predicted, lab, held, victim, self.total / len(lab.vips))
         nodes = {}
         for node in balancers:
             if node == victim:
@@ -391,3 +392,16 @@ class _Window:
                 sum(f["sent"] for f in vips.values()),
             ),
         }
+
+
+def _follow_ties(predicted: dict[str, float], lab: Lab, held: dict[str, list[str]], victim: str, share: float) -> None:
+    """Where survivors tie on a VIP's priority, any of them may take it (the first master-down
+    timer to fire wins): the prediction follows the one that did, if it was one of them."""
+    survivors = {b.name for b in lab.balancers} - {victim}
+    for vip in lab.vips:
+        tied = lab.tied_for_master(vip, survivors)
+        chosen = lab.elected_master(vip, survivors)
+        holder = next((node for node, names in held.items() if vip.name in names), None)
+        if len(tied) > 1 and holder in tied and holder != chosen and chosen is not None:
+            predicted[chosen] = predicted.get(chosen, 0.0) - share
+            predicted[holder] = predicted.get(holder, 0.0) + share

@@ -445,3 +445,25 @@ def test_a_run_folder_gives_the_summary_and_the_reports(tmp_path: Path):
     assert (folder / "load.png").read_bytes()[:4] == b"\x89PNG"
     table = traffic_table(summary)
     assert table is not None and table.row_count == (3 + 1) + (2 + 1)  # each window: its balancers, then all
+
+
+def test_a_priority_tie_is_predicted_for_whichever_tied_survivor_took_the_vip():
+    """Reference lab, b3 down: b1 and b2 both have priority 100 for VI_3, so either may take it
+    (the first master-down timer to fire wins). Seen on VMs: b1 took it, and the prediction
+    must follow (b1 100 %, b2 50 %) instead of failing a correct run."""
+    from labctl.report.traffic import _follow_ties
+
+    lab = reference_lab()
+    assert lab.tied_for_master(lab.vip("VI_3"), {"b1", "b2"}) == ["b1", "b2"]
+    share = 5e6
+    planner_says = {"b1": 5e6, "b2": 10e6}  # VI_3 to b2 (higher address)
+    predicted = dict(planner_says)
+    _follow_ties(predicted, lab, {"b1": ["VI_1", "VI_3"], "b2": ["VI_2"]}, "b3", share)
+    assert predicted == {"b1": 10e6, "b2": 5e6}
+    # b2 took it, as the planner said: nothing moves. No tie (b1 down): nothing moves either.
+    predicted = dict(planner_says)
+    _follow_ties(predicted, lab, {"b1": ["VI_1"], "b2": ["VI_2", "VI_3"]}, "b3", share)
+    assert predicted == planner_says
+    predicted = {"b2": 10e6, "b3": 5e6}
+    _follow_ties(predicted, lab, {"b2": ["VI_1", "VI_2"], "b3": ["VI_3"]}, "b1", share)
+    assert predicted == {"b2": 10e6, "b3": 5e6}
