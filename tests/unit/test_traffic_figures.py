@@ -160,6 +160,9 @@ def test_the_services_are_kept_for_the_balancers_boots_without_reloading_systemd
         "/etc/systemd/system/multi-user.target.wants/labctl-iperf-ipvs.service"
     ) in script
     assert "systemctl" not in script and "ipvsadm -C" not in script
+    # Written through before the script returns: the experiment powers balancers off hard.
+    assert script.rstrip().endswith("sync")
+    assert "\nsync\n" in tr.clear_services_script()
     unit = tr.boot_unit()
     for line in (
         "Type=oneshot",
