@@ -24,6 +24,9 @@ CORE_KEYS = ("detection_s", "arp_s", "client_s", "outage_s")
 # Panels that get the VRRP theory as a reference line (theory_s predicts these two).
 THEORY_KEYS = ("detection_s", "moved_after_s")
 VERDICTS = ("pass", "fail", "inconclusive")
+# The traffic experiment's answer to homework question 3, first in a comparison: the most
+# loaded survivor after any failure, the worst loss the receivers counted, what got through.
+TRAFFIC_KEYS = ("max_survivor_load_pct", "max_loss_pct", "delivered_pct")
 
 
 # --- figures and distributions ---------------------------------------------------------------
@@ -44,12 +47,19 @@ def figures(summary: dict[str, Any]) -> dict[str, float]:
             number = _number((values or {}).get(key))
             if number is not None:
                 found[f"{vip}.{key}"] = number
+    for key in TRAFFIC_KEYS:
+        number = _number((summary.get("traffic") or {}).get(key))
+        if number is not None:
+            found[f"traffic.{key}"] = number
     return found
 
 
 def figure_sort_key(name: str) -> tuple[str, int, str]:
-    """VIPs in name order, and within a VIP the hand-over's order (FIGURE_KEYS)."""
+    """The traffic figures first, then VIPs in name order, and within a VIP the hand-over's
+    order (FIGURE_KEYS)."""
     vip, _, key = name.partition(".")
+    if vip == "traffic":
+        return "", TRAFFIC_KEYS.index(key) if key in TRAFFIC_KEYS else len(TRAFFIC_KEYS), key
     rank = FIGURE_KEYS.index(key) if key in FIGURE_KEYS else len(FIGURE_KEYS)
     return vip, rank, key
 
@@ -165,7 +175,7 @@ def comparison_markdown(comparison: dict[str, Any], image: str = "comparison.png
 
 
 def comparison_table(comparison: dict[str, Any]) -> Table:
-    table = Table(title="median (min-max, n) in seconds")
+    table = Table(title="median (min-max, n): seconds, or percent for *_pct")
     table.add_column("figure")
     for label in comparison["groups"]:
         table.add_column(label, justify="right")

@@ -68,6 +68,18 @@ def test_figures_keep_numbers_and_skip_the_rest():
     }
 
 
+def test_the_traffic_answer_comes_first_in_a_comparison():
+    """Homework question 3 side by side (the figures of the VM runs: 3 VIPs fill a survivor's
+    link, the planner's 6 leave each at 75 %)."""
+    three = summary(detection_s=3.61) | {"traffic": {"max_survivor_load_pct": 100.0, "max_loss_pct": 0.0}}
+    six = summary(detection_s=3.61) | {"traffic": {"max_survivor_load_pct": 75.1, "max_loss_pct": 0.0}}
+    result = compare.compare({"3 VIPs": [three], "6 VIPs": [six]})
+    assert result["figures"][:2] == ["traffic.max_survivor_load_pct", "traffic.max_loss_pct"]
+    loads = [result["aggregates"][g]["figures"]["traffic.max_survivor_load_pct"]["median"] for g in result["groups"]]
+    assert loads == [100.0, 75.1]
+    assert "percent for a figure ending in `_pct`" in compare.comparison_markdown(result)
+
+
 def test_distribution_nearest_rank_p95_and_rounding():
     twenty = compare.distribution([float(i) for i in range(20, 0, -1)])
     assert twenty == {"n": 20, "min": 1.0, "median": 10.5, "p95": 19.0, "max": 20.0}
