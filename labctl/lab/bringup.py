@@ -177,7 +177,9 @@ def _up_and_provision(run: RunningLab, lab: Lab, ctx, names: list[str], progress
             jobs[name] = pool.submit(provision, name)
 
     def on_line(node: str, text: str) -> None:
-        if text.startswith(" "):  # the indented domain details are log material
+        # The indented domain details are log material; and once a node is being provisioned,
+        # its phase is provisioning's (Vagrant may repeat its last line for a running VM).
+        if text.startswith(" ") or node in jobs:
             return
         board.set(node, text[:70])
         if text.startswith(NODE_DONE):
