@@ -15,4 +15,4 @@ bash scripts/setup.sh
 .venv/bin/ruff format --check .
 .venv/bin/mypy
 .venv/bin/lint-imports
-exec .venv/bin/pytest -p no:cacheprovider -ra "$@" tests
+exec .venv/bin/pytest -p no:cacheprovider -ra --durations=15 "$@" tests
