@@ -119,11 +119,40 @@ def signal_recorded(record: ProcessRecord, sig: int) -> bool:
         os.close(pidfd)
 
 
+def process_alive(pid: int) -> bool:
+    """True for a running process; a zombie (dead, not yet reaped) counts as gone."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    return stat.rsplit(")", 1)[1].split()[0] != "Z"
+
+
+def terminate(records: list[ProcessRecord], grace: float = 10.0) -> None:
+    """SIGTERM the recorded processes, wait up to GRACE seconds, then SIGKILL the ones still
+    alive; a PID that now belongs to another process (other start time) is never signalled."""
+    alive = [r for r in records if r.matches() and process_alive(r.pid)]
+    for sig in (signal.SIGTERM, signal.SIGKILL):
+        for record in alive:
+            signal_recorded(record, sig)
+        deadline = time.monotonic() + grace
+        while alive and time.monotonic() < deadline:
+            time.sleep(0.1)
+            alive = [r for r in alive if r.matches() and process_alive(r.pid)]
+        if not alive:
+            return
+
+
 def group_members(leader: ProcessRecord) -> list[ProcessRecord]:
     """The processes of the group LEADER started (its group id is its PID): the leader while it
     is still the recorded process, and every process of that group started after it in this
-    boot (a later process that happens to reuse the number is older than none of them)."""
+    boot. Nothing when the leader's number now names another process."""
     if leader.boot != boot_id():
+        return []
+    now = start_time(leader.pid)
+    if now is not None and now != leader.start:
+        # The number belongs to another process: the recorded group is gone (Linux does not
+        # reuse a PID that still names a group), and this one's group is not ours.
         return []
     found = []
     for entry in Path("/proc").iterdir():
@@ -141,16 +170,12 @@ def group_members(leader: ProcessRecord) -> list[ProcessRecord]:
 
 
 def stop_group(leader: ProcessRecord, grace: float = 15.0) -> bool:
-    """SIGTERM to every member of LEADER's group (group_members), SIGKILL to what is left after
-    GRACE seconds. True if anything was running."""
-    members = group_members(leader)
-    for record in members:
-        signal_recorded(record, signal.SIGTERM)
-    deadline = time.monotonic() + grace
-    while any(r.matches() for r in members) and time.monotonic() < deadline:
-        time.sleep(0.2)
-    for record in members:
-        signal_recorded(record, signal.SIGKILL)
+    """Terminate every running member of LEADER's group (group_members); True if any ran. A
+    zombie (a child of ours not yet waited for) counts as gone: no waiting on it."""
+    members = [r for r in group_members(leader) if process_alive(r.pid)]
+    terminate(members, grace)
+    # What the group started meanwhile (Vagrant cleaning up runs ssh, virsh...).
+    terminate([r for r in group_members(leader) if process_alive(r.pid)], 1.0)
     return bool(members)
 
 

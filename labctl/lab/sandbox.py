@@ -21,7 +21,6 @@ import contextlib
 import json
 import os
 import shutil
-import signal
 import subprocess
 import time
 from pathlib import Path
@@ -30,7 +29,7 @@ from urllib.parse import quote
 
 from labctl.lab import netns, safefiles
 from labctl.lab.box import default_cache_root
-from labctl.lab.processes import ProcessRecord, boot_id, signal_recorded, start_time
+from labctl.lab.processes import ProcessRecord, boot_id, process_alive, start_time, terminate
 
 # Daemon-view path -> subfolder of <state>/libvirt bind-mounted over it.
 _BIND_MOUNTS = {
@@ -299,8 +298,8 @@ class Sandbox:
         members = [record for record in map(ProcessRecord.of, self.pids()) if record is not None]
         self._save_capabilities()  # now including the wrapper's, probed at the first VM
         vms = [r for r in members if _comm(r.pid).startswith("qemu-system")]
-        _terminate(vms)
-        _terminate([r for r in members if r not in vms])
+        terminate(vms)
+        terminate([r for r in members if r not in vms])
         for leftover in ("libvirtd.pid", "virtlogd.pid", "mntns", PROCESS_RECORD):
             try:
                 (self.libvirt_dir / "run" / leftover).unlink(missing_ok=True)
@@ -322,7 +321,7 @@ class Sandbox:
         if netns.exists(self.name) and self._namespace_owner() in (None, str(self.state_dir)):
             # The namespace is the lab's own: what still runs in it (vagrant, ssh, probes of
             # this lab) would keep lab addresses alive after the name is gone.
-            _terminate([r for r in map(ProcessRecord.of, netns.pids_in(self.name)) if r is not None])
+            terminate([r for r in map(ProcessRecord.of, netns.pids_in(self.name)) if r is not None])
             netns.delete(self.name)
         self._release_namespace()
         self._unlink_socket_dir()
@@ -629,36 +628,12 @@ def _comm(pid: int) -> str:
         return ""
 
 
-def process_alive(pid: int) -> bool:
-    """True for a running process; a zombie (dead, not yet reaped) counts as gone."""
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return False
-    return stat.rsplit(")", 1)[1].split()[0] != "Z"
-
-
 def _ns_id(pid: int, kind: str) -> str | None:
     """The id of PID's namespace of KIND ("mnt", "net"), e.g. "mnt:[4026532301]"."""
     try:
         return os.readlink(f"/proc/{pid}/ns/{kind}")
     except OSError:
         return None
-
-
-def _terminate(records: list[ProcessRecord], grace: float = 10.0) -> None:
-    """SIGTERM the recorded processes, wait up to GRACE seconds, then SIGKILL the ones still
-    alive; a PID that now belongs to another process (other start time) is never signalled."""
-    alive = [r for r in records if r.matches() and process_alive(r.pid)]
-    for sig in (signal.SIGTERM, signal.SIGKILL):
-        for record in alive:
-            signal_recorded(record, sig)
-        deadline = time.monotonic() + grace
-        while alive and time.monotonic() < deadline:
-            time.sleep(0.1)
-            alive = [r for r in alive if r.matches() and process_alive(r.pid)]
-        if not alive:
-            return
 
 
 def _lab_folder(sandbox_dir: str) -> str:

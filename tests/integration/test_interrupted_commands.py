@@ -31,6 +31,13 @@ def _alive(pid: int) -> bool:
     return state != "Z"
 
 
+def _comm(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/comm").read_text().strip()
+    except OSError:
+        return ""
+
+
 def _wait_gone(pid: int, seconds: float = 10.0) -> bool:
     deadline = time.monotonic() + seconds
     while _alive(pid) and time.monotonic() < deadline:
@@ -48,7 +55,12 @@ def test_a_child_started_through_dies_with_parent_ends_when_its_parent_is_killed
     parent = subprocess.Popen([sys.executable, "-c", parent_code], stdout=subprocess.PIPE, text=True)
     child = int(parent.stdout.readline())
     try:
-        assert _alive(child)
+        # setpriv sets the signal, then execs: kill the parent only once that has happened
+        # (a parent that dies before the child's prctl cannot be told of, by design).
+        deadline = time.monotonic() + 10
+        while _comm(child) != "sleep" and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert _alive(child) and _comm(child) == "sleep"
         parent.send_signal(signal.SIGKILL)
         parent.wait()
         assert _wait_gone(child), "the child outlived its parent"
@@ -135,3 +147,17 @@ def test_only_the_main_thread_ties_a_child_to_its_life():
     worker.join()
     assert seen == [["true"]]
     assert dies_with_parent(["true"])[:3] == ["setpriv", "--pdeathsig", "TERM"]
+
+
+def test_a_record_whose_number_names_another_process_now_selects_nothing():
+    """The recorded group is gone and its leader's PID taken by a new process (leading a group
+    of its own): that group is not the record's, whatever its start time."""
+    newcomer = subprocess.Popen(["sleep", "120"], start_new_session=True)
+    try:
+        now = ProcessRecord.of(newcomer.pid)
+        assert group_members(ProcessRecord(now.pid, now.boot, now.start - 1)) == []
+        assert not stop_group(ProcessRecord(now.pid, now.boot, now.start - 1))
+        assert _alive(newcomer.pid)
+    finally:
+        newcomer.kill()
+        newcomer.wait()

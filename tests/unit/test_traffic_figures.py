@@ -470,3 +470,26 @@ def test_a_priority_tie_is_predicted_for_whichever_tied_survivor_took_the_vip():
     predicted = {"b2": 10e6, "b3": 5e6}
     _follow_ties(predicted, lab, {"b2": ["VI_1", "VI_2"], "b3": ["VI_3"]}, "b1", share)
     assert predicted == {"b2": 10e6, "b3": 5e6}
+
+
+def test_the_servers_logs_alone_still_give_figures_without_a_traceback():
+    """The clients never started (no traffic_start event) and the client's log was not fetched,
+    but the servers' were: the figures come from them, no min() of nothing."""
+    lab = reference_lab()
+    events_ = [
+        {"kind": "counters_start", "t": 0.0, "links": {"b1": "v1", "b2": "v2", "b3": "v3"}},
+        {"kind": "action_details", "action": "shape", "node": "b1", "t": 0.0, "interface": "v1", "rate_bps": 10e6},
+    ]
+    _, real, _ = _failure_records(lab)
+    figures = traffic(lab, events_, [], parse_fetched(real, "r1"), lambda n, t: [])
+    assert figures is not None and figures["delivered_bps"]
+
+
+def test_a_short_last_interval_is_not_drawn_on_top_of_the_full_second_before_it():
+    from labctl.report.traffic import _per_second
+
+    rows_ = [
+        Row("client", "10.10.1.10", 9.0, 10.0, 500, 0, 9936),
+        Row("client", "10.10.1.10", 10.0, 10.45, 225, 0, 9936),
+    ]
+    assert _per_second(rows_, "client") == [[10.0, 500 * 9936]]
