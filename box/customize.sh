@@ -27,11 +27,11 @@ install -m 0644 "$guest/fstab" "$rootfs/etc/fstab"
 echo labctl > "$rootfs/etc/hostname"
 printf '127.0.0.1\tlocalhost\n127.0.1.1\tlabctl\n' > "$rootfs/etc/hosts"
 
-# IPVS module at boot for the balancers.
-install -m 0644 "$guest/modules-load-ipvs.conf" "$rootfs/etc/modules-load.d/ipvs.conf"
-
 # Nothing in the background that eats the emulated CPU or waits for the network, and no
 # mounts or services a lab never uses: under emulation every unit at boot costs a second or more.
+# systemd-sysusers: every system user exists in the image already. ipvsadm.service (Debian's
+# init script): on the balancers labctl's own unit restores the IPVS rules, on the reals and
+# the client there is nothing to restore.
 in_guest systemctl mask apt-daily.timer apt-daily-upgrade.timer \
     e2scrub_all.timer e2scrub_reap.service fstrim.timer \
     systemd-binfmt.service proc-sys-fs-binfmt_misc.automount \
@@ -39,7 +39,8 @@ in_guest systemctl mask apt-daily.timer apt-daily-upgrade.timer \
     sys-kernel-config.mount sys-fs-fuse-connections.mount \
     modprobe@dm_mod.service modprobe@drm.service modprobe@efi_pstore.service \
     modprobe@loop.service modprobe@fuse.service modprobe@configfs.service \
-    systemd-network-generator.service getty@tty1.service >/dev/null 2>&1 || true
+    systemd-network-generator.service getty@tty1.service \
+    systemd-sysusers.service ipvsadm.service >/dev/null 2>&1 || true
 # keepalived starts only once labctl has written its configuration; nginx only on the reals,
 # where provisioning enables it.
 in_guest systemctl disable keepalived.service nginx.service >/dev/null 2>&1 || true

@@ -577,22 +577,37 @@ def ssh(lab_path: Path, node: str, command: tuple[str, ...]) -> None:
 
 @main.command()
 @lab_option
-def down(lab_path: Path) -> None:
-    """Halt every VM of the lab (keeps disks and state; `labctl up` brings it back)."""
+@click.argument("target", required=False)
+def down(lab_path: Path, target: str | None) -> None:
+    """Halt every VM of the lab, or TARGET's only: a node, a role (balancers, reals, clients)
+    or all. Disks and state are kept; `labctl up` brings the halted VMs back.
+
+    Each VM is shut down cleanly (ACPI power button, all at once); one that is still running
+    after 120 s is powered off. To pull the plug on a balancer instead, as in a failure, use
+    `labctl scenario run failover`.
+
+    \b
+    Examples:
+      labctl down            # the whole lab
+      labctl down r1         # one real: its VIPs' traffic goes to the other
+      labctl down reals
+    """
     lab = load_lab(lab_path)
+    nodes = resolve_targets(lab, target) if target and target != "all" else None
     run = running_lab(lab, lab_path)
     if not run.has_vagrant_dir():
         console.print("nothing to halt: the lab has never been brought up")
         return
     from labctl.cli.guard import changing
 
+    what = ", ".join(nodes) if nodes else "every VM"
     with changing(lab_path, lab.name, "down"):
         run.start_sandbox()
-        with console.status("shutting every VM down (all at once)"):
-            forced = run.halt_all()
+        with console.status(f"shutting {what} down (all at once)"):
+            forced = run.halt_all(nodes=nodes)
     if forced:
         console.print(f"[yellow]did not shut down in time, powered off:[/] {', '.join(forced)}")
-    console.print(f"lab {lab.name} halted")
+    console.print(f"lab {lab.name}: {what} halted" if nodes else f"lab {lab.name} halted")
 
 
 @main.command()

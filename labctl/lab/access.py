@@ -35,11 +35,16 @@ class LiveLab:
         self.lab = lab
         self._run = run
         self._lock = threading.Lock()
+        self._node_locks: dict[str, threading.Lock] = {}
         self._host_streams: list[PopenLineStream] = []
         self._observers: dict[str, SshSession] = {}  # read_state's sessions, apart from the run's
 
     def _session(self, node: str, wait: float = 60.0) -> SshSession:
+        # One lock per node: a node that boots (power_on waits minutes for its SSH) must not
+        # hold every other node's commands, and one node is connected to only once at a time.
         with self._lock:
+            node_lock = self._node_locks.setdefault(node, threading.Lock())
+        with node_lock:
             opened = self._run.sessions([node], wait=wait)[node]
         if opened.session is None:
             raise LabctlError(f"cannot reach {node} over SSH: {opened.why()}")
@@ -70,7 +75,7 @@ class LiveLab:
         self._run.hard_power_off(node)
 
     def power_on(self, node: str) -> None:
-        self._run.vagrant.up([node])
+        self._run.power_on(node)
         # Its config is persisted (keepalived enabled, IPVS rules restored at boot, VIPs on lo
         # by labctl-vips.service): reaching it over SSH is all that is left to wait for.
         self._session(node, wait=300.0)

@@ -25,6 +25,7 @@ ROLE_FILES: dict[str, list[str]] = {
         "ipvsadm.default.j2",
         "labctl-vrrp-notify",
         "modules-ip_vs.conf",
+        "labctl-ipvs-rules.service",
     ],
     "real": [
         "provision.sh.j2",

@@ -197,10 +197,14 @@ class RunningLab:
         """Pull the plug: no shutdown, no goodbye adverts (each provider knows how)."""
         self.provider.power_off(self, node)
 
-    def halt_all(self, timeout: float = 120.0) -> list[str]:
+    def power_on(self, node: str) -> None:
+        """Start NODE's stopped VM (each provider knows the quick way); it still has to boot."""
+        self.provider.power_on(self, node)
+
+    def halt_all(self, timeout: float = 120.0, nodes: list[str] | None = None) -> list[str]:
         """Shut the lab's VMs down cleanly, all at once where the provider can; returns the nodes
         that did not stop in time and were powered off."""
-        return self.provider.halt_all(self, timeout)
+        return self.provider.halt_all(self, timeout, nodes)
 
     def vm_states(self) -> dict[str, str]:
         """Node -> VM state (running, shutoff, not_created, ...), the fast way when there is one."""

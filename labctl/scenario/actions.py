@@ -7,6 +7,7 @@ namespace lab does: there is no systemd there), otherwise with systemctl on the 
 from __future__ import annotations
 
 import json
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -158,19 +159,23 @@ class Restorer:
     timeouts: dict[str, IpvsTimeouts] = field(default_factory=dict)  # node -> original
     journal: Path | None = None
     journal_base: Path | None = None  # the lab folder: where the safe walk to JOURNAL starts
+    # Actions on several nodes run at once (Engine.for_each_node): one change at a time here.
+    lock: threading.RLock = field(default_factory=threading.RLock, repr=False, compare=False)
 
     def about_to(self, node: str, action: str) -> None:
         """Note the undo of ACTION before doing it: killed mid-action, the journal still has it."""
         if action in UNDO:
-            self.pending[(node, _thing(action))] = UNDO[action]
-            self.save()
+            with self.lock:
+                self.pending[(node, _thing(action))] = UNDO[action]
+                self.save()
 
     def changed(self, node: str, action: str) -> None:
-        if action in UNDO:
-            self.pending[(node, _thing(action))] = UNDO[action]
-        elif action in UNDOING:
-            self.pending.pop((node, _thing(action)), None)
-        self.save()
+        with self.lock:
+            if action in UNDO:
+                self.pending[(node, _thing(action))] = UNDO[action]
+            elif action in UNDOING:
+                self.pending.pop((node, _thing(action)), None)
+            self.save()
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -182,7 +187,9 @@ class Restorer:
         """Write the journal (when there is one): what is still to put back, now."""
         if self.journal is None:
             return
-        safefiles.write_file(self.journal, json.dumps(self.to_dict(), indent=2) + "\n", 0o600, base=self.journal_base)
+        with self.lock:
+            text = json.dumps(self.to_dict(), indent=2) + "\n"
+            safefiles.write_file(self.journal, text, 0o600, base=self.journal_base)
 
     def clear(self) -> None:
         """Everything is back: forget it, journal included."""
@@ -288,8 +295,9 @@ def perform(access: LabAccess, node: str, action: str, restorer: Restorer, optio
         service(access, node, "nginx", "stop" if action == "nginx-stop" else "start")
     elif action == "ipvs-timeouts":
         current = read_timeouts(access, node)
-        restorer.timeouts.setdefault(node, current)
-        restorer.save()
+        with restorer.lock:
+            restorer.timeouts.setdefault(node, current)
+            restorer.save()
         wanted = IpvsTimeouts(
             int(options.get("tcp", current.tcp)),
             int(options.get("tcpfin", current.tcpfin)),

@@ -22,7 +22,7 @@ from labctl.lab import safefiles
 from labctl.lab.packet_capture import NodeCapture, PacketCapture
 from labctl.observe.packets import decode_pcap
 from labctl.observe.snapshot import NodeSnapshot, parse_snapshots
-from labctl.scenario import actions, runfiles
+from labctl.scenario import actions, atonce, runfiles
 from labctl.scenario import polling as capture_mod
 from labctl.scenario import probe as probe_mod
 from labctl.scenario import traffic as traffic_mod
@@ -141,6 +141,7 @@ class Engine:
         self.interrupted = False
         self.error: str | None = None
         self._stop = threading.Event()
+        self._records = threading.RLock()  # events.jsonl and clock.json, written from node threads
         self.packet_capture: PacketCapture | NodeCapture | None = None
         self.capture_info: dict[str, Any] | None = None
         self.host = HostLoad()
@@ -261,13 +262,18 @@ class Engine:
         }
 
     def event(self, kind: str, **fields: Any) -> dict[str, Any]:
-        record = {"t": time.time(), "kind": kind, **fields}
-        log.info("%s %s: %s", self.scenario.name, kind, fields)
-        runfiles.append_event(self.out / runfiles.EVENTS, record)
-        self.last_event = record
-        if self.on_event is not None:
-            self.on_event(record)
-        return record
+        with self._records:
+            record = {"t": time.time(), "kind": kind, **fields}
+            log.info("%s %s: %s", self.scenario.name, kind, fields)
+            runfiles.append_event(self.out / runfiles.EVENTS, record)
+            self.last_event = record
+            if self.on_event is not None:
+                self.on_event(record)
+            return record
+
+    def for_each_node(self, nodes: list[str], fn: Callable[[str], Any]) -> None:
+        """FN(node) for every node at once (see atonce.for_each_node)."""
+        atonce.for_each_node(nodes, fn)
 
     def steps(self, steps: list[Step]) -> None:
         for step in steps:
@@ -311,8 +317,9 @@ class Engine:
 
     def clock(self, node: str, raw_name: str) -> ClockOffset:
         offset = measure_offset(self.access, node)
-        self.clocks[raw_name] = {"node": node, **offset.to_dict()}
-        runfiles.write_json(self.out / runfiles.CLOCK_JSON, self.clocks)
+        with self._records:
+            self.clocks[raw_name] = {"node": node, **offset.to_dict()}
+            runfiles.write_json(self.out / runfiles.CLOCK_JSON, self.clocks)
         return offset
 
     def probe_line(self, line: str, offset: float) -> None:
@@ -390,9 +397,16 @@ class Engine:
         for name, load in list(self.traffic.items()):
             if not load.finished:
                 self._quietly(partial(self.stop_traffic, name))
-        for node, undo in self.restorer.undo_list():
-            self.event("cleanup", node=node, action=undo)
-            self._quietly(partial(self.act, node, undo, restored=True))
+        # Powered-off nodes first, all booting at once; then each node's other undos, in order
+        # per node and every node at the same time.
+        undos = self.restorer.undo_list()
+        powered = [node for node, undo in undos if undo == "power-on"]
+        self._quietly(partial(self.for_each_node, powered, lambda node: self._undo(node, "power-on")))
+        rest: dict[str, list[str]] = {}
+        for node, undo in undos:
+            if undo != "power-on":
+                rest.setdefault(node, []).append(undo)
+        self._quietly(partial(self.for_each_node, list(rest), lambda node: [self._undo(node, u) for u in rest[node]]))
         for node, original in self.restorer.timeouts.items():
             self.event("cleanup", node=node, action="ipvs-timeouts", restore=original.to_dict())
             self._quietly(partial(actions.set_timeouts, self.access, node, original))
@@ -400,6 +414,10 @@ class Engine:
             self._quietly(partial(self.stop_capture, node))
         self._quietly(self._stop_packet_capture)
         self.event("end", error=self.error)
+
+    def _undo(self, node: str, undo: str) -> None:
+        self.event("cleanup", node=node, action=undo)
+        self._quietly(partial(self.act, node, undo, restored=True))
 
     def _quietly(self, fn: Callable[[], Any]) -> None:
         try:

@@ -15,8 +15,8 @@ While the experiment runs they are also kept for the balancer's boots: a balance
 again gets its VIPs back from keepalived seconds into its boot, long before labctl can reach
 it, and a VIP without its service would reach the balancer's own stack (ICMP port
 unreachable, which ends iperf3's client). So the rules go to /etc/labctl/iperf-ipvs.rules and a
-oneshot unit loads them with `ipvsadm -R` before keepalived starts (after Debian's
-ipvsadm.service, which flushes the table before restoring the lab's own rules).
+oneshot unit loads them with `ipvsadm -R` before keepalived starts (after labctl-ipvs-rules.service
+or Debian's ipvsadm.service, which flush the table before restoring the lab's own rules).
 
 Nothing is read while the load runs (measuring costs the lab nothing): every iperf3 writes its
 per-second lines to a log under /run/labctl/iperf/, and `stop` ends the clients (SIGINT: they
@@ -31,6 +31,7 @@ from __future__ import annotations
 import subprocess
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -170,9 +171,9 @@ def stop_and_fetch_script(stream: str, roles: tuple[str, ...]) -> str:
 def boot_unit() -> str:
     """The systemd unit that puts labctl's iperf3 services back at boot, before keepalived can
     claim a VIP (a VIP without its service would reach the balancer's own stack: ICMP port
-    unreachable, and iperf3's client dies of it). After Debian's ipvsadm.service, which clears
-    the table (`ipvsadm -C`) before loading /etc/ipvsadm.rules when it restores the lab's own
-    rules: `ipvsadm -R` adds to the table and clears nothing. (No `$` in it: systemd would
+    unreachable, and iperf3's client dies of it). After labctl-ipvs-rules.service (and Debian's
+    ipvsadm.service, where it runs), which clear the table (`ipvsadm -C`) before loading
+    /etc/ipvsadm.rules: `ipvsadm -R` adds to the table and clears nothing. (No `$` in it: systemd would
     expand it.)"""
     return _render("labctl-iperf-ipvs.service.j2")
 
@@ -226,8 +227,11 @@ class TrafficRun:
         return self._finished
 
     def start_servers(self) -> None:
-        for real in self.reals:
-            result = self.access.run(real, servers_script(self.spec), sudo=True, timeout=30)
+        """On every real at once (a round trip with sudo costs about a second under TCG)."""
+        with ThreadPoolExecutor(max_workers=max(len(self.reals), 1)) as pool:
+            results = pool.map(lambda real: self.access.run(real, servers_script(self.spec), sudo=True, timeout=30),
+                               self.reals)  # fmt: skip
+        for real, result in zip(self.reals, results):
             if not result.ok:
                 raise TrafficError(f"{real}: {(result.stderr or result.stdout).strip()}")
 
@@ -249,22 +253,27 @@ class TrafficRun:
         if self._finished:
             return {"fetched": self.fetched, "errors": self.errors}
         self._finished = True
-        for node, roles in [(self.client, ("client",)), *[(real, ("server",)) for real in self.reals]]:
-            try:
-                result = self.access.run(
-                    node, stop_and_fetch_script(self.spec.name, roles), sudo=True, timeout=30 + 2 * STOP_WAIT_S
-                )
-            except Exception as exc:  # noqa: BLE001 - the other nodes' logs still count
-                self.errors.append(f"{node}: {type(exc).__name__}: {exc}")
-                continue
-            raw = self.out / raw_name(self.spec.name, node)
-            safefiles.write_file(raw, result.stdout, 0o644)
-            self.fetched[node] = len(result.stdout)
-            if result.ok:
-                self.on_stopped(node)
-            else:
-                self.errors.append(f"{node}: {(result.stderr or result.stdout).strip()[-300:]}")
+        self._stop_and_fetch(self.client, ("client",))
+        # The servers once no datagram is on its way, every real at once.
+        with ThreadPoolExecutor(max_workers=max(len(self.reals), 1)) as pool:
+            list(pool.map(lambda real: self._stop_and_fetch(real, ("server",)), self.reals))
         return {"fetched": self.fetched, "errors": self.errors}
+
+    def _stop_and_fetch(self, node: str, roles: tuple[str, ...]) -> None:
+        try:
+            result = self.access.run(
+                node, stop_and_fetch_script(self.spec.name, roles), sudo=True, timeout=30 + 2 * STOP_WAIT_S
+            )
+        except Exception as exc:  # noqa: BLE001 - the other nodes' logs still count
+            self.errors.append(f"{node}: {type(exc).__name__}: {exc}")
+            return
+        raw = self.out / raw_name(self.spec.name, node)
+        safefiles.write_file(raw, result.stdout, 0o644)
+        self.fetched[node] = len(result.stdout)
+        if result.ok:
+            self.on_stopped(node)
+        else:
+            self.errors.append(f"{node}: {(result.stderr or result.stdout).strip()[-300:]}")
 
 
 # --- the tap counters -------------------------------------------------------------------------

@@ -63,6 +63,20 @@ enable_at_boot() {
     changed "$1 enabled"
 }
 
+# unit_active UNIT: whether UNIT's cgroup holds a process (cgroup v2, as on Debian 12), read by
+# the shell: the systemctl client alone costs a quarter second under emulation. Where there is
+# no such cgroup tree, systemctl is asked.
+unit_active() {
+    if [ -d /sys/fs/cgroup/system.slice ]; then
+        procs=""
+        cgroup="/sys/fs/cgroup/system.slice/$1.service/cgroup.procs"
+        [ -f "$cgroup" ] && read -r procs < "$cgroup"
+        [ -n "$procs" ]
+    else
+        systemctl is-active -q "$1"
+    fi
+}
+
 # disable_at_boot UNIT: the reverse, and stop it now if it runs.
 disable_at_boot() {
     link="/etc/systemd/system/multi-user.target.wants/$1.service"
@@ -70,7 +84,7 @@ disable_at_boot() {
         rm -f "$link"
         changed "$1 disabled"
     fi
-    if systemctl is-active -q "$1"; then
+    if unit_active "$1"; then
         systemctl stop "$1"
         changed "$1 stopped"
     fi
@@ -82,7 +96,7 @@ service_running() {
     if [ "$2" = 1 ]; then
         systemctl restart "$1"
         changed "$1 restarted"
-    elif ! systemctl is-active -q "$1"; then
+    elif ! unit_active "$1"; then
         systemctl start "$1"
         changed "$1 started"
     fi

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import shutil
 import sys
+import time
 import uuid
 
 import pytest
@@ -23,13 +24,36 @@ def _box_prerequisites_missing() -> str | None:
     return None
 
 
+# The e2e tier's own clock, printed at the end of every run (CI's log keeps it): setup, call and
+# teardown of every e2e test, and how much of it went to building the box.
+_TIER: dict[str, float] = {"seconds": 0.0, "tests": 0, "box_s": 0.0}
+
+
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    if report.nodeid.startswith("tests/e2e/"):
+        _TIER["seconds"] += report.duration
+        _TIER["tests"] += report.when == "call"
+
+
+def pytest_terminal_summary(terminalreporter) -> None:
+    if _TIER["tests"]:
+        seconds, box = _TIER["seconds"], _TIER["box_s"]
+        terminalreporter.write_line(
+            f"e2e tier: {seconds:.0f} s ({seconds / 60:.1f} min) for {_TIER['tests']} tests on real VMs"
+            + (f", of which {box:.0f} s building the box" if box >= 1 else ", the box taken from the cache")
+        )
+
+
 @pytest.fixture(scope="session")
 def built_box() -> BoxInfo:
     """The current box from $LABCTL_CACHE (or ~/.cache/labctl), built when missing (~70 s)."""
     missing = _box_prerequisites_missing()
     if missing:
         pytest.skip(missing)
-    return build_box()
+    started = time.monotonic()
+    box = build_box()
+    _TIER["box_s"] = time.monotonic() - started
+    return box
 
 
 @pytest.fixture(scope="session")

@@ -1,7 +1,7 @@
 """The balancer's side of `iperf-services` / `iperf-services-clear`, run for real by sh on a
 scratch root: the files it keeps for the balancer's boots (rules, systemd unit, wants link,
-sloppy_tcp's value before), a boot replayed with the unit's own ExecStart after Debian's
-ipvsadm.service restored the lab's rules, the call again on the services that came back, and
+sloppy_tcp's value before), a boot replayed with the unit's own ExecStart after
+labctl-ipvs-rules.service restored the lab's rules, the call again on the services that came back, and
 the clear that leaves the lab's own service alone.
 
 What this cannot show: IPVS itself (the host kernel has no ip_vs). `ipvsadm`, `sysctl` and
@@ -88,7 +88,7 @@ class Balancer:
 
     def boot(self) -> None:
         """A reboot: /run and the table gone, sloppy_tcp back to the kernel's 0; Debian's
-        ipvsadm.service (AUTO=true) flushes and loads /etc/ipvsadm.rules; then labctl's unit
+        labctl-ipvs-rules.service flushes and loads /etc/ipvsadm.rules; then labctl's unit
         runs its ExecStart, as systemd would (the rules file's path under the scratch root)."""
         run_dir = self.path(tr.RUN_DIR)
         for child in sorted(run_dir.rglob("*"), reverse=True):
@@ -97,7 +97,7 @@ class Balancer:
             else:
                 child.unlink()
         self.sloppy.write_text("0\n")
-        self.table.write_text("\n".join(LAB_SERVICE) + "\n")  # ipvsadm.service: -C, then its rules
+        self.table.write_text("\n".join(LAB_SERVICE) + "\n")  # labctl-ipvs-rules.service: -C, then the rules
         unit = self.path(tr.BOOT_UNIT).read_text()
         (exec_start,) = [line.split("=", 1)[1] for line in unit.splitlines() if line.startswith("ExecStart=")]
         argv = shlex.split(exec_start.replace(tr.RULES_FILE, str(self.path(tr.RULES_FILE))))

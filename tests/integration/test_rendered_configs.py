@@ -156,3 +156,15 @@ def test_every_rendered_shell_script_parses(tmp_path, manager):
         root / "client" / "http-check.sh",
     ):
         assert subprocess.run(["sh", "-n", str(script)]).returncode == 0, script
+
+
+@pytest.mark.skipif(shutil.which("systemd-analyze") is None, reason="no systemd-analyze")
+def test_systemd_accepts_every_rendered_unit(tmp_path):
+    """The units labctl writes onto the nodes (VIPs on lo on the reals, IPVS rules at boot on
+    the balancers) pass systemd's own check."""
+    write_rendered(render_lab(reference_lab(), CTX), tmp_path)
+    units = sorted((tmp_path / "nodes").rglob("*.service"))
+    assert {u.name for u in units} == {"labctl-vips.service", "labctl-ipvs-rules.service"}
+    for unit in units:
+        proc = subprocess.run(["systemd-analyze", "verify", str(unit)], capture_output=True, text=True, timeout=60)
+        assert proc.returncode == 0 and unit.stem not in proc.stderr, (unit, proc.stderr)

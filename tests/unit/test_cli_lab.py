@@ -156,3 +156,14 @@ def test_exec_takes_one_argument_as_a_shell_command_line_and_several_as_words():
     words = remote_command(("echo", "a b", "$(id)"))
     assert command_line(words) == "echo 'a b' '$(id)'"  # each argument stays one word
     assert command_line(remote_command((loop,)), sudo=True) == f"sudo -n sh -c '{loop}'"
+
+
+def test_down_takes_a_node_or_a_role_and_names_a_wrong_one(run):
+    assert run("init").exit_code == 0
+    wrong = run("down", "b9")
+    assert wrong.exit_code == 2
+    assert "no node or role 'b9'" in wrong.output and "balancers" in wrong.output
+    # A right one on a lab never brought up: nothing to halt, nothing started.
+    right = run("down", "reals")
+    assert right.exit_code == 0 and "nothing to halt" in right.output
+    assert "labctl down r1" in run("down", "--help").output

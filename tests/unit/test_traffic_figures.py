@@ -167,7 +167,8 @@ def test_the_services_are_kept_for_the_balancers_boots_without_reloading_systemd
     for line in (
         "Type=oneshot",
         "RemainAfterExit=yes",
-        "After=systemd-modules-load.service ipvsadm.service",  # ipvsadm.service flushes first
+        # labctl-ipvs-rules.service (or Debian's ipvsadm.service) flushes the table first
+        "After=systemd-modules-load.service ipvsadm.service labctl-ipvs-rules.service",
         "Before=keepalived.service",
         "WantedBy=multi-user.target",
         "ExecStart=/bin/sh -c 'modprobe -q ip_vs; sysctl -qw net.ipv4.vs.sloppy_tcp=1; "

@@ -107,8 +107,14 @@ def run(engine: Engine, step: Step) -> None:
         nodes = [n.name for n in engine.lab.balancers]
     if "as" in step.options:
         engine.refs[str(step.options["as"])] = nodes[0]
-    for node in nodes:
-        engine.act(node, action, step.options, requested=str(step.value), method=method)
+    act = lambda node: engine.act(node, action, step.options, requested=str(step.value), method=method)  # noqa: E731
+    if actions.PHASE.get(action) == "down":
+        # Breaking nodes stays one after the other, in the target's order: the experiment's
+        # timeline is read from when each went down.
+        for node in nodes:
+            act(node)
+    else:
+        engine.for_each_node(nodes, act)
 
 
 register(

@@ -28,9 +28,10 @@ def run(engine: Engine, step: Step) -> None:
         conns=bool(step.options.get("conns", False)),
         timeout=bool(step.options.get("timeout", False)),
     )
-    for node in engine.nodes(step.value, "balancer"):
+    nodes = engine.nodes(step.value, "balancer")
+    for node in nodes:
         engine.capture_specs[node] = spec
-        engine.start_capture(node)
+    engine.for_each_node(nodes, engine.start_capture)
 
 
 def run_stop(engine: Engine, step: Step) -> None:

@@ -56,12 +56,15 @@ def run(engine: Engine, step: Step) -> None:
     )
     # Every balancer gets the services (a VIP may move to any of them), kept for its boots: a
     # balancer powered off and on has them back before keepalived claims a VIP.
-    for balancer in engine.lab.balancers:
-        engine.act(balancer.name, "iperf-services", {"port": spec.port})
+    balancers = [b.name for b in engine.lab.balancers]
+    engine.for_each_node(balancers, lambda node: engine.act(node, "iperf-services", {"port": spec.port}))
     client = engine.nodes(None, "client")[0]
     reals = [r.name for r in engine.lab.reals]
     # The nodes' clocks against the host's, for the logs' whole-second timestamps.
-    clocks = {node: engine.clock(node, traffic.raw_name(name, node)) for node in [client, *reals]}
+    clocks = {}
+    engine.for_each_node(
+        [client, *reals], lambda node: clocks.__setitem__(node, engine.clock(node, traffic.raw_name(name, node)))
+    )
 
     def stopped(node: str) -> None:
         engine.restorer.changed(node, "iperf-stop")

@@ -1,0 +1,35 @@
+"""One step on several nodes at once: each per-node action or capture costs an SSH round trip
+or two, seconds under emulation, and the nodes do not wait on one another."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from typing import Any
+
+
+def for_each_node(nodes: list[str], fn: Callable[[str], Any]) -> None:
+    """FN(node) for every node at once, one thread each (one node: in this thread). Every node
+    is tried; then the first failure, in NODES' order, is raised. Ctrl-C is not held up: the
+    threads are daemons, and the interrupt goes on as it would have from one node."""
+    if len(nodes) <= 1:
+        for node in nodes:
+            fn(node)
+        return
+    errors: dict[str, BaseException] = {}
+
+    def one(node: str) -> None:
+        try:
+            fn(node)
+        except BaseException as exc:  # noqa: BLE001 - handed to the caller below
+            errors[node] = exc
+
+    threads = [threading.Thread(target=one, args=(n,), name=f"node-{n}", daemon=True) for n in nodes]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        while thread.is_alive():
+            thread.join(0.2)  # short joins: the main thread stays open to signals
+    for node in nodes:
+        if node in errors:
+            raise errors[node]

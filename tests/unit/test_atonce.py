@@ -1,0 +1,39 @@
+"""Per-node steps run on every node at once, and every node is tried."""
+
+from __future__ import annotations
+
+import threading
+
+import pytest
+
+from labctl.scenario.atonce import for_each_node
+
+
+def test_every_node_runs_at_the_same_time():
+    # Each call waits for all the others: run one after the other, the barrier would break.
+    nodes = ["b1", "b2", "b3"]
+    barrier = threading.Barrier(len(nodes), timeout=5)
+    seen: list[str] = []
+    for_each_node(nodes, lambda node: (barrier.wait(), seen.append(node)))
+    assert sorted(seen) == nodes
+
+
+def test_a_failure_is_raised_after_every_node_was_tried():
+    seen: list[str] = []
+
+    def act(node: str) -> None:
+        seen.append(node)
+        if node in ("b2", "b3"):
+            raise RuntimeError(f"{node} broke")
+
+    with pytest.raises(RuntimeError, match="b2 broke"):  # the first in the nodes' order
+        for_each_node(["b1", "b2", "b3", "r1"], act)
+    assert sorted(seen) == ["b1", "b2", "b3", "r1"]
+
+
+def test_one_node_runs_in_the_callers_thread():
+    threads: list[threading.Thread] = []
+    for_each_node(["b1"], lambda node: threads.append(threading.current_thread()))
+    assert threads == [threading.current_thread()]
+    for_each_node([], lambda node: threads.append(threading.current_thread()))
+    assert len(threads) == 1
