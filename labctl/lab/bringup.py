@@ -190,7 +190,7 @@ def _up_and_provision(run: RunningLab, lab: Lab, ctx, names: list[str], progress
             try:
                 # When every VM runs, Vagrant would only re-check each one (seconds per node).
                 if not result.vagrant_up_skipped:
-                    run.vagrant.up(None if set(names) == {n.name for n in lab.nodes} else names, on_line=on_line)
+                    run.vagrant.up(names, on_line=on_line)
             finally:
                 vagrant_done.set()
             result.timings["vagrant_up"] = round(time.monotonic() - up_started, 2)
@@ -225,7 +225,7 @@ def _all_running(run: RunningLab, names: list[str]) -> bool:
     if running is not None:
         return set(names) <= running and run.has_machine_ids(names)
     # A healthy lab: vagrant up would only re-check every VM (seconds per node).
-    statuses = {s.name: s.state for s in run.vagrant.status()}
+    statuses = {s.name: s.state for s in run.vagrant.status(names)}
     return all(statuses.get(n) == RUNNING for n in names)
 
 

@@ -211,7 +211,8 @@ class RunningLab:
         states = self.domain_states()
         if states is not None:
             return states
-        return {s.name: s.state for s in self.vagrant.status()}
+        nodes = [n.name for n in self.lab.nodes] if self.lab is not None else None
+        return {s.name: s.state for s in self.vagrant.status(nodes)}
 
     def _ssh_config_cache(self) -> Path:
         return self.state.root / "ssh-config.json"

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import re
 import shutil
 import subprocess
@@ -28,6 +29,8 @@ log = logging.getLogger(__name__)
 STREAMED = ("up", "halt", "destroy")
 
 NODE_LINE = re.compile(r"^==> (?P<node>[\w.-]+): (?P<text>.*)$")
+# An id in Vagrant's machine index: 32 hex digits.
+INDEX_ID = re.compile(r"^[0-9a-f]{32}$")
 
 
 @dataclass(frozen=True)
@@ -98,29 +101,91 @@ class LabVagrant:
         text = [line for line in self.log_file.read_text(errors="replace").splitlines() if line.strip()]
         return " | ".join(t.strip() for t in text[-lines:])
 
-    def status(self) -> list[NodeStatus]:
+    # --- naming machines to Vagrant ------------------------------------------------------------
+    #
+    # Vagrant 2.3 looks every machine name a command gets up in its machine index first, as a
+    # prefix of the machines' ids (MachineIndex#find_by_prefix), even when no name is given. The
+    # ids are hex, and so are names such as b1, b2, b3 and c1: when b2's id happens to start
+    # with "b1", every command on b1 acts on b2 (seen in a CI-like run: `vagrant ssh-config b1`
+    # answered for b2, `vagrant status` listed b2 twice). One lab in a few dozen draws such an
+    # id (reported upstream as hashicorp/vagrant#8152, "Machine name b2 treated as default"). A
+    # machine's full id is unambiguous, so once a machine exists labctl names it by its id.
+
+    def _index_ids(self) -> set[str]:
+        home = self.env.get("VAGRANT_HOME") or os.path.join(
+            self.env.get("HOME") or os.path.expanduser("~"), ".vagrant.d"
+        )
         try:
-            found = self._client().status()
+            data = json.loads(Path(home, "data", "machine-index", "index").read_text())
+        except (OSError, ValueError):
+            return set()
+        machines = data.get("machines") if isinstance(data, dict) else None
+        return set(machines) if isinstance(machines, dict) else set()
+
+    def _index_id(self, node: str) -> str | None:
+        try:
+            text = (self.root / ".vagrant" / "machines" / node / self.provider / "index_uuid").read_text().strip()
+        except OSError:
+            return None
+        return text if INDEX_ID.match(text) else None
+
+    def targets(self, nodes: list[str]) -> list[str]:
+        """How to name NODES on a vagrant command line: a machine in Vagrant's index by its id
+        there, one not made yet by its name. A name that Vagrant would take for another
+        machine's id is refused with the reason, rather than acting on that machine."""
+        known = self._index_ids()
+        named = []
+        for node in nodes:
+            uid = self._index_id(node)
+            if uid and uid in known:
+                named.append(uid)
+                continue
+            clash = sorted(i for i in known if i.startswith(node))
+            if clash:
+                raise LabctlError(
+                    f"Vagrant would take node name {node!r} for the machine whose id starts with it "
+                    f"({clash[0]}): a Vagrant 2.3 flaw (names are looked up as id prefixes first)",
+                    fix="`labctl destroy` and `labctl up` again (new ids), or rename the node in lab.yaml",
+                )
+            named.append(node)
+        return named
+
+    def created(self) -> list[str]:
+        """The machines Vagrant has made in this folder (its .vagrant/machines)."""
+        folder = self.root / ".vagrant" / "machines"
+        if not folder.is_dir():
+            return []
+        return sorted(p.name for p in folder.iterdir() if (p / self.provider / "id").exists())
+
+    def status(self, nodes: list[str] | None = None) -> list[NodeStatus]:
+        """Each node's machine state (of NODES, or of every machine made so far)."""
+        client = self._client()
+        try:
+            out = self._run(["status", "--machine-readable", *self.targets(nodes or self.created())])
+            found = client._parse_status(out)
         except (subprocess.CalledProcessError, OSError) as exc:
             raise self._fail("status", exc) from exc
         return [NodeStatus(s.name, s.state, s.provider) for s in found]
 
-    def up(self, nodes: list[str] | None = None, on_line: Callable[[str, str], None] | None = None) -> None:
-        """`vagrant up` (all nodes at once where the provider can), streaming its lines to the
-        log and per-node events to ON_LINE(node, text)."""
-        args = ["up", "--no-provision", f"--provider={self.provider}", *(nodes or [])]
+    def up(self, nodes: list[str], on_line: Callable[[str, str], None] | None = None) -> None:
+        """`vagrant up` of NODES (all at once where the provider can), streaming its lines to
+        the log and per-node events to ON_LINE(node, text)."""
+        args = ["up", "--no-provision", f"--provider={self.provider}", *self.targets(nodes)]
         self._stream(args, on_line, "up")
 
     def halt(self, node: str | None = None, force: bool = False) -> None:
-        args = ["halt", *(["--force"] if force else []), *([node] if node else [])]
-        self._stream(args, None, "halt")
+        nodes = [node] if node else self.created()
+        if nodes:  # none made: nothing to halt (and no name for Vagrant to take for another's id)
+            self._stream(["halt", *(["--force"] if force else []), *self.targets(nodes)], None, "halt")
 
     def destroy(self, on_line: Callable[[str, str], None] | None = None) -> None:
-        self._stream(["destroy", "--force"], on_line, "destroy")
+        nodes = self.created()
+        if nodes:  # none made: nothing to destroy (a bare name could pick another folder's machine)
+            self._stream(["destroy", "--force", *self.targets(nodes)], on_line, "destroy")
 
     def ssh_config_text(self, nodes: list[str]) -> str:
         try:
-            return self._run(["ssh-config", *nodes])
+            return self._run(["ssh-config", *self.targets(nodes)])
         except subprocess.CalledProcessError as exc:
             raise self._fail("ssh-config", exc) from exc
 
