@@ -113,7 +113,8 @@ class Libvirt:
             run.vagrant.up([node])
             return
         proc = run.sandbox.virsh("start", f"labctl-{run.info.name}-{node}", check=False)
-        if proc.returncode != 0 and "already active" not in proc.stderr:
+        already = ("already active", "already running")  # virsh's own check, or libvirt's
+        if proc.returncode != 0 and not any(words in proc.stderr for words in already):
             raise LabctlError(f"cannot power on {node}: {proc.stderr.strip() or proc.stdout.strip()}")
 
     def halt_all(self, run: RunningLab, timeout: float, nodes: list[str] | None = None) -> list[str]:

@@ -107,7 +107,7 @@ class LabVagrant:
     # prefix of the machines' ids (MachineIndex#find_by_prefix), even when no name is given. The
     # ids are hex, and so are names such as b1, b2, b3 and c1: when b2's id happens to start
     # with "b1", every command on b1 acts on b2 (seen in a CI-like run: `vagrant ssh-config b1`
-    # answered for b2, `vagrant status` listed b2 twice). One lab in a few dozen draws such an
+    # answered for b2, `vagrant status` listed b2 twice). About one lab in thirteen draws such an
     # id (reported upstream as hashicorp/vagrant#8152, "Machine name b2 treated as default"). A
     # machine's full id is unambiguous, so once a machine exists labctl names it by its id.
 
