@@ -25,10 +25,11 @@ from labctl.lab.tapcounters import Count, rates
 from labctl.model import planner as plan
 from labctl.model.lab import Lab
 from labctl.observe.iperf import IperfTest
+from labctl.scenario.actions import PHASE
 from labctl.scenario.traffic import DATAGRAM as DEFAULT_DATAGRAM
 from labctl.scenario.traffic import WIRE_OVERHEAD
 
-# After a power-off the VIPs move within the master-down interval (about 3.6 s) and the link
+# After a failure the VIPs move within the master-down interval (about 3.6 s) and the link
 # counters need a tick to show it: the steady window starts this long after the action.
 SETTLE_INTERVALS = 3
 SETTLE_EXTRA_S = 2.5
@@ -265,11 +266,11 @@ def traffic(
         per_vip = {vip: float(asked["rate_bps"]) / len(asked["vips"]) for vip in asked["vips"]}
     total = sum(per_vip.values())
     delivered = _sum(f["delivered_bps"] for f in whole.values())
-    downs = sorted(
-        (e for e in events if e.get("kind") == "action" and e.get("action") == "power-off" and not e.get("restored")),
-        key=lambda e: e["t_start"],
-    )
-    ups = [e for e in events if e.get("kind") == "action" and e.get("action") == "power-on"]
+    # A failure is any action that takes a node down (power-off, keepalived-stop, ...), its end
+    # the next one that brings it back.
+    actions = [e for e in events if e.get("kind") == "action"]
+    downs = sorted((e for e in actions if _phase(e) == "down" and not e.get("restored")), key=lambda e: e["t_start"])
+    ups = [e for e in actions if _phase(e) == "up"]
     settle = SETTLE_INTERVALS * float(lab.vrrp.advert_int) + SETTLE_EXTRA_S
     result: dict[str, Any] = {
         "link_bps": link,
@@ -409,3 +410,8 @@ def _follow_ties(predicted: dict[str, float], lab: Lab, held: dict[str, list[str
         if len(tied) > 1 and holder in tied and holder != chosen and chosen is not None:
             predicted[chosen] = predicted.get(chosen, 0.0) - share
             predicted[holder] = predicted.get(holder, 0.0) + share
+
+
+def _phase(action: dict[str, Any]) -> str | None:
+    """Which way an action pushed the lab (its event says so; the action's name tells too)."""
+    return action.get("phase") or PHASE.get(str(action.get("action")))

@@ -8,6 +8,9 @@ import subprocess
 import sys
 from pathlib import Path
 
+from labctl.lab import netns
+from labctl.lab.sandbox import namespace_for
+
 LABCTL = [sys.executable, "-m", "labctl.cli"]
 
 
@@ -71,3 +74,12 @@ def assert_complete_results(results: Path) -> None:
         assert (results / name).is_file(), name
     assert (results / "timeline.png").read_bytes()[:8] == PNG_MAGIC
     assert list(results.glob("capture-b*.txt"))
+
+
+def nothing_left_on_the_taps(name: str) -> None:
+    """No labctl table and no shaping on any interface of the lab's namespace."""
+    ns = namespace_for(name)
+    tables = subprocess.run(netns.exec_argv(ns, ["nft", "list", "tables"]), capture_output=True, text=True).stdout
+    assert "labctl_" not in tables
+    qdiscs = subprocess.run(netns.exec_argv(ns, ["tc", "qdisc", "show"]), capture_output=True, text=True).stdout
+    assert " tbf " not in qdiscs and " netem " not in qdiscs

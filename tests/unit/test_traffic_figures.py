@@ -9,6 +9,8 @@ import math
 import shlex
 from pathlib import Path
 
+import pytest
+
 from labctl.lab import tapcounters
 from labctl.lab.tapcounters import Count
 from labctl.model.lab import reference_lab
@@ -341,7 +343,10 @@ def _failure_records(lab, b1_off_at: float = 10.0, seconds: int = 40):
     return "\n".join(client), "\n".join(real), begin
 
 
-def test_survivors_of_a_failure_against_the_plan():
+@pytest.mark.parametrize(
+    "down, up", [("power-off", "power-on"), ("keepalived-stop", "keepalived-start")]
+)  # a balancer powered off, or its keepalived stopped (capacity-traffic's method)
+def test_survivors_of_a_failure_against_the_plan(down, up):
     lab = reference_lab()
     taps = {"b1": "v1", "b2": "v2", "b3": "v3"}
     events_ = [
@@ -356,8 +361,8 @@ def test_survivors_of_a_failure_against_the_plan():
             "rate_bps": 15e6,
             "vips": [v.address for v in lab.vips],
         },  # fmt: skip
-        {"kind": "action", "action": "power-off", "node": "b1", "t_start": 10.0, "t_end": 10.5},
-        {"kind": "action", "action": "power-on", "node": "b1", "t_start": 30.0, "t_end": 60.0},
+        {"kind": "action", "action": down, "phase": "down", "node": "b1", "t_start": 10.0, "t_end": 10.5},
+        {"kind": "action", "action": up, "phase": "up", "node": "b1", "t_start": 30.0, "t_end": 60.0},
     ]
     rate = {"b1": lambda t: 5e6 if t < 10 else 0, "b2": lambda t: 5e6 if t < 10 else 9.8e6, "b3": lambda t: 5e6}
     counts = []
