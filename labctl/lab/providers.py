@@ -118,9 +118,10 @@ class Libvirt:
             raise LabctlError(f"cannot power on {node}: {proc.stderr.strip() or proc.stdout.strip()}")
 
     def halt_all(self, run: RunningLab, timeout: float, nodes: list[str] | None = None) -> list[str]:
-        """Every running VM (of NODES) asked to shut down at once (ACPI power button:
-        systemd-logind powers the guest off cleanly), where `vagrant halt` goes one VM after the
-        other; a VM still running after TIMEOUT is powered off."""
+        """Every running VM (of NODES) shut down cleanly at once: `systemctl poweroff` over SSH
+        (the lab's kernel command line masks systemd-logind, which would handle ACPI's power
+        button), ACPI for a node SSH cannot reach; `vagrant halt` would go one VM after the
+        other. A VM still running after TIMEOUT is powered off."""
         if run.sandbox is None:
             for node in nodes or [None]:
                 run.vagrant.halt(node)
@@ -128,8 +129,10 @@ class Libvirt:
         prefix = f"labctl-{run.info.name}-"
         states = self.domain_states(run) or {}
         running = sorted(n for n, state in states.items() if state == "running" and (nodes is None or n in nodes))
+        asked = run.power_off_from_inside(running)
         for node in running:
-            run.sandbox.virsh("shutdown", "--mode", "acpi", prefix + node, check=False)
+            if node not in asked:
+                run.sandbox.virsh("shutdown", "--mode", "acpi", prefix + node, check=False)
         # Until each is shut off: "in shutdown" is still on its way.
         deadline = time.monotonic() + timeout
         while running and time.monotonic() < deadline:

@@ -55,7 +55,15 @@ class LibvirtSettings:
     direct_kernel_boot: bool = False
     # no_timer_check: under a loaded host, emulated VMs can miss the kernel's early timer check
     # and panic ("IO-APIC + timer doesn't work"); the check proves nothing under emulation.
-    cmd_line: str = "root=/dev/vda rw console=ttyS0 net.ifnames=0 no_timer_check quiet"
+    # mitigations=off: the guests' own Spectre defences (retpolines, barriers) cost emulated
+    # CPU and guard nothing in a lab. systemd.mask=...: no systemd-logind and D-Bus, which a
+    # lab node does not use (labctl powers nodes off over SSH, not with ACPI's power button).
+    # Measured (bench/floor.py, six VMs, 2 cores): 96.0 s to SSH-ready without the two,
+    # 89.9 s with mitigations=off, 81.8 s with the masks.
+    cmd_line: str = (
+        "root=/dev/vda rw console=ttyS0 net.ifnames=0 no_timer_check quiet mitigations=off"
+        " systemd.mask=systemd-logind.service systemd.mask=dbus.service systemd.mask=dbus.socket"
+    )
 
 
 @dataclass(frozen=True)
