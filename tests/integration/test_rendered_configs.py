@@ -125,7 +125,7 @@ def test_vagrant_validates_the_rendered_vagrantfile(tmp_path, provider):
     if provider == "libvirt":
         assert text.count("auto_config: false") == 6 and "config.vm.guest = :debian" in text
         assert f'config.ssh.private_key_path = ["{key_file}"]' in text
-        assert 'quiet labctl.ssh_key=AAAAC3NzaC1lZDI1NTE5AAAAIBase64+/="' in text
+        assert 'dbus.socket labctl.ssh_key=AAAAC3NzaC1lZDI1NTE5AAAAIBase64+/="' in text
     proc = vagrant_validate(tmp_path)
     assert proc.returncode == 0, proc.stdout + proc.stderr
 
