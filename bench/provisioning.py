@@ -23,11 +23,18 @@ from labctl.lab.render import node_files
 from labctl.lab.running import RunningLab
 from labctl.model import labfile
 
-# How the box leaves a node: no labctl files, no service configuration, nothing running.
+# How the box leaves a node: no labctl files, service configuration or boot links, the box's
+# hostname, no lab address, nothing of the lab running.
 AS_FROM_THE_BOX = (
-    "rm -rf /etc/labctl /var/lib/labctl /etc/keepalived/keepalived.conf /etc/ipvsadm.rules"
-    " /etc/nginx/sites-enabled/labctl /etc/nginx/sites-available/labctl;"
-    " systemctl stop keepalived nginx 2>/dev/null; ipvsadm -C 2>/dev/null; true"
+    "systemctl stop keepalived nginx 2>/dev/null; ipvsadm -C 2>/dev/null;"
+    " rm -rf /etc/labctl /var/lib/labctl /etc/keepalived/keepalived.conf /etc/ipvsadm.rules"
+    " /etc/nginx/sites-enabled/labctl /etc/nginx/sites-available/labctl /etc/sysctl.d/99-labctl-dr.conf"
+    " /etc/systemd/network/20-labctl-lab.network /etc/modules-load.d/labctl-ip_vs.conf"
+    " /etc/systemd/system/multi-user.target.wants/keepalived.service"
+    " /etc/systemd/system/multi-user.target.wants/nginx.service"
+    " /etc/systemd/system/multi-user.target.wants/labctl-*.service /etc/systemd/system/labctl-*.service;"
+    " ip -4 addr flush dev eth1 scope global; ip -4 addr flush dev lo scope global;"
+    " hostname labctl; echo labctl > /etc/hostname; true"
 )
 
 

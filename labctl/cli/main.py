@@ -582,9 +582,9 @@ def down(lab_path: Path, target: str | None) -> None:
     """Halt every VM of the lab, or TARGET's only: a node, a role (balancers, reals, clients)
     or all. Disks and state are kept; `labctl up` brings the halted VMs back.
 
-    Each VM is shut down cleanly (ACPI power button, all at once); one that is still running
-    after 120 s is powered off. To pull the plug on a balancer instead, as in a failure, use
-    `labctl scenario run failover`.
+    Each VM is shut down cleanly from inside (`systemctl poweroff` over SSH, all at once); one
+    that SSH cannot reach, or that is still running after 120 s, is powered off. To pull the
+    plug on a balancer instead, as in a failure, use `labctl scenario run failover`.
 
     \b
     Examples:
@@ -606,7 +606,7 @@ def down(lab_path: Path, target: str | None) -> None:
         with console.status(f"shutting {what} down (all at once)"):
             forced = run.halt_all(nodes=nodes)
     if forced:
-        console.print(f"[yellow]did not shut down in time, powered off:[/] {', '.join(forced)}")
+        console.print(f"[yellow]unreachable or not shut down in time, powered off:[/] {', '.join(forced)}")
     console.print(f"lab {lab.name}: {what} halted" if nodes else f"lab {lab.name} halted")
 
 

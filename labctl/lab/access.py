@@ -42,9 +42,7 @@ class LiveLab:
     def _session(self, node: str, wait: float = 60.0) -> SshSession:
         # One lock per node: a node that boots (power_on waits minutes for its SSH) must not
         # hold every other node's commands, and one node is connected to only once at a time.
-        with self._lock:
-            node_lock = self._node_locks.setdefault(node, threading.Lock())
-        with node_lock:
+        with self._node_lock(node):
             opened = self._run.sessions([node], wait=wait)[node]
         if opened.session is None:
             raise LabctlError(f"cannot reach {node} over SSH: {opened.why()}")
@@ -70,9 +68,13 @@ class LiveLab:
         return self._run.state.folder
 
     def power_off(self, node: str) -> None:
-        with self._lock:
+        with self._node_lock(node):  # no session to NODE is being opened meanwhile
             self._run.drop_session(node)
         self._run.hard_power_off(node)
+
+    def _node_lock(self, node: str) -> threading.Lock:
+        with self._lock:
+            return self._node_locks.setdefault(node, threading.Lock())
 
     def power_on(self, node: str) -> None:
         self._run.power_on(node)

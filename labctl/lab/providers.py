@@ -120,8 +120,8 @@ class Libvirt:
     def halt_all(self, run: RunningLab, timeout: float, nodes: list[str] | None = None) -> list[str]:
         """Every running VM (of NODES) shut down cleanly at once: `systemctl poweroff` over SSH
         (the lab's kernel command line masks systemd-logind, which would handle ACPI's power
-        button), ACPI for a node SSH cannot reach; `vagrant halt` would go one VM after the
-        other. A VM still running after TIMEOUT is powered off."""
+        button); `vagrant halt` would go one VM after the other. A VM still running after
+        TIMEOUT, or one SSH cannot reach, is powered off; returns those."""
         if run.sandbox is None:
             for node in nodes or [None]:
                 run.vagrant.halt(node)
@@ -130,9 +130,19 @@ class Libvirt:
         states = self.domain_states(run) or {}
         running = sorted(n for n, state in states.items() if state == "running" and (nodes is None or n in nodes))
         asked = run.power_off_from_inside(running)
+        # A node SSH cannot reach: ACPI's power button, when something in it listens (the lab's
+        # default command line masks systemd-logind: then it is powered off at once).
+        acpi = run.lab is None or "systemd.mask=systemd-logind.service" not in run.lab.provider.libvirt.cmd_line
+        forced = []
         for node in running:
-            if node not in asked:
+            if node in asked:
+                continue
+            if acpi:
                 run.sandbox.virsh("shutdown", "--mode", "acpi", prefix + node, check=False)
+            else:
+                self.power_off(run, node)
+                forced.append(node)
+        running = [n for n in running if n not in forced]
         # Until each is shut off: "in shutdown" is still on its way.
         deadline = time.monotonic() + timeout
         while running and time.monotonic() < deadline:
@@ -141,7 +151,7 @@ class Libvirt:
             running = [n for n in running if states.get(n, "shutoff") != "shutoff"]
         for node in running:
             self.power_off(run, node)
-        return running
+        return forced + running
 
 
 PROVIDERS: dict[str, type[VirtualBox] | type[Libvirt]] = {"virtualbox": VirtualBox, "libvirt": Libvirt}

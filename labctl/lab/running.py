@@ -199,17 +199,18 @@ class RunningLab:
 
     def power_off_from_inside(self, nodes: list[str]) -> list[str]:
         """Ask each of NODES to power itself off (`systemctl poweroff`, not waited for), over
-        SSH, all at once; the nodes that took the request."""
-        if not nodes:
-            return []
-        opened = self.sessions(nodes, wait=10.0)
-        asked = run_parallel(
-            {n: r.session for n, r in opened.items() if r.session is not None},
-            lambda n, session: session.run(["systemctl", "poweroff", "--no-block"], sudo=True, timeout=20),
-        )
-        for node in asked:
+        SSH, all at once; the nodes that took the request (one SSH cannot reach is not)."""
+
+        def ask(node: str, _: None) -> bool:
+            session = self.sessions([node], wait=10.0)[node].session
+            if session is None:
+                return False
+            result = session.run(["systemctl", "poweroff", "--no-block"], sudo=True, timeout=20)
             self.drop_session(node)  # the VM is going away
-        return [n for n, r in asked.items() if not isinstance(r, BaseException) and r.rc == 0]
+            return result.rc == 0
+
+        asked = run_parallel(dict.fromkeys(nodes), ask)
+        return [n for n, took in asked.items() if took is True]
 
     def power_on(self, node: str) -> None:
         """Start NODE's stopped VM (each provider knows the quick way); it still has to boot."""

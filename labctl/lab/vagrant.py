@@ -6,6 +6,7 @@ Vagrant's own output goes to a log file under the lab state; callers get parsed 
 
 from __future__ import annotations
 
+import fcntl
 import json
 import logging
 import os
@@ -112,13 +113,22 @@ class LabVagrant:
     # machine's full id is unambiguous, so once a machine exists labctl names it by its id.
 
     def _index_ids(self) -> set[str]:
+        """The ids in Vagrant's machine index, read under Vagrant's own lock on it (Vagrant
+        rewrites the file in place, under an exclusive flock of index.lock)."""
         home = self.env.get("VAGRANT_HOME") or os.path.join(
             self.env.get("HOME") or os.path.expanduser("~"), ".vagrant.d"
         )
-        try:
-            data = json.loads(Path(home, "data", "machine-index", "index").read_text())
-        except (OSError, ValueError):
+        index = Path(home, "data", "machine-index", "index")
+        if not index.exists():
             return set()
+        with open(f"{index}.lock", "a") as lock:
+            fcntl.flock(lock, fcntl.LOCK_SH)
+            try:
+                data = json.loads(index.read_text())
+            except (OSError, ValueError) as exc:
+                raise LabctlError(
+                    f"cannot read Vagrant's machine index {index}: {exc}", fix="run the same labctl command again"
+                ) from exc
         machines = data.get("machines") if isinstance(data, dict) else None
         return set(machines) if isinstance(machines, dict) else set()
 

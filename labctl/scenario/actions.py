@@ -242,7 +242,8 @@ class Restorer:
 
     def undo_list(self) -> list[tuple[str, str]]:
         # Power first (a node must be up before its services can start), then the rest.
-        items = [(node, undo) for (node, _), undo in self.pending.items()]
+        with self.lock:
+            items = [(node, undo) for (node, _), undo in self.pending.items()]
         return sorted(items, key=lambda item: item[1] != "power-on")
 
 

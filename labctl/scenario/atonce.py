@@ -10,8 +10,9 @@ from typing import Any
 
 def for_each_node(nodes: list[str], fn: Callable[[str], Any]) -> None:
     """FN(node) for every node at once, one thread each (one node: in this thread). Every node
-    is tried; then the first failure, in NODES' order, is raised. Ctrl-C is not held up: the
-    threads are daemons, and the interrupt goes on as it would have from one node."""
+    is tried; then the first failure, in NODES' order, is raised. Ctrl-C (or SIGTERM) waits for
+    the nodes' actions under way to end, each under its own timeout, so that cleanup finds
+    them done and recorded, then goes on; a second one stops waiting (the threads are daemons)."""
     if len(nodes) <= 1:
         for node in nodes:
             fn(node)
@@ -27,9 +28,17 @@ def for_each_node(nodes: list[str], fn: Callable[[str], Any]) -> None:
     threads = [threading.Thread(target=one, args=(n,), name=f"node-{n}", daemon=True) for n in nodes]
     for thread in threads:
         thread.start()
+    interrupted: BaseException | None = None
     for thread in threads:
         while thread.is_alive():
-            thread.join(0.2)  # short joins: the main thread stays open to signals
+            try:
+                thread.join(0.2)  # short joins: the main thread stays open to signals
+            except KeyboardInterrupt as exc:
+                if interrupted is not None:
+                    raise
+                interrupted = exc
+    if interrupted is not None:
+        raise interrupted
     for node in nodes:
         if node in errors:
             raise errors[node]

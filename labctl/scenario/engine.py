@@ -333,7 +333,8 @@ class Engine:
 
     def start_capture(self, node: str) -> None:
         spec = self.capture_specs[node]
-        part = sum(1 for name in self.clocks if name.startswith(f"capture-{node}."))
+        with self._records:
+            part = sum(1 for name in self.clocks if name.startswith(f"capture-{node}."))
         raw = f"capture-{node}.{part + 1}.txt"
         offset = self.clock(node, raw)
         buffer: list[str] = []

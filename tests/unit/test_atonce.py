@@ -37,3 +37,20 @@ def test_one_node_runs_in_the_callers_thread():
     assert threads == [threading.current_thread()]
     for_each_node([], lambda node: threads.append(threading.current_thread()))
     assert len(threads) == 1
+
+
+def test_ctrl_c_waits_for_the_actions_under_way_then_goes_on():
+    # Cleanup must find every node's action done (and recorded), not running beside it.
+    import _thread
+    import time
+
+    seen: list[str] = []
+
+    def act(node: str) -> None:
+        time.sleep(0.6)
+        seen.append(node)
+
+    threading.Timer(0.1, _thread.interrupt_main).start()
+    with pytest.raises(KeyboardInterrupt):
+        for_each_node(["b1", "b2"], act)
+    assert sorted(seen) == ["b1", "b2"]
