@@ -392,18 +392,22 @@ def up(lab_path: Path, as_json: bool, verify_timeout: float) -> None:
 
     with changing(lab_path, lab.name, "up", cancel_workers=True) as state:
         progress = RichUpProgress(err_console if as_json else console)
-        result = bring_up(lab, lab_path, progress, verify_timeout=verify_timeout)
-        if state.journal.exists() and not result.failures:
-            # A scenario run killed outright left changes behind (a balancer powered off, a
-            # shaped link, iperf3's IPVS services): `up` puts the lab back as planned, as
-            # `scenario restore` would, then checks it again (those changes may have been
-            # what failed the checks).
+        # A scenario run killed outright left changes behind (a balancer powered off, a shaped
+        # link, iperf3's IPVS services): `up` puts them back, as `scenario restore` would,
+        # before the checks, which those changes would fail (and wait out their timeout for).
+        journal_left = state.journal.exists()
+        result = bring_up(lab, lab_path, progress, verify_timeout=verify_timeout, run_checks=not journal_left)
+        if journal_left and not result.failures:
             from labctl.cli.scenario import replay_journal
 
             err_console.print("an earlier scenario run ended without putting the lab back: restoring it")
             if replay_journal(lab_path, console=err_console if as_json else console):
-                if not result.ok:
-                    result = bring_up(lab, lab_path, progress, verify_timeout=verify_timeout)
+                # The checks, on the lab put back: a second up (one round trip per node).
+                checked = bring_up(lab, lab_path, progress, verify_timeout=verify_timeout)
+                result.checks = checked.checks
+                result.failures.update(checked.failures)
+                result.reports.update({n: r for n, r in checked.reports.items() if r.changed})
+                result.timings["checks_after_restore"] = checked.timings.get("total", 0.0)
             else:
                 result.failures["scenario journal"] = f"not every change was put back: see {state.journal}"
     if state.journal.exists() and result.failures:
