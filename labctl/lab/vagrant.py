@@ -13,6 +13,7 @@ import os
 import re
 import shutil
 import subprocess
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -181,7 +182,17 @@ class LabVagrant:
         """`vagrant up` of NODES (all at once where the provider can), streaming its lines to
         the log and per-node events to ON_LINE(node, text)."""
         args = ["up", "--no-provision", f"--provider={self.provider}", *self.targets(nodes)]
-        self._stream(args, on_line, "up")
+        started = time.monotonic()
+        try:
+            self._stream(args, on_line, "up")
+        except LabctlError:
+            # Once, after an up killed outright, the next one died in Ruby within a second,
+            # before touching a VM (its traceback is in vagrant.log): `vagrant up` is
+            # idempotent, so a failure that quick is given one more try.
+            if time.monotonic() - started > 10:
+                raise
+            log.warning("vagrant up failed within %.1f s: trying once more", time.monotonic() - started)
+            self._stream(["up", "--no-provision", f"--provider={self.provider}", *self.targets(nodes)], on_line, "up")
 
     def halt(self, node: str | None = None, force: bool = False) -> None:
         nodes = [node] if node else self.created()
@@ -274,9 +285,11 @@ class LabVagrant:
             )
             self._record(what, proc.pid)
             assert proc.stdout is not None
+            started = time.monotonic()
             try:
                 for line in proc.stdout:
-                    log.write(line)
+                    # Seconds since the command started: where a long `vagrant up` spends them.
+                    log.write(f"[{time.monotonic() - started:7.2f}] {line}")
                     log.flush()
                     match = NODE_LINE.match(line.rstrip())
                     if match and on_line:
