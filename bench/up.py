@@ -82,6 +82,7 @@ def bench_plain_vagrant(folder: Path, name: str, shell_provisioner: bool) -> flo
     RunInfo.of(lab).save(run.state)
     run.ensure_box()
     run.start_sandbox()
+    run.seed_box_volume()  # as `labctl up` does: the box's volume in the pool, not uploaded
     ctx = replace(run.render(), shell_provisioning=shell_provisioner)
     write_rendered(render_lab(lab, ctx), run.state.render_dir)
     args = ["vagrant", "up", "--provider=libvirt", *([] if shell_provisioner else ["--no-provision"])]

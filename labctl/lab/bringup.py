@@ -133,8 +133,10 @@ def bring_up(
     return result
 
 
-# Vagrant's last line for a node in `vagrant up --no-provision`: that VM is done.
-NODE_DONE = "Machine not provisioned because"
+# Vagrant's lines for a node in `vagrant up --no-provision` once its VM answers over SSH: the
+# first comes seconds before the last (labctl's Vagrantfile leaves Vagrant nothing to do
+# between them: no hostname, no shared folders, no network configuration).
+NODE_DONE = ("Machine booted and ready!", "Machine not provisioned because")
 
 
 def _up_and_provision(run: RunningLab, lab: Lab, ctx, names: list[str], progress: UpProgress, result: UpResult) -> None:

@@ -11,6 +11,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
 from labctl.errors import LabctlError
+from labctl.lab.loginkey import KEY_FILE
+from labctl.model.lab import LOCAL_BOX
 
 if TYPE_CHECKING:
     from labctl.lab.running import RunningLab
@@ -104,6 +106,25 @@ class Libvirt:
         if proc.returncode != 0:
             raise LabctlError(f"cannot power off {node}: {proc.stderr.strip() or proc.stdout.strip()}")
 
+    def lease_ssh_config(self, run: RunningLab, nodes: list[str]) -> str:
+        """What `vagrant ssh-config` would print for NODES, from the sandbox's DHCP leases, for
+        a lab on labctl's box (user vagrant, the lab's own key): each `vagrant ssh-config` is
+        seconds of Ruby start-up on host CPU the booting VMs need. Nodes without a lease yet
+        are left out (Vagrant is asked about them)."""
+        if run.sandbox is None or run.lab is None or run.lab.provider.box != LOCAL_BOX:
+            return ""
+        key = run.state.root / KEY_FILE
+        blocks = []
+        for node in nodes:
+            proc = run.sandbox.virsh("domifaddr", f"labctl-{run.info.name}-{node}", "--source", "lease", check=False)
+            address = next((a for a in lease_addresses(proc.stdout) if a.startswith(MANAGEMENT_PREFIX)), None)
+            if proc.returncode == 0 and address:
+                blocks.append(
+                    f"Host {node}\n  HostName {address}\n  User vagrant\n  Port 22\n"
+                    f"  IdentityFile {key}\n  IdentitiesOnly yes\n"
+                )
+        return "".join(blocks)
+
     def power_on(self, run: RunningLab, node: str) -> None:
         # In a sandbox, the domain is started directly: `vagrant up` would add seconds of Ruby
         # start-up and its own SSH checks (host CPU the booting VM needs under TCG), for a VM
@@ -152,6 +173,20 @@ class Libvirt:
         for node in running:
             self.power_off(run, node)
         return forced + running
+
+
+# The management network's addresses (rendercontext: management_network_address).
+MANAGEMENT_PREFIX = "192.168.121."
+
+
+def lease_addresses(virsh_domifaddr: str) -> list[str]:
+    """The IPv4 addresses in `virsh domifaddr --source lease` output, without their prefix."""
+    found = []
+    for line in virsh_domifaddr.splitlines():
+        parts = line.split()
+        if len(parts) == 4 and parts[2] == "ipv4":
+            found.append(parts[3].split("/")[0])
+    return found
 
 
 PROVIDERS: dict[str, type[VirtualBox] | type[Libvirt]] = {"virtualbox": VirtualBox, "libvirt": Libvirt}
