@@ -58,8 +58,7 @@ class VirtualBox:
         run.vagrant.up([node])
 
     def halt_all(self, run: RunningLab, timeout: float, nodes: list[str] | None = None) -> list[str]:
-        for node in nodes or [None]:
-            run.vagrant.halt(node)
+        _vagrant_halt(run, nodes)
         return []
 
 
@@ -144,8 +143,7 @@ class Libvirt:
         button); `vagrant halt` would go one VM after the other. A VM still running after
         TIMEOUT, or one SSH cannot reach, is powered off; returns those."""
         if run.sandbox is None:
-            for node in nodes or [None]:
-                run.vagrant.halt(node)
+            _vagrant_halt(run, nodes)
             return []
         prefix = f"labctl-{run.info.name}-"
         states = self.domain_states(run) or {}
@@ -173,6 +171,14 @@ class Libvirt:
         for node in running:
             self.power_off(run, node)
         return forced + running
+
+
+def _vagrant_halt(run: RunningLab, nodes: list[str] | None) -> None:
+    """`vagrant halt` of NODES, one after the other, or of every machine."""
+    if nodes is None:
+        run.vagrant.halt()
+    for node in nodes or []:
+        run.vagrant.halt(node)
 
 
 # The management network's addresses (rendercontext: management_network_address).

@@ -407,7 +407,7 @@ class Engine:
         for node, undo in undos:
             if undo != "power-on":
                 rest.setdefault(node, []).append(undo)
-        self._quietly(partial(self.for_each_node, list(rest), lambda node: [self._undo(node, u) for u in rest[node]]))
+        self._quietly(partial(self.for_each_node, list(rest), lambda node: self._undo_all(node, rest[node])))
         for node, original in self.restorer.timeouts.items():
             self.event("cleanup", node=node, action="ipvs-timeouts", restore=original.to_dict())
             self._quietly(partial(actions.set_timeouts, self.access, node, original))
@@ -415,6 +415,10 @@ class Engine:
             self._quietly(partial(self.stop_capture, node))
         self._quietly(self._stop_packet_capture)
         self.event("end", error=self.error)
+
+    def _undo_all(self, node: str, undos: list[str]) -> None:
+        for undo in undos:
+            self._undo(node, undo)
 
     def _undo(self, node: str, undo: str) -> None:
         self.event("cleanup", node=node, action=undo)

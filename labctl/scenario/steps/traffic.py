@@ -17,6 +17,7 @@ from labctl.scenario.model import Step
 from labctl.scenario.steps import StepKind, register
 
 if TYPE_CHECKING:
+    from labctl.scenario.clock import ClockOffset
     from labctl.scenario.engine import Engine
 
 COUNTERS_STREAM = "counters"
@@ -61,7 +62,7 @@ def run(engine: Engine, step: Step) -> None:
     client = engine.nodes(None, "client")[0]
     reals = [r.name for r in engine.lab.reals]
     # The nodes' clocks against the host's, for the logs' whole-second timestamps.
-    clocks = {}
+    clocks: dict[str, ClockOffset] = {}
     engine.for_each_node(
         [client, *reals], lambda node: clocks.__setitem__(node, engine.clock(node, traffic.raw_name(name, node)))
     )
