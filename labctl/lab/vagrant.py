@@ -127,9 +127,19 @@ class LabVagrant:
             try:
                 data = json.loads(index.read_text())
             except (OSError, ValueError) as exc:
-                raise LabctlError(
-                    f"cannot read Vagrant's machine index {index}: {exc}", fix="run the same labctl command again"
-                ) from exc
+                if not Path(home).resolve().is_relative_to(self.root.resolve().parent):
+                    raise LabctlError(
+                        f"cannot read Vagrant's machine index {index}: {exc}",
+                        fix="run the same labctl command again, or `vagrant global-status --prune`",
+                    ) from exc
+                # The lab's own Vagrant home (its sandbox): a vagrant killed while it rewrote the
+                # index (seen after an `up` killed outright) leaves it empty, and every vagrant
+                # command then dies in Ruby. An empty index is valid: Vagrant adds each machine
+                # of this folder back from .vagrant/machines on its next command.
+                fcntl.flock(lock, fcntl.LOCK_EX)
+                log.warning("Vagrant's machine index %s was unreadable (%s): emptied", index, exc)
+                index.write_text(json.dumps({"version": 1, "machines": {}}))
+                return set()
         machines = data.get("machines") if isinstance(data, dict) else None
         return set(machines) if isinstance(machines, dict) else set()
 

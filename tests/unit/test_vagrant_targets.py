@@ -15,8 +15,8 @@ B1 = "0f1e2d3c4b5a69788796a5b4c3d2e1f0"
 B2 = "b1ab955ec1f94bd4976afbb39c02227b"  # starts with "b1", as seen in a real lab
 
 
-def lab_vagrant(tmp_path: Path, made: dict[str, str]) -> LabVagrant:
-    home = tmp_path / "vagrant.d"
+def lab_vagrant(tmp_path: Path, made: dict[str, str], home: Path | None = None) -> LabVagrant:
+    home = home or tmp_path / "vagrant.d"
     index = home / "data" / "machine-index" / "index"
     index.parent.mkdir(parents=True)
     index.write_text(json.dumps({"version": 1, "machines": {uid: {"name": n} for n, uid in made.items()}}))
@@ -47,3 +47,20 @@ def test_an_id_missing_from_the_index_falls_back_to_the_name(tmp_path):
     vagrant = lab_vagrant(tmp_path, {"b1": B1})
     (tmp_path / "vagrant.d" / "data" / "machine-index" / "index").write_text('{"version": 1, "machines": {}}')
     assert vagrant.targets(["b1"]) == ["b1"]
+
+
+def test_an_index_left_empty_by_a_killed_vagrant_is_reset_in_the_labs_own_home(tmp_path):
+    # The sandbox's Vagrant home is in the lab's state folder: labctl's to repair.
+    home = tmp_path / "lab" / ".labctl" / "x" / "sandbox" / "vagrant.d"
+    vagrant = lab_vagrant(tmp_path, {"b1": B1}, home=home)
+    index = home / "data" / "machine-index" / "index"
+    index.write_text("")
+    assert vagrant.targets(["b1"]) == ["b1"]  # Vagrant adds b1 back from .vagrant/machines
+    assert json.loads(index.read_text()) == {"version": 1, "machines": {}}
+
+
+def test_an_unreadable_index_in_the_users_home_is_an_error(tmp_path):
+    vagrant = lab_vagrant(tmp_path, {"b1": B1})
+    (tmp_path / "vagrant.d" / "data" / "machine-index" / "index").write_text("")
+    with pytest.raises(LabctlError, match="cannot read Vagrant's machine index"):
+        vagrant.targets(["b1"])
