@@ -51,6 +51,10 @@ else
         mkdir -p /var/lib/labctl
         echo "$digest" > /var/lib/labctl/provisioned
     fi
+    # On the disk before the round trip ends: a balancer powered off (virsh destroy) a minute
+    # after its provisioning came back with an empty keepalived.conf and no lab address (seen
+    # in the failover demo): data still in the guest's page cache dies with the VM.
+    sync
 fi
 if [ "$#" -gt 0 ]; then
     sh /etc/labctl/labctl-snapshot.sh "$@"
