@@ -254,8 +254,21 @@ def test_failover_measures_the_outage_and_matches_vrrp_theory(lab_dir, method, t
         proc, summary, results = run_scenario(
             folder, "failover", "--set", f"method={method}", "--set", "down_for=4", "--set", "after=3"
         )
-    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     assert_complete_results(results)
+    status = json.loads(labctl(folder, "status", "--json").stdout)
+    planned = {"VI_1": ["b1"], "VI_2": ["b2"], "VI_3": ["b3"]}
+    if summary["verdict"]["verdict"] == "inconclusive":
+        # The tool's own call on a host too busy to judge timing (CI machines are shared: seen
+        # once with b1's adverts jittering 146 ms at p95). It must say so from its measured
+        # jitter, exit 3, and leave the lab as planned; the timing checks below need a host
+        # that can support a verdict.
+        assert proc.returncode == 3, proc.stdout[-3000:] + proc.stderr[-3000:]
+        assert any(r.startswith("host fidelity too poor") for r in summary["verdict"]["reasons"]), summary["verdict"]
+        assert summary["fidelity"]["jitter_p95_ms"] > 100, summary["fidelity"]
+        assert {v: e["holders"] for v, e in status["vips"].items()} == planned
+        print(f"failover {method}: inconclusive: {summary['verdict']['reasons']}", file=sys.stderr)
+        return
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     assert summary["verdict"]["verdict"] == "pass", summary["verdict"]
     vi1 = summary["vips"]["VI_1"]
     # b2 (101) should take it; b3 (100) waits a skew only 4 ms longer, so timing noise on
@@ -284,8 +297,7 @@ def test_failover_measures_the_outage_and_matches_vrrp_theory(lab_dir, method, t
         file=sys.stderr,
     )
     # Whatever the scenario did, the lab is back as planned.
-    status = json.loads(labctl(folder, "status", "--json").stdout)
-    assert {v: e["holders"] for v, e in status["vips"].items()} == {"VI_1": ["b1"], "VI_2": ["b2"], "VI_3": ["b3"]}
+    assert {v: e["holders"] for v, e in status["vips"].items()} == planned
 
 
 def test_sigterm_in_the_middle_of_failover_puts_every_node_back(lab_dir):
