@@ -45,6 +45,9 @@ in_guest systemctl mask apt-daily.timer apt-daily-upgrade.timer \
 # where provisioning enables it.
 in_guest systemctl disable keepalived.service nginx.service >/dev/null 2>&1 || true
 
+# Drivers for hardware the lab has not (or never uses) stay unloaded.
+install -m 0644 "$guest/modprobe-labctl.conf" "$rootfs/etc/modprobe.d/labctl.conf"
+
 # A small initramfs: only what mounts the virtio root disk.
 install -m 0644 "$guest/initramfs-modules" "$rootfs/etc/initramfs-tools/modules"
 install -m 0644 "$guest/initramfs-labctl.conf" "$rootfs/etc/initramfs-tools/conf.d/labctl.conf"

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
 from labctl.errors import LabctlError
+from labctl.lab import mgmtnet
 from labctl.lab.loginkey import KEY_FILE
 from labctl.model.lab import LOCAL_BOX
 
@@ -181,8 +182,7 @@ def _vagrant_halt(run: RunningLab, nodes: list[str] | None) -> None:
         run.vagrant.halt(node)
 
 
-# The management network's addresses (rendercontext: management_network_address).
-MANAGEMENT_PREFIX = "192.168.121."
+MANAGEMENT_PREFIX = mgmtnet.PREFIX
 
 
 def lease_addresses(virsh_domifaddr: str) -> list[str]:

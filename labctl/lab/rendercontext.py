@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import replace
 from pathlib import Path
 
+from labctl.lab import mgmtnet
 from labctl.lab.loginkey import login_key
 from labctl.lab.render import BoxRef, LibvirtRuntime, RenderContext
 from labctl.lab.state import LabState, vrrp_password
@@ -47,8 +48,8 @@ def libvirt_runtime(lab: Lab, state: LabState) -> LibvirtRuntime:
     return LibvirtRuntime(
         uri=sandbox.uri,
         emulator_path=str(sandbox.emulator_path()) if emulate else "",
-        management_network_name="labctl-mgmt",
-        management_network_address="192.168.121.0/24",
+        management_network_name=mgmtnet.NAME,
+        management_network_address=mgmtnet.ADDRESS,
         management_network_mode="none",
         storage_pool_name="default",
     )

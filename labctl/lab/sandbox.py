@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
-from labctl.lab import netns, safefiles
+from labctl.lab import mgmtnet, netns, safefiles
 from labctl.lab.box import default_cache_root
 from labctl.lab.processes import ProcessRecord, boot_id, process_alive, start_time, terminate
 
@@ -288,6 +288,7 @@ class Sandbox:
         self._save_record()
         self._save_capabilities()
         self._ensure_pool()
+        self._ensure_management_network()
 
     def stop(self) -> None:
         """Stop this sandbox's processes: its qemu VMs, dnsmasq, libvirtd and virtlogd.
@@ -473,6 +474,19 @@ class Sandbox:
         info = self.virsh("pool-info", POOL_NAME).stdout
         if "running" not in info:
             self.virsh("pool-start", POOL_NAME)
+
+    def _ensure_management_network(self) -> None:
+        """labctl's management network (see labctl.lab.mgmtnet), defined and started. One made by
+        an older labctl through vagrant-libvirt is defined again; a running one takes the new
+        definition when it next starts (with the sandbox)."""
+        current = self.virsh("net-dumpxml", "--inactive", mgmtnet.NAME, check=False)
+        if current.returncode != 0 or not mgmtnet.is_labctls(current.stdout):
+            with self._root_dir("etc") as etc:
+                safefiles.write_at(etc, "labctl-mgmt-network.xml", mgmtnet.network_xml(), 0o644)
+            self.virsh("net-define", str(self.libvirt_dir / "etc" / "labctl-mgmt-network.xml"))
+        self.virsh("net-autostart", mgmtnet.NAME)
+        if "Active:         yes" not in self.virsh("net-info", mgmtnet.NAME).stdout:
+            self.virsh("net-start", mgmtnet.NAME)
 
     def _daemon_pid(self, daemon: str) -> int | None:
         """PID from DAEMON's pid file when that process is alive, is DAEMON and is the one this

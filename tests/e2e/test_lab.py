@@ -124,6 +124,27 @@ def test_logins_over_ssh_skip_what_costs_under_emulation(lab_dir):
     assert "/usr/sbin/sshd -D -r" in proc.stdout and proc.stdout.rstrip().endswith("1")
 
 
+def test_vms_boot_without_what_the_lab_never_uses(lab_dir):
+    """Boot speed (issue 12): DHCP on the management network answers at once (dnsmasq's 3 s
+    ping per new address is off), the VMs have no USB controller or memory balloon, and the
+    guest loads no driver the box keeps out (wireless, nested virtualisation, floppy)."""
+    folder, name, _, _ = lab_dir
+    socket = folder / ".labctl" / name / "sandbox" / "libvirt" / "run" / "libvirt-sock"
+    uri = f"qemu:///system?socket={socket}"
+    network = subprocess.run(["virsh", "-c", uri, "net-dumpxml", "labctl-mgmt"], capture_output=True, text=True)
+    assert network.returncode == 0, network.stderr
+    assert "no-ping" in network.stdout
+    domain = subprocess.run(["virsh", "-c", uri, "dumpxml", f"labctl-{name}-b1"], capture_output=True, text=True)
+    assert domain.returncode == 0, domain.stderr
+    assert "<controller type='usb' index='0' model='none'/>" in domain.stdout
+    assert "<memballoon model='none'/>" in domain.stdout
+    proc = labctl(folder, "exec", "b1", "--", "lsmod")
+    assert proc.returncode == 0, proc.stderr
+    loaded = {line.split()[0] for line in proc.stdout.splitlines() if line.split()}
+    assert "virtio_net" in loaded  # lsmod's output was read
+    assert not loaded & {"cfg80211", "kvm", "floppy", "ata_piix", "uhci_hcd", "virtio_balloon"}
+
+
 def test_second_up_changes_nothing(lab_dir):
     folder = lab_dir[0]
     proc = labctl(folder, "up", "--json")

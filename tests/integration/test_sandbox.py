@@ -65,6 +65,10 @@ def make_sandbox(tmp_path: Path) -> Iterator[SandboxFactory]:
         sandbox.destroy()
 
 
+def _comm(pid: int) -> str:
+    return Path(f"/proc/{pid}/comm").read_text().strip()
+
+
 def _root_namespace_addresses() -> str:
     return subprocess.run(["ip", "-br", "addr"], capture_output=True, text=True).stdout
 
@@ -80,13 +84,17 @@ def test_start_runs_libvirtd_inside_the_namespace(make_sandbox: SandboxFactory) 
     assert sandbox.socket_path.is_socket()
     assert str(sandbox.socket_path) in sandbox.uri
     daemons = sandbox.pids()
-    assert len(daemons) == 2
+    # libvirtd, virtlogd, and the management network's dnsmasq (with its lease helper).
+    assert sorted(set(map(_comm, daemons))) == ["dnsmasq", "libvirtd", "virtlogd"]
     # Every sandbox process is in the lab's network namespace, none in the root one.
     assert set(daemons) <= set(netns.pids_in(sandbox.name))
     # The storage pool vagrant-libvirt uses exists and its images land in the state folder.
     assert "running" in sandbox.virsh("pool-info", "default").stdout
     assert sandbox.images_dir.is_dir()
     assert (sandbox.log_dir / "libvirtd.log").is_file()
+    # labctl's management network is up before any `vagrant up`, dnsmasq told not to ping.
+    assert "Active:         yes" in sandbox.virsh("net-info", "labctl-mgmt").stdout
+    assert "no-ping" in (sandbox.libvirt_dir / "lib" / "dnsmasq" / "labctl-mgmt.conf").read_text()
     # The host's own libvirt folders were not used.
     assert Path("/run/libvirt").exists() == host_run_libvirt_existed
 
