@@ -41,6 +41,17 @@ in_guest systemctl mask apt-daily.timer apt-daily-upgrade.timer \
     modprobe@loop.service modprobe@fuse.service modprobe@configfs.service \
     systemd-network-generator.service getty@tty1.service \
     systemd-sysusers.service ipvsadm.service >/dev/null 2>&1 || true
+# Generators run at every boot before any unit starts; these find nothing to do in a lab VM
+# (no encrypted, verity or GPT-discovered disks, no hibernation image, no SysV-only service,
+# no rc.local). Kept: fstab, getty (the serial console) and debug (systemd.mask= on the kernel
+# command line).
+mkdir -p "$rootfs/etc/systemd/system-generators"
+for generator in systemd-cryptsetup-generator systemd-gpt-auto-generator \
+    systemd-hibernate-resume-generator systemd-integritysetup-generator \
+    systemd-veritysetup-generator systemd-rc-local-generator systemd-system-update-generator \
+    systemd-sysv-generator systemd-run-generator; do
+    ln -sf /dev/null "$rootfs/etc/systemd/system-generators/$generator"
+done
 # keepalived starts only once labctl has written its configuration; nginx only on the reals,
 # where provisioning enables it.
 in_guest systemctl disable keepalived.service nginx.service >/dev/null 2>&1 || true
@@ -51,6 +62,9 @@ install -m 0644 "$guest/modprobe-labctl.conf" "$rootfs/etc/modprobe.d/labctl.con
 # A small initramfs: only what mounts the virtio root disk.
 install -m 0644 "$guest/initramfs-modules" "$rootfs/etc/initramfs-tools/modules"
 install -m 0644 "$guest/initramfs-labctl.conf" "$rootfs/etc/initramfs-tools/conf.d/labctl.conf"
+# ...and no udev in it (see initramfs-hook-labctl).
+install -D -m 0755 "$guest/initramfs-hook-labctl" "$rootfs/etc/initramfs-tools/hooks/labctl"
+install -D -m 0755 "$guest/initramfs-labctl-dev" "$rootfs/etc/initramfs-tools/scripts/init-bottom/labctl-dev"
 in_guest update-initramfs -u -k all >/dev/null
 
 # SSH host keys: none in the box; each VM makes its own at first boot.

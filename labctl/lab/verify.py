@@ -131,11 +131,12 @@ def evaluate_http(lab: Lab, client: str, rows: list[tuple[str, str, str]]) -> li
 def wait_for_checks(
     gather: Callable[[], list[Check]],
     timeout: float,
-    interval: float = 2.0,
+    interval: float = 1.0,
     sleep: Callable[[float], None] = time.sleep,
 ) -> list[Check]:
     """Re-run GATHER until every check passes or TIMEOUT runs out (VRRP elects a master after
-    about 3 x advert_int; keepalived's health checks add their delay_loop)."""
+    about 3 x advert_int; keepalived's health checks add their delay_loop). Every INTERVAL: the
+    last balancer's election ends the first `up`, so a coarser poll only adds to it."""
     deadline = time.monotonic() + timeout
     while True:
         checks = gather()

@@ -143,6 +143,13 @@ def test_vms_boot_without_what_the_lab_never_uses(lab_dir):
     loaded = {line.split()[0] for line in proc.stdout.splitlines() if line.split()}
     assert "virtio_net" in loaded  # lsmod's output was read
     assert not loaded & {"cfg80211", "kvm", "floppy", "ata_piix", "uhci_hcd", "virtio_balloon"}
+    # Vagrant did not rewrite /etc/fstab over SSH after boot (its `sed -i` makes a new file).
+    proc = labctl(
+        folder, "exec", "b1", "--", "echo fstab $(stat -c %Y /etc/fstab) boot $(awk '/^btime/ {print $2}' /proc/stat)"
+    )
+    words = proc.stdout.split()
+    fstab, boot = int(words[words.index("fstab") + 1]), int(words[words.index("boot") + 1])
+    assert fstab < boot, proc.stdout
 
 
 def test_second_up_changes_nothing(lab_dir):

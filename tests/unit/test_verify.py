@@ -99,7 +99,7 @@ def test_wait_for_checks_retries_until_ok_or_timeout():
     answers = iter([[verify.Check("x", "b1", False, "")], [verify.Check("x", "b1", True, "")]])
     slept = []
     checks = verify.wait_for_checks(lambda: next(answers), timeout=60, sleep=slept.append)
-    assert checks[0].ok and slept == [2.0]
+    assert checks[0].ok and slept == [1.0]
     failing = verify.wait_for_checks(lambda: [verify.Check("x", "b1", False, "")], timeout=0, sleep=slept.append)
     assert not failing[0].ok
 
