@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import os
 import shutil
 import subprocess
@@ -21,6 +22,8 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from labctl.resources import box_dir
+
+log = logging.getLogger(__name__)
 
 FORMAT_VERSION = 2  # bump when the build's outputs change shape (2: no key, networkd, own host keys)
 BUILD_SCRIPT = "build-debian.sh"
@@ -385,11 +388,25 @@ def _vagrant_box_dir(vagrant_home: Path, name: str) -> Path:
     return vagrant_home / "boxes" / name.replace("/", "-VAGRANTSLASH-") / "0" / "libvirt"
 
 
+# What `vagrant box add` unpacks from the .box (Vagrant's layout for a libvirt box).
+_ADDED_BOX_FILES = ("box.img", "metadata.json", "Vagrantfile")
+# In the box's cache folder: the files of the first `vagrant box add`, which later labs link.
+ADDED_BOX_DIR = "vagrant-added"
+
+
 def add_box_to_vagrant(info: BoxInfo, vagrant_env: dict[str, str]) -> None:
-    """`vagrant box add` the box into VAGRANT_HOME of VAGRANT_ENV; a no-op when it is there."""
+    """`vagrant box add` the box into VAGRANT_HOME of VAGRANT_ENV; a no-op when it is there.
+
+    `vagrant box add` unpacks the whole image (hundreds of MB, seconds) into every new lab's
+    Vagrant home. The first one's files are kept beside the box (hard links, no copy), and a
+    later lab on the same filesystem links them into its home instead."""
     home = vagrant_env.get("VAGRANT_HOME")
-    if home and (_vagrant_box_dir(Path(home), info.name) / "box.img").is_file():
-        return
+    target = _vagrant_box_dir(Path(home), info.name) if home else None
+    if target is not None:
+        if (target / "box.img").is_file():
+            return
+        if _link_files(info.path / ADDED_BOX_DIR, target):
+            return
     if shutil.which("vagrant", path=vagrant_env.get("PATH")) is None:
         raise BoxError("vagrant is not installed: apt-get install vagrant vagrant-libvirt")
     proc = subprocess.run(
@@ -402,6 +419,27 @@ def add_box_to_vagrant(info: BoxInfo, vagrant_env: dict[str, str]) -> None:
     if proc.returncode != 0 and "already exists" not in proc.stdout + proc.stderr:
         cause = (proc.stderr.strip() or proc.stdout.strip() or "failed").splitlines()[-1]
         raise BoxError(f"vagrant box add {info.name} failed: {cause}")
+    if target is not None and not (info.path / ADDED_BOX_DIR / "box.img").exists():
+        _link_files(target, info.path / ADDED_BOX_DIR)
+
+
+def _link_files(source: Path, target: Path) -> bool:
+    """Hard links in TARGET (made 0755) to the files `vagrant box add` unpacks, found in SOURCE.
+    False, with TARGET left without them, when SOURCE lacks one or the two folders are on
+    different filesystems."""
+    if not all((source / name).is_file() for name in _ADDED_BOX_FILES):
+        return False
+    try:
+        target.mkdir(mode=0o755, parents=True, exist_ok=True)
+        for name in _ADDED_BOX_FILES:
+            (target / name).unlink(missing_ok=True)
+            os.link(source / name, target / name)
+    except OSError as exc:
+        log.info("box files not linked from %s (%s): vagrant box add", source, exc)
+        for name in _ADDED_BOX_FILES:
+            (target / name).unlink(missing_ok=True)
+        return False
+    return True
 
 
 def pool_volume_name(info: BoxInfo, vagrant_home: Path) -> str:

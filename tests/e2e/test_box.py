@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from labctl.lab.box import (
+    ADDED_BOX_DIR,
     AptSource,
     BoxError,
     BoxInfo,
@@ -150,6 +151,24 @@ def test_adding_the_box_to_vagrant_twice(built_box: BoxInfo, tmp_path: Path) -> 
     add_box_to_vagrant(built_box, env)
     listing = subprocess.run(["vagrant", "box", "list"], env=env, capture_output=True, text=True, check=True).stdout
     assert listing.count(built_box.name) == 1
+
+
+@pytest.mark.e2e
+def test_a_new_vagrant_home_links_the_files_the_first_box_add_unpacked(built_box: BoxInfo, tmp_path: Path) -> None:
+    """Every lab has a Vagrant home of its own: only the first `vagrant box add` on the machine
+    unpacks the image; later labs link its files (seconds saved at every new lab's first up)."""
+    if os.stat(tmp_path).st_dev != os.stat(built_box.path).st_dev:
+        pytest.skip("the test folder and the box cache are on different filesystems: no hard links")
+    first = dict(os.environ, VAGRANT_HOME=str(tmp_path / "one"), VAGRANT_CHECKPOINT_DISABLE="1")
+    add_box_to_vagrant(built_box, first)
+    kept = built_box.path / ADDED_BOX_DIR / "box.img"
+    assert kept.is_file()
+    second = dict(os.environ, VAGRANT_HOME=str(tmp_path / "two"), VAGRANT_CHECKPOINT_DISABLE="1")
+    add_box_to_vagrant(built_box, second)
+    linked = next((tmp_path / "two" / "boxes").glob("*/0/libvirt/box.img"))
+    assert linked.stat().st_ino == kept.stat().st_ino
+    listing = subprocess.run(["vagrant", "box", "list"], env=second, capture_output=True, text=True, check=True).stdout
+    assert built_box.name in listing
 
 
 @pytest.mark.e2e

@@ -539,3 +539,18 @@ def test_the_box_volume_is_seeded_under_vagrant_libvirts_name_once(tmp_path):
     assert seeded.read_bytes() == b"qcow2 image" and seeded.stat().st_ino == image.stat().st_ino  # a hard link
     assert boxes.seed_pool(info, tmp_path / "vagrant.d", pool) is None
     assert sorted(p.name for p in pool.iterdir()) == [seeded.name]
+
+
+def test_box_files_are_linked_whole_or_not_at_all(tmp_path):
+    from labctl.lab import box as boxes
+
+    source, target = tmp_path / "kept", tmp_path / "home" / "boxes" / "b" / "0" / "libvirt"
+    source.mkdir()
+    for name in ("box.img", "metadata.json"):
+        (source / name).write_text(name)
+    assert not boxes._link_files(source, target)  # no Vagrantfile: nothing linked
+    assert not target.exists() or not any(target.iterdir())
+    (source / "Vagrantfile").write_text("v")
+    assert boxes._link_files(source, target)
+    assert (target / "box.img").stat().st_ino == (source / "box.img").stat().st_ino
+    assert sorted(p.name for p in target.iterdir()) == ["Vagrantfile", "box.img", "metadata.json"]
