@@ -18,6 +18,16 @@ install_file() {
 
 # need_package PKG...: install the packages that are missing (boxes built by labctl have them all).
 need_package() {
+    # dpkg keeps the checksums of an installed package's files, and drops them when the package
+    # is removed (its file list stays while its configuration does): testing for them costs no
+    # process, where dpkg-query reads the whole status database. Asked when one is missing.
+    listed=0
+    for pkg in "$@"; do
+        if [ -f "/var/lib/dpkg/info/$pkg.md5sums" ] || [ -f "/var/lib/dpkg/info/$pkg:amd64.md5sums" ]; then
+            listed=$((listed + 1))
+        fi
+    done
+    [ "$listed" = "$#" ] && return 0
     installed=$(dpkg-query -W -f '${Status}\n' "$@" 2>/dev/null | grep -c 'install ok installed' || true)
     [ "$installed" = "$#" ] && return 0
     missing=""
@@ -58,7 +68,7 @@ enable_at_boot() {
     [ -e "$link" ] && return 0
     unit="/etc/systemd/system/$1.service"
     [ -f "$unit" ] || unit="/lib/systemd/system/$1.service"
-    mkdir -p /etc/systemd/system/multi-user.target.wants
+    [ -d /etc/systemd/system/multi-user.target.wants ] || mkdir -p /etc/systemd/system/multi-user.target.wants
     ln -sf "$unit" "$link"
     changed "$1 enabled"
 }
@@ -94,12 +104,19 @@ disable_at_boot() {
 service_running() {
     enable_at_boot "$1"
     if [ "$2" = 1 ]; then
-        systemctl restart "$1"
+        systemctl restart "$1" || service_failed "$1"
         changed "$1 restarted"
     elif ! unit_active "$1"; then
-        systemctl start "$1"
+        systemctl start "$1" || service_failed "$1"
         changed "$1 started"
     fi
+}
+
+# service_failed UNIT: why UNIT did not start (its last journal lines, a failed configuration
+# test among them), then stop the provisioning.
+service_failed() {
+    journalctl -u "$1" -n 8 --no-pager -q >&2 || true
+    exit 1
 }
 
 # lab_link IFACE ADDRESS/PREFIX: the node's lab address, now and at every boot. labctl's box
@@ -113,8 +130,10 @@ lab_link() {
         *" $2 "*) ;;
         *) ip addr add "$2" dev "$1"; changed "$2 on $1" ;;
     esac
-    case "$(ip -o link show dev "$1")" in
-        *"<"*UP*">"*) ;;
-        *) ip link set "$1" up; changed "$1 up" ;;
-    esac
+    flags=0
+    [ -f "/sys/class/net/$1/flags" ] && read -r flags < "/sys/class/net/$1/flags"
+    if [ $((flags & 1)) = 0 ]; then  # IFF_UP
+        ip link set "$1" up
+        changed "$1 up"
+    fi
 }

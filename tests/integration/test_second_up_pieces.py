@@ -120,3 +120,31 @@ def test_http_rows_from_the_host_side_name_the_real_that_answered(lab_segment, t
     assert rows == [("10.10.1.21", "200", "r1")] * 2 + [("10.10.1.22", "200", "r2")] * 2
     # Nothing listens there: a failed request, not an exception.
     assert http_rows(segment.bridge_ns, ["10.10.1.99"], 80, 1, timeout=0.5) == [("10.10.1.99", "000", "-")]
+
+
+def test_files_arrive_with_their_modes_and_a_mode_change_alone_is_an_upload(node):
+    files = node_files('echo "changed: ran"')
+    files[2] = RenderedFile("site.conf", "listen 80;\n", 0o600)
+    assert node(files).returncode == 0
+    site = node.etc / "labctl" / "site.conf"
+    assert (site.stat().st_mode & 0o777, site.stat().st_uid) == (0o600, 0)
+    assert (node.etc / "labctl" / "provision.sh").stat().st_mode & 0o777 == 0o755
+    files[2] = RenderedFile("site.conf", "listen 80;\n", 0o644)
+    out = node(files).stdout.decode()
+    assert "uploaded: site.conf" in out and "uploaded: provision.sh" not in out
+    assert site.stat().st_mode & 0o777 == 0o644
+
+
+LIB = (provision_dir() / "common" / "lib.sh").read_text()
+
+
+def test_a_package_whose_files_dpkg_vouches_for_needs_no_package_manager(node, tmp_path):
+    """need_package asks dpkg's per-package checksum list first (no process): a package that has
+    one is installed, and neither dpkg-query nor apt-get runs (here they would find no package
+    database under the test's /var/lib and try to install it)."""
+    info = tmp_path / "var-lib" / "dpkg" / "info"
+    info.mkdir(parents=True)
+    (info / "labctl-test-package.md5sums").write_text("0  usr/bin/x\n")
+    done = node(node_files(f"{LIB}\nneed_package labctl-test-package\necho need_package: $?"))
+    assert done.returncode == 0, done.stderr
+    assert "need_package: 0" in done.stdout.decode() and "packages installed" not in done.stdout.decode()
