@@ -235,8 +235,12 @@ def _one_line(exc: BaseException) -> str:
     """The cause in one line: for a failed command, what it was and its last error line."""
     if isinstance(exc, CommandFailed):
         lines = [line for line in exc.result.stderr.strip().splitlines() if line.strip()]
-        last = f": {lines[-1].strip()}" if lines else ""
-        return f"{str(exc).splitlines()[0]}{last}"
+        if lines:
+            return f"{str(exc).splitlines()[0]}: {lines[-1].strip()}"
+        # A shell script stopped by `set -e` says nothing: where it got to is its last output.
+        out = [line for line in exc.result.stdout.strip().splitlines() if line.strip()]
+        after = f" (no error message; its last output: {out[-1].strip()})" if out else ""
+        return f"{str(exc).splitlines()[0]}{after}"
     text = str(exc).strip().splitlines()
     return text[0] if text else exc.__class__.__name__
 

@@ -186,3 +186,14 @@ def test_a_failed_quick_check_points_at_the_nodes_to_provision_again():
     http_check = verify.Check("http VI_1", "host", False, "reals seen: r1")
     assert _to_provision_again(LAB, [http_check], everyone) == everyone
     assert _to_provision_again(LAB, [node_check], [n for n in everyone if n != real]) == []  # not skipped: done
+
+
+def test_a_script_stopped_without_a_word_is_reported_with_its_last_output():
+    from labctl.lab.bringup import _one_line
+    from labctl.lab.ssh import CommandFailed, CommandResult
+
+    silent = CommandResult("r1", ["sh"], 1, "uploaded: provision.sh\nchanged: hostname r1\n", "", 1.0)
+    line = _one_line(CommandFailed(silent, what="provisioning r1"))
+    assert line == "r1: provisioning r1 (exit code 1) (no error message; its last output: changed: hostname r1)"
+    loud = CommandResult("r1", ["sh"], 1, "changed: x\n", "nginx: [emerg] bad\n", 1.0)
+    assert _one_line(CommandFailed(loud, what="provisioning r1")).endswith(": nginx: [emerg] bad")
