@@ -485,20 +485,8 @@ class Sandbox:
                 safefiles.write_at(etc, "labctl-mgmt-network.xml", mgmtnet.network_xml(), 0o644)
             self.virsh("net-define", str(self.libvirt_dir / "etc" / "labctl-mgmt-network.xml"))
         self.virsh("net-autostart", mgmtnet.NAME)
-        if self._network_active():
-            return
-        started = self.virsh("net-start", mgmtnet.NAME, check=False)
-        # libvirtd autostarts marked networks from a thread of its own once its drivers are up,
-        # which on a busy host can be just after the autostart mark above: that start wins and
-        # ours is refused ("already in use by interface labctl-mgmt0").
-        deadline = time.monotonic() + 10.0
-        while started.returncode != 0 and not self._network_active():
-            if time.monotonic() > deadline:
-                raise SandboxError(f"virsh net-start {mgmtnet.NAME}: {_last_line(started.stderr)}")
-            time.sleep(0.2)
-
-    def _network_active(self) -> bool:
-        return "Active:         yes" in self.virsh("net-info", mgmtnet.NAME).stdout
+        if "Active:         yes" not in self.virsh("net-info", mgmtnet.NAME).stdout:
+            self.virsh("net-start", mgmtnet.NAME)
 
     def _daemon_pid(self, daemon: str) -> int | None:
         """PID from DAEMON's pid file when that process is alive, is DAEMON and is the one this
