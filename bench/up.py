@@ -103,7 +103,19 @@ def bench_plain_vagrant(folder: Path, name: str, shell_provisioner: bool) -> flo
 
 
 def bench_labctl(folder: Path) -> dict[str, float]:
+    """The lab's life through `labctl`; the lab is destroyed whatever happens (a lab left
+    running in a removed temporary folder would hold its namespace, VMs and daemons)."""
     figures: dict[str, float] = {}
+    try:
+        _lab_life(folder, figures)
+    finally:
+        if "destroy_s" not in figures and (folder / ".labctl").exists():
+            say("destroy (after a failure)")
+            labctl(folder, "destroy", "--yes")
+    return figures
+
+
+def _lab_life(folder: Path, figures: dict[str, float]) -> None:
     labctl(folder, "init", ".", "--name", "benchup", "--provider", "libvirt", "--driver", "qemu", "--box", "local")
     say("labctl up (from nothing)")
     figures["labctl_up_s"], proc = labctl(folder, "up", "--json")
@@ -138,7 +150,6 @@ def bench_labctl(folder: Path) -> dict[str, float]:
     figures["up_after_down_s"], _ = labctl(folder, "up", "--json")
     say("destroy")
     figures["destroy_s"], _ = labctl(folder, "destroy", "--yes")
-    return figures
 
 
 def ratios(figures: dict[str, float]) -> dict[str, float]:

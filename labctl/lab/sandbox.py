@@ -583,6 +583,19 @@ class Sandbox:
                 "a lab of the same name in another folder uses it; "
                 "destroy that one first (`labctl destroy` there) or give this lab another name"
             )
+        if owner is not None and owner != mine and netns.exists(self.name):
+            # Its lab's folder is gone (removed without `labctl destroy`), but what that lab
+            # started may still run in the namespace: a new sandbox there would meet its
+            # bridges and VMs ("network ... already in use").
+            left = netns.pids_in(self.name)
+            if left:
+                running = ", ".join(f"{_comm(pid) or '?'} {pid}" for pid in left[:8])
+                raise SandboxError(
+                    f"network namespace {self.name} still runs processes of a lab whose state {owner} is gone "
+                    f"(its folder removed without `labctl destroy`): {running}; stop them "
+                    f"(`kill {' '.join(map(str, left))}`), then `ip netns delete {self.name}`, "
+                    "or give this lab another name"
+                )
         if owner is None and netns.exists(self.name) and not self.running() and self._saved_mntns() is None:
             raise SandboxError(
                 f"network namespace {self.name} exists but was not made for {mine}: "

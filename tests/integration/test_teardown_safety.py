@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import time
@@ -20,7 +21,7 @@ from labctl.lab import netns
 from labctl.lab.lock import lab_lock
 from labctl.lab.processes import ProcessRecord
 from labctl.lab.running import RunInfo, RunningLab
-from labctl.lab.sandbox import PROCESS_RECORD, Sandbox, SandboxError
+from labctl.lab.sandbox import NAMESPACE_RECORDS, PROCESS_RECORD, Sandbox, SandboxError
 from labctl.lab.state import LabState
 from labctl.model.initlab import initial_lab, write_lab_file
 
@@ -170,3 +171,35 @@ def test_two_folders_with_labs_of_one_name_do_not_share_a_namespace(tmp_path):
                     sandbox.destroy()
                 except SandboxError:
                     pass
+
+
+@pytest.mark.skipif(
+    shutil.which("libvirtd") is None and not Path("/usr/sbin/libvirtd").exists(), reason="libvirtd not installed"
+)
+def test_a_lab_folder_removed_without_destroy_leaves_a_namespace_that_is_named_not_reused(tmp_path):
+    """Seen in a benchmark: a lab's folder deleted while its sandbox ran; the next lab of that
+    name met the old bridges in the namespace and failed with libvirt's "already in use"."""
+    namespace = f"labctl-t{uuid.uuid4().hex[:8]}"
+    first = Sandbox(namespace, tmp_path / "one" / ".labctl" / "lab" / "sandbox")
+    second = Sandbox(namespace, tmp_path / "two" / ".labctl" / "lab" / "sandbox")
+    started: list[int] = []
+    try:
+        first.start()
+        started = first.pids()
+        shutil.rmtree(tmp_path / "one")
+        with pytest.raises(SandboxError) as refused:
+            second.start()
+        message = str(refused.value)
+        assert f"network namespace {namespace} still runs processes of a lab whose state" in message
+        assert "libvirtd" in message and f"ip netns delete {namespace}" in message
+        assert set(started) <= set(netns.pids_in(namespace))  # nothing of the old lab was touched
+    finally:
+        for pid in started:  # only what this test started, by PID
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        time.sleep(0.5)
+        if netns.exists(namespace):
+            netns.delete(namespace)
+        (NAMESPACE_RECORDS / namespace).unlink(missing_ok=True)
