@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import threading
 import time
 from concurrent.futures import Future, ThreadPoolExecutor, wait
@@ -139,10 +140,19 @@ def bring_up(
 NODE_DONE = "Machine not provisioned because"
 
 
+def provision_while_booting(cores: int, vms: int) -> bool:
+    """Whether to provision each node as soon as Vagrant is done with it, while the others still
+    boot: only with a core to spare for it. On fewer cores than booting VMs the provisioning
+    takes the CPU the last VMs need, and the whole `up` ends later (bench/up.py, 2 cores, six
+    VMs: 81.5 s provisioning as VMs came, 77.8 s provisioning once all were up)."""
+    return cores > vms
+
+
 def _up_and_provision(run: RunningLab, lab: Lab, ctx, names: list[str], progress: UpProgress, result: UpResult) -> None:
-    """`vagrant up`, provisioning each node over SSH as soon as Vagrant is done with it: the
-    first VMs are configured while the last ones still boot."""
+    """`vagrant up`, then provisioning every node over SSH at once; on a host with a core to
+    spare per VM, each node as soon as Vagrant is done with it (provision_while_booting)."""
     board = progress.board("vagrant up and provisioning", names)
+    early = provision_while_booting(os.cpu_count() or 1, len(names))
     pool = ThreadPoolExecutor(max_workers=len(names), thread_name_prefix="provision")
     jobs: dict[str, Future] = {}
     vagrant_done = threading.Event()
@@ -183,9 +193,12 @@ def _up_and_provision(run: RunningLab, lab: Lab, ctx, names: list[str], progress
         # its phase is provisioning's (Vagrant may repeat its last line for a running VM).
         if text.startswith(" ") or node in jobs:
             return
-        board.set(node, text[:70])
         if text.startswith(NODE_DONE):
-            start(node)
+            if early:
+                start(node)
+                return
+            text = "up; provisioned once every VM is up (fewer cores than VMs)"
+        board.set(node, text[:70])
 
     try:
         with board.shown():

@@ -197,3 +197,12 @@ def test_a_script_stopped_without_a_word_is_reported_with_its_last_output():
     assert line == "r1: provisioning r1 (exit code 1) (no error message; its last output: changed: hostname r1)"
     loud = CommandResult("r1", ["sh"], 1, "changed: x\n", "nginx: [emerg] bad\n", 1.0)
     assert _one_line(CommandFailed(loud, what="provisioning r1")).endswith(": nginx: [emerg] bad")
+
+
+def test_nodes_are_provisioned_while_others_boot_only_with_a_core_to_spare():
+    from labctl.lab.bringup import provision_while_booting
+
+    assert not provision_while_booting(cores=2, vms=6)  # CI's kind: after every VM is up
+    assert not provision_while_booting(cores=6, vms=6)
+    assert provision_while_booting(cores=8, vms=6)
+    assert provision_while_booting(cores=2, vms=1)  # `up r1`: nothing else boots
