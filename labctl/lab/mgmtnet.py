@@ -13,7 +13,7 @@ import ipaddress
 
 NAME = "labctl-mgmt"
 ADDRESS = "192.168.121.0/24"
-PREFIX = "192.168.121."
+PREFIX = ADDRESS.rsplit(".", 1)[0] + "."  # "192.168.121.": a /24, so the first three octets
 BRIDGE = "labctl-mgmt0"
 # What labctl's definition has and vagrant-libvirt's has not: a network defined by an older
 # labctl (through vagrant-libvirt) lacks it and is defined again.

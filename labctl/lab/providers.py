@@ -117,7 +117,7 @@ class Libvirt:
         blocks = []
         for node in nodes:
             proc = run.sandbox.virsh("domifaddr", f"labctl-{run.info.name}-{node}", "--source", "lease", check=False)
-            address = next((a for a in lease_addresses(proc.stdout) if a.startswith(MANAGEMENT_PREFIX)), None)
+            address = next((a for a in lease_addresses(proc.stdout) if a.startswith(mgmtnet.PREFIX)), None)
             if proc.returncode == 0 and address:
                 blocks.append(
                     f"Host {node}\n  HostName {address}\n  User vagrant\n  Port 22\n"
@@ -180,9 +180,6 @@ def _vagrant_halt(run: RunningLab, nodes: list[str] | None) -> None:
         run.vagrant.halt()
     for node in nodes or []:
         run.vagrant.halt(node)
-
-
-MANAGEMENT_PREFIX = mgmtnet.PREFIX
 
 
 def lease_addresses(virsh_domifaddr: str) -> list[str]:
