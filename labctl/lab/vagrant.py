@@ -191,10 +191,14 @@ class LabVagrant:
     def up(self, nodes: list[str], on_line: Callable[[str, str], None] | None = None) -> None:
         """`vagrant up` of NODES (all at once where the provider can), streaming its lines to
         the log and per-node events to ON_LINE(node, text)."""
-        args = ["up", "--no-provision", f"--provider={self.provider}", *self.targets(nodes)]
+
+        def args() -> list[str]:
+            # Asked again for the retry: the failed vagrant may have left the index reset.
+            return ["up", "--no-provision", f"--provider={self.provider}", *self.targets(nodes)]
+
         started = time.monotonic()
         try:
-            self._stream(args, on_line, "up")
+            self._stream(args(), on_line, "up")
         except LabctlError:
             # Once, after an up killed outright, the next one died in Ruby within a second,
             # before touching a VM (its traceback is in vagrant.log): `vagrant up` is
@@ -202,7 +206,7 @@ class LabVagrant:
             if time.monotonic() - started > 10:
                 raise
             log.warning("vagrant up failed within %.1f s: trying once more", time.monotonic() - started)
-            self._stream(["up", "--no-provision", f"--provider={self.provider}", *self.targets(nodes)], on_line, "up")
+            self._stream(args(), on_line, "up")
 
     def halt(self, node: str | None = None, force: bool = False) -> None:
         nodes = [node] if node else self.created()
