@@ -452,7 +452,8 @@ def traffic_table(summary: dict[str, Any]) -> Table | None:
     figures = summary.get("traffic")
     if not figures:
         return None
-    table = Table(title=f"traffic: links of {_mbit(figures.get('link_bps'))} Mbit/s")
+    asked = f", {_mbit(figures['planned_bps'])} Mbit/s asked" if figures.get("planned_bps") else ""
+    table = Table(title=f"traffic: links of {_mbit(figures.get('link_bps'))} Mbit/s{asked}")
     for column in ("down", "balancer", "VIPs", "load %", "offered Mbit/s", "delivered Mbit/s", "loss %", "predicted %"):
         table.add_column(column, justify="left" if column in ("down", "balancer", "VIPs") else "right")
     windows = [("(none)", figures["baseline"])] + [(f["down"], f) for f in figures.get("failures") or []]

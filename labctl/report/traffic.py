@@ -198,6 +198,14 @@ def vip_figures(found: list[Row], vip: str, start: float, end: float) -> dict[st
     }
 
 
+def planned_bps(starts: list[dict[str, Any]]) -> float | None:
+    """The load the experiment was configured to offer (bits/s), summed over its named traffic
+    streams (a stream started again counts once, with its last rate); None for a run that
+    recorded no start (an older run folder: its measured offer stands in)."""
+    rates = {str(e.get("name", "")): float(e["rate_bps"]) for e in starts if e.get("rate_bps") is not None}
+    return sum(rates.values()) if rates else None
+
+
 def loss_pct(lost: int, total: int, sent: int = 0) -> float | None:
     """Lost of TOTAL datagrams per the receivers; with none expected but SENT offered, all of
     them (the receivers count a gap only once a later datagram arrives)."""
@@ -265,6 +273,9 @@ def traffic(
         asked = starts[-1]
         per_vip = {vip: float(asked["rate_bps"]) / len(asked["vips"]) for vip in asked["vips"]}
     total = sum(per_vip.values())
+    # The prediction comes from what the experiment was given, never from what it measured: a
+    # slower host that offers 14.7 of the 15 Mbit/s asked must not move the planner's answer.
+    planned = planned_bps(starts)
     delivered = _sum(f["delivered_bps"] for f in whole.values())
     # A failure is any action that takes a node down (power-off, keepalived-stop, ...), its end
     # the next one that brings it back.
@@ -274,6 +285,7 @@ def traffic(
     settle = SETTLE_INTERVALS * float(lab.vrrp.advert_int) + SETTLE_EXTRA_S
     result: dict[str, Any] = {
         "link_bps": link,
+        "planned_bps": round(planned) if planned is not None else None,
         "offered_bps": round(total),
         "delivered_bps": _round(delivered),
         "delivered_pct": round(100 * delivered / total, 1) if delivered is not None and total else None,
@@ -286,7 +298,7 @@ def traffic(
         "downs": [{"node": d["node"], "t": d["t_end"]} for d in downs],
     }
     first_down = downs[0]["t_start"] if downs else ended
-    window = _Window(lab, series, found, per_vip, link, holders_at, total)
+    window = _Window(lab, series, found, per_vip, link, holders_at, planned if planned is not None else total)
     # Nothing moves before the first failure: the first full second of traffic is steady.
     result["baseline"] = window.measure(begun + 1.5, first_down, None)
     failures = []
@@ -329,7 +341,7 @@ class _Window:
     per_vip: dict[str, float]  # address -> offered bits/s over the run
     link: float | None
     holders_at: HoldersAt
-    total: float
+    planned: float  # bits/s the experiment was told to offer: what the planner predicts from
 
     def measure(self, start: float, end: float, victim: str | None) -> dict[str, Any]:
         """Each balancer's load (tap), its VIPs' offered, delivered and lost (iperf3) between
@@ -349,8 +361,8 @@ class _Window:
                 plan.VipOrder(i + 1, lab.backup_order(v)[0], tuple(lab.backup_order(v)), dict(v.priorities))
                 for i, v in enumerate(lab.vips)
             ]
-            predicted = plan.evaluate(matrix, balancers, self.total, {victim})
-            _follow_ties(predicted, lab, held, victim, self.total / len(lab.vips))
+            predicted = plan.evaluate(matrix, balancers, self.planned, {victim})
+            _follow_ties(predicted, lab, held, victim, self.planned / len(lab.vips))
         nodes = {}
         for node in balancers:
             if node == victim:

@@ -1,8 +1,8 @@
 """How the scenario engine reaches a running lab: one small protocol, two implementations.
 
 The engine never opens SSH connections or namespaces itself. `labctl.lab.access.open_live_lab`
-gives a LabAccess over real VMs; `labctl.scenario.nsaccess.NamespaceLab` gives one over network
-namespaces (tests, and a lab without VMs).
+gives a LabAccess over real VMs; `tests/support/nsaccess.py`'s `NamespaceLab` gives one over network
+namespaces (the tests' lab without VMs).
 
 Optional methods, used when present: `service(node, unit, op)` (services without systemd),
 `capture_point()` (where the host records the segment) and `link(node)` (a

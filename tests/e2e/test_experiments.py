@@ -65,9 +65,19 @@ def test_traffic_with_one_balancer_off_fills_the_survivor_that_takes_two_vips(la
     assert failure["down"] == "b1"
     b2, b3 = failure["survivors"]["b2"], failure["survivors"]["b3"]
     print(json.dumps(failure))
-    assert b2["predicted_pct"] == 100.0 and b3["predicted_pct"] == 50.0
-    assert b2["load_pct"] >= 90
-    assert 40 <= b3["load_pct"] <= 60
+    # The prediction is the planner's, from the load asked (CI once failed on 99.9 == 100.0 when
+    # the prediction still followed the measured offer); 0.05 is half its last printed digit.
+    assert summary["traffic"]["planned_bps"] == pytest.approx(15e6, rel=1e-3)
+    assert b2["predicted_pct"] == pytest.approx(100.0, abs=0.05) and b3["predicted_pct"] == pytest.approx(
+        50.0, abs=0.05
+    )
+    # The loads are measured: judged against what the emulated client really offered each
+    # survivor's VIPs (a slow host offers less than asked), with 10 points for the tap's
+    # one-second sampling and the shaper's bucket.
+    offered = {n: s["offered_bps"] for n, s in summary["traffic"]["failures"][0]["survivors"].items()}
+    link = summary["traffic"]["link_bps"]
+    assert b2["load_pct"] >= min(100.0, 100 * offered["b2"] / link) - 10, (b2, offered)
+    assert abs(b3["load_pct"] - 100 * offered["b3"] / link) <= 10, (b3, offered)
     # What the receivers got: a loss figure for every survivor, something delivered for every
     # VIP (before the failure and during it), and never more than was offered.
     assert b2["loss_pct"] is not None and b3["loss_pct"] is not None

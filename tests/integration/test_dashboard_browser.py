@@ -57,6 +57,10 @@ def test_page_draws_the_lab_file_when_no_lab_is_up(tmp_path: Path):
         assert "lab is down" in text
         assert re.search(r"lab is down: lab dash is not up", dash.page.inner_text("#events"))
         dash.screenshot("lab-down")
+        # Nothing the page asked for was missing (a favicon request once logged a 404), and the
+        # console holds no error.
+        dash.page.wait_for_load_state("load")
+        assert dash.problems == [], dash.problems
 
 
 def _status(url: str) -> int:

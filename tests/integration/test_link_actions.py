@@ -42,6 +42,12 @@ def pair(lab_segment, tmp_path: Path):
         access.close()
 
 
+# A clear veth loses nothing, but a host busy enough to let one echo outlive its timeout loses
+# one of 20 (5 %): "clear" and "blocked" are judged with that margin, never with ==.
+CLEAR_MAX_PCT = 5.0
+BLOCKED_MIN_PCT = 95.0
+
+
 def _ping(segment, count: int = 200, gap: float = 0.002) -> tuple[float, float]:
     """(loss %, median RTT ms) of COUNT UDP echoes from c1 to b1."""
     result = netmeasure.echo(segment.ns("c1"), "10.10.1.2", count, gap)
@@ -55,7 +61,7 @@ def _tables(segment, node: str | None = None) -> str:
 def test_loss_on_the_host_side_is_measured_and_undone(pair):
     segment, access = pair
     restorer = Restorer()
-    assert _ping(segment, 50)[0] == 0.0
+    assert _ping(segment, 50)[0] <= CLEAR_MAX_PCT
     details = perform(access, "b1", "impair", restorer, {"loss": 30})
     assert details["at"] == "host" and details["mechanism"] == "nftables" and details["interface"] == "v1"
     assert "labctl_loss_v1" in _tables(segment)
@@ -68,7 +74,7 @@ def test_loss_on_the_host_side_is_measured_and_undone(pair):
         perform(access, node, undo, restorer)
     assert "labctl_" not in _tables(segment)
     assert restorer.pending == {}
-    assert _ping(segment, 100)[0] == 0.0
+    assert _ping(segment, 100)[0] <= CLEAR_MAX_PCT
 
 
 def test_loss_in_one_direction_and_inside_the_node(pair):
@@ -78,10 +84,10 @@ def test_loss_in_one_direction_and_inside_the_node(pair):
     ruleset = segment.run("b1", ["nft", "list", "ruleset"]).stdout
     assert "hook egress" in ruleset and "hook ingress" not in ruleset  # what leaves b1
     assert "labctl_" not in _tables(segment)  # nothing on the host side
-    assert _ping(segment, 20)[0] == 100.0
+    assert _ping(segment, 20)[0] >= BLOCKED_MIN_PCT
     perform(access, "b1", "impair-clear", restorer)
     assert "labctl_" not in _tables(segment, "b1")
-    assert _ping(segment, 20)[0] == 0.0
+    assert _ping(segment, 20)[0] <= CLEAR_MAX_PCT
 
 
 def test_a_killed_run_is_put_back_from_its_journal(pair, tmp_path: Path):
@@ -106,7 +112,7 @@ def test_vrrp_cut_drops_protocol_112_only(pair, tmp_path: Path):
     perform(access, "b1", "vrrp-cut", restorer, {})
     ruleset = segment.run(None, ["nft", "list", "table", "netdev", "labctl_vrrp_v1"]).stdout
     assert ruleset.count("ip protocol vrrp drop") == 2  # toward b1 and from it
-    assert _ping(segment, 20)[0] == 0.0  # everything else passes
+    assert _ping(segment, 20)[0] <= CLEAR_MAX_PCT  # everything else passes
     # A VRRP-sized protocol-112 packet from c1: b1's port drops it (counted on the host side).
     sent = _send_proto(segment, "c1", "10.10.1.2", 112)
     received = _count_proto(segment, "b1", 112, lambda: _send_proto(segment, "c1", "10.10.1.2", 112))

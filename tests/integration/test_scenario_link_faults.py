@@ -115,7 +115,12 @@ def test_capacity_traffic_in_namespaces(ns_lab, tmp_path: Path):
     (failure,) = summary["capacity"]["failures"]
     assert failure["down"] == "b1"
     b2, b3 = failure["survivors"]["b2"], failure["survivors"]["b3"]
-    assert b2["predicted_pct"] == 100.0 and b3["predicted_pct"] == 50.0
+    # The prediction is the planner's, from the 15 Mbit/s asked (not measured): 0.05 is half its
+    # last printed digit. The loads are measured and judged with margins.
+    assert figures["planned_bps"] == 15e6
+    assert b2["predicted_pct"] == pytest.approx(100.0, abs=0.05) and b3["predicted_pct"] == pytest.approx(
+        50.0, abs=0.05
+    )
     assert b2["load_pct"] >= 90 and 40 <= b3["load_pct"] <= 60
     assert b3["loss_pct"] <= 2
     assert (out / "load.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
@@ -144,6 +149,6 @@ def test_capacity_traffic_with_the_planners_six_vips(ns_lab, tmp_path: Path):
     print(json.dumps(failure, indent=1))
     for node in ("b2", "b3"):
         seen = failure["survivors"][node]
-        assert seen["predicted_pct"] == 75.0 and len(seen["vips"]) == 3
+        assert seen["predicted_pct"] == pytest.approx(75.0, abs=0.05) and len(seen["vips"]) == 3
         assert 68 <= seen["load_pct"] <= 82 and seen["loss_pct"] <= 2
     assert summary["passed"], [e for e in summary["expectations"] if not e["passed"]]

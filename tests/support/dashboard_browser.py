@@ -27,7 +27,7 @@ import urllib.error
 import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -68,6 +68,9 @@ class DashboardWatch:
     context: Any  # playwright.sync_api.BrowserContext
     artifacts: Path
     driver: Any  # playwright.sync_api.Playwright
+    # What the browser's console would show a user: errors, and every answer of 400 or more
+    # (a missing favicon or asset logs a 404 there).
+    problems: list[str] = field(default_factory=list)
 
     def stranger(self) -> Any:
         """Another browser with a profile of its own (no cookie from this one): a context manager."""
@@ -221,9 +224,12 @@ def watch_dashboard(
         url = base + (f"?token={token}" if token else "")
         with open_browser() as (driver, context):
             page = context.pages[0] if context.pages else context.new_page()
+            problems: list[str] = []
+            page.on("console", lambda m: problems.append(f"console {m.type}: {m.text}") if m.type == "error" else None)
+            page.on("response", lambda r: problems.append(f"{r.status} {r.url}") if r.status >= 400 else None)
             page.goto(url)
             page.wait_for_selector("[data-vip]", timeout=20_000)
-            yield DashboardWatch(url, page, context, artifacts, driver)
+            yield DashboardWatch(url, page, context, artifacts, driver, problems)
 
 
 @contextmanager

@@ -115,3 +115,16 @@ def test_code_spans_and_paragraphs():
     assert str(code("run `labctl report <dir>`")) == "run <code>labctl report &lt;dir&gt;</code>"
     assert paragraphs("one\ntwo\n\n  three  \n") == ["one two", "three"]
     assert paragraphs("") == []
+
+
+def test_the_lab_is_listed_once_under_parameters(tmp_path):
+    """The scenario's parameters carry the lab's name too (`lab`), and the page has its own line
+    for the lab: one <dt>lab</dt>, not two."""
+    folder = rec.write_run(tmp_path / "run", EXPECT[:1])
+    info = json.loads((folder / "run.json").read_text())
+    info["params"]["lab"] = "reference"
+    (folder / "run.json").write_text(json.dumps(info))
+    build(folder)
+    page = (folder / "report.html").read_text()
+    section = page.split('id="parameters"', 1)[1].split("</dl>", 1)[0]
+    assert section.count("<dt>lab</dt>") == 1, section
