@@ -148,11 +148,8 @@ def _command(rules: Rules, words: list[str], where: Where, line: str) -> None:
             service.persistent = int(persistent) if persistent.isdigit() else 300
         rules.services.append(service)
     elif words[0] in ("-a", "--add-server"):
-        service = next(
-            (s for s in rules.services if (s.proto, s.address, s.port) == (proto, address, port)),
-            None,
-        )
-        if service is None:
+        added = next((s for s in rules.services if (s.proto, s.address, s.port) == (proto, address, port)), None)
+        if added is None:
             raise SubmissionError(where, line[:60], f"adds a real server to {proto} {text}, never added with -A")
         real = options.get("-r", options.get("--real-server"))
         if real is None:
@@ -160,7 +157,7 @@ def _command(rules: Rules, words: list[str], where: Where, line: str) -> None:
         forward = next((FORWARDS[k] for k in options if k in FORWARDS), "Route")
         real_address, real_port = _address(real if ":" in real else f"{real}:{port}", where)
         weight = options.get("-w", options.get("--weight", "1"))
-        service.reals.append(Real(real_address, real_port, forward, int(weight), where))
+        added.reals.append(Real(real_address, real_port, forward, int(weight), where))
     else:
         raise SubmissionError(where, words[0], "labctl import reads -A, -a, -C and --set lines of ipvsadm")
 
