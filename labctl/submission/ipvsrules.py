@@ -59,14 +59,22 @@ class Rules:
     timeouts: IpvsTimeouts | None = None
 
 
+def is_rule_line(raw: str) -> bool:
+    """RAW is a line of one of the forms (a listing's titles included)."""
+    line = raw.strip()
+    listing = _LISTING_SERVICE.fullmatch(line)
+    if listing and (listing.group(1) == "FWM" or ":" in listing.group(2)):
+        return True
+    return bool(
+        line.startswith(_HEADERS)
+        or _LISTING_REAL.fullmatch(line)
+        or line.startswith(("-A ", "-a ", "--set "))
+        or _SCRIPT_COMMAND.fullmatch(line)
+    )
+
+
 def looks_like_rules(text: str) -> bool:
-    for raw in text.splitlines():
-        line = raw.strip()
-        if _LISTING_SERVICE.fullmatch(line) and ":" in line.split()[1] or line.startswith(("-A ", "-a ")):
-            return True
-        if _SCRIPT_COMMAND.fullmatch(line):
-            return True
-    return False
+    return any(is_rule_line(line) and not line.strip().startswith(_HEADERS) for line in text.splitlines())
 
 
 def read_rules(text: str, file: str, first_line: int = 1) -> Rules:
