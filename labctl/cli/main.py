@@ -723,6 +723,7 @@ def _register_scenarios() -> None:
     main.add_command(capture)
     main.add_command(__import__("labctl.cli.graph", fromlist=["graph"]).graph)
     main.add_command(__import__("labctl.cli.dashboard", fromlist=["dashboard"]).dashboard)
+    main.add_command(__import__("labctl.cli.importcmd", fromlist=["import_cmd"]).import_cmd)
 
 
 _register_scenarios()

@@ -125,6 +125,9 @@ class Lab:
     vrrp: VrrpSettings
     ipvs: IpvsSettings
     isolation: str = "none"
+    # `labctl import`: per balancer, the submission's keepalived.conf blocks that this model
+    # cannot express, appended to that balancer's keepalived.conf as written.
+    keepalived_extra: dict[str, str] = field(default_factory=dict)
 
     def by_role(self, role: str) -> list[Node]:
         return [n for n in self.nodes if n.role == role]

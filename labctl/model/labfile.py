@@ -132,6 +132,9 @@ def _keys(cls: type) -> list[str]:
 
 
 TOP_KEYS = ["name", "provider", "isolation", "network", "balancers", "reals", "clients", "vips", "vrrp", "ipvs"]
+TOP_KEYS.append("keepalived_extra")
+# A carried block (see model.Lab.keepalived_extra): printable text, tabs and newlines.
+EXTRA_TEXT = re.compile(r"[\t\n -~]{1,65536}")
 
 
 def read_lab(path: Path | str) -> model.Lab:
@@ -188,7 +191,8 @@ def _build(r: _Reader, data: dict[Any, Any]) -> model.Lab | None:
         if isinstance(raw_balancers, dict)
         else [n.name for n in nodes if n.role == "balancer"]
     )
-    vips = _vips(r, data.get("vips"), network, nodes, balancers)
+    extra = _keepalived_extra(r, data.get("keepalived_extra"), balancers)
+    vips = _vips(r, data.get("vips"), network, nodes, balancers, allow_none=bool(extra))
     if r.problems:
         return None
     return model.Lab(
@@ -200,7 +204,22 @@ def _build(r: _Reader, data: dict[Any, Any]) -> model.Lab | None:
         vrrp=vrrp,
         ipvs=ipvs,
         isolation=isolation,
+        keepalived_extra=extra,
     )
+
+
+def _keepalived_extra(r: _Reader, value: Any, balancers: list[str]) -> dict[str, str]:
+    """Blocks `labctl import` carried verbatim: they run inside the balancer's VM only."""
+    data = r.mapping(value, ("keepalived_extra",), balancers)
+    result: dict[str, str] = {}
+    for name, text in data.items():
+        if name not in balancers:
+            continue
+        if not isinstance(text, str) or not EXTRA_TEXT.fullmatch(text):
+            r.problem(("keepalived_extra", name), "must be keepalived.conf text (printable ASCII, at most 64 KiB)")
+            continue
+        result[str(name)] = text
+    return result
 
 
 def _provider(r: _Reader, value: Any) -> model.ProviderSettings:
@@ -398,7 +417,12 @@ VIP_KEYS = ["name", "address", "vrid", "priorities"]
 
 
 def _vips(
-    r: _Reader, value: Any, network: model.NetworkSettings, nodes: list[model.Node], balancers: list[str]
+    r: _Reader,
+    value: Any,
+    network: model.NetworkSettings,
+    nodes: list[model.Node],
+    balancers: list[str],
+    allow_none: bool = False,
 ) -> list[model.Vip]:
     if value is None:
         defaults = model.reference_vips()
@@ -411,6 +435,8 @@ def _vips(
         return list(defaults)
     if isinstance(value, dict):
         return _planned_vips(r, value, network, nodes, balancers)
+    if allow_none and value == []:
+        return []  # an imported lab whose instances are all carried verbatim
     if not isinstance(value, list) or not value:
         r.problem(("vips",), "must be a list of VIPs (name, address, vrid, priorities) or {count: N}")
         return []
