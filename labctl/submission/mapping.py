@@ -57,7 +57,7 @@ def build(submission: Submission, name: str = "lab") -> Imported:
                 instances.setdefault(instance.name, []).append(instance)
     services = [s for rules in submission.rules for s in rules.services]
     interface = model.NetworkSettings().interface
-    rename = _interface_renames(instances, interface)
+    rename = _interface_renames(submission, interface)
     network = _network(submission, instances, services)
     advert, auth = _common_settings(instances)
     modelled = _modelled(instances, balancers, network, advert, auth)
@@ -91,8 +91,24 @@ def build(submission: Submission, name: str = "lab") -> Imported:
     return result
 
 
-def _interface_renames(instances: dict[str, list[Instance]], interface: str) -> dict[str, str]:
-    written = {i.interface.text for group in instances.values() for i in group if i.interface}
+def _interface_renames(submission: Submission, interface: str) -> dict[str, str]:
+    """Every interface the configs name (interface, track_interface, dev, lvs_sync_daemon): the
+    lab has one segment, on INTERFACE."""
+    written: set[str] = set()
+
+    def walk(items: tuple[conf.Item, ...], tracking: bool) -> None:
+        for item in items:
+            if tracking:
+                written.add(item.key)
+            if item.key in ("interface", "lvs_sync_daemon", "lvs_sync_daemon_interface") and item.args:
+                written.add(item.args[0])
+            words = (item.key, *item.args)
+            written.update(words[i + 1] for i, w in enumerate(words[:-1]) if w == "dev")
+            if item.block:
+                walk(item.block, item.key == "track_interface")
+
+    for items in submission.configs.values():
+        walk(items, False)
     return {name: interface for name in written}
 
 
@@ -130,7 +146,7 @@ def _network(
         return model.NetworkSettings()
     best = max(networks.values())
     chosen = next(n for n, count in networks.items() if count == best)
-    if not 16 <= chosen.prefixlen <= 29:
+    if not 16 <= chosen.prefixlen <= 24:  # room for the lab's own nodes
         chosen = ipaddress.IPv4Interface(f"{chosen.network_address}/24").network
     return model.NetworkSettings(cidr=str(chosen))
 
@@ -212,7 +228,8 @@ def _nodes(
         return _usable_vip(address, net) and address not in taken
 
     def free(start: int) -> str:
-        for host in list(net.hosts())[start:]:
+        hosts = list(net.hosts())
+        for host in hosts[start:] + hosts[:start]:
             if usable(str(host)):
                 return str(host)
         raise SubmissionError(None, network.cidr, "has no free address left for the lab's nodes")
