@@ -150,7 +150,11 @@ def main(verbose: bool) -> None:
 @click.option("--name", default="lab", show_default=True, help="Lab name: state folder, namespace, VM prefix.")
 @click.option("--provider", type=click.Choice(["virtualbox", "libvirt"]), help="Vagrant provider (default virtualbox).")
 @click.option(
-    "--driver", type=click.Choice(["kvm", "qemu"]), help="libvirt driver; qemu emulates (no usable KVM needed)."
+    "--driver",
+    type=click.Choice(["auto", "kvm", "qemu"]),
+    default="auto",
+    show_default=True,
+    help="libvirt driver; qemu emulates (no usable KVM needed); auto: kvm where a test guest runs under it.",
 )
 @click.option("--box", help="Vagrant box, or 'local' for the offline box of `labctl box build`.")
 @click.option(
@@ -173,8 +177,9 @@ def init(
     \b
     Examples:
       labctl init                       the homework's lab, VirtualBox
-      labctl init mylab --provider libvirt --driver qemu --box local
-                                        runs anywhere: no VirtualBox, no KVM, offline box
+      labctl init mylab --provider libvirt --box local
+                                        runs anywhere: no VirtualBox, offline box, KVM
+                                        where a guest runs under it, else qemu (TCG)
     """
     isolation = None if isolated is None else ("netns" if isolated else "none")
     lab = initlab.initial_lab(name, provider, driver, box, isolation)
@@ -185,6 +190,11 @@ def init(
         f"wrote {target}: {len(lab.balancers)} balancers, {len(lab.reals)} reals, "
         f"{len(lab.clients)} client, {len(lab.vips)} VIPs, provider {lab.provider.name}"
     )
+    from labctl.lab import driver as lab_driver
+
+    settled_here = lab_driver.preview(lab)
+    if settled_here:
+        console.print(settled_here, markup=False)
     console.print("next: `labctl validate`, `labctl render`, `labctl up`")
 
 
@@ -237,12 +247,16 @@ def render_cmd(lab_path: Path, out: Path | None) -> None:
     DIR/nodes/<real>/99-labctl-dr.conf   arp_ignore/arp_announce for direct routing
     DIR/nodes/<node>/provision.sh        what runs on the node, idempotent
 
-    The same lab file always gives byte-identical files.
+    The same lab file always gives byte-identical files (on one host: `driver: auto` is
+    settled where it runs, as `up` will).
     """
+    from labctl.lab import driver as lab_driver
     from labctl.lab import rendercontext as runtime
     from labctl.lab.render import render_lab, write_rendered
 
-    lab = load_lab(lab_path)
+    lab, choice = lab_driver.settle(load_lab(lab_path))  # as `up` will: `auto` picked on this host
+    if choice is not None:
+        console.print(choice.line, markup=False)
     from labctl.cli.guard import changing
 
     folder = lab_path.resolve().parent

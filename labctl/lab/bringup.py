@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from labctl.errors import LabctlError
-from labctl.lab import hosthttp, verify
+from labctl.lab import driver, hosthttp, verify
 from labctl.lab.lablog import log_to_lab
 from labctl.lab.provision import NodeReport, provision_node, quick_check
 from labctl.lab.render import node_files
@@ -104,6 +104,9 @@ def bring_up(
     result = UpResult()
     clock = _Clock(result.timings)
     started = time.monotonic()
+    lab, choice = driver.settle(lab)  # `auto` becomes kvm or qemu on this host
+    if choice is not None:
+        progress.say(choice.line)
     run = RunningLab.for_lab(lab, lab_path)
     run.check_prerequisites()
     run.state.ensure()

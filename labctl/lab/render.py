@@ -118,6 +118,9 @@ def node_files(lab: Lab, node: Node, ctx: RenderContext) -> list[RenderedFile]:
 
 
 def render_lab(lab: Lab, ctx: RenderContext) -> list[RenderedFile]:
+    if lab.provider.name == "libvirt" and lab.provider.libvirt.driver not in ("kvm", "qemu"):
+        # Vagrant knows kvm and qemu only: `auto` is settled on the host (labctl.lab.driver).
+        raise ValueError(f"libvirt driver {lab.provider.libvirt.driver!r} not settled before rendering")
     files = [RenderedFile("Vagrantfile", vagrantfile(lab, ctx))]
     for node in lab.nodes:
         files.extend(RenderedFile(f"nodes/{node.name}/{f.path}", f.content, f.mode) for f in node_files(lab, node, ctx))

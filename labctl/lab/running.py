@@ -16,7 +16,7 @@ from pathlib import Path
 
 from labctl.errors import LabctlError
 from labctl.lab import box as boxes
-from labctl.lab import safefiles
+from labctl.lab import driver, safefiles
 from labctl.lab.providers import provider_named
 from labctl.lab.render import RenderContext, render_lab, write_rendered
 from labctl.lab.rendercontext import box_ref, box_with_login_key, libvirt_runtime, sandbox_for
@@ -128,6 +128,8 @@ class RunningLab:
     # --- bring up --------------------------------------------------------------------------
 
     def check_prerequisites(self) -> None:
+        if self.lab is not None:
+            driver.check(self.lab)  # a kvm that cannot run a guest here: refused before Vagrant
         require_vagrant()
         if self.info.isolation == "netns" and os.geteuid() != 0:
             raise LabctlError(

@@ -12,7 +12,8 @@ from dataclasses import dataclass, field
 
 ROLES = ("balancer", "real", "client")
 PROVIDERS = ("virtualbox", "libvirt")
-LIBVIRT_DRIVERS = ("kvm", "qemu")
+# auto: `labctl up` picks kvm when a test guest runs under it on that host, else qemu (TCG).
+LIBVIRT_DRIVERS = ("auto", "kvm", "qemu")
 IPVS_MANAGERS = ("ipvsadm", "keepalived")
 ISOLATIONS = ("none", "netns")
 SCHEDULERS = ("rr", "wrr", "lc", "wlc", "lblc", "lblcr", "dh", "sh", "sed", "nq", "fo", "ovf", "mh")
@@ -49,7 +50,7 @@ class Vip:
 
 @dataclass(frozen=True)
 class LibvirtSettings:
-    driver: str = "kvm"
+    driver: str = "auto"
     # qemu TCG translation cache in MiB; libvirt's default (1 GiB) costs ~1.5 GB per VM.
     tb_size: int = 128
     direct_kernel_boot: bool = False

@@ -132,7 +132,7 @@ def test_vagrant_validates_the_rendered_vagrantfile(tmp_path, provider):
 
 def test_vagrant_validate_catches_a_broken_setting(tmp_path):
     # The check above has teeth: a provider setting Vagrant does not know is refused.
-    write_rendered(render_lab(initial_lab(provider="libvirt"), CTX), tmp_path)
+    write_rendered(render_lab(initial_lab(provider="libvirt", driver="kvm"), CTX), tmp_path)
     vf = tmp_path / "Vagrantfile"
     vf.write_text(vf.read_text().replace('lv.graphics_type = "none"', 'lv.graphics_typo = "none"'))
     assert vagrant_validate(tmp_path).returncode != 0
