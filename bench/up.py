@@ -32,10 +32,9 @@ import time
 from dataclasses import replace
 from pathlib import Path
 
-from rich.console import Console
-
 from bench import provisioning
 from bench.floor import measure_floor
+from labctl.cli.console import make_console
 from labctl.cli.progress import RichUpProgress
 from labctl.lab.box import build_box
 from labctl.lab.bringup import bring_up
@@ -142,7 +141,7 @@ def _lab_life(folder: Path, figures: dict[str, float]) -> None:
     )
     run.close()
     single = bring_up(
-        lab, folder / "lab.yaml", RichUpProgress(Console(stderr=True)), only_nodes=["r1"], run_checks=False
+        lab, folder / "lab.yaml", RichUpProgress(make_console(stderr=True)), only_nodes=["r1"], run_checks=False
     )
     figures["provision_one_s"] = single.timings["provision"]
     say("down, then up")

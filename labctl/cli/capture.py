@@ -8,14 +8,14 @@ from datetime import datetime
 from pathlib import Path
 
 import click
-from rich.console import Console
 from rich.table import Table
 
+from labctl.cli.console import make_console, plain
 from labctl.cli.options import lab_option, read_lab_or_exit
 from labctl.errors import LabctlError
 
-console = Console(soft_wrap=False)
-err_console = Console(stderr=True, soft_wrap=True)
+console = make_console(soft_wrap=False)
+err_console = make_console(stderr=True)
 
 
 @click.command("capture")
@@ -70,7 +70,7 @@ def capture(seconds: float | None, output: Path | None, as_json: bool, lab_path:
             raise LabctlError(f"the capture did not start: {recorder.error}")
         err_console.print(
             f"recording {point.what} to {path}" + (f" for {seconds:g} s" if seconds else " until Ctrl-C"),
-            highlight=False,
+            markup=False,
         )
         started = time.monotonic()
         try:
@@ -78,9 +78,7 @@ def capture(seconds: float | None, output: Path | None, as_json: bool, lab_path:
                 time.sleep(0.5)
                 if not as_json:
                     size = path.stat().st_size if path.exists() else 0
-                    err_console.print(
-                        f"  {time.monotonic() - started:5.0f} s  {size / 1e3:8.1f} kB", end="\r", highlight=False
-                    )
+                    err_console.print(f"  {time.monotonic() - started:5.0f} s  {size / 1e3:8.1f} kB", end="\r")
         except KeyboardInterrupt:
             pass
         result = recorder.stop()
@@ -98,7 +96,7 @@ def capture(seconds: float | None, output: Path | None, as_json: bool, lab_path:
 
 
 def _print(seen: dict) -> None:
-    table = Table(title=f"{seen['file']}: {seen['capture'].get('frames')} frames")
+    table = Table(title=plain(f"{seen['file']}: {seen['capture'].get('frames')} frames"))
     for column in (
         "VIP",
         "VRID",
@@ -121,18 +119,12 @@ def _print(seen: dict) -> None:
             ", ".join(f"{'+'.join(d['sources'])} {d['duration_s']:g} s ({d['kind']})" for d in vip["two_advertisers"])
             or "-"
         )
-        table.add_row(
-            f"{name} {vip['address']}",
-            str(vip["vrid"]),
-            advertisers,
-            garps,
-            f"{req['answered']}/{req['requests']}",
-            two,
-        )
+        answered = f"{req['answered']}/{req['requests']}"
+        table.add_row(*map(plain, (f"{name} {vip['address']}", vip["vrid"], advertisers, garps, answered, two)))
     console.print(table)
     for node, j in seen["jitter"].items():
         console.print(
             f"  {node}: advert jitter p50 {j['p50_ms']:g} ms, p95 {j['p95_ms']:g} ms, "
             f"max {j['max_ms']:g} ms over {j['intervals']} intervals",
-            highlight=False,
+            markup=False,
         )

@@ -6,11 +6,11 @@ import webbrowser
 from pathlib import Path
 
 import click
-from rich.console import Console
 
+from labctl.cli.console import make_console
 from labctl.cli.options import lab_option, read_lab_or_exit
 
-console = Console(soft_wrap=True)
+console = make_console()
 
 
 @click.command("dashboard")
@@ -56,7 +56,7 @@ def dashboard(port: int, host: str, open_browser: bool, interval: float, lab_pat
     hub = Hub(poller, RunFollower(results, lab))
     shown_host = f"[{host}]" if ":" in host else host
     url = f"http://{shown_host}:{port}/" + (f"?token={token}" if token else "")
-    console.print(f"dashboard of lab {lab.name}: {url}  (Ctrl-C to stop)", markup=False, highlight=False)
+    console.print(f"dashboard of lab {lab.name}: {url}  (Ctrl-C to stop)", markup=False)
     if open_browser:
         webbrowser.open(url)
     # Open event streams never end by themselves: Ctrl-C waits at most 2 s for them.

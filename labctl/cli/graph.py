@@ -5,11 +5,11 @@ from __future__ import annotations
 from pathlib import Path
 
 import click
-from rich.console import Console
 
+from labctl.cli.console import make_console
 from labctl.cli.options import lab_option, read_lab_or_exit
 
-console = Console(soft_wrap=True)
+console = make_console()
 
 
 def _picture_path(ctx: click.Context, param: click.Parameter, value: Path | None) -> Path | None:
@@ -55,5 +55,5 @@ def graph(lab_path: Path, output: Path | None) -> None:
     save(topology_figure(lab), target)
     console.print(
         f"wrote {target}: {len(lab.nodes)} nodes, {len(lab.vips)} VIPs on {lab.network.cidr}",
-        highlight=False,
+        markup=False,
     )

@@ -8,17 +8,16 @@ import time
 from pathlib import Path
 
 import click
-from rich.console import Console
-from rich.markup import escape
 from rich.table import Table
 
+from labctl.cli.console import escape, make_console, plain
 from labctl.cli.options import lab_option
 from labctl.errors import EXIT_FAILED, LabctlError, clip
 from labctl.model import initlab, labfile
 from labctl.model.lab import Lab
 
-console = Console(soft_wrap=True)
-err_console = Console(stderr=True, soft_wrap=True)
+console = make_console()
+err_console = make_console(stderr=True)
 
 
 def load_lab(path: Path) -> Lab:
@@ -27,7 +26,7 @@ def load_lab(path: Path) -> Lab:
         return labfile.read_lab(path)
     except labfile.LabFileError as exc:
         for problem in exc.problems:
-            err_console.print(str(problem), markup=False, highlight=False)
+            err_console.print(str(problem), markup=False)
         sys.exit(2)
 
 
@@ -77,11 +76,11 @@ class LabctlGroup(click.Group):
             problems = getattr(exc, "problems", None)
             if problems:
                 for problem in problems:
-                    err_console.print(clip(str(problem), 300), markup=False, highlight=False)
+                    err_console.print(clip(str(problem), 300), markup=False)
             else:
-                err_console.print(f"[bold red]error:[/] {escape(clip(exc.message, 300))}", highlight=False)
+                err_console.print(f"[bold red]error:[/] {escape(clip(exc.message, 300))}")
                 if exc.fix:
-                    err_console.print(f"  fix: {clip(exc.fix, 300)}", highlight=False, markup=False)
+                    err_console.print(f"  fix: {clip(exc.fix, 300)}", markup=False)
             sys.exit(exc.exit_code)
         except KeyboardInterrupt:
             err_console.print("interrupted: run the same command again to finish, or `labctl destroy`")
@@ -92,7 +91,7 @@ class LabctlGroup(click.Group):
             if _known_failure(exc):
                 if verbose:
                     err_console.print_exception()
-                err_console.print(f"[bold red]error:[/] {escape(clip(_describe(exc), 300))}", highlight=False)
+                err_console.print(f"[bold red]error:[/] {escape(clip(_describe(exc), 300))}")
                 sys.exit(EXIT_FAILED)
             _unexpected(exc, verbose)
 
@@ -106,9 +105,9 @@ def _unexpected(exc: BaseException, verbose: bool, what: str | None = None) -> N
     if verbose:
         err_console.print_exception()
     message = what or f"{type(exc).__name__}: {_describe(exc)}"
-    err_console.print(f"[bold red]error:[/] {escape(clip(message, 300))}", highlight=False)
+    err_console.print(f"[bold red]error:[/] {escape(clip(message, 300))}")
     if not verbose:
-        err_console.print(f"  {VERBOSE_HINT}", highlight=False, markup=False)
+        err_console.print(f"  {VERBOSE_HINT}", markup=False)
     sys.exit(EXIT_FAILED)
 
 
@@ -188,7 +187,8 @@ def init(
     load_lab(target)
     console.print(
         f"wrote {target}: {len(lab.balancers)} balancers, {len(lab.reals)} reals, "
-        f"{len(lab.clients)} client, {len(lab.vips)} VIPs, provider {lab.provider.name}"
+        f"{len(lab.clients)} client, {len(lab.vips)} VIPs, provider {lab.provider.name}",
+        markup=False,
     )
     from labctl.lab import driver as lab_driver
 
@@ -224,10 +224,10 @@ def validate(lab_path: Path, as_json: bool) -> None:
         f"{len(lab.clients)} client{'s' if len(lab.clients) != 1 else ''}, {len(lab.vips)} VIPs, "
         f"provider {lab.provider.name}, "
         f"IPVS by {lab.ipvs.manager}",
-        highlight=False,
+        markup=False,
     )
     for note in tie_notes(lab):
-        console.print(f"note: {note}", highlight=False)
+        console.print(f"note: {note}", markup=False)
 
 
 @main.command(name="render")
@@ -265,14 +265,14 @@ def render_cmd(lab_path: Path, out: Path | None) -> None:
         default = folder / ".labctl" / "render"
         out = out or default
         written = write_rendered(render_lab(lab, ctx), out, base=folder if out == default else None)
-    console.print(f"rendered {len(written)} files into {out}", highlight=False)
+    console.print(f"rendered {len(written)} files into {out}", markup=False)
     table = Table(show_header=True, header_style="bold")
     table.add_column("node")
     table.add_column("role")
     table.add_column("files")
     for node in lab.nodes:
         names = sorted(p.name for p in (out / "nodes" / node.name).iterdir())
-        table.add_row(node.name, node.role, " ".join(names))
+        table.add_row(plain(node.name), node.role, plain(" ".join(names)))
     console.print(table)
 
 
@@ -330,11 +330,11 @@ def plan(
     else:
         console.print(plan_candidates_table(result))
         console.print(plan_matrix_table(result))
-        console.print(f"[bold]Answer: {result.vips} VIPs.[/] {result.explanation}", highlight=False)
+        console.print(f"[bold]Answer: {result.vips} VIPs.[/] {escape(result.explanation)}")
     if write and lab:
         planwrite.write_plan(lab_path, lab, result)
         if not as_json:
-            console.print(f"wrote {result.vips} VIPs and their priorities into {lab_path}")
+            console.print(f"wrote {result.vips} VIPs and their priorities into {lab_path}", markup=False)
 
 
 def running_lab(lab: Lab, lab_path: Path, brought_up: bool = False):
@@ -440,9 +440,9 @@ def _print_up(result) -> None:
     table.add_column("provisioning")
     table.add_column("seconds", justify="right")
     for name, report in result.reports.items():
-        table.add_row(name, report.summary(), f"{report.seconds:.1f}")
+        table.add_row(plain(name), plain(report.summary()), f"{report.seconds:.1f}")
     for name, failure in result.failures.items():
-        table.add_row(name, f"[red]failed[/]: {failure}", "")
+        table.add_row(plain(name), f"[red]failed[/]: {escape(str(failure))}", "")
     console.print(table)
     if result.checks:
         checks = Table(title="checks", header_style="bold")
@@ -451,10 +451,10 @@ def _print_up(result) -> None:
         checks.add_column("result")
         for check in result.checks:
             mark = "[green]ok[/]" if check.ok else "[red]FAILED[/]"
-            checks.add_row(check.name, check.node, f"{mark} {check.detail}")
+            checks.add_row(plain(check.name), plain(check.node), f"{mark} {escape(check.detail)}")
         console.print(checks)
     spans = ", ".join(f"{k} {v:.1f} s" for k, v in result.timings.items())
-    console.print(f"timings: {spans}", highlight=False)
+    console.print(f"timings: {spans}", markup=False)
     if result.ok:
         console.print("[bold green]ready[/]: try `labctl status` or `labctl scenario run failover`")
     elif result.failures:
@@ -483,22 +483,24 @@ def status(lab_path: Path, as_json: bool) -> None:
     if as_json:
         click.echo(json.dumps(st.to_dict(), indent=2))
     else:
-        table = Table(title=f"lab {lab.name}", header_style="bold")
+        table = Table(title=plain(f"lab {lab.name}"), header_style="bold")
         for col in ("node", "role", "address", "vm", "VIPs held", "VRRP"):
             table.add_column(col)
         for name, entry in st.nodes.items():
             vrrp = " ".join(f"{k}={v}" for k, v in sorted(entry.get("vrrp", {}).items()))
             held = " ".join(entry.get("vips_held", [])) if entry["role"] == "balancer" else ""
-            table.add_row(name, entry["role"], entry["address"], entry["vm"], held, vrrp or entry.get("error", ""))
+            cells = (name, entry["role"], entry["address"], entry["vm"], held, vrrp or entry.get("error", ""))
+            table.add_row(*map(plain, cells))
         console.print(table)
         vips = Table(title="VIPs", header_style="bold")
         for col in ("VIP", "address", "holder", "planned master"):
             vips.add_column(col)
         for name, entry in st.vips.items():
-            vips.add_row(name, entry["address"], ", ".join(entry["holders"]) or "[red]none[/]", entry["planned_master"])
+            holders = plain(", ".join(entry["holders"])) if entry["holders"] else plain("none", "red")
+            vips.add_row(plain(name), plain(entry["address"]), holders, plain(entry["planned_master"]))
         console.print(vips)
         for problem in st.problems:
-            console.print(f"[yellow]problem[/]: {problem}", highlight=False)
+            console.print(f"[yellow]problem[/]: {escape(str(problem))}")
     if st.problems:
         sys.exit(1)
 
@@ -534,21 +536,10 @@ def exec_cmd(lab_path: Path, sudo: bool, target: str, command: tuple[str, ...]) 
         results = run_parallel(sessions, lambda n, opened: opened.get().run(argv, sudo=sudo))
     finally:
         run.close()
-    failed = False
-    for node in nodes:
-        outcome = results[node]
-        if isinstance(outcome, BaseException):
-            failed = True
-            console.print(f"[bold]── {node}[/] [red]error[/]: {str(outcome).splitlines()[0]}", highlight=False)
-            continue
-        mark = "" if outcome.rc == 0 else f" [red](exit {outcome.rc})[/]"
-        failed |= outcome.rc != 0
-        console.print(f"[bold]── {node}[/]{mark}", highlight=False)
-        if outcome.stdout:
-            click.echo(outcome.stdout.rstrip("\n"))
-        if outcome.stderr:
-            click.echo(outcome.stderr.rstrip("\n"), err=True)
-    sys.exit(1 if failed else 0)
+    from labctl.cli.execout import print_outcome
+
+    failed = [print_outcome(console, node, results[node]) for node in nodes]
+    sys.exit(1 if any(failed) else 0)
 
 
 @main.command(context_settings={"ignore_unknown_options": True})
@@ -621,11 +612,11 @@ def down(lab_path: Path, target: str | None) -> None:
     what = ", ".join(nodes) if nodes else "every VM"
     with changing(lab_path, lab.name, "down"):
         run.start_sandbox()
-        with console.status(f"shutting {what} down (all at once)"):
+        with console.status(plain(f"shutting {what} down (all at once)")):
             forced = run.halt_all(nodes=nodes)
     if forced:
-        console.print(f"[yellow]unreachable or not shut down in time, powered off:[/] {', '.join(forced)}")
-    console.print(f"lab {lab.name}: {what} halted" if nodes else f"lab {lab.name} halted")
+        console.print(f"[yellow]unreachable or not shut down in time, powered off:[/] {escape(', '.join(forced))}")
+    console.print(f"lab {lab.name}: {what} halted" if nodes else f"lab {lab.name} halted", markup=False)
 
 
 @main.command()
@@ -655,7 +646,7 @@ def destroy(lab_path: Path, name: str | None, yes: bool) -> None:
     elif lab is not None:
         states = [s for s in states if s.root.name == lab.name] or states
     if not states:
-        console.print("nothing to destroy: no lab state under " + str(folder / ".labctl"))
+        console.print("nothing to destroy: no lab state under " + str(folder / ".labctl"), markup=False)
         return
     if len(states) > 1:
         raise LabctlError(
@@ -669,7 +660,7 @@ def destroy(lab_path: Path, name: str | None, yes: bool) -> None:
         if lab is None or lab.name != state.root.name:
             raise
         # runinfo.json is damaged, but the lab file names this lab: it says what to remove.
-        err_console.print(f"warning: {state.root / 'runinfo.json'} is damaged; using {lab_path}", highlight=False)
+        err_console.print(f"warning: {state.root / 'runinfo.json'} is damaged; using {lab_path}", markup=False)
         info = RunInfo.of(lab)
     if info is None:
         raise LabctlError(f"{state.root} has no run information", fix=f"remove {state.root} once its VMs are gone")
@@ -680,7 +671,7 @@ def destroy(lab_path: Path, name: str | None, yes: bool) -> None:
 
     with lab_lock(state, "destroy"):
         removed = run.destroy()
-    console.print(f"destroyed lab {info.name}: " + "; ".join(removed), highlight=False)
+    console.print(f"destroyed lab {info.name}: " + "; ".join(removed), markup=False)
 
 
 @main.group()
@@ -702,13 +693,13 @@ def box_build(mirror: str | None, force: bool) -> None:
     started = time.monotonic()
     try:
         info = boxes.build_box(
-            mirror=mirror, force=force, progress=lambda phase: console.print(f"box: {phase}", highlight=False)
+            mirror=mirror, force=force, progress=lambda phase: console.print(f"box: {phase}", markup=False)
         )
     except boxes.BoxError as exc:
         raise LabctlError(str(exc)) from exc
     console.print(
         f"box {info.name}: {info.box_file} ({info.size / 1e6:.0f} MB) in {time.monotonic() - started:.0f} s",
-        highlight=False,
+        markup=False,
     )
 
 
@@ -725,7 +716,7 @@ def box_list(as_json: bool) -> None:
     if not found:
         console.print("no box built yet: `labctl box build`")
     for info in found:
-        console.print(f"{info.name}  {info.size / 1e6:.0f} MB  {info.path}", highlight=False)
+        console.print(f"{info.name}  {info.size / 1e6:.0f} MB  {info.path}", markup=False)
 
 
 def _register_scenarios() -> None:

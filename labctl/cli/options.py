@@ -7,8 +7,8 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import click
-from rich.console import Console
 
+from labctl.cli.console import make_console
 from labctl.model import labfile
 from labctl.model.lab import Lab
 
@@ -36,7 +36,7 @@ def read_lab_or_exit(lab_path: Path) -> Lab:
     try:
         return labfile.read_lab(lab_path)
     except labfile.LabFileError as exc:
-        err = Console(stderr=True, soft_wrap=True)
+        err = make_console(stderr=True)
         for problem in exc.problems:
-            err.print(str(problem), markup=False, highlight=False)
+            err.print(str(problem), markup=False)
         raise SystemExit(2) from None

@@ -11,6 +11,8 @@ from rich.console import Console
 from rich.live import Live
 from rich.table import Table
 
+from labctl.cli.console import plain
+
 
 class NodeBoard:
     def __init__(self, title: str, nodes: list[str], console: Console) -> None:
@@ -28,24 +30,24 @@ class NodeBoard:
             self._phase[node] = (phase, self._phase[node][1])
         if self._live is None and self.console.is_terminal is False:
             # No live display (a log or a pipe): one line per change keeps a readable record.
-            self.console.print(f"  {node}: {phase}", highlight=False)
+            self.console.print(f"  {node}: {phase}", markup=False)
         elif self._live is not None:
             self._live.update(self._table())
 
     def _table(self) -> Table:
         now = time.monotonic()
-        table = Table(title=f"{self.title} ({now - self._started:.0f} s)", header_style="bold")
+        table = Table(title=plain(f"{self.title} ({now - self._started:.0f} s)"), header_style="bold")
         table.add_column("node")
         table.add_column("phase")
         with self._lock:
             for node, (phase, _since) in self._phase.items():
-                table.add_row(node, phase)
+                table.add_row(plain(node), plain(phase))
         return table
 
     @contextmanager
     def shown(self) -> Iterator[NodeBoard]:
         if not self.console.is_terminal:
-            self.console.print(f"{self.title}:", highlight=False)
+            self.console.print(f"{self.title}:", markup=False)
             yield self
             return
         with Live(self._table(), console=self.console, refresh_per_second=4, transient=False) as live:
@@ -64,7 +66,7 @@ class RichUpProgress:
         self.console = console
 
     def say(self, text: str) -> None:
-        self.console.print(text, highlight=False)
+        self.console.print(text, markup=False)
 
     def board(self, title: str, nodes: list[str]) -> NodeBoard:
         return NodeBoard(title, nodes, self.console)

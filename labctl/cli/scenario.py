@@ -11,20 +11,21 @@ from pathlib import Path
 import click
 from rich.console import Console
 from rich.live import Live
-from rich.markup import escape
 from rich.table import Table
+from rich.text import Text
 
+from labctl.cli.console import escape, make_console, plain
 from labctl.cli.options import lab_option
 from labctl.model import labfile
 from labctl.scenario.loader import ScenarioError, builtin_names, find, parse_set_options, read_scenario
 
-console = Console(soft_wrap=False)
-err_console = Console(stderr=True, soft_wrap=True)
+console = make_console(soft_wrap=False)
+err_console = make_console(stderr=True)
 
 
 def _problems(exc: ScenarioError | labfile.LabFileError) -> None:
     for problem in exc.problems:
-        err_console.print(str(problem), markup=False, highlight=False)
+        err_console.print(str(problem), markup=False)
     sys.exit(2)
 
 
@@ -52,10 +53,10 @@ def list_scenarios() -> None:
     table.add_column("description")
     for name in builtin_names():
         try:
-            text = read_scenario(find(name), lab=_lab_for_reading()).description
+            text = plain(read_scenario(find(name), lab=_lab_for_reading()).description)
         except ScenarioError as exc:
-            text = f"[red]invalid[/]: {exc.problems[0]}"
-        table.add_row(name, text)
+            text = Text.assemble(("invalid", "red"), f": {exc.problems[0]}")
+        table.add_row(plain(name), text)
     console.print(table)
 
 
@@ -67,21 +68,19 @@ def show(name: str) -> None:
         loaded = read_scenario(find(name), lab=_lab_for_reading())
     except ScenarioError as exc:
         _problems(exc)
-    console.print(f"[bold]{loaded.name}[/] ({loaded.file})\n{loaded.description}\n")
+    console.print(f"[bold]{escape(loaded.name)}[/] ({escape(str(loaded.file))})\n{escape(loaded.description)}\n")
     params = Table(title="parameters (--set NAME=VALUE)", title_justify="left")
     for column in ("name", "type", "default", "help"):
         params.add_column(column)
     for param in loaded.parameters.values():
         kind = param.type + (f" {'|'.join(map(str, param.choices))}" if param.choices else "")
-        params.add_row(param.name, kind, str(param.default), param.help)
+        params.add_row(*map(plain, (param.name, kind, param.default, param.help)))
     console.print(params)
     console.print("[bold]steps[/]")
 
     def walk(steps, indent: int = 1) -> None:
         for step in steps:
-            console.print(
-                f"{'  ' * indent}{step.where.rsplit(':', 1)[-1]:>4}  {step.describe()}", markup=False, highlight=False
-            )
+            console.print(f"{'  ' * indent}{step.where.rsplit(':', 1)[-1]:>4}  {step.describe()}", markup=False)
             walk(step.steps, indent + 1)
 
     walk(loaded.steps)
@@ -181,11 +180,13 @@ def replay_journal(lab_path: Path, console: Console = console) -> bool:
             return True
         done, failed = restorer.replay(access)
     for line in done:
-        console.print(f"restored {line}", markup=False, highlight=False)
+        console.print(f"restored {line}", markup=False)
     for line in failed:
         err_console.print(f"[red]could not restore[/] {escape(line)}")
     if failed:
-        err_console.print(f"the journal keeps what is left: run `labctl scenario restore` again ({access.journal})")
+        err_console.print(
+            f"the journal keeps what is left: run `labctl scenario restore` again ({access.journal})", markup=False
+        )
     return not failed
 
 
@@ -218,7 +219,7 @@ def _run_repeated(access, loaded, load, count: int, out: Path, as_json: bool):
         out,
         load,
         run_one=lambda scenario, folder: run_with_view(access, scenario, folder, quiet=as_json),
-        on_done=lambda outcome, n: progress.print(repeating.progress_line(outcome, n), markup=False, highlight=False),
+        on_done=lambda outcome, n: progress.print(repeating.progress_line(outcome, n), markup=False),
     )
 
 
@@ -232,10 +233,10 @@ def _print_repeat(series, out: Path, as_json: bool) -> int:
     else:
         title = f"{series.scenario}: {len(series.runs)} run(s)"
         console.print(compare.distribution_table(record["aggregate"], title))
-        console.print(f"verdicts: {compare.verdict_text(record['aggregate']['verdicts'])}", highlight=False)
-        console.print(f"results: {out / repeating.REPEAT_MD}", highlight=False)
+        console.print(f"verdicts: {compare.verdict_text(record['aggregate']['verdicts'])}", markup=False)
+        console.print(f"results: {out / repeating.REPEAT_MD}", markup=False)
     if series.stopped:
-        err_console.print(f"[yellow]the series stopped early:[/] {series.stopped}")
+        err_console.print(f"[yellow]the series stopped early:[/] {escape(series.stopped)}")
     return repeating.series_exit_code(series)
 
 
@@ -254,11 +255,11 @@ class TerminalNarrator:
         self.out = out
 
     def before(self, text: str) -> None:
-        self.out.print(f"\n[bold]next:[/] {escape(text)}", highlight=False)
+        self.out.print(f"\n[bold]next:[/] {escape(text)}")
         self.out.input("  [dim]press Enter to go on[/] ")
 
     def after(self, text: str) -> None:
-        self.out.print(f"[bold]measured:[/] {escape(text)}", highlight=False)
+        self.out.print(f"[bold]measured:[/] {escape(text)}")
 
 
 def run_with_view(access, loaded, out: Path, quiet: bool = False, narrator=None) -> dict:
@@ -325,12 +326,12 @@ def _print_summary(summary: dict, out: Path, as_json: bool) -> None:
         console.print(traffic)
     console.print(expectations_table(summary))
     if summary.get("error"):
-        console.print(f"[red]the run stopped early:[/] {summary['error']}")
+        console.print(f"[red]the run stopped early:[/] {escape(str(summary['error']))}")
     verdict = (summary.get("verdict") or {}).get("verdict", "fail")
     shown = {"pass": "[green]PASSED[/]", "fail": "[red]FAILED[/]", "inconclusive": "[yellow]INCONCLUSIVE[/]"}[verdict]
     for reason in (summary.get("verdict") or {}).get("reasons", []):
-        console.print(f"  - {reason}", markup=False, highlight=False)
-    console.print(f"{shown}  results: {out}")
+        console.print(f"  - {reason}", markup=False)
+    console.print(f"{shown}  results: {escape(str(out))}")
 
 
 @click.command("report")
@@ -376,4 +377,4 @@ def _compare_folders(paths: list[Path], out_dir: Path, as_json: bool) -> None:
         click.echo(json.dumps(comparison, indent=2, default=str))
         return
     console.print(compare.comparison_table(comparison))
-    console.print(f"comparison: {markdown}\nplot: {png}", highlight=False)
+    console.print(f"comparison: {markdown}\nplot: {png}", markup=False)

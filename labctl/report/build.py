@@ -16,6 +16,7 @@ import matplotlib
 matplotlib.use("Agg")  # files only: no display on a CI machine or over SSH
 import matplotlib.pyplot as plt  # noqa: E402
 from rich.table import Table  # noqa: E402
+from rich.text import Text  # noqa: E402
 
 from labctl.lab import tapcounters  # noqa: E402
 from labctl.model.lab import Vip  # noqa: E402
@@ -420,7 +421,8 @@ def _packet_lane(
 
 
 def summary_table(summary: dict[str, Any]) -> Table:
-    table = Table(title=f"{summary.get('scenario')}: measured", show_lines=False)
+    # Text: the scenario's own words are printed, never read as rich markup.
+    table = Table(title=Text(f"{summary.get('scenario')}: measured"), show_lines=False)
     for column in (
         "VIP",
         "outage s",
@@ -483,5 +485,5 @@ def expectations_table(summary: dict[str, Any]) -> Table:
         table.add_column(column)
     for item in summary["expectations"]:
         mark = "[dim]skip[/]" if item.get("skipped") else ("[green]PASS[/]" if item["passed"] else "[red]FAIL[/]")
-        table.add_row(mark, item["name"], _fmt(item.get("value")), item["reason"])
+        table.add_row(mark, Text(str(item["name"])), Text(_fmt(item.get("value"))), Text(str(item["reason"])))
     return table

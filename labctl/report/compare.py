@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from rich.table import Table
+from rich.text import Text
 
 from labctl.templating import render
 
@@ -178,7 +179,7 @@ def comparison_table(comparison: dict[str, Any]) -> Table:
     table = Table(title="median (min-max, n): seconds, or percent for *_pct")
     table.add_column("figure")
     for label in comparison["groups"]:
-        table.add_column(label, justify="right")
+        table.add_column(Text(label), justify="right")  # a folder's name or --set values: never markup
     aggregates = comparison["aggregates"]
     table.add_row("verdicts", *[verdict_text(aggregates[g]["verdicts"]) for g in comparison["groups"]])
     for name in comparison["figures"]:
