@@ -11,7 +11,7 @@ cd "$(dirname "$0")/.."
 bash scripts/setup.sh
 labctl=.venv/bin/labctl
 dir=${LABCTL_DEMO_DIR:-demo}
-$labctl init "$dir" --name demo --provider libvirt --driver qemu --box local --force
+$labctl init "$dir" --name demo --provider libvirt --box local --force
 cd "$dir"
 trap '../$labctl destroy --yes' EXIT
 ../$labctl box build

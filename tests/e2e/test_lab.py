@@ -5,6 +5,7 @@ leaves nothing behind. Every step runs the real `labctl` command, as a user woul
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 import time
@@ -36,6 +37,8 @@ def test_up_brings_the_reference_lab_up_and_verifies_it(lab_dir):
         assert "reals seen: r1, r2" in detail
     assert set(result["nodes"]) == {"b1", "b2", "b3", "r1", "r2", "c1"}
     assert all(node["changes"] for node in result["nodes"].values())
+    # The lab file says `driver: auto`: up said which driver the probe picked here, and why.
+    assert re.search(r"driver: (kvm|qemu \(TCG\)) — ", up.stderr), up.stderr[-2000:]
     # The box's volume was in the sandbox's pool before Vagrant looked: no upload through libvirt.
     vagrant_log = (folder / ".labctl" / _name / "logs" / "vagrant.log").read_text()
     assert "Creating image (snapshot of base box volume)" in vagrant_log
