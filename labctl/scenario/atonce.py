@@ -26,9 +26,15 @@ def for_each_node(nodes: list[str], fn: Callable[[str], Any]) -> None:
             errors[node] = exc
 
     threads = [threading.Thread(target=one, args=(n,), name=f"node-{n}", daemon=True) for n in nodes]
-    for thread in threads:
-        thread.start()
     interrupted: BaseException | None = None
+    for thread in threads:
+        # Ctrl-C may land while a thread starts: no more are started, those under way are
+        # waited for as below.
+        try:
+            thread.start()
+        except KeyboardInterrupt as exc:
+            interrupted = exc
+            break
     for thread in threads:
         while thread.is_alive():
             try:

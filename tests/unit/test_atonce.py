@@ -45,12 +45,24 @@ def test_ctrl_c_waits_for_the_actions_under_way_then_goes_on():
     import time
 
     seen: list[str] = []
+    # Ordered by events, not by sleeps: Ctrl-C arrives once both actions have started, and they
+    # finish only after it was sent, so it always lands while for_each_node waits for them (a
+    # timer raced a busy host's threads).
+    started = threading.Barrier(3, timeout=10)
+    sent = threading.Event()
 
     def act(node: str) -> None:
-        time.sleep(0.6)
+        started.wait()
+        sent.wait(10)
+        time.sleep(0.2)  # still running while the main thread handles the interrupt
         seen.append(node)
 
-    threading.Timer(0.1, _thread.interrupt_main).start()
+    def interrupt() -> None:
+        started.wait()
+        _thread.interrupt_main()
+        sent.set()
+
+    threading.Thread(target=interrupt, daemon=True).start()
     with pytest.raises(KeyboardInterrupt):
         for_each_node(["b1", "b2"], act)
     assert sorted(seen) == ["b1", "b2"]
