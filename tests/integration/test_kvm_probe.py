@@ -39,18 +39,26 @@ def labctl(folder: Path, cache: Path, *args: str) -> subprocess.CompletedProcess
     )
 
 
-def test_the_probe_on_this_host_cold_then_cached(tmp_path, capsys):
+def test_the_probe_on_this_host_cold_then_cached(tmp_path, capsys, monkeypatch):
     started = time.monotonic()
     cold = kvmprobe.probe(tmp_path)
     cold_s = time.monotonic() - started
+    # The second answer comes from the cache: running a guest again would fail the test (a spy,
+    # not a stand-in: the probe above ran the real qemu). Its time is printed, not asserted.
+    real_run_guests = kvmprobe.run_guests
+
+    def no_second_run(*args, **kwargs):
+        raise AssertionError("the cached probe ran qemu again")
+
+    monkeypatch.setattr(kvmprobe, "run_guests", no_second_run)
     started = time.monotonic()
     cached = kvmprobe.probe(tmp_path)
     cached_s = time.monotonic() - started
+    monkeypatch.setattr(kvmprobe, "run_guests", real_run_guests)
     with capsys.disabled():
         print(f"\nKVM probe: {cold} cold {cold_s:.3f} s, cached {cached_s * 1000:.1f} ms")
     assert cold.tcg, f"qemu cannot run the test guest emulated: {cold.reason}: {cold.words}"
-    assert cold_s < 5.0  # both runs at once; each guest exits after three instructions
-    assert cached == cold and cached_s < 0.1
+    assert cached == cold
     saved = json.loads((tmp_path / kvmprobe.CACHE_FILE).read_text())
     assert saved["key"]["boot_id"] == Path("/proc/sys/kernel/random/boot_id").read_text().strip()
     if os.access("/dev/kvm", os.R_OK | os.W_OK):
@@ -69,7 +77,9 @@ def test_the_probe_can_say_no(tmp_path):
     assert qemu is not None
     halted = b"\xf4" * kvmjudge.FIRMWARE_SIZE  # hlt at the reset vector: never exits
     run = kvmprobe.run_guests(qemu, {"tcg": 1.0}, image=halted)["tcg"]
-    assert run.returncode is None and not run.ran and 1.0 <= run.seconds < 3.0
+    # Killed at its 1 s limit: not before it, and long before a guest that never exits would
+    # end by itself (the 20 s bound only catches a probe that waits forever).
+    assert run.returncode is None and not run.ran and 1.0 <= run.seconds < 20.0
     broken = kvmprobe.run_probe("/bin/false")
     assert not broken.tcg and not broken.kvm_usable
     assert "qemu exited with status 1" in broken.reason
