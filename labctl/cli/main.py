@@ -217,7 +217,7 @@ def validate(lab_path: Path, as_json: bool) -> None:
 
         click.echo(json.dumps(lab_to_dict(lab), indent=2))
         return
-    from labctl.model.describe import tie_notes
+    from labctl.model.describe import lab_notes
 
     console.print(
         f"{lab_path}: valid. {len(lab.balancers)} balancers, {len(lab.reals)} reals, "
@@ -226,7 +226,7 @@ def validate(lab_path: Path, as_json: bool) -> None:
         f"IPVS by {lab.ipvs.manager}",
         markup=False,
     )
-    for note in tie_notes(lab):
+    for note in lab_notes(lab):
         console.print(f"note: {note}", markup=False)
 
 

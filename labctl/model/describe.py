@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import asdict
 from typing import Any
 
-from labctl.model.lab import Lab
+from labctl.model.lab import AUTH_PASS_MAX, Lab
 
 
 def lab_to_dict(lab: Lab) -> dict[str, Any]:
@@ -38,3 +38,22 @@ def tie_notes(lab: Lab) -> list[str]:
                 f"`labctl plan` gives matrices without ties."
             )
     return notes
+
+
+def password_notes(lab: Lab) -> list[str]:
+    """A PASS password longer than keepalived reads: the lab keeps it as written (an imported
+    submission's), keepalived uses its first AUTH_PASS_MAX characters. The password itself is
+    never printed."""
+    written = lab.vrrp.auth_pass
+    if lab.vrrp.auth_type != "PASS" or not written or len(written) <= AUTH_PASS_MAX:
+        return []
+    return [
+        f"vrrp.auth_pass is {len(written)} characters: keepalived sends and checks only the first {AUTH_PASS_MAX} "
+        f"(it logs 'Truncating auth_pass to {AUTH_PASS_MAX} characters' and `keepalived --config-test` exits 5); "
+        "the lab renders it as written, as the submission does"
+    ]
+
+
+def lab_notes(lab: Lab) -> list[str]:
+    """What `labctl validate` explains beside a valid lab."""
+    return tie_notes(lab) + password_notes(lab)

@@ -25,8 +25,11 @@ URL_PATH = re.compile(r"/[A-Za-z0-9_./-]{0,255}")
 # Kernel parameters: key or key=value words, one space apart (root=/dev/vda rw console=ttyS0).
 KERNEL_CMD_LINE = re.compile(r"[A-Za-z0-9_.,:=/+-]{1,128}( [A-Za-z0-9_.,:=/+-]{1,128}){0,31}")
 # A VRRP PASS password: one plain keepalived token (no spaces, quotes, '\\', '#', '!', '$', '~',
-# braces or shell metacharacters).
+# braces or shell metacharacters). AUTH_PASS is what keepalived uses (and labctl generates);
+# the lab file also takes a longer one as written (an imported submission's), since keepalived
+# itself only cuts it to the first 8.
 AUTH_PASS = re.compile(r"[A-Za-z0-9_.,:/@%+=-]{1,8}")
+AUTH_PASS_WRITTEN = re.compile(r"[A-Za-z0-9_.,:/@%+=-]{1,64}")
 RESERVED_LAB_NAMES = {"render"}
 
 
@@ -351,19 +354,15 @@ def _vrrp(r: _Reader, value: Any) -> model.VrrpSettings:
     auth_type = r.choice(data.get("auth_type"), ("vrrp", "auth_type"), base.auth_type, ("PASS", "none"))
     auth_pass = data.get("auth_pass")
     if auth_pass is not None:
-        if not isinstance(auth_pass, str) or not auth_pass:
-            r.problem(
-                ("vrrp", "auth_pass"), "must be a string of 1 to 8 characters (or leave it out: labctl generates one)"
-            )
-            auth_pass = None
-        elif len(auth_pass) > model.AUTH_PASS_MAX:
+        # Longer than keepalived reads is kept as written (validate explains the cut: describe.py).
+        if not isinstance(auth_pass, str) or not auth_pass or len(auth_pass) > 64:
             r.problem(
                 ("vrrp", "auth_pass"),
-                f"is {len(auth_pass)} characters; keepalived uses only the first {model.AUTH_PASS_MAX} "
-                "of a PASS password: shorten it, or leave it out and labctl generates one",
+                "must be a string of 1 to 64 characters, of which keepalived uses the first 8 "
+                "(or leave it out: labctl generates one)",
             )
             auth_pass = None
-        elif not AUTH_PASS.fullmatch(auth_pass):
+        elif not AUTH_PASS_WRITTEN.fullmatch(auth_pass):
             r.problem(("vrrp", "auth_pass"), "use letters, digits and _.,:/@%+=- (no spaces, quotes or other symbols)")
             auth_pass = None
     return model.VrrpSettings(

@@ -37,7 +37,8 @@ def _long_passwords(groups: dict[str, list[Instance]]) -> list[Note]:
                     Note(
                         written.where,
                         f"auth_pass {written.text!r} is {len(written.text)} characters: keepalived uses the first "
-                        f"{model.AUTH_PASS_MAX}, {used!r} (`keepalived --config-test` exits 5); the lab keeps {used!r}",
+                        f"{model.AUTH_PASS_MAX}, {used!r} (it logs 'Truncating auth_pass to {model.AUTH_PASS_MAX} "
+                        f"characters'; `keepalived --config-test` exits 5); the lab keeps {written.text!r} as written",
                     )
                 )
     return notes

@@ -8,7 +8,7 @@ from collections import Counter
 from dataclasses import dataclass, field, replace
 
 from labctl.model import lab as model
-from labctl.model.labfile import AUTH_PASS, VRRP_NAME
+from labctl.model.labfile import AUTH_PASS_WRITTEN, VRRP_NAME
 from labctl.submission import conf
 from labctl.submission.instances import Instance, read_instance, scripts
 from labctl.submission.ipvsrules import Service
@@ -70,7 +70,7 @@ def build(submission: Submission, name: str = "lab") -> Imported:
     vrrp = model.VrrpSettings(
         advert_int=int(advert),
         auth_type="PASS" if auth_type == "PASS" else "none",
-        auth_pass=(auth_pass or "")[: model.AUTH_PASS_MAX] or None,
+        auth_pass=auth_pass or None,  # as written; keepalived cuts it to 8 (a finding says so)
     )
     result = Imported(
         lab=model.Lab(name, model.ProviderSettings(), network, tuple(nodes), tuple(vips), vrrp, ipvs),
@@ -199,7 +199,7 @@ def _modelled(
             and all(i.advert_value == advert and i.auth == auth and not i.others for i in group)
             and all(1 <= p <= 254 for p in priorities)
             and priorities.count(max(priorities)) == 1
-            and (auth[1] is None or AUTH_PASS.fullmatch(auth[1][: model.AUTH_PASS_MAX]))
+            and (auth[1] is None or AUTH_PASS_WRITTEN.fullmatch(auth[1]))
         )
         if fits:
             modelled.add(name)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from labctl.model.lab import AUTH_PASS_MAX
 from labctl.submission.mapping import Imported, Note
 from labctl.templating import render
 
@@ -25,6 +26,7 @@ def report_data(result: Imported) -> dict[str, Any]:
         ],
         "ipvs_manager": lab.ipvs.manager,
         "password_kept": lab.vrrp.auth_pass,
+        "password_used": lab.vrrp.auth_pass[:AUTH_PASS_MAX] if lab.vrrp.auth_pass else None,
         "findings": _lines(result.findings),
         "kept_verbatim": _lines(result.carried),
         "scripts": _lines(result.scripts),

@@ -61,6 +61,17 @@ def test_validate_explains_the_reference_ties(run):
     result = run("validate")
     assert result.exit_code == 0
     assert "VI_2: b1 and b3 share priority 101" in result.output
+    assert "auth_pass" not in result.output  # the generated password is 8 characters
+
+
+def test_validate_explains_a_password_longer_than_keepalived_reads(run, tmp_path):
+    run("init")
+    path = tmp_path / "lab.yaml"
+    path.write_text(path.read_text().replace("  auth_type: PASS", "  auth_type: PASS\n  auth_pass: P0S@word2", 1))
+    result = run("validate")
+    assert result.exit_code == 0, result.output
+    assert "note: vrrp.auth_pass is 9 characters: keepalived sends and checks only the first 8" in result.output
+    assert "P0S@word" not in result.output  # a secret is never printed
 
 
 def test_plan_homework_numbers_as_json(run):

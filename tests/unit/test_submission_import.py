@@ -1,5 +1,5 @@
 """`labctl import` of the homework gives the reference lab (with the submission's password, as
-keepalived uses it) and the findings a teacher would mark; bad input is one FILE:LINE line."""
+written) and the findings a teacher would mark; bad input is one FILE:LINE line."""
 
 from __future__ import annotations
 
@@ -25,17 +25,21 @@ def test_the_homework_imports_as_the_reference_lab(tmp_path):
     assert result.exit_code == 0, result.output
     lab = read_lab(tmp_path / "lab" / "lab.yaml")
     reference = initial_lab()
-    assert lab.vrrp.auth_pass == "P0S@word"  # the first 8 of P0S@word2: what keepalived uses
+    assert lab.vrrp.auth_pass == "P0S@word2"  # as written; keepalived itself uses the first 8
     assert replace(lab, vrrp=reference.vrrp) == reference
     report = (tmp_path / "lab" / "import-report.md").read_text()
     lines = HOMEWORK.read_text().splitlines()
     # Each finding names its line; the line says what the finding says.
-    password = f"{HOMEWORK}:24: auth_pass 'P0S@word2' is 9 characters: keepalived uses the first 8, 'P0S@word'"
+    password = (
+        f"{HOMEWORK}:24: auth_pass 'P0S@word2' is 9 characters: keepalived uses the first 8, 'P0S@word' "
+        "(it logs 'Truncating auth_pass to 8 characters'; `keepalived --config-test` exits 5); "
+        "the lab keeps 'P0S@word2' as written"
+    )
     assert password in report and "auth_pass P0S@word2" in lines[23]
     assert f"{HOMEWORK}:35: VI_2: backups b1 and b3 share priority 101" in report and "priority 101" in lines[34]
     assert f"{HOMEWORK}:50: VI_3: backups b1 and b2 share priority 100" in report and "priority 100" in lines[49]
     assert "b1 fails: b2 1 Gbit/s (100 %), b3 500 Mbit/s (50 %)" in report
-    assert "`P0S@word`" in report
+    assert "password as written: `P0S@word2` (keepalived uses its first 8 characters, `P0S@word`)" in report
 
 
 def test_json_report_and_findings_of_a_flawed_folder(tmp_path):
