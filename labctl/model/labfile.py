@@ -5,13 +5,15 @@ from __future__ import annotations
 import difflib
 import ipaddress
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field, fields, replace
+from functools import partial
 from pathlib import Path
 from typing import Any
 
-from labctl.errors import BadInput
 from labctl.model import lab as model
 from labctl.model.positions import Located, Path_, YamlSyntaxError, load
+from labctl.model.problems import Problem, ProblemList, ProblemsError
 
 # Every string of the lab file reaches a rendered file (Ruby, shell, keepalived.conf, nginx) or a
 # command line, so each is matched in full (re.fullmatch: no trailing newline slips through) against
@@ -39,24 +41,9 @@ def shown(value: Any, limit: int = 40) -> str:
     return text if len(text) <= limit else text[: limit - 4] + "...'"
 
 
-@dataclass(frozen=True)
-class Problem:
-    file: str
-    line: int | None
-    path: str
-    message: str
-
-    def __str__(self) -> str:
-        where = f"{self.file}:{self.line}" if self.line else self.file
-        return f"{where}: {self.path}: {self.message}" if self.path else f"{where}: {self.message}"
-
-
-class LabFileError(BadInput):
-    """The lab file is missing, unreadable or invalid; `problems` holds one entry per issue."""
-
-    def __init__(self, problems: list[Problem]) -> None:
-        super().__init__("\n".join(str(p) for p in problems))
-        self.problems = problems
+class LabFileError(ProblemsError):
+    """The lab file is missing, unreadable or invalid; `problems` lists the first issues, `more`
+    counts the rest."""
 
 
 @dataclass
@@ -65,11 +52,21 @@ class _Reader:
 
     located: Located
     file: str
-    problems: list[Problem] = field(default_factory=list)
+    problems: ProblemList = field(init=False)
 
-    def problem(self, path: Path_, message: str) -> None:
-        dotted = ".".join(_path_part(p) for p in path)
-        self.problems.append(Problem(self.file, self.located.line_of(path), dotted, message))
+    def __post_init__(self) -> None:
+        self.problems = ProblemList(self.file)
+
+    def problem(self, path: Path_, message: str | Callable[[], str]) -> None:
+        """Note a problem at PATH; a MESSAGE that costs to word is a function, called only when
+        the problem is listed."""
+
+        def make() -> Problem:
+            dotted = ".".join(_path_part(p) for p in path)
+            text = message if isinstance(message, str) else message()
+            return Problem(self.file, self.located.line_of(path), dotted, text)
+
+        self.problems.add(make)
 
     def mapping(self, value: Any, path: Path_, allowed: list[str]) -> dict[Any, Any]:
         if value is None:
@@ -79,9 +76,7 @@ class _Reader:
             return {}
         for key in value:
             if key not in allowed:
-                hint = difflib.get_close_matches(str(key), allowed, n=1)
-                suggestion = f"; did you mean {hint[0]!r}?" if hint else f"; known keys: {', '.join(allowed)}"
-                self.problem((*path, key), f"unknown key{suggestion}")
+                self.problem((*path, key), partial(_unknown_key, key, allowed))
         return value
 
     def integer(self, value: Any, path: Path_, default: int, low: int, high: int) -> int:
@@ -125,6 +120,11 @@ class _Reader:
         return value
 
 
+def _unknown_key(key: Any, allowed: list[str]) -> str:
+    hint = difflib.get_close_matches(str(key), allowed, n=1)
+    return "unknown key" + (f"; did you mean {hint[0]!r}?" if hint else f"; known keys: {', '.join(allowed)}")
+
+
 def _path_part(part: str | int) -> str:
     text = str(part)
     return text if re.fullmatch(r"[!-~]{1,40}", text) else shown(part)
@@ -141,7 +141,8 @@ EXTRA_TEXT = re.compile(r"[\t\n -~]{1,65536}")
 
 
 def read_lab(path: Path | str) -> model.Lab:
-    """Load and validate the lab file at PATH; raise LabFileError listing every problem."""
+    """Load and validate the lab file at PATH; raise LabFileError listing its problems (the first
+    LISTED_MAX of them, and how many more)."""
     path = Path(path)
     shown = str(path)
     if not path.exists():
@@ -476,16 +477,10 @@ def _priorities(r: _Reader, value: Any, path: Path_, balancers: list[str]) -> di
         r.problem(path, f"must map every balancer ({', '.join(balancers)}) to a priority 1..254")
         return None
     result: dict[str, int] = {}
+    known = set(balancers)  # a set: a lab may have thousands of balancers, each named here
     for name, prio in value.items():
-        if name not in balancers:
-            # Suggest among the balancers still without a priority: the likely typo target.
-            unset = [b for b in balancers if b not in value] or balancers
-            hint = difflib.get_close_matches(str(name), unset, n=1, cutoff=0.5)
-            r.problem(
-                (*path, name),
-                f"{shown(name)} is not a balancer"
-                + (f"; did you mean {hint[0]!r}?" if hint else f"; balancers are {', '.join(balancers)}"),
-            )
+        if name not in known:
+            r.problem((*path, name), partial(_not_a_balancer, name, value, balancers))
             continue
         # 255 is reserved for the address owner, 0 means "leaving" in VRRP.
         got = r.integer(prio, (*path, name), 0, 1, 254)
@@ -507,6 +502,15 @@ def _priorities(r: _Reader, value: Any, path: Path_, balancers: list[str]) -> di
             "give one a higher priority",
         )
     return result
+
+
+def _not_a_balancer(name: Any, priorities: dict[Any, Any], balancers: list[str]) -> str:
+    # Suggest among the balancers still without a priority: the likely typo target.
+    unset = [b for b in balancers if b not in priorities] or balancers
+    hint = difflib.get_close_matches(str(name), unset, n=1, cutoff=0.5)
+    return f"{shown(name)} is not a balancer" + (
+        f"; did you mean {hint[0]!r}?" if hint else f"; balancers are {', '.join(balancers)}"
+    )
 
 
 def _planned_vips(
@@ -542,11 +546,12 @@ def allocate_vip_addresses(network: model.NetworkSettings, taken: set[str], coun
     """VIP addresses as the reference numbers them (.10, .20, .30, ...), then any free ones."""
     net = ipaddress.IPv4Network(network.cidr)
     hosts = list(net.hosts())[1:]  # the first host address belongs to the provider's bridge
+    usable = set(hosts)  # a set: a /16 has 65,534 hosts and each candidate is looked up
     preferred = [net.network_address + 10 * (i + 1) for i in range(count)]
     result: list[str] = []
     for candidate in [*preferred, *hosts]:
         text = str(candidate)
-        if candidate in net and candidate in hosts and text not in taken and text not in result:
+        if candidate in usable and text not in taken and text not in result:
             result.append(text)
         if len(result) == count:
             break

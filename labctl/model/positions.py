@@ -36,6 +36,9 @@ _ALLOWED_TAGS = {
 MAX_ALIASES = 50
 MAX_VALUES = 100_000
 MAX_DEPTH = 64
+# libyaml's parser when PyYAML was built with it: a 250 KB file parses in 0.3 s, not 1.5 s. Its
+# nodes carry the same marks; it refuses nesting past its own depth limit (1000) by itself.
+_LOADER: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
 class YamlSyntaxError(ValueError):
@@ -109,19 +112,25 @@ def _short(value: Any, limit: int = 40) -> str:
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
-def _scalar(node: yaml.Node, walk: _Walk | None = None) -> Any:
+def _scalar(node: yaml.Node, walk: _Walk) -> Any:
     # Construct the scalar the way safe_load would (ints, bools, null): its tag is a checked one.
-    constructor = walk.constructor if walk else yaml.constructor.SafeConstructor()
-    return constructor.construct_object(node)
+    # The tag's own constructor, not construct_object: that one also keeps every node it made,
+    # which a plain scalar does not need (a third of the load time of a 20,000-key file).
+    if node.tag.endswith((":seq", ":map")):  # `!!map foo`: refused, as safe_load refuses it
+        shown = node.tag.replace("tag:yaml.org,2002:", "!!")
+        raise YamlSyntaxError(_line(node), f"broken YAML: a plain value tagged {shown}")
+    return walk.constructor.yaml_constructors[node.tag](walk.constructor, node)
 
 
 def load(text: str) -> Located:
     """Parse TEXT (one YAML document) into plain data with line numbers."""
     try:
-        root = yaml.compose(text, Loader=yaml.SafeLoader)
+        root = yaml.compose(text, Loader=_LOADER)
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line = mark.line + 1 if mark else None
+        if "nesting depth" in str(exc.problem):  # libyaml's own limit, far past MAX_DEPTH
+            raise YamlSyntaxError(line, f"nested more than {MAX_DEPTH} levels deep") from exc
         raise YamlSyntaxError(line, f"broken YAML: {_clip(str(exc.problem or exc.context))}") from exc
     except yaml.YAMLError as exc:
         raise YamlSyntaxError(None, f"broken YAML: {_first_line(exc)}") from exc

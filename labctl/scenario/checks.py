@@ -8,8 +8,8 @@ from collections.abc import Callable
 from typing import Any
 
 from labctl.model.lab import Lab
-from labctl.model.labfile import Problem
 from labctl.model.positions import Located
+from labctl.model.problems import Problem, ProblemList
 from labctl.scenario.targets import TargetError, check_target, parse_target
 
 Path = tuple[Any, ...]
@@ -23,12 +23,18 @@ class Checker:
     def __init__(self, located: Located, file: str) -> None:
         self.located = located
         self.file = file
-        self.problems: list[Problem] = []
+        self.problems = ProblemList(file)
         self.broken: set[str] = set()
 
-    def problem(self, path: Path, message: str) -> None:
-        dotted = ".".join(str(p) for p in path)
-        self.problems.append(Problem(self.file, self.located.line_of(path), dotted, message))
+    def problem(self, path: Path, message: str | Callable[[], str]) -> None:
+        """Note a problem at PATH; a MESSAGE that costs to word is a function, called only when
+        the problem is listed."""
+
+        def make() -> Problem:
+            text = message if isinstance(message, str) else message()
+            return Problem(self.file, self.located.line_of(path), ".".join(str(p) for p in path), text)
+
+        self.problems.add(make)
 
     def where(self, path: Path) -> str:
         line = self.located.line_of(path)

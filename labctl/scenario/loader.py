@@ -11,13 +11,13 @@ from __future__ import annotations
 import difflib
 import math
 import re
+from functools import partial
 from pathlib import Path
 from typing import Any
 
-from labctl.errors import BadInput
 from labctl.model.lab import Lab
-from labctl.model.labfile import Problem
 from labctl.model.positions import YamlSyntaxError, load
+from labctl.model.problems import Problem, ProblemsError
 from labctl.resources import scenarios_dir
 from labctl.scenario.checks import Checker, Unresolved
 from labctl.scenario.model import PARAM_TYPES, Parameter, Scenario, Step
@@ -26,12 +26,9 @@ from labctl.scenario.steps import all_kinds
 _REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 
 
-class ScenarioError(BadInput):
-    """The scenario (or a --set value) cannot be used; `problems` holds one entry per issue."""
-
-    def __init__(self, problems: list[Problem]) -> None:
-        super().__init__("\n".join(str(p) for p in problems))
-        self.problems = problems
+class ScenarioError(ProblemsError):
+    """The scenario (or a --set value) cannot be used; `problems` lists the first issues (see
+    LISTED_MAX), `more` counts the rest."""
 
 
 # --- finding scenario files -----------------------------------------------------------------
@@ -136,9 +133,13 @@ def parse_scenario(
 def _known_keys(check: Checker, data: dict, path: tuple, allowed: tuple[str, ...]) -> None:
     for key in data:
         if key not in allowed:
-            hint = difflib.get_close_matches(str(key), allowed, n=1)
-            more = f"; did you mean {hint[0]!r}?" if hint else f"; known: {', '.join(allowed)}"
-            check.problem((*path, key), f"unknown key{more}")
+            check.problem((*path, key), partial(_unknown, "unknown key", key, allowed, "known: "))
+
+
+def _unknown(what: str, key: Any, allowed: tuple[str, ...], known: str) -> str:
+    """WHAT with a 'did you mean' among ALLOWED, else KNOWN and the list: worded only when listed."""
+    hint = difflib.get_close_matches(str(key), allowed, n=1)
+    return what + (f"; did you mean {hint[0]!r}?" if hint else f"; {known}{', '.join(allowed) or 'no options'}")
 
 
 # --- parameters ------------------------------------------------------------------------------
@@ -301,9 +302,7 @@ def _step(check: Checker, item: Any, path: tuple, lab: Lab | None, refs: set[str
     if len(kinds) != 1:
         first = next(iter(item))
         if not kinds:
-            hint = difflib.get_close_matches(str(first), list(kinds_known), n=1)
-            more = f"; did you mean {hint[0]!r}?" if hint else f"; kinds: {', '.join(kinds_known)}"
-            check.problem((*path, first), f"unknown step{more}")
+            check.problem((*path, first), partial(_unknown, "unknown step", first, tuple(kinds_known), "kinds: "))
         else:
             check.problem(path, f"one step per list item, found {', '.join(kinds)}")
         return None
@@ -316,12 +315,8 @@ def _step(check: Checker, item: Any, path: tuple, lab: Lab | None, refs: set[str
         if isinstance(option, Unresolved):
             continue
         if key not in kind.options:
-            allowed = tuple(kind.options)
-            hint = difflib.get_close_matches(str(key), allowed, n=1)
-            more = (
-                f"; did you mean {hint[0]!r}?" if hint else f"; {kind.name} takes {', '.join(allowed) or 'no options'}"
-            )
-            check.problem((*path, key), f"unknown option of {kind.name}{more}")
+            what = f"unknown option of {kind.name}"
+            check.problem((*path, key), partial(_unknown, what, key, tuple(kind.options), f"{kind.name} takes "))
         else:
             kind.options[key](check, option, (*path, key))
     for key in kind.required:
