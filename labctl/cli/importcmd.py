@@ -7,6 +7,7 @@ from pathlib import Path
 
 import click
 
+from labctl.lab.importcheck import check_import
 from labctl.model import initlab
 from labctl.model.planner import parse_rate
 from labctl.submission.importer import DEFAULT_LINK, DEFAULT_TRAFFIC, import_submission
@@ -36,17 +37,32 @@ def import_cmd(
 ) -> None:
     """Make a lab of a submission: keepalived.conf files, IPVS rules, a Vagrantfile, or a text.
 
-    SOURCE is a folder (b1.conf, keepalived.b1.conf, b1/keepalived.conf), a keepalived.conf,
-    IPVS rules (`ipvsadm -Ln`, `ipvsadm -Sn`, a script of ipvsadm lines), a Vagrantfile (read as
-    text), or a homework-style text where each config follows a prompt like
-    `root@b1:~# cat /etc/keepalived/keepalived.conf`. Nothing in a submission is run.
-    Writes OUT/lab.yaml and OUT/import-report.md: the findings, each with FILE:LINE.
+    SOURCE is a folder (b1.conf, keepalived.b1.conf, b1/keepalived.conf: the node is named by
+    the file or folder, else b1, b2, ... in order), a keepalived.conf, IPVS rules (`ipvsadm -Ln`,
+    `ipvsadm -Sn` / ipvsadm-save, a shell script of `ipvsadm -A/-a` lines), a Vagrantfile (read
+    as text: node names and private addresses), or a homework-style text or Markdown where each
+    config follows a prompt like `root@b1:~# cat /etc/keepalived/keepalived.conf` or sits in a
+    fenced block. Sources mix freely. Nothing in a submission is run on this host.
+
+    Last, keepalived reads each balancer's keepalived.conf (`keepalived --config-test`, in a
+    network namespace of its own; it runs no script): a complaint the report does not already
+    explain refuses the import, one `FILE:LINE: construct: keepalived's words` line each (exit
+    2). Without keepalived installed that check is skipped, and the report says so.
+    Writes OUT/lab.yaml and OUT/import-report.md: findings, blocks kept as written, scripts and
+    what the lab does not reproduce, each with FILE:LINE.
 
     \b
-    Example:
-      labctl import homework.txt -o checked && labctl validate -f checked/lab.yaml
+    Examples:
+      labctl import homework.txt -o checked        # the homework: prompts and an ipvsadm -Ln
+      labctl import notes.md -o checked            # configs in fenced blocks
+      labctl import submission/ -o checked         # b1.conf, b2/keepalived.conf, Vagrantfile...
+      labctl import b1.conf b2.conf rules.txt      # files; rules.txt: ipvsadm -Ln, -Sn or a script
+      labctl import lb1/keepalived.conf lb2/keepalived.conf Vagrantfile
+      labctl import site.conf --instance high      # as `keepalived -i high` reads @high lines
+      labctl validate -f checked/lab.yaml && labctl up -f checked/lab.yaml
     """
     result = import_submission(list(sources), name, instance, parse_rate(traffic), parse_rate(link))
+    check_import(result)
     target = initlab.write_lab_file(out, result.lab, force)
     (out / REPORT_NAME).write_text(report_markdown(result))
     if as_json:

@@ -117,6 +117,11 @@ def node_files(lab: Lab, node: Node, ctx: RenderContext) -> list[RenderedFile]:
     return files
 
 
+def keepalived_conf(lab: Lab, node: Node, auth_pass: str) -> str:
+    """NODE's keepalived.conf alone, as node_files renders it (what `labctl import` checks)."""
+    return render("provision/balancer/keepalived.conf.j2", lab=lab, node=node, auth_pass=auth_pass)
+
+
 def render_lab(lab: Lab, ctx: RenderContext) -> list[RenderedFile]:
     if lab.provider.name == "libvirt" and lab.provider.libvirt.driver not in ("kvm", "qemu"):
         # Vagrant knows kvm and qemu only: `auto` is settled on the host (labctl.lab.driver).

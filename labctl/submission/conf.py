@@ -209,11 +209,14 @@ def emit(items: tuple[Item, ...] | list[Item], rename: dict[str, str] | None = N
     return "".join(out)
 
 
-def _word(word: str, quoted: bool, rename: dict[str, str]) -> str:
+def renamed(word: str, rename: dict[str, str]) -> str:
+    """WORD through RENAME: a word equal to a key, or a key and ':' (an address label)."""
     if word in rename:
-        word = rename[word]
-    else:
-        head, colon, tail = word.partition(":")
-        if colon and head in rename:
-            word = f"{rename[head]}:{tail}"
+        return rename[word]
+    head, colon, tail = word.partition(":")
+    return f"{rename[head]}:{tail}" if colon and head in rename else word
+
+
+def _word(word: str, quoted: bool, rename: dict[str, str]) -> str:
+    word = renamed(word, rename)
     return f'"{word}"' if quoted or not _PLAIN.fullmatch(word) else word

@@ -109,14 +109,26 @@ def _shared_vrids(groups: dict[str, list[Instance]]) -> list[Note]:
         if len(named) > 1:
             first, *others = named.values()
             assert first.vrid is not None
+            # Measured (keepalived 2.2.7): two instances of one VRID on one interface of a node stop
+            # keepalived there ("both use VRID ...", "exited with permanent error CONFIG").
+            nodes = [n for n in {i.node for g in groups.values() for i in g} if _vrid_count(groups, n, vrid) > 1]
+            what = (
+                f"keepalived on {', '.join(sorted(nodes))} refuses the config and runs no VRRP at all"
+                if nodes
+                else "their adverts collide (same VRID, different addresses), keepalived logs them as errors "
+                "and the elections mix"
+            )
             notes.append(
                 Note(
                     first.vrid.where,
-                    f"virtual_router_id {vrid} is used by {', '.join(sorted(named))} on one segment: their adverts "
-                    "collide (same VRID, different addresses), keepalived logs them as errors and the elections mix",
+                    f"virtual_router_id {vrid} is used by {', '.join(sorted(named))} on one segment: {what}",
                 )
             )
     return notes
+
+
+def _vrid_count(groups: dict[str, list[Instance]], node: str, vrid: str) -> int:
+    return sum(1 for g in groups.values() for i in g if i.node == node and i.vrid and i.vrid.text == vrid)
 
 
 def _advert_ints(groups: dict[str, list[Instance]]) -> list[Note]:

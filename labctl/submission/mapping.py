@@ -11,6 +11,7 @@ from labctl.model import lab as model
 from labctl.model.labfile import AUTH_PASS_WRITTEN, VRRP_NAME
 from labctl.submission import conf
 from labctl.submission.instances import Instance, read_instance, scripts
+from labctl.submission.interfaces import fold_tracking, interface_renames
 from labctl.submission.ipvsrules import Service
 from labctl.submission.load import Submission
 from labctl.submission.vsmodel import ModelledServers, model_servers
@@ -20,6 +21,11 @@ from labctl.submission.where import SubmissionError, Where
 # VRRP and IPVS do (mail, names): not reported as dropped.
 QUIET_GLOBALS = {"router_id", "script_user", "enable_script_security", "notification_email", "notification_email_from"}
 QUIET_GLOBALS |= {"smtp_server", "smtp_connect_timeout", "lvs_timeouts"}
+# Top-level keywords left out of what is carried: they would move keepalived away from the lab.
+NOT_CARRIED = {
+    "net_namespace": "not reproduced: keepalived would run in a network namespace without the lab's interface "
+    "(each balancer is a VM of its own)",
+}
 
 
 @dataclass(frozen=True)
@@ -43,6 +49,12 @@ class Imported:
     dropped: list[Note] = field(default_factory=list)
     findings: list[Note] = field(default_factory=list)
     files: list[str] = field(default_factory=list)
+    # What was read, per node (for pointing keepalived's complaints back at it), and the
+    # interface renames applied to what is carried.
+    configs: dict[str, tuple[conf.Item, ...]] = field(default_factory=dict)
+    renames: dict[str, str] = field(default_factory=dict)
+    # `keepalived --config-test` of each rendered keepalived.conf (lab/importcheck.py).
+    config_test: list[Note] = field(default_factory=list)
 
 
 def build(submission: Submission, name: str = "lab") -> Imported:
@@ -57,7 +69,7 @@ def build(submission: Submission, name: str = "lab") -> Imported:
                 instances.setdefault(instance.name, []).append(instance)
     services = [s for rules in submission.rules for s in rules.services]
     interface = model.NetworkSettings().interface
-    rename = _interface_renames(submission, interface)
+    rename = interface_renames(submission.configs, interface)
     network = _network(submission, instances, services)
     advert, auth = _common_settings(instances)
     modelled = _modelled(instances, balancers, network, advert, auth)
@@ -70,7 +82,9 @@ def build(submission: Submission, name: str = "lab") -> Imported:
     vrrp = model.VrrpSettings(
         advert_int=int(advert),
         auth_type="PASS" if auth_type == "PASS" else "none",
-        auth_pass=auth_pass or None,  # as written; keepalived cuts it to 8 (a finding says so)
+        # As written; keepalived cuts it to 8 (a finding says so). One the lab file cannot hold
+        # (spaces, quotes) leaves every instance carried as written, and the lab its own.
+        auth_pass=auth_pass if auth_pass and AUTH_PASS_WRITTEN.fullmatch(auth_pass) else None,
     )
     result = Imported(
         lab=model.Lab(name, model.ProviderSettings(), network, tuple(nodes), tuple(vips), vrrp, ipvs),
@@ -79,6 +93,8 @@ def build(submission: Submission, name: str = "lab") -> Imported:
         services=services,
         virtual_servers=[i for items in submission.configs.values() for i in items if i.key == "virtual_server"],
         files=submission.files,
+        configs=submission.configs,
+        renames=rename,
     )
     extra = _carry(submission, instances, modelled, servers, rename, result)
     result.lab = replace(result.lab, keepalived_extra=extra)
@@ -89,27 +105,6 @@ def build(submission: Submission, name: str = "lab") -> Imported:
             Note(Where(file, 1), f"a keepalived.conf without a usable node name{shown}: node {lab_name}")
         )
     return result
-
-
-def _interface_renames(submission: Submission, interface: str) -> dict[str, str]:
-    """Every interface the configs name (interface, track_interface, dev, lvs_sync_daemon): the
-    lab has one segment, on INTERFACE."""
-    written: set[str] = set()
-
-    def walk(items: tuple[conf.Item, ...], tracking: bool) -> None:
-        for item in items:
-            if tracking:
-                written.add(item.key)
-            if item.key in ("interface", "lvs_sync_daemon", "lvs_sync_daemon_interface") and item.args:
-                written.add(item.args[0])
-            words = (item.key, *item.args)
-            written.update(words[i + 1] for i, w in enumerate(words[:-1]) if w == "dev")
-            if item.block:
-                walk(item.block, item.key == "track_interface")
-
-    for items in submission.configs.values():
-        walk(items, False)
-    return {name: interface for name in written}
 
 
 def _vip_network(instances: dict[str, list[Instance]]) -> list[ipaddress.IPv4Interface]:
@@ -329,10 +324,16 @@ def _carry(
             label = " ".join((item.key, *item.args))
             if item.key == "global_defs":
                 continue
+            if item.key in NOT_CARRIED:
+                result.dropped.append(Note(item.where, f"{node}: {label}: {NOT_CARRIED[item.key]}"))
+                continue
             if item.key == "vrrp_instance" and item.value in modelled:
                 continue
             if item.key == "virtual_server" and servers is not None and item in servers.items:
                 continue
+            if item.key in ("vrrp_instance", "vrrp_sync_group"):
+                item, left_out = fold_tracking(item, rename)
+                result.dropped.extend(Note(where, f"{node}: {text}") for where, text in left_out)
             kept.append(item)
             result.carried.append(Note(item.where, f"{node}: {label} (kept as written)"))
         for line in scripts(items):

@@ -31,6 +31,7 @@ def report_data(result: Imported) -> dict[str, Any]:
         "kept_verbatim": _lines(result.carried),
         "scripts": _lines(result.scripts),
         "not_reproduced": _lines(result.dropped),
+        "config_test": [str(n) for n in result.config_test],
     }
 
 

@@ -117,7 +117,9 @@ def read_source(path: Path) -> list[Piece]:
     shown = str(path)
     if not path.exists():
         raise SubmissionError(None, shown, "no such file or folder")
-    return _file(path, shown, path.name)
+    # `lb1/keepalived.conf` named on the command line: its folder names the node, as in a folder.
+    folder = path.parent.name.lower() if len(path.parts) > 1 and path.parent.name != "keepalived" else None
+    return _file(path, shown, path.name, node=folder if path.name == "keepalived.conf" else None)
 
 
 def _file(path: Path, shown: str, name: str, node: str | None = None) -> list[Piece]:

@@ -12,6 +12,7 @@ from click.testing import CliRunner
 from labctl.cli.main import main
 from labctl.model.initlab import initial_lab
 from labctl.model.labfile import read_lab
+from labctl.submission.importer import import_submission
 
 HOMEWORK = Path(__file__).parents[1] / "fixtures" / "homework-3.8-ipvs-keepalived.txt"
 
@@ -48,24 +49,36 @@ def test_json_report_and_findings_of_a_flawed_folder(tmp_path):
     instance = "vrrp_instance VI_{n} {{\n state {state}\n interface eth0\n virtual_router_id {vrid}\n priority {prio}\n advert_int {adv}\n virtual_ipaddress {{\n  10.0.5.{n}0/24\n }}\n}}\n"
     (sub / "lb1.conf").write_text(
         instance.format(n=1, state="BACKUP", vrid=51, prio=90, adv=1)
-        + instance.format(n=2, state="MASTER", vrid=51, prio=100, adv=1)
-        + "virtual_server 10.0.5.90 80 {\n lvs_sched rr\n lvs_method DR\n protocol TCP\n}\n"
+        + "virtual_server 10.0.5.90 80 {\n lvs_sched rr\n lvs_method DR\n protocol TCP\n"
+        + " real_server 10.0.5.11 80 {\n  weight 1\n }\n}\n"
     )
     (sub / "lb2.conf").write_text(instance.format(n=1, state="MASTER", vrid=51, prio=80, adv=2))
+    # VI_2 on lb3 only, with VI_1's VRID: each node's keepalived runs, their adverts collide.
+    (sub / "lb3.conf").write_text(instance.format(n=2, state="MASTER", vrid=51, prio=100, adv=1))
     result = run("import", str(sub), "-o", str(tmp_path / "out"), "--json")
     assert result.exit_code == 0, result.output
     data = json.loads(result.output)
     findings = "\n".join(data["findings"])
     assert f"{sub}/lb2.conf:2: VI_1: state MASTER on lb2 (priority 80) but lb1 has 90" in findings
-    assert "virtual_router_id 51 is used by VI_1, VI_2 on one segment" in findings
+    assert "virtual_router_id 51 is used by VI_1, VI_2 on one segment: their adverts collide" in findings
     assert f"{sub}/lb1.conf:6: VI_1: advert_int differs between nodes (lb1 1, lb2 2)" in findings
-    assert f"{sub}/lb1.conf:11: VI_2 (10.0.5.20) is configured on lb1 only" in findings
-    assert f"{sub}/lb1.conf:21: IPVS service for 10.0.5.90, which no VRRP instance holds" in findings
+    assert f"{sub}/lb3.conf:1: VI_2 (10.0.5.20) is configured on lb3 only" in findings
+    assert f"{sub}/lb1.conf:11: IPVS service for 10.0.5.90, which no VRRP instance holds" in findings
     assert f"{sub}/lb1.conf:8: VIP 10.0.5.10 has no IPVS service" in findings
     # What the model cannot say is carried per node, the interface mapped.
     lab = read_lab(tmp_path / "out" / "lab.yaml")
     assert "interface eth1" in lab.keepalived_extra["lb1"] and "eth0" not in lab.keepalived_extra["lb1"]
-    assert any("vrrp_instance VI_2" in line for line in data["kept_verbatim"])
+    assert any("lb3: vrrp_instance VI_2" in line for line in data["kept_verbatim"])
+
+
+def test_one_vrid_twice_on_a_node_stops_keepalived_there(tmp_path):
+    instance = "vrrp_instance VI_{n} {{\n interface eth0\n virtual_router_id 51\n virtual_ipaddress {{\n  10.0.5.{n}0/24\n }}\n}}\n"
+    (tmp_path / "b1.conf").write_text(instance.format(n=1) + instance.format(n=2))
+    result = import_submission([tmp_path / "b1.conf"])
+    assert any(
+        "virtual_router_id 51 is used by VI_1, VI_2 on one segment: keepalived on b1 refuses the config" in str(n)
+        for n in result.findings
+    )
 
 
 def test_a_broken_config_is_one_file_line_message(tmp_path):
