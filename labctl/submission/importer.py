@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from labctl.submission.findings import findings
+from labctl.submission.ipvsdiff import unreproduced
 from labctl.submission.load import load_submission
 from labctl.submission.mapping import Imported, build
 
@@ -22,4 +23,5 @@ def import_submission(
 ) -> Imported:
     result = build(load_submission(sources, instance), name)
     result.findings = findings(result, traffic_bps, link_bps)
+    result.dropped += unreproduced(result)
     return result

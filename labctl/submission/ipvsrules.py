@@ -27,6 +27,7 @@ class Real:
     forward: str  # Route (direct routing), Masq (NAT), Tunnel
     weight: int
     where: Where
+    flags: list[str] = field(default_factory=list)  # -x/-y thresholds, as written
 
 
 @dataclass
@@ -154,6 +155,7 @@ def _command(rules: Rules, words: list[str], where: Where, line: str) -> None:
         persistent = options.get("-p", options.get("--persistent"))
         if persistent is not None:
             service.persistent = int(persistent) if persistent.isdigit() else 300
+        service.flags = [f"{k} {v}".strip() for k, v in options.items() if k in _SERVICE_FLAGS]
         rules.services.append(service)
     elif words[0] in ("-a", "--add-server"):
         added = next((s for s in rules.services if (s.proto, s.address, s.port) == (proto, address, port)), None)
@@ -165,7 +167,8 @@ def _command(rules: Rules, words: list[str], where: Where, line: str) -> None:
         forward = next((FORWARDS[k] for k in options if k in FORWARDS), "Route")
         real_address, real_port = _address(real if ":" in real else f"{real}:{port}", where)
         weight = options.get("-w", options.get("--weight", "1"))
-        added.reals.append(Real(real_address, real_port, forward, int(weight), where))
+        flags = [f"{k} {v}" for k, v in options.items() if k in _REAL_FLAGS]
+        added.reals.append(Real(real_address, real_port, forward, int(weight), where, flags))
     else:
         raise SubmissionError(where, words[0], "labctl import reads -A, -a, -C and --set lines of ipvsadm")
 
@@ -173,6 +176,10 @@ def _command(rules: Rules, words: list[str], where: Where, line: str) -> None:
 # Options that take a value; -p's is optional.
 _VALUED = {"-t", "-u", "-f", "--tcp-service", "--udp-service", "--sctp-service", "--fwmark-service", "-s"}
 _VALUED |= {"--scheduler", "-r", "--real-server", "-w", "--weight", "-M", "--netmask", "-x", "-y", "-b", "--pe"}
+_VALUED |= {"--sched-flags", "-x", "--u-threshold", "-y", "--l-threshold"}
+# Settings of a service beside its scheduler and persistence (kept as written, for the report).
+_SERVICE_FLAGS = {"-b", "--sched-flags", "-o", "--ops", "--pe", "-M", "--netmask"}
+_REAL_FLAGS = {"-x", "--u-threshold", "-y", "--l-threshold"}
 
 
 def _options(words: list[str], where: Where) -> dict[str, str]:

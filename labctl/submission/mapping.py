@@ -53,6 +53,8 @@ class Imported:
     # interface renames applied to what is carried.
     configs: dict[str, tuple[conf.Item, ...]] = field(default_factory=dict)
     renames: dict[str, str] = field(default_factory=dict)
+    # The top-level blocks carried as written (lab.yaml keepalived_extra), every node's.
+    carried_items: list[conf.Item] = field(default_factory=list)
     # `keepalived --config-test` of each rendered keepalived.conf (lab/importcheck.py).
     config_test: list[Note] = field(default_factory=list)
 
@@ -335,6 +337,7 @@ def _carry(
                 item, left_out = fold_tracking(item, rename)
                 result.dropped.extend(Note(where, f"{node}: {text}") for where, text in left_out)
             kept.append(item)
+            result.carried_items.append(item)
             result.carried.append(Note(item.where, f"{node}: {label} (kept as written)"))
         for line in scripts(items):
             result.scripts.append(

@@ -43,3 +43,4 @@ def test_render_then_import_gives_the_same_lab(tmp_path, balancers, vips, manage
     imported = import_submission(sources)
     assert imported.lab == replace(lab, vrrp=replace(lab.vrrp, auth_pass=CTX.auth_pass))
     assert imported.carried == [] and imported.lab.keepalived_extra == {}
+    assert imported.dropped == []  # every ipvsadm rule, every keepalived setting landed in the lab
