@@ -41,6 +41,7 @@ def test_the_homework_imports_as_the_reference_lab(tmp_path):
     assert f"{HOMEWORK}:50: VI_3: backups b1 and b2 share priority 100" in report and "priority 100" in lines[49]
     assert "b1 fails: b2 1 Gbit/s (100 %), b3 500 Mbit/s (50 %)" in report
     assert "password as written: `P0S@word2` (keepalived uses its first 8 characters, `P0S@word`)" in report
+    assert "## Not reproduced, or reproduced differently\n\n- nothing\n" in report  # every rule landed
 
 
 def test_json_report_and_findings_of_a_flawed_folder(tmp_path):
