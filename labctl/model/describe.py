@@ -50,7 +50,7 @@ def password_notes(lab: Lab) -> list[str]:
     return [
         f"vrrp.auth_pass is {len(written)} characters: keepalived sends and checks only the first {AUTH_PASS_MAX} "
         f"(it logs 'Truncating auth_pass to {AUTH_PASS_MAX} characters' and `keepalived --config-test` exits 5); "
-        "the lab renders it as written, as the submission does"
+        "the lab renders it as written"
     ]
 
 
