@@ -16,6 +16,7 @@ from rich.text import Text
 
 from labctl.cli.console import escape, make_console, plain
 from labctl.cli.options import lab_option
+from labctl.lab.runtime import Capability, LabAccess
 from labctl.model import labfile
 from labctl.scenario.loader import ScenarioError, builtin_names, find, parse_set_options, read_scenario
 
@@ -262,7 +263,7 @@ class TerminalNarrator:
         self.out.print(f"[bold]measured:[/] {escape(text)}")
 
 
-def run_with_view(access, loaded, out: Path, quiet: bool = False, narrator=None) -> dict:
+def run_with_view(access: LabAccess, loaded, out: Path, quiet: bool = False, narrator=None) -> dict:
     """Run the engine with the live view (unless QUIET or narrating: the narration waits for
     Enter in the foreground), then build the report."""
     from labctl.cli.live import live_table
@@ -270,11 +271,10 @@ def run_with_view(access, loaded, out: Path, quiet: bool = False, narrator=None)
     from labctl.scenario.engine import Engine
 
     engine = Engine(access, loaded, out, narrator=narrator)
-    journal = getattr(access, "journal", None)
-    if journal is not None:
+    if Capability.JOURNAL in access.capabilities:
         from labctl.scenario.actions import Restorer
 
-        engine.restorer = Restorer(journal=journal, journal_base=getattr(access, "state_folder", None))
+        engine.restorer = Restorer(journal=access.journal, journal_base=access.state_folder)
     if quiet or narrator is not None:
         engine.run()
     else:

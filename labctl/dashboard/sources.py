@@ -10,10 +10,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
 from labctl.errors import LabctlError
+from labctl.lab.runtime import LabAccess
 from labctl.model.lab import Lab
 from labctl.observe.snapshot import NodeSnapshot, parse_snapshot
 from labctl.resources import provision_dir
-from labctl.scenario.access import BIN_DIR, VRRP_DIR, LabAccess
+from labctl.scenario.access import BIN_DIR, VRRP_DIR
 
 if TYPE_CHECKING:
     from labctl.lab.access import LiveLab

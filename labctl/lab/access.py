@@ -1,6 +1,6 @@
 """LabAccess over real VMs: commands and streams over SSH, power through Vagrant.
 
-The scenario engine drives a lab only through this (see labctl/scenario/access.py). A node that
+The scenario engine drives a lab only through this (see labctl/lab/runtime.py). A node that
 was powered off is reached again through a fresh SSH session once it has booted.
 """
 
@@ -19,6 +19,7 @@ from labctl.lab.linkshaping import HostLink
 from labctl.lab.packet_capture import CapturePoint
 from labctl.lab.processes import PopenLineStream, dies_with_parent
 from labctl.lab.running import RunningLab
+from labctl.lab.runtime import Capability, WithoutOptional
 from labctl.lab.snapshot import read_node_state
 from labctl.lab.ssh import CommandResult, SshLineStream, SshSession
 from labctl.lab.state import LabState
@@ -28,8 +29,12 @@ from labctl.model.lab import Lab
 from labctl.observe.snapshot import NodeSnapshot
 
 
-class LiveLab:
-    """A running lab's nodes, reached over SSH (inside the lab's namespace when isolated)."""
+class LiveLab(WithoutOptional):
+    """A running lab's nodes, reached over SSH (inside the lab's namespace when isolated).
+    Services go through systemctl on the node (no SERVICES); capture_point, link and
+    host_stream answer None when the lab is not sandboxed."""
+
+    capabilities = frozenset({Capability.CAPTURE, Capability.HOST_LINK, Capability.HOST_PROGRAMS, Capability.JOURNAL})
 
     def __init__(self, lab: Lab, run: RunningLab) -> None:
         self.lab = lab

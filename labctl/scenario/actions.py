@@ -1,7 +1,8 @@
 """What each action does to a node, and how to undo it.
 
-Services are driven through `access.service(node, unit, op)` when the LabAccess has it (the
-namespace lab does: there is no systemd there), otherwise with systemctl on the node.
+Services are driven through `access.service(node, unit, op)` when the lab has the SERVICES
+capability (the namespace lab does: there is no systemd there), otherwise with systemctl on the
+node.
 """
 
 from __future__ import annotations
@@ -15,10 +16,10 @@ from typing import Any
 
 from labctl.lab import linkshaping as ls
 from labctl.lab import safefiles
+from labctl.lab.runtime import Capability, LabAccess
 from labctl.observe.parse import IpvsTimeouts, parse_ipvsadm_timeout
 from labctl.scenario import linkactions as link
 from labctl.scenario import traffic
-from labctl.scenario.access import LabAccess
 
 # `down`/`up` with a method: the failover scenario's one knob.
 DOWN = {
@@ -103,9 +104,8 @@ def concrete(action: str, method: str | None) -> str:
 
 def service(access: LabAccess, node: str, unit: str, op: str) -> None:
     """OP is start, stop or kill (SIGKILL to every process of the unit, as a crash would)."""
-    custom = getattr(access, "service", None)
-    if callable(custom):
-        custom(node, unit, op)
+    if Capability.SERVICES in access.capabilities:
+        access.service(node, unit, op)
         return
     commands = {
         "start": f"systemctl reset-failed {unit} 2>/dev/null; systemctl start {unit}",

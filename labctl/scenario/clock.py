@@ -11,7 +11,7 @@ import time
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from labctl.scenario.access import LabAccess
+from labctl.lab.runtime import LabAccess
 
 
 @dataclass(frozen=True)

@@ -20,13 +20,13 @@ from typing import Any
 
 from labctl.lab import safefiles
 from labctl.lab.packet_capture import NodeCapture, PacketCapture
+from labctl.lab.runtime import Capability, LabAccess
 from labctl.observe.packets import decode_pcap
 from labctl.observe.snapshot import NodeSnapshot, parse_snapshots
 from labctl.scenario import actions, atonce, runfiles
 from labctl.scenario import polling as capture_mod
 from labctl.scenario import probe as probe_mod
 from labctl.scenario import traffic as traffic_mod
-from labctl.scenario.access import LabAccess
 from labctl.scenario.clock import ClockOffset, measure_offset
 from labctl.scenario.model import Scenario, Step
 from labctl.scenario.narration import Narration, Narrator
@@ -185,9 +185,8 @@ class Engine:
     def _start_packet_capture(self) -> None:
         """Record the lab segment for the whole run, from the host side when the lab allows it.
         A capture that cannot start is noted, never fatal: the report says what is missing."""
-        point_of = getattr(self.access, "capture_point", None)
         try:
-            point = point_of() if callable(point_of) else None
+            point = self.access.capture_point() if Capability.CAPTURE in self.access.capabilities else None
         except Exception as exc:  # noqa: BLE001 - the run goes on without packets
             self.capture_info = {"ok": False, "error": f"no capture point: {exc}"}
             self.event("packet_capture", **self.capture_info)

@@ -12,8 +12,9 @@ from collections.abc import Callable
 from typing import Any
 
 from labctl.lab import linkshaping as ls
+from labctl.lab.runtime import Capability, LabAccess
 from labctl.model import planner
-from labctl.scenario.access import RUN_DIR, LabAccess
+from labctl.scenario.access import RUN_DIR
 
 NFT_FILE = f"{RUN_DIR}/link.nft"
 SIDES = ("auto", "host", "node")
@@ -37,10 +38,9 @@ class NodeSide:
 
 
 def host_link(access: LabAccess, node: str) -> ls.HostLink | None:
-    """NODE's interface on the host side of the lab network, when the lab offers one (the
-    optional `link(node)` of a LabAccess)."""
-    link_of = getattr(access, "link", None)
-    return link_of(node) if callable(link_of) else None
+    """NODE's interface on the host side of the lab network, when the lab offers one (its
+    HOST_LINK capability)."""
+    return access.link(node) if Capability.HOST_LINK in access.capabilities else None
 
 
 def side_for(access: LabAccess, node: str, at: str = "auto") -> ls.LinkSide:

@@ -10,8 +10,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from labctl.lab.runtime import LabAccess
 from labctl.resources import provision_dir
-from labctl.scenario.access import BIN_DIR, VRRP_DIR, LabAccess
+from labctl.scenario.access import BIN_DIR, VRRP_DIR
 from labctl.scenario.streams import RecordedStream
 
 CAPTURE_PATH = f"{BIN_DIR}/labctl-snapshot.sh"

@@ -13,8 +13,9 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+from labctl.lab.runtime import Capability, LabAccess
 from labctl.resources import provision_dir
-from labctl.scenario.access import BIN_DIR, LabAccess
+from labctl.scenario.access import BIN_DIR
 from labctl.scenario.streams import RecordedStream
 
 PROBE_PATH = f"{BIN_DIR}/labctl-probe.py"
@@ -97,11 +98,10 @@ def start_host_probe(
     """The probe run on the host side of the lab network (inside the lab's namespace), so the
     emulated client pays nothing and every record has the host's clock; None when ACCESS
     cannot run programs there."""
-    host_stream = getattr(access, "host_stream", None)
-    if not callable(host_stream):
+    if Capability.HOST_PROGRAMS not in access.capabilities:
         return None
     script = str(provision_dir() / "client" / "labctl-probe.py")
-    stream = host_stream(spec.argv(python=sys.executable, script=script))
+    stream = access.host_stream(spec.argv(python=sys.executable, script=script))
     if stream is None:
         return None
     return RecordedStream(name, stream, raw_path, on_line)

@@ -10,7 +10,7 @@ import threading
 from collections.abc import Callable
 from pathlib import Path
 
-from labctl.scenario.access import LineStream
+from labctl.lab.runtime import LineStream
 
 
 class RecordedStream:

@@ -38,8 +38,9 @@ from typing import Any
 
 from labctl.lab import netns, safefiles, tapcounters
 from labctl.lab.processes import PopenLineStream, dies_with_parent
+from labctl.lab.runtime import LabAccess
 from labctl.observe.iperf import MARKER, log_name
-from labctl.scenario.access import RUN_DIR, LabAccess
+from labctl.scenario.access import RUN_DIR
 from labctl.scenario.clock import ClockOffset
 from labctl.scenario.linkactions import host_link
 from labctl.scenario.streams import RecordedStream

@@ -20,6 +20,7 @@ from labctl.lab import netns
 from labctl.lab.linkshaping import HostLink
 from labctl.lab.packet_capture import CapturePoint
 from labctl.lab.processes import PopenLineStream, kill_group
+from labctl.lab.runtime import Capability, WithoutOptional
 from labctl.lab.ssh import CommandResult, command_line
 from labctl.model.lab import Lab
 from labctl.scenario.access import RUN_DIR
@@ -40,7 +41,11 @@ class Daemon:
         return self.popen is not None and self.popen.poll() is None
 
 
-class NamespaceLab:
+class NamespaceLab(WithoutOptional):
+    # No host programs: the host-side probe needs the lab's own namespace, which this lab's
+    # builder does not hand over; no journal: nothing outlives the test's lab.
+    capabilities = frozenset({Capability.SERVICES, Capability.CAPTURE, Capability.HOST_LINK})
+
     def __init__(
         self,
         lab: Lab,
@@ -144,7 +149,7 @@ class NamespaceLab:
         """NODE's bridge port in the bridge namespace: the host side of its link, as a VM's tap."""
         return self.links.get(node)
 
-    # -- services (an optional LabAccess method: actions prefer it to systemctl) --------------
+    # -- services (the SERVICES capability: actions prefer it to systemctl) -------------------
 
     def add_daemon(self, node: str, name: str, argv: list[str], stale_files: list[Path] | None = None) -> Daemon:
         daemon = Daemon(name, argv, list(stale_files or []), log_path=self.workdir / "nodes" / node / f"{name}.log")

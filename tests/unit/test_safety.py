@@ -20,6 +20,7 @@ import pytest
 from labctl.lab import safefiles
 from labctl.lab.processes import ProcessRecord, signal_recorded, start_time
 from labctl.lab.render import RenderedFile, write_rendered
+from labctl.lab.runtime import Capability
 from labctl.lab.state import LabState
 from labctl.observe.parse import IpvsTimeouts
 from labctl.scenario import actions
@@ -466,11 +467,20 @@ def test_a_runs_event_log_is_not_appended_through_a_link(tmp_path):
 class JournaledLab(FakeLab):
     """FakeLab with the state folder a LiveLab has: runs journal what they change there."""
 
+    capabilities = FakeLab.capabilities | {Capability.JOURNAL}
+
     def __init__(self, folder: Path, broken_power: bool = False) -> None:
         super().__init__()
-        self.state_folder = folder
-        self.journal = LabState(folder / ".labctl" / self.lab.name).journal
+        self._folder = folder
         self.broken_power = broken_power
+
+    @property
+    def state_folder(self) -> Path:
+        return self._folder
+
+    @property
+    def journal(self) -> Path:
+        return LabState(self._folder / ".labctl" / self.lab.name).journal
 
     def power_on(self, node):
         if self.broken_power:

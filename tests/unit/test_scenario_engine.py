@@ -6,6 +6,7 @@ import json
 import threading
 import time
 
+from labctl.lab.runtime import Capability, WithoutOptional
 from labctl.lab.ssh import CommandResult
 from labctl.model.lab import reference_lab
 from labctl.scenario.engine import Engine
@@ -31,8 +32,10 @@ class FakeStream:
         return 0 if self._stopped.is_set() else None
 
 
-class FakeLab:
+class FakeLab(WithoutOptional):
     """Records every call; `ipvsadm -L --timeout` answers the kernel defaults."""
+
+    capabilities = frozenset({Capability.SERVICES})
 
     def __init__(self) -> None:
         self.lab = reference_lab()
