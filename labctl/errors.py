@@ -1,8 +1,10 @@
 """The error types the CLI shows as plain messages (a cause and the command that fixes it).
 
-Every error labctl raises on purpose derives from `LabctlError`; the CLI turns one into
-`error: <message>` (or, for a file with problems, one `FILE:LINE: key.path: reason` line each)
-and its exit code, never a traceback.
+Every error labctl raises on purpose derives from `LabctlError` (the lower layers' own, such as
+SshError or SandboxError, too, keeping the builtin base their catchers use); the CLI turns one
+into `error: <message>` (or, for a file with problems, one `FILE:LINE: key.path: reason` line
+each) and its exit code, never a traceback. tests/unit/test_error_hierarchy.py lists the few
+exceptions outside it (control flow) and why.
 
 Exit codes: 0 ok; 1 the lab or the run failed (a damaged state folder included); 2 bad input
 (a lab file, scenario, run folder or option that cannot be used); `scenario run` also exits 3

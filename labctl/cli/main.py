@@ -30,38 +30,15 @@ def load_lab(path: Path) -> Lab:
         sys.exit(2)
 
 
-# Errors of the lower layers that are failures of the lab or the run (exit 1), by module and
-# name: looked up only when their module is loaded (an error of a module never imported cannot
-# have been raised), so the CLI starts without importing the VM layer.
-_FAILURES = (
-    ("labctl.lab.sandbox", "SandboxError"),
-    ("labctl.lab.box", "BoxError"),
-    ("labctl.lab.netns", "NetnsError"),
-    ("labctl.lab.ssh", "SshError"),
-    ("labctl.scenario.targets", "TargetError"),
-    ("labctl.scenario.actions", "ActionFailed"),
-    ("labctl.scenario.engine", "StepFailed"),
-    ("labctl.observe.parse", "ParseError"),
-    ("labctl.cli.repeat", "NotARunFolder"),
-)
 VERBOSE_HINT = "run with -v for the traceback"
-
-
-def _known_failure(exc: BaseException) -> bool:
-    for module_name, class_name in _FAILURES:
-        module = sys.modules.get(module_name)
-        kind = getattr(module, class_name, None) if module else None
-        if isinstance(kind, type) and isinstance(exc, kind):
-            return True
-    return isinstance(exc, OSError)
 
 
 class LabctlGroup(click.Group):
     """The one point where errors become a message and an exit code, never a bare traceback.
 
-    LabctlError (and its subclasses: LabFileError, ScenarioError, PlanError...): its message
-    and exit code. The lower layers' own errors (SandboxError, SshError, OSError...): `error:`
-    and exit 1. Anything else is a bug: `error:` with a hint to run with -v, which prints the
+    LabctlError (every error labctl raises on purpose: LabFileError, SshError, SandboxError...):
+    its message and exit code. OSError (a file or program the system refused): `error:` and
+    exit 1. Anything else is a bug: `error:` with a hint to run with -v, which prints the
     traceback."""
 
     def invoke(self, ctx: click.Context):
@@ -87,12 +64,12 @@ class LabctlGroup(click.Group):
             sys.exit(130)
         except RecursionError as exc:
             _unexpected(exc, verbose, "input nested too deeply")
+        except OSError as exc:
+            if verbose:
+                err_console.print_exception()
+            err_console.print(f"[bold red]error:[/] {escape(clip(_describe(exc), 300))}")
+            sys.exit(EXIT_FAILED)
         except Exception as exc:  # noqa: BLE001 - the last line of defence: no bare stack
-            if _known_failure(exc):
-                if verbose:
-                    err_console.print_exception()
-                err_console.print(f"[bold red]error:[/] {escape(clip(_describe(exc), 300))}")
-                sys.exit(EXIT_FAILED)
             _unexpected(exc, verbose)
 
 

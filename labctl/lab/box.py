@@ -21,6 +21,7 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from labctl.errors import LabctlError
 from labctl.resources import box_dir
 
 log = logging.getLogger(__name__)
@@ -39,7 +40,7 @@ APT_SOURCES_DIR = Path("/etc/apt/sources.list.d")
 Progress = Callable[[str], None]
 
 
-class BoxError(RuntimeError):
+class BoxError(LabctlError, RuntimeError):
     """The box cannot be built or added; the message says why and how to fix it."""
 
 

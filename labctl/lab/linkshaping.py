@@ -15,6 +15,7 @@ import subprocess
 from dataclasses import dataclass
 from typing import Protocol
 
+from labctl.errors import LabctlError
 from labctl.lab import netns
 from labctl.templating import render
 
@@ -22,7 +23,7 @@ DIRECTIONS = ("toward", "from", "both")  # seen from the node: traffic to it, fr
 INTERFACE = re.compile(r"[A-Za-z0-9_.-]{1,15}")
 
 
-class LinkError(RuntimeError):
+class LinkError(LabctlError, RuntimeError):
     """A link change could not be made or undone."""
 
 

@@ -16,12 +16,14 @@ import subprocess
 import threading
 from pathlib import Path
 
+from labctl.errors import LabctlError
+
 NETNS_DIR = Path("/var/run/netns")
 _CLONE_NEWNET = 0x40000000
 _switch_lock = threading.Lock()
 
 
-class NetnsError(RuntimeError):
+class NetnsError(LabctlError, RuntimeError):
     """A namespace could not be created, entered or removed."""
 
 

@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
+from labctl.errors import LabctlError
 from labctl.lab import mgmtnet, netns, safefiles
 from labctl.lab.box import default_cache_root
 from labctl.lab.processes import ProcessRecord, boot_id, process_alive, start_time, terminate
@@ -128,7 +129,7 @@ _SOCKET_PATH_MAX = 100  # sun_path is 108 bytes with its NUL; keep a margin
 POOL_TARGET = "/var/lib/libvirt/images"  # daemon view: <state>/libvirt/lib/images
 
 
-class SandboxError(RuntimeError):
+class SandboxError(LabctlError, RuntimeError):
     """The sandbox could not be started, stopped or removed; the message names the fix."""
 
 

@@ -26,6 +26,7 @@ from typing import TypeVar
 import paramiko
 from paramiko.hostkeys import HostKeyEntry, InvalidHostKey
 
+from labctl.errors import LabctlError
 from labctl.lab import netns as netns_mod
 from labctl.lab import safefiles, signals
 
@@ -43,7 +44,7 @@ _ATTEMPT_TIMEOUT = 10.0  # one TCP connect / banner / auth attempt while waiting
 # Errors
 
 
-class SshError(Exception):
+class SshError(LabctlError):
     """Base of every error this module raises on purpose."""
 
 

@@ -15,8 +15,10 @@ from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass, field
 from typing import Any, NamedTuple
 
+from labctl.errors import LabctlError
 
-class ParseError(ValueError):
+
+class ParseError(LabctlError, ValueError):
     """Text that does not look like the command output it was given as."""
 
     def __init__(self, message: str, line_no: int | None = None, line: str | None = None):

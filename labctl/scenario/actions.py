@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from labctl.errors import LabctlError
 from labctl.lab import linkshaping as ls
 from labctl.lab import safefiles
 from labctl.lab.runtime import Capability, LabAccess
@@ -78,8 +79,8 @@ PHASE = {
 }
 
 
-class ActionFailed(RuntimeError):
-    pass
+class ActionFailed(LabctlError, RuntimeError):
+    """An action on a node (or its undoing) did not take."""
 
 
 LinkAction = Callable[[LabAccess, str, dict[str, Any]], dict[str, Any]]

@@ -18,6 +18,7 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
+from labctl.errors import LabctlError
 from labctl.lab import safefiles
 from labctl.lab.packet_capture import NodeCapture, PacketCapture
 from labctl.lab.runtime import Capability, LabAccess
@@ -38,8 +39,8 @@ from labctl.scenario.targets import Target, TargetError, parse_target, resolve
 log = logging.getLogger(__name__)
 
 
-class StepFailed(RuntimeError):
-    pass
+class StepFailed(LabctlError, RuntimeError):
+    """A step that ended the run: a failed wait_until, a probe that would not start..."""
 
 
 class StopRequested(KeyboardInterrupt):

@@ -6,13 +6,14 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from labctl.errors import LabctlError
 from labctl.model.lab import Lab
 
 TARGET_KINDS = ("node", "role", "master_of", "holder_of", "ref")
 
 
-class TargetError(ValueError):
-    pass
+class TargetError(LabctlError, ValueError):
+    """A target that names no node, or nodes the lab does not have."""
 
 
 @dataclass(frozen=True)

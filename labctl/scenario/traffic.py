@@ -36,6 +36,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from labctl.errors import LabctlError
 from labctl.lab import netns, safefiles, tapcounters
 from labctl.lab.processes import PopenLineStream, dies_with_parent
 from labctl.lab.runtime import LabAccess
@@ -203,8 +204,8 @@ def clear_services_script(root: str = "") -> str:
 # --- the experiment's load --------------------------------------------------------------------
 
 
-class TrafficError(RuntimeError):
-    pass
+class TrafficError(LabctlError, RuntimeError):
+    """The traffic experiment could not be set up, run or read."""
 
 
 @dataclass
