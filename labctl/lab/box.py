@@ -367,15 +367,6 @@ def list_boxes(cache_root: Path | None = None) -> list[BoxInfo]:
     return [info for info in found if info is not None]
 
 
-def remove_stale_boxes(suite: str = "bookworm", cache_root: Path | None = None) -> list[BoxInfo]:
-    """Delete cached boxes of SUITE built from other inputs; returns what was removed."""
-    current = box_name(suite, input_hash(suite))
-    stale = [info for info in list_boxes(cache_root) if info.suite == suite and info.name != current]
-    for info in stale:
-        shutil.rmtree(info.path)
-    return stale
-
-
 def find_box(suite: str = "bookworm", cache_root: Path | None = None) -> BoxInfo | None:
     """The cached box for the current inputs, or None when it has not been built."""
     return _read_info(_boxes_root(cache_root) / box_name(suite, input_hash(suite)))

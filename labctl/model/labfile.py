@@ -6,7 +6,7 @@ import difflib
 import ipaddress
 import re
 from collections.abc import Callable
-from dataclasses import dataclass, field, fields, replace
+from dataclasses import dataclass, field, fields
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -556,7 +556,3 @@ def allocate_vip_addresses(network: model.NetworkSettings, taken: set[str], coun
         if len(result) == count:
             break
     return result
-
-
-def with_vips(lab: model.Lab, vips: list[model.Vip]) -> model.Lab:
-    return replace(lab, vips=tuple(vips))

@@ -5,7 +5,7 @@ few helpers here that group adverts into spells of mastership."""
 from __future__ import annotations
 
 import logging
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -207,7 +207,3 @@ def decode_pcap(path: Path, port: int = 80, clock_offset: float = 0.0) -> Decode
     finally:
         reader.close()
     return out
-
-
-def records_to_jsonable(decoded: Decoded) -> dict[str, list[dict[str, Any]]]:
-    return {"adverts": [asdict(a) for a in decoded.adverts], "arps": [asdict(a) for a in decoded.arps]}

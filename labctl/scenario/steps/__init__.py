@@ -42,10 +42,6 @@ def register(*kinds: StepKind) -> None:
         REGISTRY[kind.name] = kind
 
 
-def kind_of(name: str) -> StepKind:
-    return REGISTRY[name]
-
-
 # The order in which error messages and `labctl scenario show` list the kinds.
 ORDER = ("probe", "stop_probe", "capture", "stop_capture", "traffic", "stop_traffic", "counters", "stop_counters",
          "wait", "wait_until", "action", "expect", "foreach", "note", "mark")  # fmt: skip
