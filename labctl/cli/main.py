@@ -11,23 +11,13 @@ import click
 from rich.table import Table
 
 from labctl.cli.console import escape, make_console, plain
-from labctl.cli.options import lab_option
+from labctl.cli.options import lab_option, read_lab_or_exit
 from labctl.errors import EXIT_FAILED, LabctlError, clip
 from labctl.model import initlab, labfile
 from labctl.model.lab import Lab
 
 console = make_console()
 err_console = make_console(stderr=True)
-
-
-def load_lab(path: Path) -> Lab:
-    """Read and validate the lab file; on problems print one line each and exit 2."""
-    try:
-        return labfile.read_lab(path)
-    except labfile.LabFileError as exc:
-        for problem in exc.problems:
-            err_console.print(str(problem), markup=False)
-        sys.exit(2)
 
 
 VERBOSE_HINT = "run with -v for the traceback"
@@ -161,7 +151,7 @@ def init(
     lab = initlab.initial_lab(name, provider, driver, box, isolation)
     # Validated before it is written (LabFileError: exit 2), then read back from the disk.
     target = initlab.write_lab_file(directory, lab, force)
-    load_lab(target)
+    read_lab_or_exit(target)
     console.print(
         f"wrote {target}: {len(lab.balancers)} balancers, {len(lab.reals)} reals, "
         f"{len(lab.clients)} client, {len(lab.vips)} VIPs, provider {lab.provider.name}",
@@ -188,7 +178,7 @@ def validate(lab_path: Path, as_json: bool) -> None:
       labctl validate -f mylab/lab.yaml
       mylab/lab.yaml:23: reals.r2: duplicate address 10.10.1.11: reals.r1 has it already
     """
-    lab = load_lab(lab_path)
+    lab = read_lab_or_exit(lab_path)
     if as_json:
         from labctl.model.describe import lab_to_dict
 
@@ -231,7 +221,7 @@ def render_cmd(lab_path: Path, out: Path | None) -> None:
     from labctl.lab import rendercontext as runtime
     from labctl.lab.render import render_lab, write_rendered
 
-    lab, choice = lab_driver.settle(load_lab(lab_path))  # as `up` will: `auto` picked on this host
+    lab, choice = lab_driver.settle(read_lab_or_exit(lab_path))  # as `up` will: `auto` picked on this host
     if choice is not None:
         console.print(choice.line, markup=False)
     from labctl.cli.guard import changing
@@ -289,7 +279,7 @@ def plan(
     from labctl.model import planwrite
     from labctl.model.planner import PlanError, plan_capacity
 
-    lab = load_lab(lab_path) if (write or (balancer_count is None and lab_path.exists())) else None
+    lab = read_lab_or_exit(lab_path) if (write or (balancer_count is None and lab_path.exists())) else None
     names: list[str] | int = [b.name for b in lab.balancers] if lab else 3
     if balancer_count is not None:
         if lab and write and balancer_count != len(lab.balancers):
@@ -377,7 +367,7 @@ def up(lab_path: Path, as_json: bool, verify_timeout: float) -> None:
     from labctl.cli.progress import RichUpProgress
     from labctl.lab.bringup import bring_up
 
-    lab = load_lab(lab_path)
+    lab = read_lab_or_exit(lab_path)
     running_lab(lab, lab_path)  # the state folder checked before anything starts
     from labctl.cli.guard import changing
 
@@ -451,7 +441,7 @@ def status(lab_path: Path, as_json: bool) -> None:
     """
     from labctl.lab.status import lab_status
 
-    lab = load_lab(lab_path)
+    lab = read_lab_or_exit(lab_path)
     run = running_lab(lab, lab_path)
     try:
         st = lab_status(run, lab)
@@ -504,7 +494,7 @@ def exec_cmd(lab_path: Path, sudo: bool, target: str, command: tuple[str, ...]) 
     """
     from labctl.lab.ssh import run_parallel
 
-    lab = load_lab(lab_path)
+    lab = read_lab_or_exit(lab_path)
     nodes = resolve_targets(lab, target)
     run = running_lab(lab, lab_path, brought_up=True)
     argv = remote_command(command)
@@ -535,7 +525,7 @@ def ssh(lab_path: Path, node: str, command: tuple[str, ...]) -> None:
     """
     import os
 
-    lab = load_lab(lab_path)
+    lab = read_lab_or_exit(lab_path)
     resolve_targets(lab, node)
     run = running_lab(lab, lab_path, brought_up=True)
     target = run.ssh_targets([node])[node]
@@ -578,7 +568,7 @@ def down(lab_path: Path, target: str | None) -> None:
       labctl down r1         # one real: its VIPs' traffic goes to the other
       labctl down reals
     """
-    lab = load_lab(lab_path)
+    lab = read_lab_or_exit(lab_path)
     nodes = resolve_targets(lab, target) if target and target != "all" else None
     run = running_lab(lab, lab_path)
     if not run.has_vagrant_dir():

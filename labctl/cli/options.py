@@ -30,12 +30,18 @@ def lab_option(func: F) -> F:
     )(func)
 
 
-def read_lab_or_exit(lab_path: Path) -> Lab:
-    """The lab file read, or every problem printed as `lab.yaml:LINE: key.path: reason` and exit
-    2: for commands that also run on their own, outside LabctlGroup's handling."""
+def read_lab_or_exit(lab_path: Path, or_reference: bool = False) -> Lab:
+    """The lab file of `-f` read, or every problem printed as `lab.yaml:LINE: key.path: reason`
+    and exit 2 (printed here, not by LabctlGroup: some commands also run on their own). With
+    OR_REFERENCE, a missing or invalid file gives the reference lab instead: listing and
+    showing scenarios needs only lab facts (the IPVS manager, advert_int)."""
     try:
         return labfile.read_lab(lab_path)
     except labfile.LabFileError as exc:
+        if or_reference:
+            from labctl.model.lab import reference_lab
+
+            return reference_lab()
         err = make_console(stderr=True)
         for problem in exc.problems:
             err.print(str(problem), markup=False)

@@ -15,7 +15,7 @@ from rich.table import Table
 from rich.text import Text
 
 from labctl.cli.console import escape, make_console, plain
-from labctl.cli.options import lab_option
+from labctl.cli.options import lab_option, read_lab_or_exit
 from labctl.lab.runtime import Capability, LabAccess
 from labctl.model import labfile
 from labctl.scenario.loader import ScenarioError, builtin_names, find, parse_set_options, read_scenario
@@ -35,26 +35,17 @@ def scenario() -> None:
     """Scripted experiments: break the lab on purpose and measure what happens."""
 
 
-def _lab_for_reading():
-    """The lab of ./lab.yaml when it is valid, else the reference lab: scenarios refer to lab
-    facts (the IPVS manager, advert_int) even when only listed or shown."""
-    from labctl.model.lab import reference_lab
-
-    try:
-        return labfile.read_lab(Path("lab.yaml"))
-    except labfile.LabFileError:
-        return reference_lab()
-
-
 @scenario.command("list")
-def list_scenarios() -> None:
+@lab_option
+def list_scenarios(lab_path: Path) -> None:
     """The scenarios shipped with labctl (run one with `labctl scenario run NAME`)."""
     table = Table(show_header=True)
     table.add_column("name")
     table.add_column("description")
+    lab = read_lab_or_exit(lab_path, or_reference=True)
     for name in builtin_names():
         try:
-            text = plain(read_scenario(find(name), lab=_lab_for_reading()).description)
+            text = plain(read_scenario(find(name), lab=lab).description)
         except ScenarioError as exc:
             text = Text.assemble(("invalid", "red"), f": {exc.problems[0]}")
         table.add_row(plain(name), text)
@@ -63,10 +54,11 @@ def list_scenarios() -> None:
 
 @scenario.command("show")
 @click.argument("name")
-def show(name: str) -> None:
+@lab_option
+def show(name: str, lab_path: Path) -> None:
     """A scenario's description, parameters and steps."""
     try:
-        loaded = read_scenario(find(name), lab=_lab_for_reading())
+        loaded = read_scenario(find(name), lab=read_lab_or_exit(lab_path, or_reference=True))
     except ScenarioError as exc:
         _problems(exc)
     console.print(f"[bold]{escape(loaded.name)}[/] ({escape(str(loaded.file))})\n{escape(loaded.description)}\n")
