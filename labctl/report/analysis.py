@@ -21,6 +21,7 @@ from labctl.observe.iperf import IperfTest
 from labctl.observe.packets import Decoded
 from labctl.observe.snapshot import NodeSnapshot
 from labctl.report import handover as phases
+from labctl.report.clientpath import CLIENT_METRICS, client_path
 from labctl.report.flapping import flapping
 from labctl.report.splitbrain import split_brain
 from labctl.report.traffic import traffic
@@ -327,6 +328,13 @@ def analyze(run: RunData) -> dict[str, Any]:
         summary["requests"]["failed_before_first_action"] = sum(
             1 for r in run.probes if not r.ok and r.t < all_actions[0]["t_start"] - 1.0
         )
+    summary["client_path"] = client_path(
+        timelines,
+        by_vip,
+        {v.name: v.address for v in lab.vips},
+        {str(a["node"]) for a in all_actions if a.get("node")},
+        all_actions[0]["t_start"] if all_actions else None,
+    )
     for action in all_actions:
         summary["disruptions"].append(
             _disruption(run, action, all_actions, by_vip, timelines, resolution, jitter, fidelity)
@@ -392,14 +400,24 @@ def verdict(summary: dict[str, Any]) -> dict[str, Any]:
     notes = [f"fidelity: {r}" for r in fidelity.get("reasons", [])]
     if not failed:
         return {"verdict": "pass", "reasons": notes}
-    timing = [e for e in failed if e["metric"].rsplit(".", 1)[-1] in TIMING_METRICS]
+    timers_poor = not fidelity.get("ok", False) and bool(fidelity.get("reasons"))
+    path = summary.get("client_path") or {}
+    path_poor = not path.get("ok", True) and bool(path.get("reasons"))
+
+    def excused(expectation: dict[str, Any]) -> bool:
+        leaf = expectation["metric"].rsplit(".", 1)[-1]
+        if leaf in CLIENT_METRICS:  # the client's figures need both its probes and VRRP's timers
+            return timers_poor or path_poor
+        return leaf in TIMING_METRICS and timers_poor
+
     listed = [f"{e['name']}: {e['reason']}" for e in failed]
-    if len(timing) == len(failed) and not fidelity.get("ok", False) and fidelity.get("reasons"):
-        return {
-            "verdict": "inconclusive",
-            "reasons": [f"host fidelity too poor to judge timing: {r}" for r in fidelity["reasons"]]
-            + [f"not judged: {line}" for line in listed],
-        }
+    if all(excused(e) for e in failed):
+        why = (
+            [f"host fidelity too poor to judge timing: {r}" for r in fidelity.get("reasons", [])] if timers_poor else []
+        )
+        if path_poor and any(e["metric"].rsplit(".", 1)[-1] in CLIENT_METRICS for e in failed):
+            why += [f"client probes too disturbed to judge outages: {r}" for r in path["reasons"]]
+        return {"verdict": "inconclusive", "reasons": why + [f"not judged: {line}" for line in listed]}
     return {"verdict": "fail", "reasons": listed + notes}
 
 

@@ -7,6 +7,8 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
+from labctl.lab import signals
+
 
 def for_each_node(nodes: list[str], fn: Callable[[str], Any]) -> None:
     """FN(node) for every node at once, one thread each (one node: in this thread). Every node
@@ -26,23 +28,16 @@ def for_each_node(nodes: list[str], fn: Callable[[str], Any]) -> None:
             errors[node] = exc
 
     threads = [threading.Thread(target=one, args=(n,), name=f"node-{n}", daemon=True) for n in nodes]
-    interrupted: BaseException | None = None
-    for thread in threads:
-        # Ctrl-C may land while a thread starts: no more are started, those under way are
-        # waited for as below.
-        try:
+    # A first Ctrl-C is noted, not raised where the main thread happens to be: raised between a
+    # thread's start and its bookkeeping, or inside Thread.join (which on Python 3.11 then marks
+    # a running thread stopped), it let cleanup start beside actions still under way.
+    with signals.deferred() as caught:
+        for thread in threads:
             thread.start()
-        except KeyboardInterrupt as exc:
-            interrupted = exc
-            break
-    for thread in threads:
-        while thread.is_alive():
-            try:
-                thread.join(0.2)  # short joins: the main thread stays open to signals
-            except KeyboardInterrupt as exc:
-                if interrupted is not None:
-                    raise
-                interrupted = exc
+        for thread in threads:
+            while thread.is_alive():
+                thread.join(0.2)  # short joins: an interrupt that is no real signal still gets in
+    interrupted = signals.interrupt_for(caught)
     if interrupted is not None:
         raise interrupted
     for node in nodes:

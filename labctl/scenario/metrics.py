@@ -36,6 +36,7 @@ CATALOGUE: dict[str, Any] = {
     "timelines": ANY,
     "fidelity": {"ok": LEAF, "jitter_p95_ms": LEAF, "jitter_limit_ms": LEAF, "per_balancer": ANY,
                  "host": ANY, "reasons": ANY},
+    "client_path": {"ok": LEAF, "controls": ANY, "reasons": ANY},
     "packets": ANY,
     "failover": {"judged": LEAF, "matches_theory": LEAF, "duplicate_detected": LEAF},
     "inactconn": dict.fromkeys(
@@ -46,7 +47,7 @@ CATALOGUE: dict[str, Any] = {
          "last_failure_after_s", "check_bound_s", "failures_stopped"), LEAF),
     "capacity": {"traffic_bps": LEAF, "rounds": ANY, "load_matches": LEAF, "matches_prediction": LEAF,
                  "failures": ANY},
-    "traffic": dict.fromkeys(("link_bps", "offered_bps", "delivered_bps", "delivered_pct", "loss_pct",
+    "traffic": dict.fromkeys(("link_bps", "planned_bps", "offered_bps", "delivered_bps", "delivered_pct", "loss_pct",
                               "max_survivor_load_pct", "max_loss_pct", "matches_prediction"), LEAF)
         | dict.fromkeys(("per_vip_bps", "delivered_per_vip_bps", "series", "offered_series", "delivered_series",
                          "downs", "baseline", "failures"), ANY),

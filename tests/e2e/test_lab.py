@@ -296,9 +296,18 @@ def test_failover_measures_the_outage_and_matches_vrrp_theory(lab_dir, method, t
         # once with b1's adverts jittering 146 ms at p95). It must say so from its measured
         # jitter, exit 3, and leave the lab as planned; the timing checks below need a host
         # that can support a verdict.
+        # Or, with VRRP on time, the host's probes of an untouched VIP timed out on their own
+        # (seen once beside chromium: VI_1's outage 8.1 s, untouched VI_2 lost two requests):
+        # the client outage is then not judged, and the hand-over still is.
         assert proc.returncode == 3, proc.stdout[-3000:] + proc.stderr[-3000:]
-        assert any(r.startswith("host fidelity too poor") for r in summary["verdict"]["reasons"]), summary["verdict"]
-        assert summary["fidelity"]["jitter_p95_ms"] > 100, summary["fidelity"]
+        reasons = summary["verdict"]["reasons"]
+        if any(r.startswith("host fidelity too poor") for r in reasons):
+            assert summary["fidelity"]["jitter_p95_ms"] > 100, summary["fidelity"]
+        else:
+            assert any(r.startswith("client probes too disturbed") for r in reasons), summary["verdict"]
+            controls = summary["client_path"]["controls"]
+            assert any(c["timeouts"] > 0 for c in controls.values()), controls
+            assert summary["vips"]["VI_1"]["matches_theory"], summary["vips"]["VI_1"]
         assert {v: e["holders"] for v, e in status["vips"].items()} == planned
         print(f"failover {method}: inconclusive: {summary['verdict']['reasons']}", file=sys.stderr)
         return

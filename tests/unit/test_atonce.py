@@ -66,3 +66,44 @@ def test_ctrl_c_waits_for_the_actions_under_way_then_goes_on():
     with pytest.raises(KeyboardInterrupt):
         for_each_node(["b1", "b2"], act)
     assert sorted(seen) == ["b1", "b2"]
+
+
+def test_a_second_ctrl_c_stops_waiting():
+    """The first Ctrl-C waits for the actions under way; a second one raises at once, with an
+    action still running (its thread is a daemon)."""
+    import _thread
+    import time
+
+    release = threading.Event()
+    started = threading.Barrier(3, timeout=10)
+
+    def act(node: str) -> None:
+        started.wait()
+        release.wait(30)  # only ends when the test lets it
+
+    def interrupt_twice() -> None:
+        started.wait()
+        _thread.interrupt_main()
+        time.sleep(0.3)  # the first is noted and the main thread waits on
+        _thread.interrupt_main()
+
+    threading.Thread(target=interrupt_twice, daemon=True).start()
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            for_each_node(["b1", "b2"], act)
+    finally:
+        release.set()
+
+
+def test_deferred_interrupts_restore_the_handlers():
+    import signal
+
+    from labctl.lab import signals
+
+    before = signal.getsignal(signal.SIGINT)
+    with signals.deferred() as caught:
+        assert signal.getsignal(signal.SIGINT) is not before
+        assert caught == []
+    assert signal.getsignal(signal.SIGINT) is before
+    assert signals.interrupt_for([]) is None
+    assert isinstance(signals.interrupt_for([signal.SIGTERM]), KeyboardInterrupt)

@@ -50,7 +50,7 @@ def test_a_typo_in_a_metric_path_is_refused_at_load_time_with_file_and_line():
         (
             "outages",
             "the summary has scenario, params, capture_resolution_s, requests, vips, disruptions, "
-            "timelines, fidelity, packets, failover, inactconn, real_down, capacity, traffic, flapping, "
+            "timelines, fidelity, client_path, packets, failover, inactconn, real_down, capacity, traffic, flapping, "
             "split_brain, expectations, error, verdict, passed",
         ),
     ],
