@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import click
 
+from labctl.cli.options import host_options, isolation_of, read_lab_or_exit
 from labctl.lab.importcheck import check_import
 from labctl.model import initlab
 from labctl.model.planner import parse_rate
@@ -14,15 +16,23 @@ from labctl.submission.importer import DEFAULT_LINK, DEFAULT_TRAFFIC, import_sub
 from labctl.submission.report import report_data, report_markdown
 
 REPORT_NAME = "import-report.md"
+DEFAULT_NAME = "lab"
 
 
 @click.command(name="import")
 @click.argument("sources", nargs=-1, required=True, type=click.Path(exists=True, path_type=Path))
 @click.option("-o", "--out", "out", default=".", show_default=True, type=click.Path(file_okay=False, path_type=Path))
-@click.option("--name", default="lab", show_default=True, help="Lab name: state folder, namespace, VM prefix.")
+@click.option("--name", default=DEFAULT_NAME, show_default=True, help="Lab name: state folder, namespace, VM prefix.")
 @click.option("--instance", help="Read the configs as `keepalived -i INSTANCE` does (their @INSTANCE lines).")
 @click.option("--traffic", default=str(DEFAULT_TRAFFIC), help="Incoming traffic for the load findings, e.g. 1.5Gbit.")
 @click.option("--link", default=str(DEFAULT_LINK), help="Each balancer's link, e.g. 1Gbit.")
+@host_options
+@click.option(
+    "--like",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="Run the submission where this lab file runs: its name, provider, box and isolation "
+    "(a class's lab: grade each student on it).",
+)
 @click.option("--force", is_flag=True, help="Overwrite an existing lab.yaml.")
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
 def import_cmd(
@@ -32,6 +42,11 @@ def import_cmd(
     instance: str | None,
     traffic: str,
     link: str,
+    provider: str | None,
+    driver: str | None,
+    box: str | None,
+    isolated: bool | None,
+    like: Path | None,
     force: bool,
     as_json: bool,
 ) -> None:
@@ -59,11 +74,19 @@ def import_cmd(
       labctl import b1.conf b2.conf rules.txt      # files; rules.txt: ipvsadm -Ln, -Sn or a script
       labctl import lb1/keepalived.conf lb2/keepalived.conf Vagrantfile
       labctl import site.conf --instance high      # as `keepalived -i high` reads @high lines
+      labctl import homework.txt -o checked --provider libvirt --box local   # runs on any host
+      labctl import homework.txt -o class --like class/lab.yaml --force   # onto the running class lab
       labctl validate -f checked/lab.yaml && labctl up -f checked/lab.yaml
     """
-    result = import_submission(list(sources), name, instance, parse_rate(traffic), parse_rate(link))
+    host = read_lab_or_exit(like) if like is not None else None
+    lab_name = host.name if host is not None and name == DEFAULT_NAME else name
+    result = import_submission(list(sources), lab_name, instance, parse_rate(traffic), parse_rate(link))
     check_import(result)
-    target = initlab.write_lab_file(out, result.lab, force)
+    if host is not None:
+        lab = replace(result.lab, provider=host.provider, isolation=host.isolation)
+    else:
+        lab = initlab.on_host(result.lab, provider, driver, box, isolation_of(isolated))
+    target = initlab.write_lab_file(out, lab, force)
     (out / REPORT_NAME).write_text(report_markdown(result))
     if as_json:
         click.echo(json.dumps(report_data(result), indent=2))

@@ -11,7 +11,7 @@ import click
 from rich.table import Table
 
 from labctl.cli.console import escape, make_console, plain
-from labctl.cli.options import lab_option, read_lab_or_exit
+from labctl.cli.options import host_options, isolation_of, lab_option, read_lab_or_exit
 from labctl.errors import EXIT_FAILED, LabctlError, clip
 from labctl.model import initlab, labfile
 from labctl.model.lab import Lab
@@ -114,20 +114,7 @@ def main(verbose: bool) -> None:
 @main.command()
 @click.argument("directory", default=".", type=click.Path(file_okay=False, path_type=Path))
 @click.option("--name", default="lab", show_default=True, help="Lab name: state folder, namespace, VM prefix.")
-@click.option("--provider", type=click.Choice(["virtualbox", "libvirt"]), help="Vagrant provider (default virtualbox).")
-@click.option(
-    "--driver",
-    type=click.Choice(["auto", "kvm", "qemu"]),
-    default="auto",
-    show_default=True,
-    help="libvirt driver; qemu emulates (no usable KVM needed); auto: kvm where a test guest runs under it.",
-)
-@click.option("--box", help="Vagrant box, or 'local' for the offline box of `labctl box build`.")
-@click.option(
-    "--isolated/--not-isolated",
-    default=None,
-    help="Run the lab in a network namespace of its own (default: on with --box local).",
-)
+@host_options
 @click.option("--force", is_flag=True, help="Overwrite an existing lab.yaml.")
 def init(
     directory: Path,
@@ -147,8 +134,7 @@ def init(
                                         runs anywhere: no VirtualBox, offline box, KVM
                                         where a guest runs under it, else qemu (TCG)
     """
-    isolation = None if isolated is None else ("netns" if isolated else "none")
-    lab = initlab.initial_lab(name, provider, driver, box, isolation)
+    lab = initlab.initial_lab(name, provider, driver, box, isolation_of(isolated))
     # Validated before it is written (LabFileError: exit 2), then read back from the disk.
     target = initlab.write_lab_file(directory, lab, force)
     read_lab_or_exit(target)

@@ -46,3 +46,28 @@ def read_lab_or_exit(lab_path: Path, or_reference: bool = False) -> Lab:
         for problem in exc.problems:
             err.print(str(problem), markup=False)
         raise SystemExit(2) from None
+
+
+def host_options(func: F) -> F:
+    """Where a new lab file's VMs run: `init` and `import` take the same options."""
+    func = click.option(
+        "--isolated/--not-isolated",
+        default=None,
+        help="Run the lab in a network namespace of its own (default: on with --box local).",
+    )(func)
+    func = click.option("--box", help="Vagrant box, or 'local' for the offline box of `labctl box build`.")(func)
+    func = click.option(
+        "--driver",
+        type=click.Choice(["auto", "kvm", "qemu"]),
+        default="auto",
+        show_default=True,
+        help="libvirt driver; qemu emulates (no usable KVM needed); auto: kvm where a test guest runs under it.",
+    )(func)
+    func = click.option(
+        "--provider", type=click.Choice(["virtualbox", "libvirt"]), help="Vagrant provider (default virtualbox)."
+    )(func)
+    return func
+
+
+def isolation_of(isolated: bool | None) -> str | None:
+    return None if isolated is None else ("netns" if isolated else "none")

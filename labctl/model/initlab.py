@@ -22,7 +22,18 @@ def initial_lab(
     box: str | None = None,
     isolation: str | None = None,
 ) -> model.Lab:
-    lab = model.reference_lab(name)
+    return on_host(model.reference_lab(name), provider, driver, box, isolation)
+
+
+def on_host(
+    lab: model.Lab,
+    provider: str | None = None,
+    driver: str | None = None,
+    box: str | None = None,
+    isolation: str | None = None,
+) -> model.Lab:
+    """LAB with the host settings asked (provider, driver, box, isolation); the rest as it is.
+    `init` applies them to the reference lab, `import` to a student's."""
     settings = lab.provider
     if provider:
         settings = replace(settings, name=provider)

@@ -90,3 +90,29 @@ def test_a_broken_config_is_one_file_line_message(tmp_path):
     assert f"{bad}:1: vrrp_instance: its block is never closed" in result.output
     assert "Traceback" not in result.output
     assert not (tmp_path / "out").exists()
+
+
+def test_host_options_put_the_submission_where_init_would(tmp_path):
+    """`import` takes init's host options: the homework with --provider libvirt --box local is
+    what `init --provider libvirt --box local` writes, but for the password."""
+    result = run("import", str(HOMEWORK), "-o", str(tmp_path / "lab"), "--provider", "libvirt", "--box", "local")
+    assert result.exit_code == 0, result.output
+    lab = read_lab(tmp_path / "lab" / "lab.yaml")
+    here = initial_lab(provider="libvirt", box="local")
+    assert lab.provider.name == "libvirt" and lab.isolation == "netns" and lab.provider.libvirt.direct_kernel_boot
+    assert replace(lab, vrrp=here.vrrp) == here
+
+
+def test_like_runs_the_submission_on_a_class_lab(tmp_path):
+    """--like LAB.yaml: the submission replaces the lab file of a running lab, keeping its name,
+    provider, box and isolation (what grading does between students)."""
+    folder = tmp_path / "class"
+    assert run("init", str(folder), "--name", "class7", "--provider", "libvirt", "--box", "local").exit_code == 0
+    before = read_lab(folder / "lab.yaml")
+    refused = run("import", str(HOMEWORK), "-o", str(folder), "--like", str(folder / "lab.yaml"))
+    assert refused.exit_code != 0 and "lab.yaml" in refused.output  # an existing file needs --force
+    result = run("import", str(HOMEWORK), "-o", str(folder), "--like", str(folder / "lab.yaml"), "--force")
+    assert result.exit_code == 0, result.output
+    after = read_lab(folder / "lab.yaml")
+    assert (after.name, after.provider, after.isolation) == ("class7", before.provider, before.isolation)
+    assert after.vrrp.auth_pass == "P0S@word2" and replace(after, vrrp=before.vrrp) == before
