@@ -83,3 +83,68 @@ def nothing_left_on_the_taps(name: str) -> None:
     assert "labctl_" not in tables
     qdiscs = subprocess.run(netns.exec_argv(ns, ["tc", "qdisc", "show"]), capture_output=True, text=True).stdout
     assert " tbf " not in qdiscs and " netem " not in qdiscs
+
+
+def check_failover_evidence(
+    folder: Path, proc: subprocess.CompletedProcess[str], summary: dict, results: Path, method: str
+) -> None:
+    """A failover run of the reference topology judged from its evidence: PASS with the hand-over
+    from packets against VRRP theory, or INCONCLUSIVE for a measured reason; the lab as planned."""
+    planned = {"VI_1": ["b1"], "VI_2": ["b2"], "VI_3": ["b3"]}
+    status = json.loads(labctl(folder, "status", "--json").stdout)
+    if summary["verdict"]["verdict"] == "inconclusive":
+        # The tool's own call on a host too busy to judge timing (CI machines are shared: seen
+        # once with b1's adverts jittering 146 ms at p95). It must say so from its measured
+        # jitter, exit 3, and leave the lab as planned; the timing checks below need a host
+        # that can support a verdict.
+        # Or, with VRRP on time, the host's probes of an untouched VIP timed out on their own
+        # (seen once beside chromium: VI_1's outage 8.1 s, untouched VI_2 lost two requests):
+        # the client outage is then not judged, and the hand-over still is.
+        assert proc.returncode == 3, proc.stdout[-3000:] + proc.stderr[-3000:]
+        reasons = summary["verdict"]["reasons"]
+        if any(r.startswith("host fidelity too poor") for r in reasons):
+            assert summary["fidelity"]["jitter_p95_ms"] > 100, summary["fidelity"]
+        else:
+            assert any(r.startswith("client probes too disturbed") for r in reasons), summary["verdict"]
+            controls = summary["client_path"]["controls"]
+            assert any(c["timeouts"] > 0 for c in controls.values()), controls
+            assert summary["vips"]["VI_1"]["matches_theory"], summary["vips"]["VI_1"]
+        assert {v: e["holders"] for v, e in status["vips"].items()} == planned
+        print(f"failover {method}: inconclusive: {summary['verdict']['reasons']}", file=sys.stderr)
+        return
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    assert summary["verdict"]["verdict"] == "pass", summary["verdict"]
+    vi1 = summary["vips"]["VI_1"]
+    # b2 (101) should take it; b3 (100) waits a skew only 4 ms longer, so timing noise on
+    # emulated VMs may let it win: the report says so (decided_by_noise).
+    assert vi1["new_holder"] in ("b2", "b3") and vi1["matches_theory"]
+    assert vi1["outage_s"] is not None and summary["vips"]["VI_2"]["outage_s"] is not None
+    # The hand-over comes from packets recorded on the host side, one clock for every frame.
+    lines = tcpdump_reads(results / "capture.pcap")
+    assert any("VRRPv2, Advertisement" in line for line in lines)
+    seen = summary["disruptions"][0]["vips"]["VI_1"]
+    assert seen["source"] == "packets"
+    phases = seen["packets"]
+    if method == "keepalived-stop":
+        assert phases["t0_advert"] == "priority 0"  # keepalived's goodbye
+        assert any("prio 0" in line for line in lines)
+    else:
+        assert phases["t0_advert"] == "last advert"  # a dead master says nothing
+    jitter = summary["fidelity"]["jitter_p95_ms"] / 1000
+    assert abs(phases["detection_s"] - phases["theory_s"]) <= 0.15 * phases["theory_s"] + jitter, phases
+    assert phases["detection_s"] <= phases["arp_s"] <= phases["client_s"]
+    print(
+        f"failover {method}: detection {phases['detection_s']} s (theory {phases['theory_s']} s), "
+        f"ARP {phases['arp_s']} s, client {phases['client_s']} s, outage {vi1['outage_s']} s, "
+        f"jitter p95 {summary['fidelity']['jitter_p95_ms']} ms, "
+        f"preemption {vi1.get('preemption_s')} s",
+        file=sys.stderr,
+    )
+    # Whatever the scenario did, the lab is back as planned.
+    assert {v: e["holders"] for v, e in status["vips"].items()} == planned
+
+
+def tcpdump_reads(pcap: Path) -> list[str]:
+    read = subprocess.run(["tcpdump", "-n", "-r", str(pcap)], capture_output=True, text=True)
+    assert read.returncode == 0, read.stderr
+    return read.stdout.splitlines()

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e.labrun import assert_complete_results, labctl, run_scenario
+from tests.e2e.labrun import assert_complete_results, check_failover_evidence, labctl, run_scenario
 
 pytestmark = pytest.mark.e2e
 
@@ -51,17 +51,15 @@ def test_the_homework_runs_on_vms_and_fails_over_as_its_priorities_say(lab_dir):
             folder, "failover", "--set", "method=keepalived-stop", "--set", "down_for=4", "--set", "after=3"
         )
         assert_complete_results(results)
-        assert proc.returncode in (0, 3), proc.stdout[-3000:] + proc.stderr[-3000:]
+        # The keepalived-stop failover of the reference topology, measured here: its goodbye
+        # advert (priority 0) and the hand-over from packets against VRRP theory.
+        check_failover_evidence(folder, proc, summary, results, "keepalived-stop")
         vi1 = summary["vips"]["VI_1"]
         print(f"imported homework failover: {json.dumps(vi1)}", file=sys.stderr)
-        # The backup the submission's priorities pick (b2, 101) took VI_1, from packets; b3 (100)
-        # waits only 4 ms longer, so on emulated VMs the report may say noise decided it.
+        # The backup the submission's priorities pick (b2, 101) took VI_1; b3 (100) waits only
+        # 4 ms longer, so on emulated VMs the report may say noise decided it.
         assert vi1["expected_new_holder"] == "b2"
         assert vi1["new_holder"] == "b2" or vi1.get("decided_by_noise"), vi1
-        assert vi1["source"] == "packets", vi1
-        if summary["verdict"]["verdict"] == "pass":
-            assert vi1["matches_theory"], vi1
-        assert _holders(folder) == MASTERS
     finally:
         (folder / "lab.yaml").write_text(original)
         back = labctl(folder, "up", "--json")
