@@ -119,7 +119,11 @@ def _scalar(node: yaml.Node, walk: _Walk) -> Any:
     if node.tag.endswith((":seq", ":map")):  # `!!map foo`: refused, as safe_load refuses it
         shown = node.tag.replace("tag:yaml.org,2002:", "!!")
         raise YamlSyntaxError(_line(node), f"broken YAML: a plain value tagged {shown}")
-    return walk.constructor.yaml_constructors[node.tag](walk.constructor, node)
+    try:
+        return walk.constructor.yaml_constructors[node.tag](walk.constructor, node)
+    except (ValueError, KeyError, TypeError) as exc:  # `!!int foo`, `!!bool x`: the tag's builder refused
+        shown = node.tag.replace("tag:yaml.org,2002:", "!!")
+        raise YamlSyntaxError(_line(node), f"broken YAML: {node.value!r} is not a valid {shown}") from exc
 
 
 def load(text: str) -> Located:

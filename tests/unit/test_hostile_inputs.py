@@ -354,6 +354,8 @@ BILLION_LAUGHS = 'a: &a ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]\
         (BILLION_LAUGHS, "aliases"),
         ("a: " + "[" * 3000 + "]" * 3000 + "\n", "nested"),
         ("name: " + "x" * 100_000 + "\n", "is not allowed"),
+        ("name: x\nmemory: !!int foo\n", "lab.yaml:2: broken YAML: 'foo' is not a valid !!int"),
+        ("name: !!bool maybe\n", "lab.yaml:1: broken YAML: 'maybe' is not a valid !!bool"),
     ],
     ids=[
         "python-apply",
@@ -366,6 +368,8 @@ BILLION_LAUGHS = 'a: &a ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]\
         "billion-laughs",
         "deep",
         "huge-value",
+        "bad-int-tag",
+        "bad-bool-tag",
     ],
 )
 def test_hostile_yaml_is_refused_quickly(cli, tmp_path, text, expected):
