@@ -17,6 +17,7 @@ from labctl.lab import netns
 from labctl.lab.running import RunInfo, RunningLab
 from labctl.lab.sandbox import process_alive
 from labctl.model.initlab import initial_lab, write_lab_file
+from tests.support.labctl_run import run_labctl
 
 pytestmark = [
     pytest.mark.integration,
@@ -28,14 +29,7 @@ NETWORK = """<network><name>labctl-lab</name><bridge name='labbr0'/>
 
 
 def labctl(folder: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "labctl.cli", *args],
-        cwd=folder,
-        capture_output=True,
-        text=True,
-        stdin=subprocess.DEVNULL,
-        timeout=300,
-    )
+    return run_labctl(folder, *args, timeout=300)
 
 
 @pytest.fixture

@@ -12,7 +12,6 @@ import json
 import os
 import shutil
 import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -20,6 +19,7 @@ import pytest
 
 from labctl.lab import driver, kvmjudge, kvmprobe
 from labctl.model.initlab import initial_lab, write_lab_file
+from tests.support.labctl_run import run_labctl
 
 pytestmark = [
     pytest.mark.integration,
@@ -28,15 +28,7 @@ pytestmark = [
 
 
 def labctl(folder: Path, cache: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "labctl.cli", *args],
-        cwd=folder,
-        capture_output=True,
-        text=True,
-        stdin=subprocess.DEVNULL,
-        timeout=120,
-        env={**os.environ, "LABCTL_CACHE": str(cache), "COLUMNS": "400"},
-    )
+    return run_labctl(folder, *args, timeout=120, env={"LABCTL_CACHE": str(cache), "COLUMNS": "400"})
 
 
 def test_the_probe_on_this_host_cold_then_cached(tmp_path, capsys, monkeypatch):

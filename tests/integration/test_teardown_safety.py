@@ -10,7 +10,6 @@ import os
 import shutil
 import signal
 import subprocess
-import sys
 import time
 import uuid
 from pathlib import Path
@@ -24,6 +23,7 @@ from labctl.lab.running import RunInfo, RunningLab
 from labctl.lab.sandbox import NAMESPACE_RECORDS, PROCESS_RECORD, Sandbox, SandboxError
 from labctl.lab.state import LabState
 from labctl.model.initlab import initial_lab, write_lab_file
+from tests.support.labctl_run import run_labctl
 
 pytestmark = [
     pytest.mark.integration,
@@ -32,14 +32,7 @@ pytestmark = [
 
 
 def labctl(folder: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "labctl.cli", *args],
-        cwd=folder,
-        capture_output=True,
-        text=True,
-        stdin=subprocess.DEVNULL,
-        timeout=120,
-    )
+    return run_labctl(folder, *args, timeout=120)
 
 
 def _unique() -> str:
