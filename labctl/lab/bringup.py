@@ -21,6 +21,7 @@ from labctl.lab.render import node_files
 from labctl.lab.running import RunInfo, RunningLab
 from labctl.lab.snapshot import read_node_state
 from labctl.lab.ssh import CommandFailed, SshConfigError, SshError, run_parallel
+from labctl.lab.suspend import ResumeResult, resume, saved_nodes
 from labctl.model.lab import Lab
 from labctl.observe.snapshot import NodeSnapshot
 from labctl.resources import provision_dir
@@ -37,6 +38,7 @@ class UpResult:
     failures: dict[str, str] = field(default_factory=dict)
     checks: list[verify.Check] = field(default_factory=list)
     vagrant_up_skipped: bool = False
+    resume: ResumeResult | None = None  # nodes brought back from a suspend, their clocks
 
     @property
     def ok(self) -> bool:
@@ -53,6 +55,7 @@ class UpResult:
             },
             "failures": self.failures,
             "checks": [c.to_dict() for c in self.checks],
+            "resume": self.resume.to_dict() if self.resume else None,
         }
 
 
@@ -123,6 +126,8 @@ def bring_up(
         with clock("render"):
             ctx = run.render()
         _after_an_interrupted_up(run, progress)
+        with clock("resume"):
+            result.resume = _resume_suspended(run, names, progress)
         _up_and_provision(run, lab, ctx, names, progress, result)
         with clock("verify"):
             if run_checks and not result.failures:
@@ -236,6 +241,24 @@ def _after_an_interrupted_up(run: RunningLab, progress: UpProgress) -> None:
         progress.say(f"stopped a `vagrant {what}` left running by an earlier labctl")
     if run.vagrant.unfinished_up():
         progress.say("the last `vagrant up` did not finish: running it again")
+
+
+def _resume_suspended(run: RunningLab, names: list[str], progress: UpProgress) -> ResumeResult | None:
+    """Nodes `labctl suspend` saved come back from their saved memory (seconds), not from a
+    boot; their clocks are stepped to the host's. One that cannot is left to `vagrant up`."""
+    saved = saved_nodes(run, names) if run.sandbox is not None else []
+    if not saved:
+        return None
+    progress.say(f"resuming {', '.join(saved)} from saved memory")
+    done = resume(run, saved)
+    for node, error in done.failed.items():
+        progress.say(f"{node} did not resume ({error}): vagrant up starts it")
+    jumps = ", ".join(f"{n} {c.before_s:+.1f} s" for n, c in done.clocks.items() if c.after_s is not None)
+    progress.say(f"resumed in {done.seconds:.1f} s" + (f"; clocks stepped: {jumps}" if jumps else ""))
+    for node, reading in done.clocks.items():
+        if reading.error:
+            progress.say(f"{node}: clock not stepped: {reading.error}")
+    return done
 
 
 def _all_running(run: RunningLab, names: list[str]) -> bool:

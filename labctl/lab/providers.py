@@ -84,13 +84,14 @@ class Libvirt:
         # `virsh list` answers in milliseconds where `vagrant status` takes seconds.
         if run.sandbox is None or not run.sandbox.running():
             return None
-        proc = run.sandbox.virsh("list", "--all", check=False)
+        # --managed-save: a suspended domain says "saved" rather than "shut off".
+        proc = run.sandbox.virsh("list", "--all", "--managed-save", check=False)
         if proc.returncode != 0:
             return None
         prefix = f"labctl-{run.info.name}-"
         states = {}
         for line in proc.stdout.splitlines():
-            parts = line.split(None, 2)  # Id, Name, State ("running", "shut off")
+            parts = line.split(None, 2)  # Id, Name, State ("running", "shut off", "saved")
             if len(parts) == 3 and parts[1].startswith(prefix):
                 states[parts[1].removeprefix(prefix)] = parts[2].strip().replace(" ", "")
         return states

@@ -45,6 +45,8 @@ def lab_status(run: RunningLab, lab: Lab) -> LabStatus:
         elif view is not None:
             entry["error"] = str(view).splitlines()[0]
             status.problems.append(f"{node.name}: unreachable over SSH ({entry['error']})")
+        elif entry["vm"] == "saved":
+            status.problems.append(f"{node.name}: suspended (its memory saved): `labctl up` resumes it")
         elif entry["vm"] != "running":
             status.problems.append(f"{node.name}: VM is {entry['vm']}")
         status.nodes[node.name] = entry

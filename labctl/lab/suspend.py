@@ -1,0 +1,106 @@
+"""`labctl suspend` and the resume half of `labctl up`: each VM's memory saved to disk by
+libvirt's managed save (inside the lab's sandbox, under its state folder) and the VM stopped;
+`virsh start` later restores that image instead of booting. All VMs at once."""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass, field
+
+from labctl.errors import LabctlError
+from labctl.lab import vmstate
+from labctl.lab.clockstep import ClockReading, step_clocks
+from labctl.lab.running import RunningLab
+from labctl.lab.sandbox import Sandbox
+from labctl.lab.virshall import error_of, virsh_all
+
+log = logging.getLogger(__name__)
+
+SAVED = "saved"  # `virsh list --all --managed-save`'s state for a suspended domain
+
+
+def sandbox_of(run: RunningLab, what: str) -> Sandbox:
+    """The lab's sandbox, started; a lab without one is refused (its libvirt is the host's, or
+    it is VirtualBox's)."""
+    if run.sandbox is None or run.info.provider != "libvirt":
+        raise LabctlError(
+            f"{what} needs a lab in a sandbox of its own (provider libvirt, isolation: netns)",
+            fix="`labctl down` halts any lab; `up` boots it again",
+        )
+    run.start_sandbox()
+    return run.sandbox
+
+
+@dataclass
+class SuspendResult:
+    suspended: list[str] = field(default_factory=list)
+    skipped: dict[str, str] = field(default_factory=dict)  # node -> why (not running, ...)
+    failed: dict[str, str] = field(default_factory=dict)
+    seconds: float = 0.0
+
+
+def suspend(run: RunningLab, nodes: list[str]) -> SuspendResult:
+    """Managed save of every running VM of NODES, all at once."""
+    sandbox = sandbox_of(run, "suspend")
+    result = SuspendResult()
+    states = run.domain_states() or {}
+    running = [n for n in nodes if states.get(n) == "running"]
+    for node in nodes:
+        if node not in running:
+            result.skipped[node] = states.get(node, "not created")
+    started = time.monotonic()
+    for node in running:
+        run.drop_session(node)  # its TCP connections would not survive the sleep anyway
+    done = virsh_all(sandbox, {n: vmstate.managed_save(vmstate.domain(run.info.name, n)) for n in running})
+    result.seconds = round(time.monotonic() - started, 2)
+    for node, proc in done.items():
+        error = error_of(proc)
+        if error is None:
+            result.suspended.append(node)
+        else:
+            result.failed[node] = error
+    log.info("suspend: %s in %.1f s; failed %s", result.suspended, result.seconds, result.failed)
+    return result
+
+
+@dataclass
+class ResumeResult:
+    resumed: list[str] = field(default_factory=list)
+    failed: dict[str, str] = field(default_factory=dict)
+    clocks: dict[str, ClockReading] = field(default_factory=dict)
+    seconds: float = 0.0  # from the first `virsh start` to every clock stepped
+
+    def to_dict(self) -> dict[str, object]:
+        return {
+            "resumed": self.resumed,
+            "failed": self.failed,
+            "clocks": {n: c.to_dict() for n, c in self.clocks.items()},
+            "seconds": self.seconds,
+        }
+
+
+def saved_nodes(run: RunningLab, names: list[str]) -> list[str]:
+    states = run.domain_states() or {}
+    return [n for n in names if states.get(n) == SAVED]
+
+
+def resume(run: RunningLab, nodes: list[str]) -> ResumeResult:
+    """Restore NODES from their managed save images at once, then step their clocks."""
+    result = ResumeResult()
+    if not nodes:
+        return result
+    sandbox = sandbox_of(run, "resume")
+    started = time.monotonic()
+    done = virsh_all(sandbox, {n: vmstate.start(vmstate.domain(run.info.name, n)) for n in nodes})
+    for node, proc in done.items():
+        error = error_of(proc)
+        if error is None:
+            result.resumed.append(node)
+        else:
+            result.failed[node] = error
+    if result.resumed:
+        result.clocks = step_clocks(run.sessions(result.resumed, wait=60.0))
+    result.seconds = round(time.monotonic() - started, 2)
+    log.info("resume: %s in %.1f s; clocks %s", result.resumed, result.seconds, result.to_dict()["clocks"])
+    return result

@@ -1,0 +1,117 @@
+"""Suspend, resume and whole-lab snapshots: the pure parts (virsh commands, their outputs, the
+clock step decision, a half-done restore in words). The VMs' side is proved on a lab by hand
+and in tests/e2e/test_snapshots.py."""
+
+from __future__ import annotations
+
+from labctl.lab import clockstep, vmstate
+from labctl.lab.ssh import CommandResult
+
+
+def test_commands_name_the_labs_domain_and_keep_their_flags():
+    dom = vmstate.domain("dev", "b1")
+    assert dom == "labctl-dev-b1"
+    assert vmstate.managed_save(dom) == ["managedsave", "labctl-dev-b1", "--running"]
+    assert vmstate.start(dom) == ["start", "labctl-dev-b1"]
+    assert vmstate.snapshot_create(dom, "ready") == ["snapshot-create-as", "labctl-dev-b1", "ready", "--atomic"]
+    assert vmstate.snapshot_revert(dom, "ready") == ["snapshot-revert", "labctl-dev-b1", "ready", "--paused"]
+    assert vmstate.snapshot_delete(dom, "ready") == ["snapshot-delete", "labctl-dev-b1", "ready"]
+    assert vmstate.snapshot_delete(dom, "ready", metadata_only=True)[-1] == "--metadata"
+
+
+def test_snapshot_names_are_plain_words():
+    assert vmstate.valid_name("ready") and vmstate.valid_name("before-demo.2")
+    for bad in ("", "-x", "a b", "x;rm", "é", "a" * 41, "../up"):
+        assert not vmstate.valid_name(bad), bad
+
+
+def test_disks_and_vm_state_sizes_are_read_from_virsh_and_qemu_img():
+    blk = (
+        " file   disk   vda   /var/lib/libvirt/images/labctl-dev-b1.img\n"
+        " file   cdrom  sda   -\n"
+        " file   disk   vdb   /var/lib/libvirt/images/extra.qcow2\n"
+    )
+    assert vmstate.parse_disks(blk) == [
+        "/var/lib/libvirt/images/labctl-dev-b1.img",
+        "/var/lib/libvirt/images/extra.qcow2",
+    ]
+    listing = (
+        "Snapshot list:\n"
+        "ID        TAG               VM SIZE                DATE     VM CLOCK     ICOUNT\n"
+        "1         ready           98.3 MiB 2026-12-02 18:00:00 00:01:02.345          0\n"
+        "2         empty              0 B 2026-12-02 18:10:00 00:00:00.000          0\n"
+    )
+    assert vmstate.parse_vm_state_sizes(listing) == {"ready": int(98.3 * (1 << 20)), "empty": 0}
+    assert vmstate.parse_size("1.5 GiB") == 3 << 29
+    assert vmstate.parse_size("lots") is None
+
+
+def test_daemon_paths_map_into_the_state_folder_and_no_further():
+    root = "/work/lab/.labctl/dev/sandbox/libvirt/lib"
+    assert vmstate.host_path("/var/lib/libvirt/images/b1.img", "/var/lib/libvirt", root) == root + "/images/b1.img"
+    assert vmstate.host_path("/var/lib/libvirtx/b1.img", "/var/lib/libvirt", root) == "/var/lib/libvirtx/b1.img"
+
+
+def test_a_half_done_restore_says_per_node_what_each_vm_is():
+    outcomes = [
+        vmstate.NodeRestore("b1", None, None),
+        vmstate.NodeRestore("b2", "internal error: loadvm failed", None),
+        vmstate.NodeRestore("r1", "timed out", "domain is not running"),
+        vmstate.NodeRestore("c1", None, "cannot resume"),
+        vmstate.NodeRestore("r2", "no such snapshot", None, was_running=False),
+    ]
+    assert vmstate.restore_lines(outcomes) == [
+        "b2: NOT restored (internal error: loadvm failed): running as before",
+        "c1: restored but left paused (cannot resume)",
+        "r1: NOT restored (timed out), and not running again (domain is not running)",
+        "r2: NOT restored (no such snapshot): as before (it was not running)",
+        "b1: restored",
+    ]
+
+
+def test_the_clock_offset_is_taken_at_the_round_trips_middle():
+    assert clockstep.offset(100.0, 40.5, 101.0) == -60.0
+    assert not clockstep.needs_step(0.3) and not clockstep.needs_step(-0.5)
+    assert clockstep.needs_step(0.6) and clockstep.needs_step(-3600)
+    assert clockstep.parse_epoch("noise\n1733160000.250000000\n") == 1733160000.25
+    assert clockstep.parse_epoch("date: invalid\n") is None
+    assert clockstep.step_command(1733160000.5) == "date -u -s @1733160000.500000 >/dev/null && date +%s.%N"
+
+
+class FakeGuest:
+    """A guest clock AHEAD seconds off the host's; its `date -s` sets it. (A stand-in for SSH:
+    the decision under test is labctl's, the real guest is in the e2e tier.)"""
+
+    def __init__(self, ahead: float, host: list[float]) -> None:
+        self.ahead = ahead
+        self.host = host
+        self.commands: list[str | list[str]] = []
+
+    def run(self, argv: str | list[str], sudo: bool) -> CommandResult:
+        self.commands.append(argv)
+        self.host[0] += 0.1  # half of a 0.2 s round trip
+        if isinstance(argv, str) and argv.startswith("date -u -s @"):
+            self.ahead = float(argv.split("@")[1].split()[0]) - self.host[0]
+        out = f"{self.host[0] + self.ahead:.9f}\n"
+        self.host[0] += 0.1
+        return CommandResult("b1", argv, 0, out, "", 0.2)
+
+
+def test_a_guest_behind_by_a_suspend_is_stepped_and_one_on_time_is_not():
+    host = [1000.0]
+    guest = FakeGuest(-300.0, host)
+    reading = clockstep.measure_and_step("b1", guest.run, clock=lambda: host[0])
+    assert round(reading.before_s, 3) == -300.0
+    assert reading.after_s is not None and abs(reading.after_s) < 0.01
+    assert len(guest.commands) == 2
+    on_time = FakeGuest(0.2, host)
+    reading = clockstep.measure_and_step("b2", on_time.run, clock=lambda: host[0])
+    assert reading.after_s is None and len(on_time.commands) == 1
+
+
+def test_a_clock_that_cannot_be_read_is_reported_not_stepped():
+    def broken(argv: str | list[str], sudo: bool) -> CommandResult:
+        return CommandResult("b1", argv, 1, "", "date: not found", 0.1)
+
+    reading = clockstep.measure_and_step("b1", broken)
+    assert reading.after_s is None and reading.error and "not found" in reading.error
