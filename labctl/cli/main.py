@@ -715,6 +715,7 @@ def _register_scenarios() -> None:
     main.add_command(scenario)
     main.add_command(report)
     main.add_command(capture)
+    main.add_command(__import__("labctl.cli.snapshot", fromlist=["snapshot"]).snapshot)
     main.add_command(__import__("labctl.cli.graph", fromlist=["graph"]).graph)
     main.add_command(__import__("labctl.cli.dashboard", fromlist=["dashboard"]).dashboard)
     main.add_command(__import__("labctl.cli.importcmd", fromlist=["import_cmd"]).import_cmd)

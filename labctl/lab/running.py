@@ -16,7 +16,7 @@ from pathlib import Path
 
 from labctl.errors import LabctlError
 from labctl.lab import box as boxes
-from labctl.lab import driver, safefiles
+from labctl.lab import driver, safefiles, vmstate
 from labctl.lab.providers import provider_named
 from labctl.lab.render import RenderContext, render_lab, write_rendered
 from labctl.lab.rendercontext import box_ref, box_with_login_key, libvirt_runtime, sandbox_for
@@ -331,6 +331,19 @@ class RunningLab:
 
     # --- tear down ---------------------------------------------------------------------------
 
+    def _forget_saved_memory(self) -> None:
+        """Before `vagrant destroy`: libvirt forgets every snapshot (their blocks go with the
+        disks) and every managed save image (suspend), so vagrant-libvirt neither rewrites each
+        qcow2 to delete snapshots one by one nor refuses a domain with a saved image."""
+        if self.sandbox is None or not self.sandbox.running():
+            return
+        for node in self.domain_states() or {}:
+            dom = vmstate.domain(self.info.name, node)
+            listed = self.sandbox.virsh(*vmstate.snapshot_list(dom), check=False)
+            for name in vmstate.parse_names(listed.stdout) if listed.returncode == 0 else []:
+                self.sandbox.virsh(*vmstate.snapshot_delete(dom, name, metadata_only=True), check=False)
+            self.sandbox.virsh("managedsave-remove", dom, check=False)
+
     def destroy(self, on_line=None) -> list[str]:
         """Remove the VMs, the lab's libvirt objects, the sandbox and the state folder.
         Returns what was removed, for the user to see."""
@@ -345,6 +358,7 @@ class RunningLab:
                 self.sandbox.start()
             except SandboxError:
                 pass
+        self._forget_saved_memory()
         if self.has_vagrant_dir():
             try:
                 self.vagrant.destroy(on_line)

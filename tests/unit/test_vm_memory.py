@@ -115,3 +115,28 @@ def test_a_clock_that_cannot_be_read_is_reported_not_stepped():
 
     reading = clockstep.measure_and_step("b1", broken)
     assert reading.after_s is None and reading.error and "not found" in reading.error
+
+
+def test_snapshot_records_survive_damage_and_ages_read_as_people_say_them():
+    from labctl.lab import labsnapshots as snaps
+
+    assert snaps.parse_records(None) == {} and snaps.parse_records("{oops") == {} and snaps.parse_records("[1]") == {}
+    assert snaps.parse_records('{"ready": {"created": 1.0}, "bad": 3}') == {"ready": {"created": 1.0}}
+    assert [snaps.age_words(s) for s in (-2, 40, 61, 7200, 3 * 86400)] == ["0 s", "40 s", "1 min", "2 h", "3 d"]
+
+
+def test_a_snapshot_is_refused_when_it_would_not_be_one_clean_moment_of_the_lab():
+    import pytest
+
+    from labctl.errors import LabctlError
+    from labctl.lab import labsnapshots as snaps
+
+    nodes = ["b1", "c1"]
+    running = {"b1": "running", "c1": "running"}
+    snaps.refuse_unless_saveable("ready", running, nodes, journal_left=False)  # no refusal
+    with pytest.raises(LabctlError, match="name"):
+        snaps.refuse_unless_saveable("a b", running, nodes, journal_left=False)
+    with pytest.raises(LabctlError, match="journal"):
+        snaps.refuse_unless_saveable("ready", running, nodes, journal_left=True)
+    with pytest.raises(LabctlError, match=r"c1 \(saved\) not"):
+        snaps.refuse_unless_saveable("ready", {"b1": "running", "c1": "saved"}, nodes, journal_left=False)

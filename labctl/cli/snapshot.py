@@ -1,0 +1,143 @@
+"""`labctl snapshot save|restore|list|delete`: whole-lab snapshots, argument parsing and
+printing only (labctl.lab.labsnapshots does the work)."""
+
+from __future__ import annotations
+
+import sys
+import time
+from pathlib import Path
+
+import click
+from rich.console import Console
+from rich.table import Table
+
+from labctl.cli.console import escape, make_console, plain
+from labctl.cli.options import lab_option, read_lab_or_exit
+from labctl.errors import LabctlError
+from labctl.model.lab import Lab
+
+console = make_console()
+err_console = make_console(stderr=True)
+
+
+@click.group("snapshot")
+def snapshot() -> None:
+    """Whole-lab snapshots: disk and memory of every VM, taken at one moment; restored in
+    seconds. `labctl up` takes one named `ready` after its first successful checks."""
+
+
+def _run(lab: Lab, lab_path: Path):
+    from labctl.cli.main import running_lab
+
+    return running_lab(lab, lab_path, brought_up=True)
+
+
+@snapshot.command("save")
+@click.argument("name")
+@lab_option
+def save_cmd(name: str, lab_path: Path) -> None:
+    """Pause every VM, snapshot each (disk and memory), let them all go at once."""
+    from labctl.cli.guard import changing
+    from labctl.lab import labsnapshots
+
+    lab = read_lab_or_exit(lab_path)
+    run = _run(lab, lab_path)
+    with changing(lab_path, lab.name, f"snapshot save {name}") as state, console.status(plain(f"saving {name}")):
+        result = labsnapshots.save(run, [n.name for n in lab.nodes], name, state.journal.exists())
+    for node, error in result.failed.items():
+        err_console.print(f"[red]{escape(node)}[/]: {escape(error)}")
+    if result.failed:
+        err_console.print(f"snapshot {escape(name)} not saved: every VM or none")
+        sys.exit(1)
+    console.print(
+        f"snapshot {name} saved in {result.seconds:.1f} s (the lab paused {result.paused_s:.1f} s)", markup=False
+    )
+
+
+def restore_and_check(lab: Lab, lab_path: Path, name: str, out: Console, verify_timeout: float = 90.0):
+    """Snapshot NAME back on every VM, then the lab checked as `up` checks it (one round trip
+    per node). The caller holds the lab's lock. Returns (restore result, up result, seconds)."""
+    from labctl.cli.progress import RichUpProgress
+    from labctl.lab import labsnapshots, vmstate
+    from labctl.lab.bringup import bring_up
+    from labctl.lab.state import LabState
+
+    started = time.monotonic()
+    run = _run(lab, lab_path)
+    journal_left = LabState.for_lab(lab_path, lab.name).journal.exists()
+    with out.status(plain(f"restoring {name} on every VM")):
+        restored = labsnapshots.restore(run, [n.name for n in lab.nodes], name, journal_left)
+    run.close()
+    for line in vmstate.restore_lines(restored.outcomes):
+        out.print(line, markup=False)
+    jumps = ", ".join(f"{n} {c.before_s:+.1f} s" for n, c in restored.clocks.items() if c.after_s is not None)
+    out.print(f"reverted in {restored.seconds:.1f} s" + (f"; clocks stepped: {jumps}" if jumps else ""), markup=False)
+    if not restored.ok:
+        return restored, None, round(time.monotonic() - started, 2)
+    checked = bring_up(lab, lab_path, RichUpProgress(out), verify_timeout=verify_timeout)
+    return restored, checked, round(time.monotonic() - started, 2)
+
+
+@snapshot.command("restore")
+@click.argument("name")
+@lab_option
+@click.option("--verify-timeout", default=90.0, show_default=True, help="Seconds to wait for the checks.")
+def restore_cmd(name: str, lab_path: Path, verify_timeout: float) -> None:
+    """Every VM back to snapshot NAME at once, clocks stepped, then the lab checked as `up`
+    does. Refused while a scenario runs (it holds the lab). A VM whose revert fails is left
+    running as before, and the output says which. Exit 0 when restored and checked."""
+    from labctl.cli.guard import changing
+    from labctl.cli.main import _print_up
+
+    lab = read_lab_or_exit(lab_path)
+    with changing(lab_path, lab.name, f"snapshot restore {name}"):
+        restored, checked, seconds = restore_and_check(lab, lab_path, name, console, verify_timeout)
+    if checked is not None:
+        _print_up(checked)
+    console.print(f"restore of {name} to checks passed: {seconds:.1f} s", markup=False)
+    if not restored.ok or checked is None or not checked.ok:
+        sys.exit(1)
+
+
+@snapshot.command("list")
+@lab_option
+def list_cmd(lab_path: Path) -> None:
+    """Each snapshot: its age, the VMs that have it, their saved memory, the disks' size."""
+    from labctl.lab import labsnapshots
+
+    lab = read_lab_or_exit(lab_path)
+    run = _run(lab, lab_path)
+    rows = labsnapshots.listing(run, [n.name for n in lab.nodes])
+    if not rows:
+        console.print("no snapshot: `labctl snapshot save NAME`")
+        return
+    table = Table(header_style="bold")
+    for column in ("snapshot", "age", "VMs", "memory per VM", "memory total"):
+        table.add_column(column)
+    for row in rows:
+        sizes = list(row.memory_bytes.values())
+        per_vm = f"{min(sizes) / 2**20:.0f}-{max(sizes) / 2**20:.0f} MiB" if sizes else "-"
+        age = labsnapshots.age_words(row.age_s) if row.age_s is not None else "?"
+        table.add_row(plain(row.name), age, plain(" ".join(row.nodes)), per_vm, f"{sum(sizes) / 2**20:.0f} MiB")
+    console.print(table)
+    console.print(f"the VMs' disks with every snapshot in them: {rows[0].disk_bytes / 2**20:.0f} MiB", markup=False)
+
+
+@snapshot.command("delete")
+@click.argument("name")
+@lab_option
+def delete_cmd(name: str, lab_path: Path) -> None:
+    """Delete snapshot NAME from every VM."""
+    from labctl.cli.guard import changing
+    from labctl.lab import labsnapshots
+
+    lab = read_lab_or_exit(lab_path)
+    run = _run(lab, lab_path)
+    with changing(lab_path, lab.name, f"snapshot delete {name}"):
+        outcome = labsnapshots.delete(run, [n.name for n in lab.nodes], name)
+    failed = {n: e for n, e in outcome.items() if e is not None}
+    for node, error in failed.items():
+        err_console.print(f"[red]{escape(node)}[/]: {escape(error)}")
+    if failed:
+        raise LabctlError(f"snapshot {name} not deleted everywhere", fix=f"`labctl snapshot delete {name}` again")
+    console.print(f"snapshot {name} deleted", markup=False)

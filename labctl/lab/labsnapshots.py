@@ -1,0 +1,235 @@
+"""Whole-lab snapshots (`labctl snapshot save|restore|list|delete`): disk and memory of every
+VM, captured at one moment. Every VM is paused first, then each is snapshotted (libvirt's
+internal qcow2 snapshot, memory included: see labctl.lab.vmstate for why internal), then all
+are let go at once. A restore pauses everything, reverts every VM, lets them all go at once
+and steps their clocks; the CLI then checks the lab as `up` does.
+
+The snapshots live in the VMs' disks, inside the sandbox (the state folder); snapshots.json
+in the state folder remembers when each was taken. `destroy` removes both with the lab."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import subprocess
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from labctl.errors import LabctlError
+from labctl.lab import vmstate
+from labctl.lab.clockstep import ClockReading, step_clocks
+from labctl.lab.running import RunningLab
+from labctl.lab.suspend import sandbox_of
+from labctl.lab.virshall import error_of, virsh_all
+
+log = logging.getLogger(__name__)
+
+RECORDS = "snapshots.json"
+DAEMON_LIB = "/var/lib/libvirt"  # the sandbox's libvirtd sees its state folder's lib/ here
+
+
+# --- the records (pure) --------------------------------------------------------------------------
+
+
+def parse_records(text: str | None) -> dict[str, dict[str, Any]]:
+    if not text:
+        return {}
+    try:
+        data = json.loads(text)
+    except ValueError:
+        return {}
+    return {str(k): v for k, v in data.items() if isinstance(v, dict)} if isinstance(data, dict) else {}
+
+
+def age_words(seconds: float) -> str:
+    """An age as a person says it: 40 s, 12 min, 3 h, 2 d."""
+    for unit, size in (("d", 86400), ("h", 3600), ("min", 60)):
+        if seconds >= size:
+            return f"{int(seconds // size)} {unit}"
+    return f"{max(0, int(seconds))} s"
+
+
+def refuse_unless_saveable(name: str, states: dict[str, str], nodes: list[str], journal_left: bool) -> None:
+    """Why a snapshot cannot be taken now, raised: a bad name, a scenario's leftovers, a VM not
+    running (a snapshot with one VM's memory missing is not one moment of the lab)."""
+    if not vmstate.valid_name(name):
+        raise LabctlError(f"snapshot name {name!r}: use letters, digits, '.', '_' or '-' (up to 40)", exit_code=2)
+    if journal_left:
+        raise LabctlError(
+            "a scenario run left changes behind (its journal): a snapshot now would keep them",
+            fix="`labctl scenario restore`, then save the snapshot",
+        )
+    down = [f"{n} ({states.get(n, 'not created')})" for n in nodes if states.get(n) != "running"]
+    if down:
+        raise LabctlError(f"every VM must run for a snapshot: {', '.join(down)} not", fix="labctl up")
+
+
+# --- I/O -----------------------------------------------------------------------------------------
+
+
+def read_records(run: RunningLab) -> dict[str, dict[str, Any]]:
+    return parse_records(run.state.read(RECORDS))
+
+
+def _write_records(run: RunningLab, records: dict[str, dict[str, Any]]) -> None:
+    run.state.write(RECORDS, json.dumps(records, indent=2, sort_keys=True) + "\n")
+
+
+def _virsh_each(run: RunningLab, nodes: list[str], build) -> dict[str, str | None]:
+    sandbox = sandbox_of(run, "a snapshot")
+    done = virsh_all(sandbox, {n: build(vmstate.domain(run.info.name, n)) for n in nodes})
+    return {n: error_of(p) for n, p in done.items()}
+
+
+def snapshots_of(run: RunningLab, nodes: list[str]) -> dict[str, list[str]]:
+    """Node -> the snapshot names libvirt knows for its domain."""
+    sandbox = sandbox_of(run, "a snapshot")
+    done = virsh_all(sandbox, {n: vmstate.snapshot_list(vmstate.domain(run.info.name, n)) for n in nodes})
+    return {n: vmstate.parse_names(p.stdout) if p.returncode == 0 else [] for n, p in done.items()}
+
+
+@dataclass
+class SaveResult:
+    name: str
+    seconds: float = 0.0
+    paused_s: float = 0.0  # how long the lab stood still
+    failed: dict[str, str] = field(default_factory=dict)
+
+
+def save(run: RunningLab, nodes: list[str], name: str, journal_left: bool) -> SaveResult:
+    """Pause every VM, snapshot each, let all go at once. All or nothing: when one VM's
+    snapshot fails, the others' of this name are deleted again."""
+    refuse_unless_saveable(name, run.domain_states() or {}, nodes, journal_left)
+    if any(name in names for names in snapshots_of(run, nodes).values()):
+        raise LabctlError(f"snapshot {name} exists", fix=f"`labctl snapshot delete {name}` first, or another name")
+    result = SaveResult(name)
+    started = time.monotonic()
+    paused = [n for n, error in _virsh_each(run, nodes, vmstate.pause).items() if error is None]
+    try:
+        if len(paused) == len(nodes):
+            outcome = _virsh_each(run, nodes, lambda dom: vmstate.snapshot_create(dom, name))
+            result.failed = {n: e for n, e in outcome.items() if e is not None}
+            if result.failed:
+                made = [n for n, e in outcome.items() if e is None]
+                _virsh_each(run, made, lambda dom: vmstate.snapshot_delete(dom, name))
+        else:
+            result.failed = {n: "could not be paused" for n in nodes if n not in paused}
+    finally:
+        _virsh_each(run, paused, vmstate.resume)
+        result.paused_s = round(time.monotonic() - started, 2)
+    if not result.failed:
+        records = read_records(run)
+        records[name] = {"created": time.time(), "nodes": nodes, "seconds": result.paused_s}
+        _write_records(run, records)
+    result.seconds = round(time.monotonic() - started, 2)
+    log.info("snapshot save %s: %.1f s; failed %s", name, result.seconds, result.failed)
+    return result
+
+
+@dataclass
+class RestoreResult:
+    name: str
+    outcomes: list[vmstate.NodeRestore] = field(default_factory=list)
+    clocks: dict[str, ClockReading] = field(default_factory=dict)
+    seconds: float = 0.0  # pause to clocks stepped (the checks come after)
+
+    @property
+    def ok(self) -> bool:
+        return all(o.ok for o in self.outcomes)
+
+
+def restore(run: RunningLab, nodes: list[str], name: str, journal_left: bool) -> RestoreResult:
+    """Every VM of NODES back to snapshot NAME at once. Refused before anything changes when a
+    VM lacks it; a VM whose revert fails is let go as it was, and the result says which."""
+    if journal_left:
+        raise LabctlError(
+            "a scenario run left changes behind (its journal), some on the host side a restore does not undo",
+            fix="`labctl scenario restore`, then restore the snapshot",
+        )
+    have = snapshots_of(run, nodes)
+    missing = [n for n in nodes if name not in have.get(n, [])]
+    if missing:
+        raise LabctlError(f"snapshot {name} is not there for {', '.join(missing)}", fix="labctl snapshot list")
+    result = RestoreResult(name)
+    started = time.monotonic()
+    states = run.domain_states() or {}
+    running = [n for n in nodes if states.get(n) == "running"]
+    for node in nodes:
+        run.drop_session(node)  # the guests' TCP state goes back in time: no session survives
+    paused = {n: e for n, e in _virsh_each(run, running, vmstate.pause).items()}
+    reverted = _virsh_each(run, nodes, lambda dom: vmstate.snapshot_revert(dom, name))
+    # Everything reverted or paused by us is let go at once, reverted or not.
+    to_resume = [n for n in nodes if reverted[n] is None or paused.get(n, "x") is None]
+    resumed = _virsh_each(run, to_resume, vmstate.resume)
+    for node in nodes:
+        result.outcomes.append(
+            vmstate.NodeRestore(node, reverted[node], resumed.get(node), was_running=node in running)
+        )
+    back = [o.node for o in result.outcomes if o.resumed is None and o.reverted is None]
+    if back:
+        result.clocks = step_clocks(run.sessions(back, wait=60.0))
+    result.seconds = round(time.monotonic() - started, 2)
+    log.info("snapshot restore %s: %s in %.1f s", name, vmstate.restore_lines(result.outcomes), result.seconds)
+    return result
+
+
+def delete(run: RunningLab, nodes: list[str], name: str) -> dict[str, str | None]:
+    """Delete snapshot NAME from every VM that has it; node -> error or None."""
+    have = snapshots_of(run, nodes)
+    holders = [n for n in nodes if name in have.get(n, [])]
+    records = read_records(run)
+    if not holders and name not in records:
+        raise LabctlError(f"no snapshot {name}", fix="labctl snapshot list")
+    outcome = _virsh_each(run, holders, lambda dom: vmstate.snapshot_delete(dom, name))
+    if all(e is None for e in outcome.values()):
+        records.pop(name, None)
+        _write_records(run, records)
+    return outcome
+
+
+@dataclass
+class SnapshotRow:
+    name: str
+    age_s: float | None
+    nodes: list[str]
+    memory_bytes: dict[str, int]  # node -> saved memory in its disk
+    disk_bytes: int  # the VMs' disk files as they are (every snapshot's blocks included)
+
+
+def listing(run: RunningLab, nodes: list[str]) -> list[SnapshotRow]:
+    """Every snapshot libvirt knows for the lab's VMs, with its age and size on disk."""
+    have = snapshots_of(run, nodes)
+    records = read_records(run)
+    names = sorted({s for names in have.values() for s in names} | set(records))
+    sizes, disk_total = _sizes(run, nodes)
+    now = time.time()
+    rows = []
+    for name in names:
+        created = records.get(name, {}).get("created")
+        holders = [n for n in nodes if name in have.get(n, [])]
+        memory = {n: sizes.get(n, {}).get(name, 0) for n in holders}
+        rows.append(SnapshotRow(name, now - created if created else None, holders, memory, disk_total))
+    return rows
+
+
+def _sizes(run: RunningLab, nodes: list[str]) -> tuple[dict[str, dict[str, int]], int]:
+    """Node -> snapshot -> saved memory (qemu-img reads the qcow2's snapshot table; -U: the VM
+    keeps it open), and the disk files' total size on disk."""
+    sandbox = sandbox_of(run, "a snapshot")
+    done = virsh_all(sandbox, {n: vmstate.disk_list(vmstate.domain(run.info.name, n)) for n in nodes})
+    sizes: dict[str, dict[str, int]] = {}
+    total = 0
+    host_lib = str(sandbox.libvirt_dir / "lib")
+    for node, proc in done.items():
+        for disk in vmstate.parse_disks(proc.stdout):
+            path = vmstate.host_path(disk, DAEMON_LIB, host_lib)
+            try:
+                total += os.stat(path).st_blocks * 512
+            except OSError:
+                continue
+            info = subprocess.run(["qemu-img", "snapshot", "-U", "-l", path], capture_output=True, text=True)
+            for tag, size in vmstate.parse_vm_state_sizes(info.stdout).items():
+                sizes.setdefault(node, {})[tag] = sizes.get(node, {}).get(tag, 0) + size
+    return sizes, total
