@@ -719,6 +719,7 @@ def _register_scenarios() -> None:
     main.add_command(__import__("labctl.cli.graph", fromlist=["graph"]).graph)
     main.add_command(__import__("labctl.cli.dashboard", fromlist=["dashboard"]).dashboard)
     main.add_command(__import__("labctl.cli.importcmd", fromlist=["import_cmd"]).import_cmd)
+    main.add_command(__import__("labctl.cli.check", fromlist=["check"]).check)
 
 
 _register_scenarios()

@@ -422,11 +422,13 @@ def verdict(summary: dict[str, Any]) -> dict[str, Any]:
 
 
 def _request_totals(probes: list[ProbeRecord]) -> dict[str, Any]:
-    by_vip: dict[str, dict[str, int]] = {}
+    by_vip: dict[str, dict[str, Any]] = {}
     for record in probes:
-        entry = by_vip.setdefault(record.vip, {"total": 0, "failed": 0})
+        entry = by_vip.setdefault(record.vip, {"total": 0, "failed": 0, "reals": {}})
         entry["total"] += 1
         entry["failed"] += 0 if record.ok else 1
+        if record.ok and record.real:  # who answered (X-Real-Server): `labctl check`'s serves reads it
+            entry["reals"][record.real] = entry["reals"].get(record.real, 0) + 1
     return {"total": len(probes), "failed": sum(1 for r in probes if not r.ok), "by_vip": by_vip}
 
 

@@ -1,0 +1,1 @@
+"""Assignments: checks with points over a lab and a submission (pure: schema, kinds, scoring)."""

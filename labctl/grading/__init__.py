@@ -1,0 +1,1 @@
+"""`labctl check` and `labctl grade`: an assignment's checks measured on a running lab."""
