@@ -334,7 +334,13 @@ def resolve_targets(lab: Lab, target: str) -> list[str]:
 @click.option(
     "--verify-timeout", default=90.0, show_default=True, help="Seconds to wait for VRRP and health checks to settle."
 )
-def up(lab_path: Path, as_json: bool, verify_timeout: float) -> None:
+@click.option(
+    "--no-ready-snapshot",
+    "no_ready",
+    is_flag=True,
+    help="Do not save the `ready` snapshot after the first successful checks (lab file: ready_snapshot: false).",
+)
+def up(lab_path: Path, as_json: bool, verify_timeout: float, no_ready: bool) -> None:
     """Bring the lab up: VMs, provisioning over SSH, then verification.
 
     \b
@@ -377,6 +383,12 @@ def up(lab_path: Path, as_json: bool, verify_timeout: float) -> None:
                 result.timings["checks_after_restore"] = checked.timings.get("total", 0.0)
             else:
                 result.failures["scenario journal"] = f"not every change was put back: see {state.journal}"
+        if result.ok and not no_ready:
+            from labctl.cli.snapshot import take_ready
+
+            took = take_ready(lab, lab_path, err_console if as_json else console)
+            if took is not None:
+                result.timings["ready_snapshot"] = took
     if state.journal.exists() and result.failures:
         err_console.print("note: a scenario run left changes behind: `labctl scenario restore` puts them back")
     if as_json:

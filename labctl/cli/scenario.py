@@ -100,8 +100,22 @@ def show(name: str, lab_path: Path) -> None:
     help="Before each action say what will happen and what VRRP theory predicts, and wait for Enter; "
     "after it say what was measured. Needs a terminal (exit 2 when stdin is not one).",
 )
+@click.option(
+    "--reset",
+    metavar="SNAPSHOT",
+    help="Restore this whole-lab snapshot (e.g. `ready`, which `labctl up` saves) before the run, "
+    "and before each run of --repeat: every run starts from the same state.",
+)
 @lab_option
-def run(name_or_path: str, sets: tuple[str, ...], as_json: bool, repeat: int, narrate: bool, lab_path: Path) -> None:
+def run(
+    name_or_path: str,
+    sets: tuple[str, ...],
+    as_json: bool,
+    repeat: int,
+    narrate: bool,
+    reset: str | None,
+    lab_path: Path,
+) -> None:
     """Run a scenario (a built-in NAME or a PATH) against the running lab. Results go to
     results/<scenario>-<timestamp>/ next to the lab file, with capture.pcap (the lab segment
     recorded from the host side when the lab is sandboxed). With --repeat N, each run goes to
@@ -134,13 +148,23 @@ def run(name_or_path: str, sets: tuple[str, ...], as_json: bool, repeat: int, na
 
     with lab_lock(LabState.for_lab(lab_path, lab.name), f"scenario run {loaded.name}"):
         _restore_leftovers(lab_path)
+        progress = err_console if as_json else console
         if repeat > 1:
             # Each run reads the file again: same --set values, a fresh Scenario.
             load = lambda: read_scenario(find(name_or_path), overrides, lab)  # noqa: E731
-            with open_live_lab(lab_path) as access:
-                series = _run_repeated(access, loaded, load, repeat, out, as_json)
+
+            def run_one(scenario, folder: Path) -> dict:
+                if reset:
+                    _reset_to(lab, lab_path, reset, progress)
+                # Opened per run: a restore takes the guests' TCP state back, no session survives.
+                with open_live_lab(lab_path) as access:
+                    return run_with_view(access, scenario, folder, quiet=as_json)
+
+            series = _run_repeated(run_one, loaded, load, repeat, out, as_json)
             sys.exit(_print_repeat(series, out, as_json))
-        narrator = TerminalNarrator(err_console if as_json else console) if narrate else None
+        if reset:
+            _reset_to(lab, lab_path, reset, progress)
+        narrator = TerminalNarrator(progress) if narrate else None
         with open_live_lab(lab_path) as access:
             summary = run_with_view(access, loaded, out, quiet=as_json, narrator=narrator)
     _print_summary(summary, out, as_json)
@@ -201,7 +225,22 @@ def restore(lab_path: Path) -> None:
     sys.exit(0 if ok else 1)
 
 
-def _run_repeated(access, loaded, load, count: int, out: Path, as_json: bool):
+def _reset_to(lab, lab_path: Path, name: str, out: Console) -> None:
+    """--reset: the lab back to snapshot NAME and checked, or the run does not start."""
+    from labctl.cli.snapshot import restore_and_check
+    from labctl.errors import LabctlError
+
+    restored, checked, seconds = restore_and_check(lab, lab_path, name, out)
+    if not restored.ok or checked is None or not checked.ok:
+        failed = "; ".join(f"{c.node}: {c.detail}" for c in (checked.checks if checked else []) if not c.ok)
+        raise LabctlError(
+            f"the lab did not come back to snapshot {name}" + (f" ({failed[:200]})" if failed else ""),
+            fix="`labctl up` checks and mends it; then run the scenario again",
+        )
+    out.print(f"reset to snapshot {name}: {seconds:.1f} s to checks passed", markup=False)
+
+
+def _run_repeated(run_one, loaded, load, count: int, out: Path, as_json: bool):
     from labctl.cli import repeat as repeating
 
     # With --json stdout is for repeat.json alone: progress goes to stderr.
@@ -211,7 +250,7 @@ def _run_repeated(access, loaded, load, count: int, out: Path, as_json: bool):
         series,
         out,
         load,
-        run_one=lambda scenario, folder: run_with_view(access, scenario, folder, quiet=as_json),
+        run_one=run_one,
         on_done=lambda outcome, n: progress.print(repeating.progress_line(outcome, n), markup=False),
     )
 

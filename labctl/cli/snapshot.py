@@ -141,3 +141,31 @@ def delete_cmd(name: str, lab_path: Path) -> None:
     if failed:
         raise LabctlError(f"snapshot {name} not deleted everywhere", fix=f"`labctl snapshot delete {name}` again")
     console.print(f"snapshot {name} deleted", markup=False)
+
+
+def take_ready(lab: Lab, lab_path: Path, out: Console) -> float | None:
+    """After `up`'s first successful checks: snapshot `ready`, unless the lab has one already,
+    says `ready_snapshot: false`, or has no sandbox. The seconds it took, or None when none was
+    taken. The caller holds the lab's lock."""
+    from labctl.lab import labsnapshots, vmstate
+    from labctl.lab.state import LabState
+
+    if not lab.ready_snapshot or lab.isolation != "netns" or lab.provider.name != "libvirt":
+        return None
+    run = _run(lab, lab_path)
+    nodes = [n.name for n in lab.nodes]
+    if all(vmstate.READY in names for names in labsnapshots.snapshots_of(run, nodes).values()):
+        return None
+    journal_left = LabState.for_lab(lab_path, lab.name).journal.exists()
+    with out.status(plain(f"saving snapshot {vmstate.READY} (every VM paused, disk and memory)")):
+        result = labsnapshots.save(run, nodes, vmstate.READY, journal_left)
+    for node, error in result.failed.items():
+        err_console.print(f"[yellow]snapshot {vmstate.READY} not saved[/]: {escape(node)}: {escape(error)}")
+    if result.failed:
+        return None
+    out.print(
+        f"snapshot {vmstate.READY} saved in {result.seconds:.1f} s: `labctl snapshot restore {vmstate.READY}` "
+        "puts the lab back to this moment (`--no-ready-snapshot` or `ready_snapshot: false` skip it)",
+        markup=False,
+    )
+    return result.seconds

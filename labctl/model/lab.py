@@ -126,6 +126,9 @@ class Lab:
     vrrp: VrrpSettings
     ipvs: IpvsSettings
     isolation: str = "none"
+    # `labctl up` saves a whole-lab snapshot named `ready` after its first successful checks
+    # (what `snapshot restore ready` and `scenario run --reset ready` go back to).
+    ready_snapshot: bool = True
     # `labctl import`: per balancer, the submission's keepalived.conf blocks that this model
     # cannot express, appended to that balancer's keepalived.conf as written.
     keepalived_extra: dict[str, str] = field(default_factory=dict)

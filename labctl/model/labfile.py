@@ -134,7 +134,19 @@ def _keys(cls: type) -> list[str]:
     return [f.name for f in fields(cls)]
 
 
-TOP_KEYS = ["name", "provider", "isolation", "network", "balancers", "reals", "clients", "vips", "vrrp", "ipvs"]
+TOP_KEYS = [
+    "name",
+    "provider",
+    "isolation",
+    "network",
+    "balancers",
+    "reals",
+    "clients",
+    "vips",
+    "vrrp",
+    "ipvs",
+    "ready_snapshot",
+]
 TOP_KEYS.append("keepalived_extra")
 # A carried block (see model.Lab.keepalived_extra): printable text, tabs and newlines.
 EXTRA_TEXT = re.compile(r"[\t\n -~]{1,65536}")
@@ -184,6 +196,7 @@ def _build(r: _Reader, data: dict[Any, Any]) -> model.Lab | None:
         r.problem(("name",), f"{name!r} is reserved by labctl; choose another name")
     provider = _provider(r, data.get("provider"))
     isolation = r.choice(data.get("isolation"), ("isolation",), "none", model.ISOLATIONS)
+    ready_snapshot = r.boolean(data.get("ready_snapshot"), ("ready_snapshot",), True)
     network = _network(r, data.get("network"))
     nodes = _nodes(r, data, network)
     vrrp = _vrrp(r, data.get("vrrp"))
@@ -208,6 +221,7 @@ def _build(r: _Reader, data: dict[Any, Any]) -> model.Lab | None:
         vrrp=vrrp,
         ipvs=ipvs,
         isolation=isolation,
+        ready_snapshot=ready_snapshot,
         keepalived_extra=extra,
     )
 
