@@ -58,7 +58,7 @@ def restore_and_check(lab: Lab, lab_path: Path, name: str, out: Console, verify_
     """Snapshot NAME back on every VM, then the lab checked as `up` checks it (one round trip
     per node). The caller holds the lab's lock. Returns (restore result, up result, seconds)."""
     from labctl.cli.progress import RichUpProgress
-    from labctl.lab import labsnapshots, vmstate
+    from labctl.lab import afterwake, labsnapshots, vmstate
     from labctl.lab.bringup import bring_up
     from labctl.lab.state import LabState
 
@@ -67,6 +67,8 @@ def restore_and_check(lab: Lab, lab_path: Path, name: str, out: Console, verify_
     journal_left = LabState.for_lab(lab_path, lab.name).journal.exists()
     with out.status(plain(f"restoring {name} on every VM")):
         restored = labsnapshots.restore(run, [n.name for n in lab.nodes], name, journal_left)
+        woke = afterwake.read_vrrp(run, lab) if restored.ok else {}
+        afterwake.flush_host_neighbours(run, lab)
     run.close()
     for line in vmstate.restore_lines(restored.outcomes):
         out.print(line, markup=False)
@@ -75,6 +77,12 @@ def restore_and_check(lab: Lab, lab_path: Path, name: str, out: Console, verify_
     if not restored.ok:
         return restored, None, round(time.monotonic() - started, 2)
     checked = bring_up(lab, lab_path, RichUpProgress(out), verify_timeout=verify_timeout)
+    if checked.ok:
+        run = _run(lab, lab_path)
+        try:
+            checked.checks += afterwake.wake_checks(run, lab, woke)
+        finally:
+            run.close()
     return restored, checked, round(time.monotonic() - started, 2)
 
 

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from labctl.errors import LabctlError
-from labctl.lab import driver, hosthttp, verify
+from labctl.lab import afterwake, driver, hosthttp, verify
 from labctl.lab.lablog import log_to_lab
 from labctl.lab.provision import NodeReport, provision_node, quick_check
 from labctl.lab.render import node_files
@@ -128,10 +128,16 @@ def bring_up(
         _after_an_interrupted_up(run, progress)
         with clock("resume"):
             result.resume = _resume_suspended(run, names, progress)
+            woke = None
+            if result.resume is not None and result.resume.resumed:
+                woke = afterwake.read_vrrp(run, lab)  # judged against after the checks
+                afterwake.flush_host_neighbours(run, lab)
         _up_and_provision(run, lab, ctx, names, progress, result)
         with clock("verify"):
             if run_checks and not result.failures:
                 result.checks = _verify(run, lab, ctx, names, progress, result, verify_timeout)
+                if woke is not None:
+                    result.checks += afterwake.wake_checks(run, lab, woke)
     finally:
         run.close()
         result.timings["total"] = round(time.monotonic() - started, 2)

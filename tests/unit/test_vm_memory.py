@@ -140,3 +140,60 @@ def test_a_snapshot_is_refused_when_it_would_not_be_one_clean_moment_of_the_lab(
         snaps.refuse_unless_saveable("ready", running, nodes, journal_left=True)
     with pytest.raises(LabctlError, match=r"c1 \(saved\) not"):
         snaps.refuse_unless_saveable("ready", {"b1": "running", "c1": "saved"}, nodes, journal_left=False)
+
+
+def test_a_vrrp_state_file_written_after_the_wake_is_a_transition():
+    from labctl.lab import afterwake
+
+    before = afterwake.parse_vrrp_files("VI_1 1733160000.100 MASTER\nVI_2 1733160000.200 BACKUP\nnoise\n")
+    assert before == {"VI_1": ("1733160000.100", "MASTER"), "VI_2": ("1733160000.200", "BACKUP")}
+    assert afterwake.transitions(before, dict(before)) == []
+    after = {"VI_1": ("1733160009.000", "BACKUP"), "VI_2": ("1733160009.500", "BACKUP"), "VI_3": ("1.0", "FAULT")}
+    assert afterwake.transitions(before, after) == [
+        "VI_1 MASTER -> BACKUP",
+        "VI_2 BACKUP again",
+        "VI_3 (none) -> FAULT",
+    ]
+
+
+def test_arp_entries_are_judged_against_the_mac_holding_each_vip():
+    from labctl.lab import afterwake
+
+    balancer = (
+        "1: lo    inet 127.0.0.1/8 scope host lo\\       valid_lft forever preferred_lft forever\n"
+        "3: eth1    inet 10.10.1.2/24 brd 10.10.1.255 scope global eth1\\       valid_lft forever\n"
+        "3: eth1    inet 10.10.1.10/24 scope global secondary eth1\\       valid_lft forever\n"
+        "@@links\n"
+        "1: lo: <LOOPBACK,UP,LOWER_UP> mtu 65536 qdisc noqueue state UNKNOWN mode DEFAULT group default qlen 1000\\    link/loopback 00:00:00:00:00:00 brd 00:00:00:00:00:00\n"
+        "3: eth1: <BROADCAST,MULTICAST,UP,LOWER_UP> mtu 1500 qdisc fq_codel state UP mode DEFAULT group default qlen 1000\\    link/ether 52:54:00:aa:bb:01 brd ff:ff:ff:ff:ff:ff\n"
+    )
+    holders = afterwake.holder_macs(balancer, ["10.10.1.10", "10.10.1.20"])
+    assert holders == {"10.10.1.10": "52:54:00:aa:bb:01"}
+    holders["10.10.1.20"] = "52:54:00:aa:bb:02"
+    neigh = afterwake.parse_neighbours(
+        "10.10.1.10 dev eth1 lladdr 52:54:00:AA:BB:01 REACHABLE\n"
+        "10.10.1.20 dev eth1 lladdr 52:54:00:aa:bb:03 STALE\n"
+        "10.10.1.30 dev eth1 FAILED\n"
+    )
+    assert neigh["10.10.1.30"] is None
+    assert afterwake.arp_mismatches(neigh, holders) == ["10.10.1.20 at 52:54:00:aa:bb:03, held by 52:54:00:aa:bb:02"]
+    assert afterwake.arp_mismatches({}, holders) == []  # nothing cached: resolved afresh
+
+
+def test_ready_snapshot_is_on_unless_the_lab_file_says_false():
+    import tempfile
+    from pathlib import Path
+
+    import pytest
+
+    from labctl.model.initlab import initial_lab, write_lab_file
+    from labctl.model.labfile import LabFileError, read_lab
+
+    with tempfile.TemporaryDirectory() as folder:
+        path = write_lab_file(Path(folder), initial_lab("snaps"))
+        assert read_lab(path).ready_snapshot is True
+        path.write_text(path.read_text() + "ready_snapshot: false\n")
+        assert read_lab(path).ready_snapshot is False
+        path.write_text(path.read_text().replace("ready_snapshot: false", "ready_snapshot: sometimes"))
+        with pytest.raises(LabFileError, match="ready_snapshot: must be true or false"):
+            read_lab(path)

@@ -1,0 +1,144 @@
+"""What a lab brought back from saved memory (resume, snapshot restore) must get right besides
+the plan: no VRRP transition after it woke up (keepalived would have seen a stale world), and
+every ARP cache pointing each VIP at the MAC of the balancer that holds it now.
+
+VRRP: labctl-vrrp-notify writes each instance's state word to /run/labctl/vrrp/<instance> on
+every transition; the files' modification times (guest clock) are read right after the wake
+and again after the checks: any file written in between is a transition, reported.
+ARP: the guests' caches come back with their memory, consistent with the holders; the host
+side of the lab network (the namespace) was not asleep, so its entries for the VIPs are
+flushed on wake (a local table operation: nothing is sent) and compared after the checks,
+which have refilled them. The client's are compared too."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+
+from labctl.lab.running import RunningLab
+from labctl.lab.ssh import run_parallel
+from labctl.lab.verify import Check
+from labctl.model.lab import Lab
+from labctl.observe.parse import ParseError, parse_ip_addr
+
+VRRP_FILES = (
+    "cd /run/labctl/vrrp 2>/dev/null || exit 0; "
+    'for f in *; do [ -f "$f" ] && printf "%s %s %s\\n" "$f" "$(stat -c %.9Y "$f")" "$(cat "$f")"; done'
+)
+ADDR_AND_LINKS = "ip -o -4 addr show; echo @@links; ip -o link show"
+
+_MAC = re.compile(r"link/ether ([0-9a-f:]{17})")
+
+
+# --- pure --------------------------------------------------------------------------------------
+
+
+def parse_vrrp_files(text: str) -> dict[str, tuple[str, str]]:
+    """Instance -> (modification time, state word) from VRRP_FILES' output."""
+    found = {}
+    for line in text.splitlines():
+        parts = line.split()
+        if len(parts) == 3:
+            found[parts[0]] = (parts[1], parts[2])
+    return found
+
+
+def transitions(before: dict[str, tuple[str, str]], after: dict[str, tuple[str, str]]) -> list[str]:
+    """Each instance whose state file was written between the two readings, in words."""
+    changed = []
+    for name in sorted(set(before) | set(after)):
+        old, new = before.get(name), after.get(name)
+        if old != new:
+            was = old[1] if old else "(none)"
+            now = new[1] if new else "(gone)"
+            changed.append(f"{name} {was} -> {now}" if was != now else f"{name} {now} again")
+    return changed
+
+
+def holder_macs(text: str, vips: list[str]) -> dict[str, str]:
+    """VIP -> MAC of the interface holding it, from ADDR_AND_LINKS' output on one balancer."""
+    addr_text, _, links_text = text.partition("@@links")
+    macs: dict[str, str] = {}
+    for line in links_text.splitlines():
+        parts = line.split(":", 2)
+        match = _MAC.search(line)
+        if len(parts) == 3 and match:
+            macs[parts[1].strip().split("@")[0]] = match.group(1)
+    try:
+        addresses = parse_ip_addr(addr_text.strip())
+    except ParseError:
+        return {}
+    return {a.address: macs[a.ifname] for a in addresses if a.address in vips and a.ifname in macs}
+
+
+def parse_neighbours(text: str) -> dict[str, str | None]:
+    """`ip -4 neigh show`: address -> MAC, or None for an entry without one (FAILED, INCOMPLETE)."""
+    found: dict[str, str | None] = {}
+    for line in text.splitlines():
+        parts = line.split()
+        if not parts:
+            continue
+        found[parts[0]] = parts[parts.index("lladdr") + 1].lower() if "lladdr" in parts else None
+    return found
+
+
+def arp_mismatches(neighbours: dict[str, str | None], holders: dict[str, str]) -> list[str]:
+    """Each VIP whose entry names a MAC other than its holder's (an entry with no MAC yet, or
+    none, is resolved afresh: no mismatch)."""
+    wrong = []
+    for vip, mac in sorted(holders.items()):
+        seen = neighbours.get(vip)
+        if seen is not None and seen != mac.lower():
+            wrong.append(f"{vip} at {seen}, held by {mac}")
+    return wrong
+
+
+# --- I/O ---------------------------------------------------------------------------------------
+
+
+def read_vrrp(run: RunningLab, lab: Lab) -> dict[str, dict[str, tuple[str, str]]]:
+    """Each reachable balancer's VRRP state files (a node that cannot be read is left out)."""
+    sessions = run.sessions([b.name for b in lab.balancers], wait=30.0)
+    done = run_parallel(sessions, lambda _, opened: opened.get().run(VRRP_FILES, sudo=False, timeout=30))
+    return {n: parse_vrrp_files(r.stdout) for n, r in done.items() if not isinstance(r, BaseException)}
+
+
+def flush_host_neighbours(run: RunningLab, lab: Lab) -> None:
+    """Forget the host side's ARP entries for the VIPs (they predate the wake)."""
+    if run.namespace is None:
+        return
+    for vip in lab.vips:
+        subprocess.run(["ip", "-n", run.namespace, "neigh", "flush", "to", vip.address], capture_output=True)
+
+
+def wake_checks(run: RunningLab, lab: Lab, vrrp_before: dict[str, dict[str, tuple[str, str]]]) -> list[Check]:
+    """After the lab's checks: VRRP transitions since the wake (reported), and the client's
+    and the host side's ARP entries for each VIP against its holder's MAC."""
+    checks: list[Check] = []
+    after = read_vrrp(run, lab)
+    for node in sorted(vrrp_before):
+        if node not in after:
+            continue
+        moved = transitions(vrrp_before[node], after[node])
+        words = "no VRRP transition since the wake" if not moved else "transitions since the wake: " + ", ".join(moved)
+        checks.append(Check("vrrp after wake", node, not moved, words))
+    vips = [v.address for v in lab.vips]
+    sessions = run.sessions([b.name for b in lab.balancers], wait=30.0)
+    seen = run_parallel(sessions, lambda _, opened: opened.get().run(ADDR_AND_LINKS, sudo=False, timeout=30))
+    holders: dict[str, str] = {}
+    for result in seen.values():
+        if not isinstance(result, BaseException):
+            holders.update(holder_macs(result.stdout, vips))
+    tables: dict[str, str] = {}
+    for client in lab.clients:
+        opened = run.sessions([client.name], wait=30.0)[client.name]
+        if opened.session is not None:
+            tables[client.name] = opened.session.run(["ip", "-4", "neigh", "show"], sudo=False, timeout=30).stdout
+    if run.namespace is not None:
+        host = subprocess.run(["ip", "-n", run.namespace, "-4", "neigh", "show"], capture_output=True, text=True)
+        tables["host side"] = host.stdout
+    for where, text in tables.items():
+        wrong = arp_mismatches(parse_neighbours(text), holders)
+        detail = "; ".join(wrong) if wrong else f"every VIP's entry names its holder's MAC ({len(holders)} held)"
+        checks.append(Check("arp after wake", where, not wrong, detail))
+    return checks
