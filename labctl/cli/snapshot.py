@@ -44,6 +44,8 @@ def save_cmd(name: str, lab_path: Path) -> None:
     run = _run(lab, lab_path)
     with changing(lab_path, lab.name, f"snapshot save {name}") as state, console.status(plain(f"saving {name}")):
         result = labsnapshots.save(run, [n.name for n in lab.nodes], name, state.journal.exists())
+    for node, commands in result.stopped.items():
+        console.print(f"{node}: ended what a scenario run left running: {'; '.join(commands)}", markup=False)
     for node, error in result.failed.items():
         err_console.print(f"[red]{escape(node)}[/]: {escape(error)}")
     if result.failed:

@@ -21,6 +21,7 @@ from labctl.errors import LabctlError
 from labctl.lab import vmstate
 from labctl.lab.clockstep import ClockReading, step_clocks
 from labctl.lab.running import RunningLab
+from labctl.lab.ssh import run_parallel
 from labctl.lab.suspend import sandbox_of
 from labctl.lab.virshall import error_of, virsh_all
 
@@ -66,6 +67,21 @@ def refuse_unless_saveable(name: str, states: dict[str, str], nodes: list[str], 
         raise LabctlError(f"every VM must run for a snapshot: {', '.join(down)} not", fix="labctl up")
 
 
+# A scenario's processes on a node (probes, polling loops from /run/labctl/bin, iperf3): a
+# snapshot must not keep them. The brackets keep the pattern from matching its own shell.
+LEFTOVERS = "pgrep -af '[/]run/labctl/bin/|[i]perf3' || true"
+
+
+def parse_leftovers(text: str) -> dict[int, str]:
+    """`pgrep -a` output: PID -> command line."""
+    found = {}
+    for line in text.splitlines():
+        pid, _, command = line.strip().partition(" ")
+        if pid.isdigit():
+            found[int(pid)] = command.strip()
+    return found
+
+
 # --- I/O -----------------------------------------------------------------------------------------
 
 
@@ -96,6 +112,22 @@ class SaveResult:
     seconds: float = 0.0
     paused_s: float = 0.0  # how long the lab stood still
     failed: dict[str, str] = field(default_factory=dict)
+    stopped: dict[str, list[str]] = field(default_factory=dict)  # node -> scenario leftovers ended
+
+
+def stop_leftovers(run: RunningLab, nodes: list[str]) -> dict[str, list[str]]:
+    """End what a scenario run left running on the nodes (it would live on in the snapshot);
+    node -> the command lines ended."""
+
+    def sweep(node: str, opened) -> list[str]:
+        session = opened.get()
+        found = parse_leftovers(session.run(LEFTOVERS, sudo=True, timeout=30).stdout)
+        if found:
+            session.run(["kill", *map(str, found)], sudo=True, timeout=30)
+        return list(found.values())
+
+    done = run_parallel(run.sessions(nodes, wait=30.0), sweep)
+    return {n: r for n, r in done.items() if isinstance(r, list) and r}
 
 
 def save(run: RunningLab, nodes: list[str], name: str, journal_left: bool) -> SaveResult:
@@ -105,6 +137,7 @@ def save(run: RunningLab, nodes: list[str], name: str, journal_left: bool) -> Sa
     if any(name in names for names in snapshots_of(run, nodes).values()):
         raise LabctlError(f"snapshot {name} exists", fix=f"`labctl snapshot delete {name}` first, or another name")
     result = SaveResult(name)
+    result.stopped = stop_leftovers(run, nodes)
     started = time.monotonic()
     paused = [n for n, error in _virsh_each(run, nodes, vmstate.pause).items() if error is None]
     try:

@@ -197,3 +197,14 @@ def test_ready_snapshot_is_on_unless_the_lab_file_says_false():
         path.write_text(path.read_text().replace("ready_snapshot: false", "ready_snapshot: sometimes"))
         with pytest.raises(LabFileError, match="ready_snapshot: must be true or false"):
             read_lab(path)
+
+
+def test_a_scenarios_leftover_processes_are_read_from_pgrep():
+    from labctl.lab import labsnapshots as snaps
+
+    text = "812 python3 /run/labctl/bin/labctl-probe.py --vip 10.10.1.10\n901 iperf3 -s -D\n\n"
+    assert snaps.parse_leftovers(text) == {
+        812: "python3 /run/labctl/bin/labctl-probe.py --vip 10.10.1.10",
+        901: "iperf3 -s -D",
+    }
+    assert "[/]run/labctl/bin/" in snaps.LEFTOVERS  # the pattern never matches its own shell
