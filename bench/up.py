@@ -11,6 +11,7 @@ to the floor:
                    guests' CPU time: the least six can take on this host's cores
                    (bench/provisioning.py)
   up after down    `labctl down`, then `labctl up`
+  snapshots        snapshot save, suspend, resume (up), restore, sizes (bench/snapshots.py)
   destroy          `labctl destroy --yes`
   memory           resident size of each qemu process of the lab
 Usage: sudo .venv/bin/python -m bench.up [--json] [--baseline] [--skip-vagrant]
@@ -32,7 +33,7 @@ import time
 from dataclasses import replace
 from pathlib import Path
 
-from bench import provisioning
+from bench import provisioning, snapshots
 from bench.floor import measure_floor
 from labctl.cli.console import make_console
 from labctl.cli.progress import RichUpProgress
@@ -117,7 +118,8 @@ def bench_labctl(folder: Path) -> dict[str, float]:
 def _lab_life(folder: Path, figures: dict[str, float]) -> None:
     labctl(folder, "init", ".", "--name", "benchup", "--provider", "libvirt", "--driver", "qemu", "--box", "local")
     say("labctl up (from nothing)")
-    figures["labctl_up_s"], proc = labctl(folder, "up", "--json")
+    # Without the `ready` snapshot: its cost is its own figure (snapshot_save_s), below.
+    figures["labctl_up_s"], proc = labctl(folder, "up", "--json", "--no-ready-snapshot")
     first = json.loads(proc.stdout)["timings"]
     figures["labctl_up_vagrant_part_s"] = first["vagrant_up"]
     figures["provision_all_s"] = first["provision"]
@@ -146,7 +148,9 @@ def _lab_life(folder: Path, figures: dict[str, float]) -> None:
     figures["provision_one_s"] = single.timings["provision"]
     say("down, then up")
     figures["down_s"], _ = labctl(folder, "down")
-    figures["up_after_down_s"], _ = labctl(folder, "up", "--json")
+    figures["up_after_down_s"], _ = labctl(folder, "up", "--json", "--no-ready-snapshot")
+    say("snapshots: save, suspend, resume, restore")
+    figures.update(snapshots.measure(folder))
     say("destroy")
     figures["destroy_s"], _ = labctl(folder, "destroy", "--yes")
 
