@@ -113,6 +113,7 @@ class SaveResult:
     paused_s: float = 0.0  # how long the lab stood still
     failed: dict[str, str] = field(default_factory=dict)
     stopped: dict[str, list[str]] = field(default_factory=dict)  # node -> scenario leftovers ended
+    clocks: dict[str, ClockReading] = field(default_factory=dict)
 
 
 def stop_leftovers(run: RunningLab, nodes: list[str]) -> dict[str, list[str]]:
@@ -152,6 +153,8 @@ def save(run: RunningLab, nodes: list[str], name: str, journal_left: bool) -> Sa
     finally:
         _virsh_each(run, paused, vmstate.resume)
         result.paused_s = round(time.monotonic() - started, 2)
+    # A paused guest's clock stood still: behind by the pause now.
+    result.clocks = step_clocks(run.sessions(paused, wait=60.0))
     if not result.failed:
         records = read_records(run)
         records[name] = {"created": time.time(), "nodes": nodes, "seconds": result.paused_s}
