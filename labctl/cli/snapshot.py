@@ -51,9 +51,15 @@ def save_cmd(name: str, lab_path: Path) -> None:
     if result.failed:
         err_console.print(f"snapshot {escape(name)} not saved: every VM or none")
         sys.exit(1)
-    console.print(
-        f"snapshot {name} saved in {result.seconds:.1f} s (the lab paused {result.paused_s:.1f} s)", markup=False
-    )
+    took = f"{result.seconds:.1f} s (the lab paused {result.paused_s:.1f} s)"
+    console.print(f"snapshot {name} saved in {took}; {_clock_words(result.clocks)}", markup=False)
+
+
+def _clock_words(clocks) -> str:
+    stepped = [f"{n} {c.before_s:+.1f} s" for n, c in clocks.items() if c.after_s is not None]
+    failed = [f"{n} ({c.error})" for n, c in clocks.items() if c.error]
+    words = f"clocks stepped: {', '.join(stepped)}" if stepped else "no clock needed a step"
+    return words + (f"; clocks not read: {', '.join(failed)}" if failed else "")
 
 
 def restore_and_check(lab: Lab, lab_path: Path, name: str, out: Console, verify_timeout: float = 90.0):
@@ -74,8 +80,7 @@ def restore_and_check(lab: Lab, lab_path: Path, name: str, out: Console, verify_
     run.close()
     for line in vmstate.restore_lines(restored.outcomes):
         out.print(line, markup=False)
-    jumps = ", ".join(f"{n} {c.before_s:+.1f} s" for n, c in restored.clocks.items() if c.after_s is not None)
-    out.print(f"reverted in {restored.seconds:.1f} s" + (f"; clocks stepped: {jumps}" if jumps else ""), markup=False)
+    out.print(f"reverted in {restored.seconds:.1f} s; {_clock_words(restored.clocks)}", markup=False)
     if not restored.ok:
         return restored, None, round(time.monotonic() - started, 2)
     checked = bring_up(lab, lab_path, RichUpProgress(out), verify_timeout=verify_timeout)
