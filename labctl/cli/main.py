@@ -732,6 +732,7 @@ def _register_scenarios() -> None:
     main.add_command(__import__("labctl.cli.dashboard", fromlist=["dashboard"]).dashboard)
     main.add_command(__import__("labctl.cli.importcmd", fromlist=["import_cmd"]).import_cmd)
     main.add_command(__import__("labctl.cli.check", fromlist=["check"]).check)
+    main.add_command(__import__("labctl.cli.grade", fromlist=["grade_cmd"]).grade_cmd)
 
 
 _register_scenarios()

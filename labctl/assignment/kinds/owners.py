@@ -50,7 +50,9 @@ def judge(spec: CheckSpec, lab: Lab, measured: Measured) -> Judgement:
     seen: list[str] = []
     for vip, master in expected(spec, lab).items():
         parts = timelines.get(vip) or []
-        holders = parts[-1]["holders"] if parts else []
+        # The last stretch every balancer was observed in (the capture's end is unobserved).
+        seen_parts = [p for p in parts if not p.get("unobserved")] or parts
+        holders = seen_parts[-1]["holders"] if seen_parts else []
         seen.append(f"{vip} {','.join(holders) or 'nobody'}")
         if holders != [master]:
             wrong.append(f"{vip} held by {','.join(holders) or 'nobody'}, expected {master or 'a tie'}")
