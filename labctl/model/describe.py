@@ -54,6 +54,28 @@ def password_notes(lab: Lab) -> list[str]:
     ]
 
 
+def coverage_notes(lab: Lab) -> list[str]:
+    """A VIP configured on some balancers only: who never holds it, or that nobody takes it
+    over when its only balancer fails."""
+    notes = []
+    balancers = [b.name for b in lab.balancers]
+    for vip in lab.vips:
+        on = [b for b in balancers if b in vip.priorities]
+        never = [b for b in balancers if b not in vip.priorities]
+        if not never:
+            continue
+        if len(on) == 1:
+            notes.append(f"{vip.name} is configured on {on[0]} only: no balancer takes it over when {on[0]} fails")
+        else:
+            verb = "never holds" if len(never) == 1 else "never hold"
+            notes.append(f"{vip.name} is configured on {_and(on)} only: {_and(never)} {verb} it")
+    return notes
+
+
+def _and(names: list[str]) -> str:
+    return names[0] if len(names) == 1 else f"{', '.join(names[:-1])} and {names[-1]}"
+
+
 def lab_notes(lab: Lab) -> list[str]:
     """What `labctl validate` explains beside a valid lab."""
-    return tie_notes(lab) + password_notes(lab)
+    return coverage_notes(lab) + tie_notes(lab) + password_notes(lab)

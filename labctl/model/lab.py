@@ -31,7 +31,8 @@ class Node:
 
 @dataclass(frozen=True)
 class Vip:
-    """One VRRP instance carrying one virtual address, with every balancer's priority."""
+    """One VRRP instance carrying one virtual address, with the priority of each balancer it is
+    configured on (a subset is allowed: the others never hold it)."""
 
     name: str
     address: str

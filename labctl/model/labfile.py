@@ -488,7 +488,7 @@ def _vips(
 
 def _priorities(r: _Reader, value: Any, path: Path_, balancers: list[str]) -> dict[str, int] | None:
     if not isinstance(value, dict):
-        r.problem(path, f"must map every balancer ({', '.join(balancers)}) to a priority 1..254")
+        r.problem(path, f"must map balancers ({', '.join(balancers)}) to a priority 1..254")
         return None
     result: dict[str, int] = {}
     known = set(balancers)  # a set: a lab may have thousands of balancers, each named here
@@ -500,14 +500,13 @@ def _priorities(r: _Reader, value: Any, path: Path_, balancers: list[str]) -> di
         got = r.integer(prio, (*path, name), 0, 1, 254)
         if got:
             result[name] = got
-    missing = [b for b in balancers if b not in value]
-    if missing:
-        r.problem(path, f"no priority for {', '.join(missing)}: every balancer needs one")
+    # A subset is a VRRP instance configured on those balancers only (`labctl validate` says
+    # who never takes it over); none at all is no instance.
+    if not value:
+        r.problem(path, "give at least one balancer a priority" if balancers else "no balancer to give a priority to")
         return None
-    if len(result) != len(balancers) or not result:
-        if not result and not balancers:
-            r.problem(path, "no balancer to give a priority to")
-        return None
+    if len(result) != len(value):
+        return None  # each bad entry has its problem already
     top = max(result.values())
     if list(result.values()).count(top) > 1:
         r.problem(

@@ -405,6 +405,8 @@ def verdict(summary: dict[str, Any]) -> dict[str, Any]:
     path_poor = not path.get("ok", True) and bool(path.get("reasons"))
 
     def excused(expectation: dict[str, Any]) -> bool:
+        if expectation.get("unmeasurable"):
+            return False
         leaf = expectation["metric"].rsplit(".", 1)[-1]
         if leaf in CLIENT_METRICS:  # the client's figures need both its probes and VRRP's timers
             return timers_poor or path_poor
@@ -469,7 +471,21 @@ def _disruption(
             moved = first_held_by_other(timeline, start, node)
             alive = set(balancers) - {node}
             expected_master = lab.elected_master(vip, alive)
-            priority = vip.priorities.get(expected_master or "", 0)
+            if expected_master is None:
+                # No other balancer is configured for it: nothing takes it over, no theory to match.
+                result.update(
+                    {
+                        "moved": moved is not None,
+                        "new_holder": moved[1] if moved else None,
+                        "expected_new_holder": None,
+                        "moved_after_s": None,
+                        "no_backup": f"{vip.name} is configured on {node} only: no balancer takes it over "
+                        f"when {node} fails",
+                    }
+                )
+                entry["vips"][vip.name] = result
+                continue
+            priority = vip.priorities[expected_master]
             theory = skew_time(priority) if graceful else master_down_interval(lab.vrrp.advert_int, priority)
             low = 0.0 if graceful else max(theory - lab.vrrp.advert_int - 0.3, 0.0)
             high = theory + 0.5 + resolution
@@ -592,6 +608,7 @@ def _fold_into_vips(summary: dict[str, Any]) -> None:
                     "source",
                     "decided_by_noise",
                     "judgement",
+                    "no_backup",
                 ):
                     if key in result and key not in target:
                         target[key] = result[key]
@@ -811,7 +828,10 @@ def _capacity(run: RunData, timelines: dict[str, list[TimelinePart]]) -> dict[st
                 "ties": {name: c for name, c in candidates.items() if len(c) > 1},
                 "measured_bps": measured,
                 "predicted_bps": predicted,
-                "placement_ok": all(placement[n] in candidates[n] for n in placement),
+                # A VIP no survivor is configured for is rightly held by nobody.
+                "placement_ok": all(
+                    placement[n] in candidates[n] if candidates[n] else placement[n] is None for n in placement
+                ),
                 "load_matches": all(abs(measured.get(b, 0) - predicted.get(b, 0)) < 1 for b in predicted),
             }
         )
@@ -863,7 +883,12 @@ def evaluate_expectations(specs: list[dict[str, Any]], summary: dict[str, Any]) 
         entry["value"] = value
         reasons = []
         if value is None:
-            reasons.append("not measured")
+            # Say why when the analysis knows (a VIP without backup never moves).
+            parent = metric(summary, spec["metric"].rpartition(".")[0])
+            why = parent.get("no_backup") if isinstance(parent, dict) else None
+            if why:
+                entry["unmeasurable"] = why  # the configuration's doing: no fidelity excuses it
+            reasons.append(f"not measured: {why}" if why else "not measured")
         else:
             if "equals" in spec and value != spec["equals"]:
                 reasons.append(f"{value!r} is not {spec['equals']!r}")

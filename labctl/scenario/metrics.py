@@ -19,7 +19,7 @@ VIP_FIGURES: dict[str, Any] = dict.fromkeys(
     (
         "address", "duplicate_holders", "duplicate_s", "outage_s", "failed", "moved_after_s",
         "new_holder", "expected_new_holder", "theory_s", "theory_window_s", "matches_theory",
-        "errors", "detection_s", "arp_s", "client_s", "source", "decided_by_noise", "judgement",
+        "errors", "detection_s", "arp_s", "client_s", "source", "decided_by_noise", "judgement", "no_backup",
         "max_outage_s", "preemption_s", "preemption_outage_s", "preemption_theory_s",
         "preemption_matches_theory",
     ),

@@ -97,7 +97,7 @@ class Narration:
         alive = {b.name for b in self.lab.balancers} - {node}
         winner = self.lab.elected_master(vip, alive)
         if winner is None:
-            return f"{node} is the last balancer of {vip.name}: the VIP should go dark."
+            return f"no other balancer is configured for {vip.name}: when {node} {HOW[action]}, the VIP should go dark."
         p, advert = vip.priorities[winner], self.lab.vrrp.advert_int
         if action == "keepalived-stop":
             theory = _skew(p)

@@ -74,6 +74,24 @@ def test_validate_explains_a_password_longer_than_keepalived_reads(run, tmp_path
     assert "P0S@word" not in result.output  # a secret is never printed
 
 
+def test_validate_explains_a_vip_on_some_balancers_only(run, tmp_path):
+    run("init")
+    path = tmp_path / "lab.yaml"
+    text = path.read_text()
+    for old, new in (
+        ("{b1: 100, b2: 100, b3: 102}", "{b3: 102}"),
+        ("{b1: 102, b2: 101, b3: 100}", "{b1: 102, b3: 100}"),
+    ):
+        assert old in text
+        text = text.replace(old, new, 1)
+    path.write_text(text)
+    result = run("validate")
+    assert result.exit_code == 0, result.output
+    assert "note: VI_3 is configured on b3 only: no balancer takes it over when b3 fails" in result.output
+    assert "note: VI_1 is configured on b1 and b3 only: b2 never holds it" in result.output
+    assert result.output.count("is configured on") == 2  # VI_2 is on every balancer: no note
+
+
 def test_plan_homework_numbers_as_json(run):
     result = run("plan", "--balancers", "3", "--traffic", "1.5Gbit", "--link", "1Gbit", "--json")
     assert result.exit_code == 0, result.output

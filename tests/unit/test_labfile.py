@@ -83,11 +83,26 @@ def test_priority_out_of_range_and_master_tie():
     assert "vips.0.priorities: two balancers share the top priority 102" in msg
 
 
-def test_priority_for_an_unknown_balancer_and_a_missing_one():
+def test_priority_for_an_unknown_balancer():
     text = edited("{b1: 102, b2: 101, b3: 100}", "{b1: 102, b2: 101, b4: 100}")
-    found = problems(text)
-    assert any("vips.0.priorities.b4: 'b4' is not a balancer; did you mean 'b3'?" in p for p in found)
-    assert any("vips.0.priorities: no priority for b3" in p for p in found)
+    (msg,) = problems(text)  # b3 without a priority is no problem: the instance is on b1 and b2
+    assert msg.endswith("vips.0.priorities.b4: 'b4' is not a balancer; did you mean 'b3'?")
+
+
+def test_a_vip_on_some_balancers_only():
+    text = edited("{b1: 100, b2: 100, b3: 102}", "{b3: 102}")
+    text = text.replace("{b1: 102, b2: 101, b3: 100}", "{b1: 102, b3: 100}", 1)
+    lab = parse_lab(text)
+    assert lab.vip("VI_3").priorities == {"b3": 102}
+    assert lab.vip("VI_1").priorities == {"b1": 102, "b3": 100}
+    assert lab.elected_master(lab.vip("VI_3"), {"b1", "b2"}) is None
+    assert lab.backup_order(lab.vip("VI_1")) == ["b1", "b3"]
+
+
+def test_a_vip_needs_at_least_one_balancer():
+    text = edited("{b1: 100, b2: 100, b3: 102}", "{}")
+    (msg,) = problems(text)
+    assert msg == f"lab.yaml:{line_of(text, '{}')}: vips.2.priorities: give at least one balancer a priority"
 
 
 def test_malformed_address():

@@ -69,7 +69,9 @@ def test_json_report_and_findings_of_a_flawed_folder(tmp_path):
     # What the model cannot say is carried per node, the interface mapped.
     lab = read_lab(tmp_path / "out" / "lab.yaml")
     assert "interface eth1" in lab.keepalived_extra["lb1"] and "eth0" not in lab.keepalived_extra["lb1"]
-    assert any("lb3: vrrp_instance VI_2" in line for line in data["kept_verbatim"])
+    # VI_2, on lb3 alone, is a VIP of lb3 only, not a block kept as written.
+    assert lab.vip("VI_2").priorities == {"lb3": 100}
+    assert not any("VI_2" in line for line in data["kept_verbatim"])
 
 
 def test_one_vrid_twice_on_a_node_stops_keepalived_there(tmp_path):

@@ -44,3 +44,29 @@ def test_render_then_import_gives_the_same_lab(tmp_path, balancers, vips, manage
     assert imported.lab == replace(lab, vrrp=replace(lab.vrrp, auth_pass=CTX.auth_pass))
     assert imported.carried == [] and imported.lab.keepalived_extra == {}
     assert imported.dropped == []  # every ipvsadm rule, every keepalived setting landed in the lab
+
+
+@pytest.mark.parametrize("manager", model.IPVS_MANAGERS)
+def test_a_vip_on_some_balancers_only_is_imported_as_a_vip(tmp_path, manager):
+    # VI_3 on b3 alone, VI_1 on b1 and b3: normal VIPs, nothing carried verbatim.
+    base = planned_lab(3, 3, manager)
+    subsets = {"VI_1": ("b1", "b3"), "VI_3": ("b3",)}
+    vips = tuple(
+        replace(v, priorities={b: p for b, p in v.priorities.items() if b in subsets[v.name]})
+        if v.name in subsets
+        else v
+        for v in base.vips
+    )
+    lab = replace(base, vips=vips)
+    assert len(lab.vip("VI_3").priorities) == 1 and len(lab.vip("VI_1").priorities) == 2
+    assert parse_lab(lab_file_text(lab)) == lab
+    write_rendered(render_lab(lab, CTX), tmp_path)
+    sources = [tmp_path / "nodes", tmp_path / "Vagrantfile"]
+    if manager == "ipvsadm":
+        sources += [tmp_path / "nodes" / b.name / "ipvsadm.rules" for b in lab.balancers]
+    imported = import_submission(sources)
+    assert imported.lab == replace(lab, vrrp=replace(lab.vrrp, auth_pass=CTX.auth_pass))
+    assert imported.carried == [] and imported.lab.keepalived_extra == {}
+    assert any(
+        "VI_3 (10.10.1.30) is configured on b3 only: no backup takes it over" in str(f) for f in imported.findings
+    )

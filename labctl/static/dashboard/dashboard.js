@@ -123,9 +123,11 @@ function balancerTable(name, ns) {
   for (const vip of view.picture.vips) {
     const tr = el("tr");
     tr.appendChild(el("td", "", vip.name));
-    const state = (ns.vrrp && ns.vrrp[vip.name]) || "?";
+    // A VIP configured on other balancers only has no instance here: nothing to ask about.
+    const configured = vip.priorities[name] !== undefined;
+    const state = (ns.vrrp && ns.vrrp[vip.name]) || (configured ? "?" : "—");
     tr.appendChild(el("td", "vrrp-" + state, state));
-    tr.appendChild(el("td", "dim", vip.priorities[name] !== undefined ? vip.priorities[name] : ""));
+    tr.appendChild(el("td", "dim", configured ? vip.priorities[name] : "not configured"));
     tr.appendChild(el("td", "holds", (ns.held || []).includes(vip.name) ? "● holds" : ""));
     const reals = (ns.ipvs || {})[vip.name];
     const text = reals ? Object.entries(reals).map(([r, c]) => r + " " + c.active + "/" + c.inactive).join(" ") : "";
