@@ -124,7 +124,9 @@ def disruption_lines(disruption: dict[str, Any]) -> list[str]:
         if r.get("failed"):
             errors = f": {', '.join(r['errors'])}" if r.get("errors") else ""
             parts.append(f"outage {_fmt(r.get('outage_s'))} s ({r['failed']} failed{errors})")
-        if "moved" in r:
+        if "no_backup" in r:
+            parts.append(f"VIP did not move: {r['no_backup']}")
+        elif "moved" in r:
             moved = (
                 f"VIP moved to {r['new_holder']} after {_fmt(r['moved_after_s'])} s"
                 if r["moved"]

@@ -59,6 +59,21 @@ def test_keepalived_accepts_every_rendered_config(tmp_path, ns_with_eth1, manage
         assert proc.returncode == 0, (balancer, proc.stdout, proc.stderr)
 
 
+@pytest.mark.parametrize("manager", ["ipvsadm", "keepalived"])
+def test_keepalived_accepts_a_vip_on_one_balancer_only(tmp_path, ns_with_eth1, manager):
+    # VI_3 on b3 alone: b1 and b2 have no instance of it (with keepalived, still its service).
+    base = reference_lab()
+    vips = tuple(replace(v, priorities={"b3": 102}) if v.name == "VI_3" else v for v in base.vips)
+    lab = replace(base, vips=vips, ipvs=IpvsSettings(manager=manager))
+    write_rendered(render_lab(lab, CTX), tmp_path)
+    for balancer in ("b1", "b2", "b3"):
+        conf = tmp_path / "nodes" / balancer / "keepalived.conf"
+        assert ("vrrp_instance VI_3" in conf.read_text()) == (balancer == "b3")
+        assert ("virtual_server 10.10.1.30" in conf.read_text()) == (manager == "keepalived")
+        proc = config_test(ns_with_eth1, conf)
+        assert proc.returncode == 0, (balancer, proc.stdout, proc.stderr)
+
+
 def test_reference_files_fail_the_same_check(tmp_path, ns_with_eth1):
     # The homework's own files exit 5: their 9-character password is cut to 8.
     conf = tmp_path / "b1.conf"

@@ -10,11 +10,14 @@ from __future__ import annotations
 
 import json
 import struct
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
-from labctl.report.build import build
+from labctl.model.lab import Lab, reference_lab
+from labctl.report.analysis import holder_timeline, holders_at
+from labctl.report.build import build, load_run
 from labctl.resources import scenarios_dir
 from labctl.scenario.engine import Engine
 from labctl.scenario.loader import read_scenario
@@ -145,3 +148,54 @@ def test_without_a_host_side_capture_point_the_client_records_the_segment(ns_lab
     seen = summary["disruptions"][0]["vips"]["VI_1"]["packets"]
     assert seen["t0_advert"] == "priority 0" and seen["new_master"] == "b2"
     assert abs(seen["detection_s"] - seen["theory_s"]) <= 0.15 * seen["theory_s"] + 0.05
+
+
+def _vi3_on_b3_only() -> Lab:
+    base = reference_lab("nslab")
+    return replace(base, vips=tuple(replace(v, priorities={"b3": 102}) if v.name == "VI_3" else v for v in base.vips))
+
+
+@pytest.mark.parametrize("ns_lab", [_vi3_on_b3_only()], indirect=True, ids=["vi3-on-b3"])
+def test_a_vip_without_backup_goes_dark_and_the_verdict_says_why(ns_lab, tmp_path: Path):
+    """VI_3 configured on b3 alone (b1 and b2 run no instance of it): when b3's keepalived
+    stops, nobody takes 10.10.1.30 over, the scenario's wait for a new holder times out, and the
+    run fails on "the VIP moved to a backup" with the reason, the other VIPs untouched."""
+    for node in ("b1", "b2"):
+        assert "VI_3" not in (tmp_path / f"keepalived-{node}.conf").read_text()
+    scenario = read_scenario(
+        scenarios_dir() / "failover.yaml",
+        {
+            "method": "keepalived-stop",
+            "vip": "VI_3",
+            "capture_ipvs": "false",
+            "settle": "2",
+            "down_for": "2",
+            "after": "2",
+            "max_preemption": "20",
+        },
+        ns_lab.lab,
+    )
+    out = tmp_path / "results" / "failover-vi3"
+    Engine(ns_lab, scenario, out).run()
+    summary = build(out)
+
+    assert summary["error"] is None
+    down = summary["disruptions"][0]
+    assert (down["node"], down["phase"]) == ("b3", "down")
+    why = "VI_3 is configured on b3 only: no balancer takes it over when b3 fails"
+    vi3 = down["vips"]["VI_3"]
+    assert (vi3["moved"], vi3["new_holder"], vi3["expected_new_holder"], vi3["no_backup"]) == (False, None, None, why)
+    assert vi3["failed"] > 0  # the client saw it go dark
+    # Held by nobody from the stop until b3's keepalived came back.
+    run = load_run(out)
+    up = next(e for e in run.events if e.get("kind") == "action" and e.get("phase") == "up")
+    timeline = holder_timeline(run.samples, "10.10.1.30")
+    assert holders_at(timeline, down["t_end"] + 2.0) == [] and holders_at(timeline, up["t_start"] - 0.5) == []
+    assert summary["vips"]["VI_3"]["preemption_s"] is not None  # b3 took it back
+    assert summary["verdict"]["verdict"] == "fail"
+    assert f"the VIP moved to a backup: not measured: {why}" in summary["verdict"]["reasons"]
+    # b3 was a backup of VI_1 and VI_2 only: their masters kept them, their clients saw nothing.
+    for name, master in (("VI_1", "b1"), ("VI_2", "b2")):
+        assert summary["vips"][name]["failed"] == 0, name
+        assert down["vips"][name]["holders_before"] == [master]
+        assert holders_at(holder_timeline(run.samples, ns_lab.lab.vip(name).address), up["t_start"] - 0.5) == [master]

@@ -15,7 +15,7 @@ from labctl.model import lab as model
 from labctl.model import planner as plan
 from labctl.observe.iperf import parse_fetched
 from labctl.report import analysis
-from labctl.report.build import load_run
+from labctl.report.build import build, load_run
 from labctl.report.traffic import traffic
 from labctl.scenario import runfiles
 from tests.support import scenario_recordings as rec
@@ -153,12 +153,13 @@ def no_backup_run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
     info["lab"] = runfiles.lab_to_dict(lab_with("VI_1", {"b1": 102}))
     info["params"]["method"] = "keepalived-stop"
     runfiles.write_json(folder / "run.json", info)
-    return load_run(folder)
+    return folder
 
 
 def test_a_failover_without_backup_moves_nothing_and_says_why(no_backup_run):
-    assert no_backup_run.lab.vip("VI_1").priorities == {"b1": 102}
-    summary = analysis.analyze(no_backup_run)
+    run = load_run(no_backup_run)
+    assert run.lab.vip("VI_1").priorities == {"b1": 102}
+    summary = analysis.analyze(run)
     down = summary["disruptions"][0]
     vi1 = down["vips"]["VI_1"]
     why = "VI_1 is configured on b1 only: no balancer takes it over when b1 fails"
@@ -173,3 +174,10 @@ def test_a_failover_without_backup_moves_nothing_and_says_why(no_backup_run):
     assert kept["passed"]
     assert summary["verdict"]["verdict"] == "fail"
     assert summary["verdict"]["reasons"][0] == f"the VIP moved to a backup: not measured: {why}"
+
+
+def test_the_report_of_a_failover_without_backup_says_why(no_backup_run):
+    summary = build(no_backup_run)  # the whole report, no theory to set the hand-over against
+    assert summary["verdict"]["verdict"] == "fail"
+    report = (no_backup_run / "report.md").read_text()
+    assert "VIP did not move: VI_1 is configured on b1 only: no balancer takes it over when b1 fails" in report
