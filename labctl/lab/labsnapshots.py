@@ -265,7 +265,9 @@ def _sizes(run: RunningLab, nodes: list[str]) -> tuple[dict[str, dict[str, int]]
                 total += os.stat(path).st_blocks * 512
             except OSError:
                 continue
-            info = subprocess.run(["qemu-img", "snapshot", "-U", "-l", path], capture_output=True, text=True)
+            info = subprocess.run(
+                ["qemu-img", "snapshot", "-U", "-l", vmstate.without_backing(path)], capture_output=True, text=True
+            )
             for tag, size in vmstate.parse_vm_state_sizes(info.stdout).items():
                 sizes.setdefault(node, {})[tag] = sizes.get(node, {}).get(tag, 0) + size
     return sizes, total

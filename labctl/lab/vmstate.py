@@ -10,6 +10,7 @@ destroy`), and libvirt 9.0 cannot revert external snapshots at all."""
 
 from __future__ import annotations
 
+import json
 import re
 from dataclasses import dataclass
 
@@ -116,6 +117,14 @@ def parse_vm_state_sizes(text: str) -> dict[str, int]:
         if size is not None:
             sizes[parts[1]] = size
     return sizes
+
+
+def without_backing(path: str) -> str:
+    """A qcow2 file as qemu-img opens it without its backing file: the backing file is named
+    by the sandbox daemon's path, which the host does not have (the snapshot table is in the
+    overlay itself)."""
+    spec = {"driver": "qcow2", "backing": None, "file": {"driver": "file", "filename": path}}
+    return "json:" + json.dumps(spec, separators=(",", ":"))
 
 
 def host_path(daemon_path: str, daemon_root: str, host_root: str) -> str:

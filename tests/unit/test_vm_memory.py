@@ -208,3 +208,15 @@ def test_a_scenarios_leftover_processes_are_read_from_pgrep():
         901: "iperf3 -s -D",
     }
     assert "[/]run/labctl/bin/" in snaps.LEFTOVERS  # the pattern never matches its own shell
+
+
+def test_qemu_img_reads_an_overlay_without_the_daemons_backing_path():
+    import json
+
+    spec = vmstate.without_backing("/lab/.labctl/dev/sandbox/libvirt/lib/images/labctl-dev-b1.img")
+    assert spec.startswith("json:")
+    assert json.loads(spec[5:]) == {
+        "driver": "qcow2",
+        "backing": None,
+        "file": {"driver": "file", "filename": "/lab/.labctl/dev/sandbox/libvirt/lib/images/labctl-dev-b1.img"},
+    }
