@@ -220,3 +220,22 @@ def test_qemu_img_reads_an_overlay_without_the_daemons_backing_path():
         "backing": None,
         "file": {"driver": "file", "filename": "/lab/.labctl/dev/sandbox/libvirt/lib/images/labctl-dev-b1.img"},
     }
+
+
+class SlowFirstGuest(FakeGuest):
+    """Its first step lands a second late (a guest busy right after its restore)."""
+
+    def run(self, argv: str | list[str], sudo: bool) -> CommandResult:
+        result = super().run(argv, sudo)
+        if isinstance(argv, str) and len(self.commands) == 2:
+            self.ahead -= 1.0
+            result = CommandResult("b1", argv, 0, f"{self.host[0] - 0.1 + self.ahead:.9f}\n", "", 0.2)
+        return result
+
+
+def test_a_step_that_lands_late_is_taken_again():
+    host = [1000.0]
+    guest = SlowFirstGuest(-300.0, host)
+    reading = clockstep.measure_and_step("b1", guest.run, clock=lambda: host[0])
+    assert len(guest.commands) == 3  # read, a step left a second off, a second step
+    assert reading.after_s is not None and abs(reading.after_s) < 0.01
