@@ -170,6 +170,7 @@ class RestoreResult:
     outcomes: list[vmstate.NodeRestore] = field(default_factory=list)
     clocks: dict[str, ClockReading] = field(default_factory=dict)
     seconds: float = 0.0  # pause to clocks stepped (the checks come after)
+    phases: dict[str, float] = field(default_factory=dict)  # pause, revert, resume, clocks
 
     @property
     def ok(self) -> bool:
@@ -195,10 +196,13 @@ def restore(run: RunningLab, nodes: list[str], name: str, journal_left: bool) ->
     for node in nodes:
         run.drop_session(node)  # the guests' TCP state goes back in time: no session survives
     paused = {n: e for n, e in _virsh_each(run, running, vmstate.pause).items()}
+    result.phases["pause"] = round(time.monotonic() - started, 2)
     reverted = _virsh_each(run, nodes, lambda dom: vmstate.snapshot_revert(dom, name))
+    result.phases["revert"] = round(time.monotonic() - started - sum(result.phases.values()), 2)
     # Everything reverted or paused by us is let go at once, reverted or not.
     to_resume = [n for n in nodes if reverted[n] is None or paused.get(n, "x") is None]
     resumed = _virsh_each(run, to_resume, vmstate.resume)
+    result.phases["resume"] = round(time.monotonic() - started - sum(result.phases.values()), 2)
     for node in nodes:
         result.outcomes.append(
             vmstate.NodeRestore(node, reverted[node], resumed.get(node), was_running=node in running)
@@ -206,8 +210,10 @@ def restore(run: RunningLab, nodes: list[str], name: str, journal_left: bool) ->
     back = [o.node for o in result.outcomes if o.resumed is None and o.reverted is None]
     if back:
         result.clocks = step_clocks(run.sessions(back, wait=60.0))
+    result.phases["clocks"] = round(time.monotonic() - started - sum(result.phases.values()), 2)
     result.seconds = round(time.monotonic() - started, 2)
-    log.info("snapshot restore %s: %s in %.1f s", name, vmstate.restore_lines(result.outcomes), result.seconds)
+    lines = vmstate.restore_lines(result.outcomes)
+    log.info("snapshot restore %s: %s in %.1f s %s", name, lines, result.seconds, result.phases)
     return result
 
 
