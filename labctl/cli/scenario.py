@@ -18,6 +18,7 @@ from labctl.cli.console import escape, make_console, plain
 from labctl.cli.options import lab_option, read_lab_or_exit
 from labctl.lab.runtime import Capability, LabAccess
 from labctl.model import labfile
+from labctl.scenario import runfiles
 from labctl.scenario.loader import ScenarioError, builtin_names, find, parse_set_options, read_scenario
 
 console = make_console(soft_wrap=False)
@@ -324,26 +325,9 @@ def run_with_view(access: LabAccess, loaded, out: Path, quiet: bool = False, nar
                 engine.request_stop()
                 err_console.print("interrupted: putting the lab back...")
                 worker.join()
-    if not _cleanup_failed(out):
+    if not runfiles.cleanup_failed(out):
         engine.restorer.clear()  # everything is back: no journal left for `scenario restore`
     return build(out)
-
-
-def _cleanup_failed(out: Path) -> bool:
-    """True when the run's cleanup could not undo something (events.jsonl says so)."""
-    from labctl.scenario import runfiles
-
-    try:
-        lines = (out / runfiles.EVENTS).read_text().splitlines()
-    except OSError:
-        return True
-    for line in lines:
-        try:
-            if json.loads(line).get("kind") == "cleanup_error":
-                return True
-        except ValueError:
-            continue
-    return False
 
 
 def _print_summary(summary: dict, out: Path, as_json: bool) -> None:

@@ -3,7 +3,6 @@ engine and the report's analysis (`report.build`), then the kind judges their su
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Callable
 from pathlib import Path
@@ -59,23 +58,9 @@ def run_scenario(access: LabAccess, scenario: Any, folder: Path) -> dict[str, An
 
         engine.restorer = Restorer(journal=access.journal, journal_base=access.state_folder)
     engine.run()
-    if not _cleanup_failed(folder):
+    if not runfiles.cleanup_failed(folder):
         engine.restorer.clear()
     return build(folder)
-
-
-def _cleanup_failed(folder: Path) -> bool:
-    try:
-        lines = (folder / runfiles.EVENTS).read_text().splitlines()
-    except OSError:
-        return True
-    for line in lines:
-        try:
-            if json.loads(line).get("kind") == "cleanup_error":
-                return True
-        except ValueError:
-            continue
-    return False
 
 
 def _safe(name: str) -> str:

@@ -62,3 +62,19 @@ def read_events(path: Path) -> list[dict[str, Any]]:
         except ValueError:
             continue
     return events
+
+
+def cleanup_failed(folder: Path) -> bool:
+    """True when a run's cleanup could not undo something (its events.jsonl says so, or the
+    file cannot be read): the journal must then stay for `scenario restore` or the next `up`."""
+    try:
+        lines = (folder / EVENTS).read_text().splitlines()
+    except OSError:
+        return True
+    for line in lines:
+        try:
+            if json.loads(line).get("kind") == "cleanup_error":
+                return True
+        except ValueError:
+            continue
+    return False
