@@ -15,32 +15,13 @@ from __future__ import annotations
 
 import argparse
 import json
-import subprocess
-import sys
-import time
 from pathlib import Path
 from typing import Any
 
+from bench.timed import labctl, say
 from labctl.lab import labsnapshots
 from labctl.lab.running import RunningLab
 from labctl.model import labfile
-
-LABCTL = [sys.executable, "-m", "labctl.cli"]
-
-
-def say(text: str) -> None:
-    print(f"[bench {time.strftime('%H:%M:%S')}] {text}", file=sys.stderr, flush=True)
-
-
-def labctl(folder: Path, *args: str) -> tuple[float, subprocess.CompletedProcess[str]]:
-    started = time.monotonic()
-    proc = subprocess.run([*LABCTL, *args], cwd=folder, capture_output=True, text=True, stdin=subprocess.DEVNULL)
-    elapsed = round(time.monotonic() - started, 2)
-    if proc.returncode != 0:
-        raise SystemExit(
-            f"labctl {' '.join(args)} failed ({proc.returncode}):\n{proc.stdout[-2000:]}{proc.stderr[-2000:]}"
-        )
-    return elapsed, proc
 
 
 def sizes(folder: Path, name: str) -> dict[str, float]:

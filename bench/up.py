@@ -35,6 +35,7 @@ from pathlib import Path
 
 from bench import provisioning, snapshots
 from bench.floor import measure_floor
+from bench.timed import labctl, say
 from labctl.cli.console import make_console
 from labctl.cli.progress import RichUpProgress
 from labctl.lab.box import build_box
@@ -44,25 +45,10 @@ from labctl.lab.running import RunInfo, RunningLab
 from labctl.model import labfile
 from labctl.model.initlab import initial_lab
 
-LABCTL = [sys.executable, "-m", "labctl.cli"]
 TARGETS = {
     "labctl_up_s": 1.3,
     "vagrant_up_s": 1.2,
 }
-
-
-def say(text: str) -> None:
-    print(f"[bench {time.strftime('%H:%M:%S')}] {text}", file=sys.stderr, flush=True)
-
-
-def labctl(folder: Path, *args: str) -> tuple[float, subprocess.CompletedProcess[str]]:
-    started = time.monotonic()
-    proc = subprocess.run([*LABCTL, *args], cwd=folder, capture_output=True, text=True, stdin=subprocess.DEVNULL)
-    elapsed = round(time.monotonic() - started, 2)
-    if proc.returncode != 0:
-        tail = proc.stdout[-2000:] + proc.stderr[-2000:]
-        raise SystemExit(f"labctl {' '.join(args)} failed ({proc.returncode}):\n{tail}")
-    return elapsed, proc
 
 
 def qemu_rss_per_vm_mib() -> float:
