@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import subprocess
 import sys
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import click
+from rich.console import Console
 from rich.live import Live
 from rich.table import Table
 
@@ -60,9 +60,7 @@ class VagrantLabRunner:
         from labctl.cli.progress import RichUpProgress
         from labctl.lab.bringup import bring_up
 
-        silent = make_console(stderr=True)
-        silent.quiet = True  # the board is the view: up's own progress would tear it
-        result = bring_up(lab, self.lab_path, RichUpProgress(silent))
+        result = bring_up(lab, self.lab_path, RichUpProgress(_quiet()))
         if not result.ok:
             reasons = [f"{n}: {f}" for n, f in result.failures.items()] + [
                 f"{c.name} {c.node}: {c.detail}" for c in result.checks if not c.ok
@@ -79,13 +77,25 @@ class VagrantLabRunner:
 
     def reset(self) -> None:
         """The lab back to the reference: its `ready` snapshot when it has one, else `up`."""
+        from labctl.cli.snapshot import restore_and_check
+        from labctl.lab import vmstate
+
         self.lab_path.write_text(self.reference_text)
-        restored = subprocess.run(
-            [sys.executable, "-m", "labctl.cli.main", "snapshot", "restore", "ready", "-f", str(self.lab_path)],
-            capture_output=True, text=True, check=False,
-        )  # fmt: skip
-        if restored.returncode != 0:
+        try:
+            restored, checked, _ = restore_and_check(self.reference, self.lab_path, vmstate.READY, _quiet())
+            back = restored.ok and checked is not None and checked.ok
+        except LabctlError:  # no `ready` snapshot (a lab up with --no-ready-snapshot), or its VMs gone
+            back = False
+        if not back:
             self._up(self.reference)
+
+
+def _quiet() -> Console:
+    """A console that prints nothing: the board is the view, and up's or a restore's own
+    progress would tear it."""
+    silent = make_console(stderr=True)
+    silent.quiet = True
+    return silent
 
 
 def board_table(board: Board) -> Table:
