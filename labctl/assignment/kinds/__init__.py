@@ -81,6 +81,14 @@ def verdict_of(summary: dict[str, Any]) -> Status:
     return found if found in ("pass", "fail", "inconclusive") else "fail"
 
 
+def run_failed(summary: dict[str, Any] | None, what: str) -> Judgement:
+    """The fail of a check whose one run is missing (None) or stopped; WHAT names the run
+    (probe, traffic, polling)."""
+    if summary is None:
+        return "fail", 0.0, f"no {what} run"
+    return "fail", 0.0, f"the {what} run stopped: {summary.get('error')}"
+
+
 def combine(statuses: list[Status]) -> Status:
     """fail beats inconclusive beats pass: an unjudgeable run is never counted as a fail."""
     if "fail" in statuses:

@@ -7,7 +7,7 @@ from typing import Any
 
 from labctl.assignment import checker as v
 from labctl.assignment.checker import Checker, Path
-from labctl.assignment.kinds import CheckKind, Judgement, balancer_names, register, verdict_of
+from labctl.assignment.kinds import CheckKind, Judgement, balancer_names, register, run_failed, verdict_of
 from labctl.assignment.model import CheckSpec, Measured, ScenarioRun
 from labctl.model.lab import Lab
 
@@ -37,10 +37,8 @@ def plan(spec: CheckSpec, lab: Lab) -> list[ScenarioRun]:
 
 def judge(spec: CheckSpec, lab: Lab, measured: Measured) -> Judgement:
     summary = measured.summaries.get("traffic")
-    if summary is None:
-        return "fail", 0.0, "no traffic run"
-    if summary.get("error"):
-        return "fail", 0.0, f"the traffic run stopped: {summary['error']}"
+    if summary is None or summary.get("error"):
+        return run_failed(summary, "traffic")
     figures = summary.get("traffic") or {}
     load, loss = figures.get("max_survivor_load_pct"), figures.get("max_loss_pct")
     max_load, max_loss = float(_param(spec, "max_load_pct")), float(_param(spec, "max_loss_pct"))

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from labctl.assignment.checker import Checker, Path
-from labctl.assignment.kinds import CheckKind, Judgement, balancer_names, register, vip_names
+from labctl.assignment.kinds import CheckKind, Judgement, balancer_names, register, run_failed, vip_names
 from labctl.assignment.kinds.serves import SCENARIO
 from labctl.assignment.model import CheckSpec, Measured, ScenarioRun
 from labctl.model.lab import Lab
@@ -44,7 +44,7 @@ def expected(spec: CheckSpec, lab: Lab) -> dict[str, str | None]:
 def judge(spec: CheckSpec, lab: Lab, measured: Measured) -> Judgement:
     summary = measured.summaries.get("holders")
     if summary is None or summary.get("error"):
-        return "fail", 0.0, f"the polling run stopped: {(summary or {}).get('error')}"
+        return run_failed(summary, "polling")
     timelines = summary.get("timelines") or {}
     wrong: list[str] = []
     seen: list[str] = []

@@ -6,7 +6,7 @@ from typing import Any
 
 from labctl.assignment import checker as v
 from labctl.assignment.checker import Checker, Path
-from labctl.assignment.kinds import CheckKind, Judgement, known_nodes, register, verdict_of, vip_names
+from labctl.assignment.kinds import CheckKind, Judgement, known_nodes, register, run_failed, verdict_of, vip_names
 from labctl.assignment.model import CheckSpec, Measured, ScenarioRun
 from labctl.model.lab import Lab
 
@@ -24,10 +24,8 @@ def plan(spec: CheckSpec, lab: Lab) -> list[ScenarioRun]:
 
 def judge(spec: CheckSpec, lab: Lab, measured: Measured) -> Judgement:
     summary = measured.summaries.get("serves")
-    if summary is None:
-        return "fail", 0.0, "no probe run"
-    if summary.get("error"):
-        return "fail", 0.0, f"the probe run stopped: {summary['error']}"
+    if summary is None or summary.get("error"):
+        return run_failed(summary, "probe")
     wanted = spec.params.get("vips") or [v.name for v in lab.vips]
     reals = set(spec.params.get("reals") or [])
     by_vip = (summary.get("requests") or {}).get("by_vip") or {}
