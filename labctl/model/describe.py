@@ -23,16 +23,10 @@ def tie_notes(lab: Lab) -> list[str]:
     matter of timing (measured in namespaces: the lower address won both reference ties)."""
     notes = []
     for vip in lab.vips:
-        by_priority: dict[int, list[str]] = {}
-        for name, prio in vip.priorities.items():
-            by_priority.setdefault(prio, []).append(name)
-        for prio, names in sorted(by_priority.items(), reverse=True):
-            if len(names) < 2:
-                continue
-            order = [n for n in lab.backup_order(vip) if n in names]
+        for prio, order in lab.priority_ties(vip):
             addresses = ", ".join(f"{n} {lab.node(n).address}" for n in order)
             notes.append(
-                f"{vip.name}: {' and '.join(sorted(names))} share priority {prio} ({addresses}); "
+                f"{vip.name}: {' and '.join(sorted(order))} share priority {prio} ({addresses}); "
                 f"after a failure the one whose VRRP timer fires first takes the VIP, and only a "
                 f"simultaneous claim goes to the higher address, so the outcome is not fixed. "
                 f"`labctl plan` gives matrices without ties."

@@ -175,6 +175,15 @@ class Lab:
             reverse=True,
         )
 
+    def priority_ties(self, vip: Vip) -> list[tuple[int, list[str]]]:
+        """VIP's balancers that share a priority, highest first: (priority, names in
+        backup_order, so the first is the likelier winner of a simultaneous claim)."""
+        order = self.backup_order(vip)
+        shared = sorted(
+            {p for p in vip.priorities.values() if list(vip.priorities.values()).count(p) > 1}, reverse=True
+        )
+        return [(p, [n for n in order if vip.priorities[n] == p]) for p in shared]
+
     def tied_for_master(self, vip: Vip, alive: set[str]) -> list[str]:
         """The ALIVE balancers with VIP's highest priority among them: any of them may end up
         holding it (more than one is a tie: the first master-down timer to fire wins)."""

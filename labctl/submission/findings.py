@@ -67,14 +67,9 @@ def _backup_ties(result: Imported) -> list[Note]:
     lab = result.lab
     notes = []
     for vip in lab.vips:
-        by_priority: dict[int, list[str]] = defaultdict(list)
-        for node, priority in vip.priorities.items():
-            by_priority[priority].append(node)
         master = lab.elected_master(vip)
-        for priority, names in sorted(by_priority.items(), reverse=True):
-            if len(names) < 2:
-                continue
-            likely = [n for n in lab.backup_order(vip) if n in names][0]
+        for priority, order in lab.priority_ties(vip):
+            names, likely = [n for n in vip.priorities if n in order], order[0]  # names: as written
             instance = next(i for i in result.instances[vip.name] if i.node == names[0])
             where = instance.priority.where if instance.priority else instance.where
             addresses = ", ".join(f"{n} {lab.node(n).address}" for n in sorted(names))

@@ -64,3 +64,14 @@ def test_reference_ipvs_rules_match_the_homework_table():
         for real in ("10.10.1.11", "10.10.1.12"):
             assert f"-a -t {vip}:80 -r {real}:80 -g -w 1" in rules
     assert len(rules) == 9
+
+
+def test_priority_ties_name_each_shared_priority_in_backup_order():
+    """The reference's two ties (VI_2: b1 and b3 at 101, VI_3: b1 and b2 at 100), each listed
+    in VRRP's order: the higher address first (the likelier winner of a simultaneous claim)."""
+    from labctl.model.lab import reference_lab
+
+    lab = reference_lab()
+    assert lab.priority_ties(lab.vip("VI_1")) == []
+    assert lab.priority_ties(lab.vip("VI_2")) == [(101, ["b3", "b1"])]
+    assert lab.priority_ties(lab.vip("VI_3")) == [(100, ["b2", "b1"])]
