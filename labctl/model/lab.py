@@ -8,6 +8,7 @@ the reference's priorities, ties included, IPVS rr in direct routing on port 80.
 from __future__ import annotations
 
 import ipaddress
+from collections import Counter
 from dataclasses import dataclass, field
 
 ROLES = ("balancer", "real", "client")
@@ -179,9 +180,7 @@ class Lab:
         """VIP's balancers that share a priority, highest first: (priority, names in
         backup_order, so the first is the likelier winner of a simultaneous claim)."""
         order = self.backup_order(vip)
-        shared = sorted(
-            {p for p in vip.priorities.values() if list(vip.priorities.values()).count(p) > 1}, reverse=True
-        )
+        shared = sorted((p for p, n in Counter(vip.priorities.values()).items() if n > 1), reverse=True)
         return [(p, [n for n in order if vip.priorities[n] == p]) for p in shared]
 
     def tied_for_master(self, vip: Vip, alive: set[str]) -> list[str]:
