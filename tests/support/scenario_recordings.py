@@ -159,3 +159,19 @@ def write_run(folder: Path, expectations: list[dict] | None = None, inact_at=Non
         },
     )
     return folder
+
+
+TAPS = {"b1": "v1", "b2": "v2", "b3": "v3"}
+
+
+def traffic_failure_events(vips: list[str], down: str = "power-off", up: str = "power-on") -> list[dict]:
+    """The events of a capacity-traffic run: links shaped to 10 Mbit/s, 15 Mbit/s asked over
+    VIPS (addresses) from t=0.3, b1 taken down (DOWN) from 10 to 30 s, then back (UP)."""
+    return [
+        {"kind": "counters_start", "t": 0.0, "links": TAPS},
+        {"kind": "action_details", "action": "shape", "node": "b1", "t": 0.0, "interface": "v1", "rate_bps": 10e6},
+        {"kind": "traffic_start", "t": 0.4, "name": "main", "started": 0.3, "datagram": 1200, "rate_bps": 15e6,
+         "vips": vips},
+        {"kind": "action", "action": down, "phase": "down", "node": "b1", "t_start": 10.0, "t_end": 10.5},
+        {"kind": "action", "action": up, "phase": "up", "node": "b1", "t_start": 30.0, "t_end": 60.0},
+    ]  # fmt: skip

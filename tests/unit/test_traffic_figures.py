@@ -20,7 +20,7 @@ from labctl.report.loadplot import broken
 from labctl.report.traffic import Row, interfaces, loss_pct, node_series, stream_start, traffic, vip_figures
 from labctl.scenario import actions, runfiles
 from labctl.scenario import traffic as tr
-from tests.support.scenario_recordings import T0, events, write_run
+from tests.support.scenario_recordings import T0, TAPS, events, traffic_failure_events, write_run
 
 CLIENT_LOG = """\
 1795660520 Connecting to host 10.10.1.10, port 5201
@@ -352,22 +352,8 @@ def _failure_records(lab, b1_off_at: float = 10.0, seconds: int = 40, offered: i
 )  # a balancer powered off, or its keepalived stopped (capacity-traffic's method)
 def test_survivors_of_a_failure_against_the_plan(down, up):
     lab = reference_lab()
-    taps = {"b1": "v1", "b2": "v2", "b3": "v3"}
-    events_ = [
-        {"kind": "counters_start", "t": 0.0, "links": taps},
-        {"kind": "action_details", "action": "shape", "node": "b1", "t": 0.0, "interface": "v1", "rate_bps": 10e6},
-        {
-            "kind": "traffic_start",
-            "t": 0.4,
-            "name": "main",
-            "started": 0.3,
-            "datagram": 1200,
-            "rate_bps": 15e6,
-            "vips": [v.address for v in lab.vips],
-        },  # fmt: skip
-        {"kind": "action", "action": down, "phase": "down", "node": "b1", "t_start": 10.0, "t_end": 10.5},
-        {"kind": "action", "action": up, "phase": "up", "node": "b1", "t_start": 30.0, "t_end": 60.0},
-    ]
+    taps = TAPS
+    events_ = traffic_failure_events([v.address for v in lab.vips], down, up)
     rate = {"b1": lambda t: 5e6 if t < 10 else 0, "b2": lambda t: 5e6 if t < 10 else 9.8e6, "b3": lambda t: 5e6}
     counts = []
     for node, tap in taps.items():
@@ -409,15 +395,8 @@ def test_the_prediction_comes_from_the_load_asked_not_the_load_measured():
     a 10 Mbit/s link, because it is computed from the 15 Mbit/s the experiment was given. The
     measured offer is reported beside it."""
     lab = reference_lab()
-    taps = {"b1": "v1", "b2": "v2", "b3": "v3"}
-    events_ = [
-        {"kind": "counters_start", "t": 0.0, "links": taps},
-        {"kind": "action_details", "action": "shape", "node": "b1", "t": 0.0, "interface": "v1", "rate_bps": 10e6},
-        {"kind": "traffic_start", "t": 0.4, "name": "main", "started": 0.3, "datagram": 1200, "rate_bps": 15e6,
-         "vips": [v.address for v in lab.vips]},
-        {"kind": "action", "action": "power-off", "phase": "down", "node": "b1", "t_start": 10.0, "t_end": 10.5},
-        {"kind": "action", "action": "power-on", "phase": "up", "node": "b1", "t_start": 30.0, "t_end": 60.0},
-    ]  # fmt: skip
+    taps = TAPS
+    events_ = traffic_failure_events([v.address for v in lab.vips])
     counts = [Count(float(t + 1), tap, int((t + 1) * 4.7e6 / 8)) for t in range(40) for tap in taps.values()]
     client, real, _ = _failure_records(lab, offered=480)
     tests = parse_fetched(client, "c1") + parse_fetched(real, "r1")

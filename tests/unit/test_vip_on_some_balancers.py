@@ -74,15 +74,8 @@ def _lines(role: str, seconds: int) -> str:
 
 def test_the_traffic_prediction_leaves_the_vip_with_nobody():
     lab = lab_with("VI_1", {"b1": 102})
-    taps = {"b1": "v1", "b2": "v2", "b3": "v3"}
-    events = [
-        {"kind": "counters_start", "t": 0.0, "links": taps},
-        {"kind": "action_details", "action": "shape", "node": "b1", "t": 0.0, "interface": "v1", "rate_bps": 10e6},
-        {"kind": "traffic_start", "t": 0.4, "name": "main", "started": 0.3, "datagram": 1200, "rate_bps": 15e6,
-         "vips": [v.address for v in lab.vips]},
-        {"kind": "action", "action": "power-off", "phase": "down", "node": "b1", "t_start": 10.0, "t_end": 10.5},
-        {"kind": "action", "action": "power-on", "phase": "up", "node": "b1", "t_start": 30.0, "t_end": 60.0},
-    ]  # fmt: skip
+    taps = rec.TAPS
+    events = rec.traffic_failure_events([v.address for v in lab.vips])
     counts = []
     for node, tap in taps.items():
         total = 0.0
