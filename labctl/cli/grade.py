@@ -77,14 +77,17 @@ class VagrantLabRunner:
 
     def reset(self) -> None:
         """The lab back to the reference: its `ready` snapshot when it has one, else `up`."""
+        from labctl.cli.guard import changing
         from labctl.cli.snapshot import restore_and_check
         from labctl.lab import vmstate
 
         self.lab_path.write_text(self.reference_text)
         try:
-            restored, checked, _ = restore_and_check(self.reference, self.lab_path, vmstate.READY, _quiet())
+            # Under the lab's lock, as `labctl snapshot restore` takes it.
+            with changing(self.lab_path, self.reference.name, f"snapshot restore {vmstate.READY}"):
+                restored, checked, _ = restore_and_check(self.reference, self.lab_path, vmstate.READY, _quiet())
             back = restored.ok and checked is not None and checked.ok
-        except LabctlError:  # no `ready` snapshot (a lab up with --no-ready-snapshot), or its VMs gone
+        except LabctlError:  # no `ready` snapshot (up with --no-ready-snapshot), its VMs gone, the lab held
             back = False
         if not back:
             self._up(self.reference)
