@@ -31,10 +31,10 @@ from pathlib import Path
 
 import paramiko
 
-from labctl.lab import netns
-from labctl.lab.box import BoxInfo, build_box
-from labctl.lab.loginkey import login_key
-from labctl.lab.state import LabState
+from labctl.lab.host import netns
+from labctl.lab.host.state import LabState
+from labctl.lab.vms.box import BoxInfo, build_box
+from labctl.lab.vms.loginkey import login_key
 from labctl.model.lab import LibvirtSettings
 
 INSECURE_KEY_GLOB = "/usr/share/rubygems-integration/all/gems/vagrant-*/keys/vagrant"
@@ -121,7 +121,7 @@ def qemu_argv(box: BoxInfo, disk: Path, index: int, settings: LibvirtSettings, m
 
 def throwaway_login_key(folder: Path) -> tuple[paramiko.PKey, str]:
     """A login key for this run, as a lab has one: the private key, and the kernel command-line
-    parameter that hands its public half to the VMs (labctl.lab.loginkey)."""
+    parameter that hands its public half to the VMs (labctl.lab.vms.loginkey)."""
     key = login_key(LabState(folder / "state"))
     return paramiko.Ed25519Key.from_private_key_file(str(key.private_path)), key.cmdline()
 

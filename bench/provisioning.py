@@ -18,9 +18,9 @@ import threading
 import time
 from pathlib import Path
 
-from labctl.lab.provision import provision_node
-from labctl.lab.render import node_files
+from labctl.lab.nodes.provision import provision_node
 from labctl.lab.running import RunningLab
+from labctl.lab.vms.render import node_files
 from labctl.model import labfile
 
 # How the box leaves a node: no labctl files, service configuration or boot links, the box's

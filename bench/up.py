@@ -38,10 +38,10 @@ from bench.floor import measure_floor
 from bench.timed import labctl, say
 from labctl.cli.console import make_console
 from labctl.cli.progress import RichUpProgress
-from labctl.lab.box import build_box
 from labctl.lab.bringup import bring_up
-from labctl.lab.render import render_lab, write_rendered
 from labctl.lab.running import RunInfo, RunningLab
+from labctl.lab.vms.box import build_box
+from labctl.lab.vms.render import render_lab, write_rendered
 from labctl.model import labfile
 from labctl.model.initlab import initial_lab
 

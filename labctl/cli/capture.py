@@ -51,7 +51,7 @@ def capture(seconds: float | None, output: Path | None, as_json: bool, lab_path:
       labctl capture -o failover.pcap          # until Ctrl-C
     """
     from labctl.lab.access import open_live_lab
-    from labctl.lab.packet_capture import PacketCapture
+    from labctl.lab.links.packet_capture import PacketCapture
     from labctl.observe.packets import decode_pcap
     from labctl.report.packet_overview import overview
 

@@ -79,7 +79,7 @@ class VagrantLabRunner:
         """The lab back to the reference: its `ready` snapshot when it has one, else `up`."""
         from labctl.cli.guard import changing
         from labctl.cli.snapshot import restore_and_check
-        from labctl.lab import vmstate
+        from labctl.lab.vms import vmstate
 
         self.lab_path.write_text(self.reference_text)
         try:

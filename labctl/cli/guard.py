@@ -1,6 +1,6 @@
 """What every command that changes a lab goes through: the lab's lock (one such command at a
 time; a second one names the holder) and, for the bring-up, interrupts that also stop the
-worker threads (see labctl.lab.signals)."""
+worker threads (see labctl.lab.host.signals)."""
 
 from __future__ import annotations
 
@@ -8,9 +8,9 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from labctl.lab import signals
-from labctl.lab.lock import lab_lock
-from labctl.lab.state import LabState
+from labctl.lab.host import signals
+from labctl.lab.host.lock import lab_lock
+from labctl.lab.host.state import LabState
 
 
 @contextmanager

@@ -9,7 +9,7 @@ from pathlib import Path
 import click
 
 from labctl.cli.options import host_options, isolation_of, read_lab_or_exit
-from labctl.lab.importcheck import check_import
+from labctl.lab.nodes.importcheck import check_import
 from labctl.model import initlab
 from labctl.model.planner import parse_rate
 from labctl.submission.importer import DEFAULT_LINK, DEFAULT_TRAFFIC, import_submission

@@ -103,8 +103,8 @@ def main(verbose: bool) -> None:
     (`error: ...`, or `FILE:LINE: key.path: reason` per problem); -v adds the traceback.
     What labctl did to a lab is logged in .labctl/<lab>/logs/labctl.log.
     """
-    from labctl.lab import signals
-    from labctl.lab.lablog import log_to_stderr
+    from labctl.lab.host import signals
+    from labctl.lab.host.lablog import log_to_stderr
 
     signals.install()  # SIGTERM and SIGHUP end a command as Ctrl-C does, cleanup included
     if verbose:
@@ -143,7 +143,7 @@ def init(
         f"{len(lab.clients)} client, {len(lab.vips)} VIPs, provider {lab.provider.name}",
         markup=False,
     )
-    from labctl.lab import driver as lab_driver
+    from labctl.lab.providers.libvirt import driver as lab_driver
 
     settled_here = lab_driver.preview(lab)
     if settled_here:
@@ -203,9 +203,9 @@ def render_cmd(lab_path: Path, out: Path | None) -> None:
     The same lab file always gives byte-identical files (on one host: `driver: auto` is
     settled where it runs, as `up` will).
     """
-    from labctl.lab import driver as lab_driver
-    from labctl.lab import rendercontext as runtime
-    from labctl.lab.render import render_lab, write_rendered
+    from labctl.lab.providers.libvirt import driver as lab_driver
+    from labctl.lab.vms import rendercontext as runtime
+    from labctl.lab.vms.render import render_lab, write_rendered
 
     lab, choice = lab_driver.settle(read_lab_or_exit(lab_path))  # as `up` will: `auto` picked on this host
     if choice is not None:
@@ -293,10 +293,10 @@ def plan(
 def running_lab(lab: Lab, lab_path: Path, brought_up: bool = False):
     """The lab's runtime pieces once its state folder has been checked; with BROUGHT_UP, an
     error (exit 1) when the lab has never been brought up."""
-    from labctl.lab.lablog import log_to_lab
+    from labctl.lab.host.lablog import log_to_lab
+    from labctl.lab.host.state import LabState
+    from labctl.lab.host.statecheck import check_state
     from labctl.lab.running import RunningLab
-    from labctl.lab.state import LabState
-    from labctl.lab.statecheck import check_state
 
     check_state(LabState.for_lab(lab_path, lab.name))
     run = RunningLab.for_lab(lab, lab_path)
@@ -490,7 +490,7 @@ def exec_cmd(lab_path: Path, sudo: bool, target: str, command: tuple[str, ...]) 
     One argument is a shell command line (as with `labctl ssh` and `vagrant ssh -c`): pipes,
     loops and `$(...)` work. Several arguments are passed as they are, each one word.
     """
-    from labctl.lab.ssh import run_parallel
+    from labctl.lab.nodes.ssh import run_parallel
 
     lab = read_lab_or_exit(lab_path)
     nodes = resolve_targets(lab, target)
@@ -630,9 +630,9 @@ def destroy(lab_path: Path, name: str | None, yes: bool) -> None:
     Works when the lab file has changed or is gone: what to remove is read from the lab's
     state folder (.labctl/<lab>/). Afterwards nothing of the lab remains.
     """
-    from labctl.lab import statecheck
+    from labctl.lab.host import statecheck
+    from labctl.lab.host.state import LabState
     from labctl.lab.running import RunInfo, RunningLab, find_states
-    from labctl.lab.state import LabState
 
     folder = lab_path.resolve().parent
     states = find_states(folder)
@@ -668,7 +668,7 @@ def destroy(lab_path: Path, name: str | None, yes: bool) -> None:
     if not yes and sys.stdin.isatty():
         click.confirm(f"destroy lab {info.name} and everything it made?", abort=True)
     run = RunningLab(state, info)
-    from labctl.lab.lock import lab_lock
+    from labctl.lab.host.lock import lab_lock
 
     with lab_lock(state, "destroy"):
         removed = run.destroy()
@@ -689,7 +689,7 @@ def box_build(mirror: str | None, force: bool) -> None:
     A second build with the same package list, suite and build script is a no-op.
     A lab uses it with `box: local` (`labctl init --provider libvirt --driver qemu --box local`).
     """
-    from labctl.lab import box as boxes
+    from labctl.lab.vms import box as boxes
 
     started = time.monotonic()
     try:
@@ -708,7 +708,7 @@ def box_build(mirror: str | None, force: bool) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print as JSON.")
 def box_list(as_json: bool) -> None:
     """The boxes built here."""
-    from labctl.lab import box as boxes
+    from labctl.lab.vms import box as boxes
 
     found = boxes.list_boxes()
     if as_json:

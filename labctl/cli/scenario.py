@@ -144,8 +144,8 @@ def run(
     stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
     out = lab_path.resolve().parent / "results" / f"{loaded.name}-{stamp}"
     from labctl.lab.access import open_live_lab  # the VM layer: imported only when needed
-    from labctl.lab.lock import lab_lock
-    from labctl.lab.state import LabState
+    from labctl.lab.host.lock import lab_lock
+    from labctl.lab.host.state import LabState
 
     with lab_lock(LabState.for_lab(lab_path, lab.name), f"scenario run {loaded.name}"):
         _restore_leftovers(lab_path)
@@ -174,7 +174,7 @@ def run(
 
 def _restore_leftovers(lab_path: Path) -> None:
     """A run killed outright left its journal: put the lab back before anything else."""
-    from labctl.lab.state import LabState
+    from labctl.lab.host.state import LabState
     from labctl.scenario.actions import Restorer
 
     lab = labfile.read_lab(lab_path)
@@ -214,8 +214,8 @@ def restore(lab_path: Path) -> None:
     """Put back what a scenario run changed and could not undo (it was killed outright):
     power nodes on, start services, bring links up, restore IPVS timeouts, as its journal
     (.labctl/<lab>/scenario-journal.json) says. Exit 0 when the lab is back."""
-    from labctl.lab.lock import lab_lock
-    from labctl.lab.state import LabState
+    from labctl.lab.host.lock import lab_lock
+    from labctl.lab.host.state import LabState
 
     try:
         lab = labfile.read_lab(lab_path)

@@ -66,9 +66,10 @@ def restore_and_check(lab: Lab, lab_path: Path, name: str, out: Console, verify_
     """Snapshot NAME back on every VM, then the lab checked as `up` checks it (one round trip
     per node). The caller holds the lab's lock. Returns (restore result, up result, seconds)."""
     from labctl.cli.progress import RichUpProgress
-    from labctl.lab import afterwake, labsnapshots, vmstate
+    from labctl.lab import afterwake, labsnapshots
     from labctl.lab.bringup import bring_up
-    from labctl.lab.state import LabState
+    from labctl.lab.host.state import LabState
+    from labctl.lab.vms import vmstate
 
     started = time.monotonic()
     run = _run(lab, lab_path)
@@ -162,8 +163,9 @@ def take_ready(lab: Lab, lab_path: Path, out: Console) -> float | None:
     """After `up`'s first successful checks: snapshot `ready`, unless the lab has one already,
     says `ready_snapshot: false`, or has no sandbox. The seconds it took, or None when none was
     taken. The caller holds the lab's lock."""
-    from labctl.lab import labsnapshots, vmstate
-    from labctl.lab.state import LabState
+    from labctl.lab import labsnapshots
+    from labctl.lab.host.state import LabState
+    from labctl.lab.vms import vmstate
 
     if not lab.ready_snapshot or lab.isolation != "netns" or lab.provider.name != "libvirt":
         return None

@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from labctl.lab.importcheck import check_import
+from labctl.lab.nodes.importcheck import check_import
 from labctl.submission.importer import import_submission
 from labctl.submission.mapping import Imported
 from labctl.submission.report import report_data

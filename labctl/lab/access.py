@@ -13,17 +13,17 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from labctl.errors import LabctlError
-from labctl.lab import netns
-from labctl.lab.lablog import log_to_lab
-from labctl.lab.linkshaping import HostLink
-from labctl.lab.packet_capture import CapturePoint
-from labctl.lab.processes import PopenLineStream, dies_with_parent
+from labctl.lab.host import netns
+from labctl.lab.host.lablog import log_to_lab
+from labctl.lab.host.processes import PopenLineStream, dies_with_parent
+from labctl.lab.host.state import LabState
+from labctl.lab.host.statecheck import check_state
+from labctl.lab.links.linkshaping import HostLink
+from labctl.lab.links.packet_capture import CapturePoint
+from labctl.lab.nodes.snapshot import read_node_state
+from labctl.lab.nodes.ssh import CommandResult, SshLineStream, SshSession
 from labctl.lab.running import RunningLab
 from labctl.lab.runtime import Capability, WithoutOptional
-from labctl.lab.snapshot import read_node_state
-from labctl.lab.ssh import CommandResult, SshLineStream, SshSession
-from labctl.lab.state import LabState
-from labctl.lab.statecheck import check_state
 from labctl.model import labfile
 from labctl.model.lab import Lab
 from labctl.observe.snapshot import NodeSnapshot

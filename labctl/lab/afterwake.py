@@ -15,9 +15,9 @@ from __future__ import annotations
 import re
 import subprocess
 
+from labctl.lab.nodes.ssh import run_parallel
+from labctl.lab.nodes.verify import Check
 from labctl.lab.running import RunningLab
-from labctl.lab.ssh import run_parallel
-from labctl.lab.verify import Check
 from labctl.model.lab import Lab
 from labctl.observe.parse import ParseError, parse_ip_addr
 

@@ -14,14 +14,16 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from labctl.errors import LabctlError
-from labctl.lab import afterwake, driver, hosthttp, verify
-from labctl.lab.lablog import log_to_lab
-from labctl.lab.provision import NodeReport, provision_node, quick_check
-from labctl.lab.render import node_files
+from labctl.lab import afterwake
+from labctl.lab.host.lablog import log_to_lab
+from labctl.lab.nodes import hosthttp, verify
+from labctl.lab.nodes.provision import NodeReport, provision_node, quick_check
+from labctl.lab.nodes.snapshot import read_node_state
+from labctl.lab.nodes.ssh import CommandFailed, SshConfigError, SshError, run_parallel
+from labctl.lab.providers.libvirt import driver
 from labctl.lab.running import RunInfo, RunningLab
-from labctl.lab.snapshot import read_node_state
-from labctl.lab.ssh import CommandFailed, SshConfigError, SshError, run_parallel
 from labctl.lab.suspend import ResumeResult, resume, saved_nodes
+from labctl.lab.vms.render import node_files
 from labctl.model.lab import Lab
 from labctl.observe.snapshot import NodeSnapshot
 from labctl.resources import provision_dir

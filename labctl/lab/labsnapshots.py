@@ -1,6 +1,6 @@
 """Whole-lab snapshots (`labctl snapshot save|restore|list|delete`): disk and memory of every
 VM, captured at one moment. Every VM is paused first, then each is snapshotted (libvirt's
-internal qcow2 snapshot, memory included: see labctl.lab.vmstate for why internal), then all
+internal qcow2 snapshot, memory included: see labctl.lab.vms.vmstate for why internal), then all
 are let go at once. A restore pauses everything, reverts every VM, lets them all go at once
 and steps their clocks; the CLI then checks the lab as `up` does.
 
@@ -18,12 +18,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from labctl.errors import LabctlError
-from labctl.lab import vmstate
-from labctl.lab.clockstep import ClockReading, step_clocks
+from labctl.lab.nodes.clockstep import ClockReading, step_clocks
+from labctl.lab.nodes.ssh import run_parallel
 from labctl.lab.running import RunningLab
-from labctl.lab.ssh import run_parallel
 from labctl.lab.suspend import sandbox_of
-from labctl.lab.virshall import error_of, virsh_all
+from labctl.lab.vms import vmstate
+from labctl.lab.vms.virshall import error_of, virsh_all
 
 log = logging.getLogger(__name__)
 

@@ -15,15 +15,25 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from labctl.errors import LabctlError
-from labctl.lab import box as boxes
-from labctl.lab import driver, safefiles, vmstate
+from labctl.lab.host import safefiles
+from labctl.lab.host.sandbox import Sandbox, SandboxError
+from labctl.lab.host.state import STATE_ROOT, LabState, vrrp_password
+from labctl.lab.nodes.ssh import (
+    SessionResult,
+    SshError,
+    SshSession,
+    SshTarget,
+    forget_host,
+    parse_ssh_config,
+    run_parallel,
+)
 from labctl.lab.providers import provider_named
-from labctl.lab.render import RenderContext, render_lab, write_rendered
-from labctl.lab.rendercontext import box_ref, box_with_login_key, libvirt_runtime, sandbox_for
-from labctl.lab.sandbox import Sandbox, SandboxError
-from labctl.lab.ssh import SessionResult, SshError, SshSession, SshTarget, forget_host, parse_ssh_config, run_parallel
-from labctl.lab.state import STATE_ROOT, LabState, vrrp_password
-from labctl.lab.vagrant import LabVagrant, require_vagrant
+from labctl.lab.providers.libvirt import driver
+from labctl.lab.vms import box as boxes
+from labctl.lab.vms import vmstate
+from labctl.lab.vms.render import RenderContext, render_lab, write_rendered
+from labctl.lab.vms.rendercontext import box_ref, box_with_login_key, libvirt_runtime, sandbox_for
+from labctl.lab.vms.vagrant import LabVagrant, require_vagrant
 from labctl.model.lab import LOCAL_BOX, Lab
 
 log = logging.getLogger(__name__)
@@ -65,7 +75,7 @@ class RunInfo:
 
 
 def sandbox_namespace(lab_name: str) -> str:
-    from labctl.lab.sandbox import namespace_for
+    from labctl.lab.host.sandbox import namespace_for
 
     return namespace_for(lab_name)
 
@@ -158,7 +168,7 @@ class RunningLab:
 
     def seed_box_volume(self) -> None:
         """A sandboxed lab of labctl's box: its base volume put in the pool beforehand (see
-        labctl.lab.box.seed_pool), so `vagrant up` skips its slow upload."""
+        labctl.lab.vms.box.seed_pool), so `vagrant up` skips its slow upload."""
         assert self.lab is not None
         if self.lab.provider.box != LOCAL_BOX or self.sandbox is None:
             return

@@ -18,9 +18,9 @@ from pathlib import Path
 from typing import Protocol, runtime_checkable
 
 from labctl.errors import LabctlError
-from labctl.lab.linkshaping import HostLink
-from labctl.lab.packet_capture import CapturePoint
-from labctl.lab.ssh import CommandResult
+from labctl.lab.links.linkshaping import HostLink
+from labctl.lab.links.packet_capture import CapturePoint
+from labctl.lab.nodes.ssh import CommandResult
 from labctl.model.lab import Lab
 
 

@@ -9,11 +9,11 @@ import time
 from dataclasses import dataclass, field
 
 from labctl.errors import LabctlError
-from labctl.lab import vmstate
-from labctl.lab.clockstep import ClockReading, step_clocks
+from labctl.lab.host.sandbox import Sandbox
+from labctl.lab.nodes.clockstep import ClockReading, step_clocks
 from labctl.lab.running import RunningLab
-from labctl.lab.sandbox import Sandbox
-from labctl.lab.virshall import error_of, virsh_all
+from labctl.lab.vms import vmstate
+from labctl.lab.vms.virshall import error_of, virsh_all
 
 log = logging.getLogger(__name__)
 

@@ -14,7 +14,7 @@ import statistics
 from dataclasses import dataclass, field
 from typing import Any, TypedDict
 
-from labctl.lab.tapcounters import Count
+from labctl.lab.links.tapcounters import Count
 from labctl.model import planner as plan
 from labctl.model.lab import Lab
 from labctl.observe.iperf import IperfTest

@@ -18,7 +18,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 from rich.table import Table  # noqa: E402
 from rich.text import Text  # noqa: E402
 
-from labctl.lab import tapcounters  # noqa: E402
+from labctl.lab.links import tapcounters  # noqa: E402
 from labctl.model.lab import Vip  # noqa: E402
 from labctl.observe.iperf import parse_fetched  # noqa: E402
 from labctl.observe.packets import decode_pcap  # noqa: E402

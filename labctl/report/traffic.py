@@ -21,7 +21,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from labctl.lab.tapcounters import Count, rates
+from labctl.lab.links.tapcounters import Count, rates
 from labctl.model import planner as plan
 from labctl.model.lab import Lab
 from labctl.observe.iperf import IperfTest

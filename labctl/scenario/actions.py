@@ -15,8 +15,8 @@ from pathlib import Path
 from typing import Any
 
 from labctl.errors import LabctlError
-from labctl.lab import linkshaping as ls
-from labctl.lab import safefiles
+from labctl.lab.host import safefiles
+from labctl.lab.links import linkshaping as ls
 from labctl.lab.runtime import Capability, LabAccess
 from labctl.observe.parse import IpvsTimeouts, parse_ipvsadm_timeout
 from labctl.scenario import linkactions as link

@@ -7,7 +7,7 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
-from labctl.lab import signals
+from labctl.lab.host import signals
 
 
 def for_each_node(nodes: list[str], fn: Callable[[str], Any]) -> None:

@@ -19,8 +19,8 @@ from pathlib import Path
 from typing import Any
 
 from labctl.errors import LabctlError
-from labctl.lab import safefiles
-from labctl.lab.packet_capture import NodeCapture, PacketCapture
+from labctl.lab.host import safefiles
+from labctl.lab.links.packet_capture import NodeCapture, PacketCapture
 from labctl.lab.runtime import Capability, LabAccess
 from labctl.observe.packets import decode_pcap
 from labctl.observe.snapshot import NodeSnapshot, parse_snapshots

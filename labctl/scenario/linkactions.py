@@ -1,5 +1,5 @@
 """Link actions of scenarios: impair (loss, delay, jitter), cut VRRP, shape the rate; and
-their undoing. Each picks where the change lives (see labctl/lab/linkshaping.py): the host side
+their undoing. Each picks where the change lives (see labctl/lab/links/linkshaping.py): the host side
 of the node's link when the lab has one (free for the emulated VM), else inside the node.
 
 Undoing never needs to know where the change was made: it removes labctl's filters and qdiscs
@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from labctl.lab import linkshaping as ls
+from labctl.lab.links import linkshaping as ls
 from labctl.lab.runtime import Capability, LabAccess
 from labctl.model import planner
 from labctl.scenario.access import RUN_DIR

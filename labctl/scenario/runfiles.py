@@ -8,7 +8,7 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
-from labctl.lab import safefiles
+from labctl.lab.host import safefiles
 from labctl.model import lab as model
 
 RUN_JSON = "run.json"

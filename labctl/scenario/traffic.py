@@ -23,7 +23,7 @@ per-second lines to a log under /run/labctl/iperf/, and `stop` ends the clients 
 tell their servers the test is over), then the servers, and fetches each node's logs in the
 same SSH call, saved raw in the run folder as traffic-NAME-NODE.txt (labctl.observe.iperf
 parses them). Each balancer's load comes from the host-side byte counters of its tap
-(labctl.lab.tapcounters), recorded every second in counters.txt.
+(labctl.lab.links.tapcounters), recorded every second in counters.txt.
 """
 
 from __future__ import annotations
@@ -37,8 +37,9 @@ from pathlib import Path
 from typing import Any
 
 from labctl.errors import LabctlError
-from labctl.lab import netns, safefiles, tapcounters
-from labctl.lab.processes import PopenLineStream, dies_with_parent
+from labctl.lab.host import netns, safefiles
+from labctl.lab.host.processes import PopenLineStream, dies_with_parent
+from labctl.lab.links import tapcounters
 from labctl.lab.runtime import LabAccess
 from labctl.observe.iperf import MARKER, log_name
 from labctl.scenario.access import RUN_DIR

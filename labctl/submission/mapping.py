@@ -55,7 +55,7 @@ class Imported:
     renames: dict[str, str] = field(default_factory=dict)
     # The top-level blocks carried as written (lab.yaml keepalived_extra), every node's.
     carried_items: list[conf.Item] = field(default_factory=list)
-    # `keepalived --config-test` of each rendered keepalived.conf (lab/importcheck.py).
+    # `keepalived --config-test` of each rendered keepalived.conf (lab/nodes/importcheck.py).
     config_test: list[Note] = field(default_factory=list)
 
 

@@ -10,8 +10,8 @@ import uuid
 
 import pytest
 
-from labctl.lab import netns
-from labctl.lab.box import BoxInfo, build_box
+from labctl.lab.host import netns
+from labctl.lab.vms.box import BoxInfo, build_box
 from tests.e2e.labrun import DAEMONS, labctl, pids_of
 
 

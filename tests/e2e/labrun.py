@@ -8,8 +8,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-from labctl.lab import netns
-from labctl.lab.sandbox import namespace_for
+from labctl.lab.host import netns
+from labctl.lab.host.sandbox import namespace_for
 
 LABCTL = [sys.executable, "-m", "labctl.cli"]
 

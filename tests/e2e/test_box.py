@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from labctl.lab.box import (
+from labctl.lab.vms.box import (
     ADDED_BOX_DIR,
     AptSource,
     BoxError,
@@ -100,7 +100,7 @@ def test_an_explicit_mirror_wins() -> None:
 
 
 def test_no_mirror_is_a_clear_error(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    import labctl.lab.box as box
+    import labctl.lab.vms.box as box
 
     empty = _write_sources(tmp_path)
     monkeypatch.setattr(box, "host_apt_sources", lambda: host_apt_sources(*empty))

@@ -89,7 +89,7 @@ def test_each_vm_has_host_keys_of_its_own_and_only_the_lab_key_logs_in(lab_dir):
 
     import paramiko
 
-    from labctl.lab import netns
+    from labctl.lab.host import netns
     from labctl.lab.running import RunningLab
     from labctl.model import labfile
 

@@ -13,7 +13,7 @@ import time
 
 import pytest
 
-from labctl.lab import netns
+from labctl.lab.host import netns
 from tests.e2e.labrun import DAEMONS, LABCTL, labctl, nothing_left_on_the_taps, pids_of, scenario_started
 
 pytestmark = pytest.mark.e2e

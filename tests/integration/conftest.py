@@ -18,7 +18,7 @@ Use in a test:
         seg.run("web1", ["ip", "-br", "addr"])                 # subprocess inside web1's namespace
         proc = seg.start("web2", ["nginx", "-c", conf], log)    # long-running, stopped at teardown
         server = sshd(seg.ns("web1"), seg.address("web1"))      # real OpenSSH on 10.10.1.11:22
-        target = server.target("web1")                          # labctl.lab.ssh.SshTarget
+        target = server.target("web1")                          # labctl.lab.nodes.ssh.SshTarget
         # connect from the bridge namespace, like labctl from the libvirt host side:
         SshSession.connect(target, seg.bridge_ns, tmp_path / "known_hosts")
 """
@@ -38,9 +38,9 @@ from pathlib import Path
 
 import pytest
 
-from labctl.lab import netns
-from labctl.lab.sandbox import process_alive
-from labctl.lab.ssh import SshTarget
+from labctl.lab.host import netns
+from labctl.lab.host.sandbox import process_alive
+from labctl.lab.nodes.ssh import SshTarget
 
 SSHD = "/usr/sbin/sshd"
 
@@ -258,7 +258,7 @@ def ssh_keygen(path: Path, kind: str = "ed25519") -> Path:
 class SshdServer:
     """A real OpenSSH server with its own config, host key and PID file, inside namespace NS.
 
-    It lets root in with the client key only; `target()` describes it for labctl.lab.ssh.
+    It lets root in with the client key only; `target()` describes it for labctl.lab.nodes.ssh.
     """
 
     ns: str

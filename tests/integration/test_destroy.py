@@ -13,9 +13,9 @@ from pathlib import Path
 
 import pytest
 
-from labctl.lab import netns
+from labctl.lab.host import netns
+from labctl.lab.host.sandbox import process_alive
 from labctl.lab.running import RunInfo, RunningLab
-from labctl.lab.sandbox import process_alive
 from labctl.model.initlab import initial_lab, write_lab_file
 from tests.support.labctl_run import run_labctl
 

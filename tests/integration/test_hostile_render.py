@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from labctl.lab.render import BoxRef, LibvirtRuntime, RenderContext, render_lab, write_rendered
+from labctl.lab.vms.render import BoxRef, LibvirtRuntime, RenderContext, render_lab, write_rendered
 from labctl.model.initlab import initial_lab, lab_file_text
 from labctl.model.lab import HealthCheck, IpvsSettings, Node, VrrpSettings
 from labctl.model.labfile import parse_lab

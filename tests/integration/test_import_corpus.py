@@ -13,8 +13,8 @@ import pytest
 from click.testing import CliRunner
 
 from labctl.cli.main import main
-from labctl.lab.importcheck import check_import
-from labctl.lab.render import render_lab, write_rendered
+from labctl.lab.nodes.importcheck import check_import
+from labctl.lab.vms.render import render_lab, write_rendered
 from labctl.model.initlab import write_lab_file
 from labctl.model.labfile import read_lab
 from labctl.submission.importer import import_submission

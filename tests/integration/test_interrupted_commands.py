@@ -16,9 +16,9 @@ from pathlib import Path
 
 import pytest
 
-from labctl.lab.processes import ProcessRecord, dies_with_parent, group_members, stop_group
-from labctl.lab.state import LabState
-from labctl.lab.vagrant import LabVagrant
+from labctl.lab.host.processes import ProcessRecord, dies_with_parent, group_members, stop_group
+from labctl.lab.host.state import LabState
+from labctl.lab.vms.vagrant import LabVagrant
 
 pytestmark = pytest.mark.integration
 

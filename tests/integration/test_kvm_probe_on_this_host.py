@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from labctl.lab import driver, kvmjudge, kvmprobe
+from labctl.lab.providers.libvirt import driver, kvmjudge, kvmprobe
 from labctl.model.initlab import initial_lab, write_lab_file
 from tests.support.labctl_run import run_labctl
 

@@ -13,8 +13,9 @@ from pathlib import Path
 
 import pytest
 
-from labctl.lab import netns, tapcounters
-from labctl.lab.linkshaping import HostLink
+from labctl.lab.host import netns
+from labctl.lab.links import tapcounters
+from labctl.lab.links.linkshaping import HostLink
 from labctl.model.lab import NetworkSettings, reference_lab
 from labctl.observe.iperf import parse_fetched
 from labctl.scenario import actions, traffic

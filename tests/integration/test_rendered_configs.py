@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from labctl.lab import netns
-from labctl.lab.render import BoxRef, LibvirtRuntime, RenderContext, render_lab, write_rendered
+from labctl.lab.host import netns
+from labctl.lab.vms.render import BoxRef, LibvirtRuntime, RenderContext, render_lab, write_rendered
 from labctl.model.initlab import initial_lab
 from labctl.model.lab import IpvsSettings, reference_lab
 from tests.support.keepalived_conf import reference_files

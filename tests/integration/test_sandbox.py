@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from labctl.lab import netns
-from labctl.lab.sandbox import NAMESPACE_RECORDS, Sandbox, SandboxError, process_alive
+from labctl.lab.host import netns
+from labctl.lab.host.sandbox import NAMESPACE_RECORDS, Sandbox, SandboxError, process_alive
 
 pytestmark = [
     pytest.mark.integration,
@@ -198,7 +198,7 @@ def test_without_root_the_error_names_the_fix(tmp_path: Path) -> None:
     tmp_path.chmod(0o777)
     code = (
         "from pathlib import Path\n"
-        "from labctl.lab.sandbox import Sandbox, SandboxError, process_alive\n"
+        "from labctl.lab.host.sandbox import Sandbox, SandboxError, process_alive\n"
         "try:\n"
         f"    Sandbox('labctl-tnoroot', Path({str(state)!r})).start()\n"
         "except SandboxError as exc:\n"

@@ -45,7 +45,7 @@ def _run(ns_lab, tmp_path: Path, name: str, params: dict[str, str]) -> dict:
     bridge = ns_lab.links["b1"].namespace
     import subprocess
 
-    from labctl.lab import netns
+    from labctl.lab.host import netns
 
     tables = subprocess.run(netns.exec_argv(bridge, ["nft", "list", "tables"]), capture_output=True, text=True)
     assert "labctl_" not in tables.stdout
@@ -127,7 +127,7 @@ def test_capacity_traffic_in_namespaces(ns_lab, tmp_path: Path):
     assert summary["passed"], [e for e in summary["expectations"] if not e["passed"]]
     # The links are back as they were: no shaping left on any port.
     bridge = ns_lab.links["b1"].namespace
-    from labctl.lab import netns
+    from labctl.lab.host import netns
 
     for port in ("v1", "v2", "v3"):
         shown = subprocess.run(netns.exec_argv(bridge, ["tc", "qdisc", "show", "dev", port]), capture_output=True)

@@ -12,9 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from labctl.lab.hosthttp import http_rows
-from labctl.lab.provision import files_as_tar
-from labctl.lab.render import RenderedFile
+from labctl.lab.nodes.hosthttp import http_rows
+from labctl.lab.nodes.provision import files_as_tar
+from labctl.lab.vms.render import RenderedFile
 from labctl.resources import provision_dir
 from tests.support.nslab import _nginx_conf
 

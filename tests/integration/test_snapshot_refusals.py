@@ -9,9 +9,9 @@ import sys
 import uuid
 from pathlib import Path
 
-from labctl.lab.lock import lab_lock
+from labctl.lab.host.lock import lab_lock
+from labctl.lab.host.state import LabState
 from labctl.lab.running import RunInfo
-from labctl.lab.state import LabState
 from labctl.model.initlab import initial_lab, write_lab_file
 
 

@@ -1,4 +1,4 @@
-"""labctl.lab.ssh against a real OpenSSH server living in a network namespace.
+"""labctl.lab.nodes.ssh against a real OpenSSH server living in a network namespace.
 
 Layout: a lab segment 10.10.1.0/24 whose bridge namespace (10.10.1.1, the "host side" of a
 libvirt network) is where labctl's sockets are opened; sshd runs in the node namespaces.
@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from labctl.lab.ssh import (
+from labctl.lab.nodes.ssh import (
     CommandFailed,
     CommandTimeout,
     HostKeyMismatch,

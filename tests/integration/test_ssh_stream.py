@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from labctl.lab import netns
-from labctl.lab.ssh import SshSession
+from labctl.lab.host import netns
+from labctl.lab.nodes.ssh import SshSession
 
 pytestmark = pytest.mark.integration
 

@@ -16,12 +16,12 @@ from pathlib import Path
 
 import pytest
 
-from labctl.lab import netns
-from labctl.lab.lock import lab_lock
-from labctl.lab.processes import ProcessRecord
+from labctl.lab.host import netns
+from labctl.lab.host.lock import lab_lock
+from labctl.lab.host.processes import ProcessRecord
+from labctl.lab.host.sandbox import NAMESPACE_RECORDS, PROCESS_RECORD, Sandbox, SandboxError
+from labctl.lab.host.state import LabState
 from labctl.lab.running import RunInfo, RunningLab
-from labctl.lab.sandbox import NAMESPACE_RECORDS, PROCESS_RECORD, Sandbox, SandboxError
-from labctl.lab.state import LabState
 from labctl.model.initlab import initial_lab, write_lab_file
 from tests.support.labctl_run import run_labctl
 

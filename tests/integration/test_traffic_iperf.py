@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from labctl.lab.linkshaping import HostLink
+from labctl.lab.links.linkshaping import HostLink
 from labctl.model.lab import NetworkSettings, reference_lab
 from labctl.observe.iperf import parse_fetched
 from labctl.report.traffic import rows, vip_figures

@@ -10,7 +10,7 @@ import sys
 import time
 from dataclasses import dataclass
 
-from labctl.lab import netns
+from labctl.lab.host import netns
 
 ECHO_SERVER = """
 import socket, sys

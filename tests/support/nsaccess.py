@@ -16,12 +16,12 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from labctl.lab import netns
-from labctl.lab.linkshaping import HostLink
-from labctl.lab.packet_capture import CapturePoint
-from labctl.lab.processes import PopenLineStream, kill_group
+from labctl.lab.host import netns
+from labctl.lab.host.processes import PopenLineStream, kill_group
+from labctl.lab.links.linkshaping import HostLink
+from labctl.lab.links.packet_capture import CapturePoint
+from labctl.lab.nodes.ssh import CommandResult, command_line
 from labctl.lab.runtime import Capability, WithoutOptional
-from labctl.lab.ssh import CommandResult, command_line
 from labctl.model.lab import Lab
 from labctl.scenario.access import RUN_DIR
 

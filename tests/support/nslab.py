@@ -14,9 +14,9 @@ from pathlib import Path
 
 import pytest
 
-from labctl.lab.linkshaping import HostLink
-from labctl.lab.packet_capture import CapturePoint
-from labctl.lab.render import BoxRef, RenderContext, node_files
+from labctl.lab.links.linkshaping import HostLink
+from labctl.lab.links.packet_capture import CapturePoint
+from labctl.lab.vms.render import BoxRef, RenderContext, node_files
 from labctl.model import planner
 from labctl.model.lab import Lab, NetworkSettings, Vip, reference_lab
 from labctl.resources import provision_dir

@@ -98,7 +98,7 @@ def test_a_second_ctrl_c_stops_waiting():
 def test_deferred_interrupts_restore_the_handlers():
     import signal
 
-    from labctl.lab import signals
+    from labctl.lab.host import signals
 
     before = signal.getsignal(signal.SIGINT)
     with signals.deferred() as caught:

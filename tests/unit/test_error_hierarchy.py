@@ -14,7 +14,7 @@ from click.testing import CliRunner
 import labctl
 from labctl.cli.main import LabctlGroup
 from labctl.errors import EXIT_FAILED, LabctlError
-from labctl.lab.ssh import CommandFailed, CommandResult
+from labctl.lab.nodes.ssh import CommandFailed, CommandResult
 from labctl.observe.parse import ParseError
 from labctl.scenario.targets import TargetError
 
@@ -42,7 +42,7 @@ def exception_classes() -> dict[str, type[BaseException]]:
 
 def test_every_labctl_exception_is_a_labctl_error_or_allowed():
     classes = exception_classes()
-    assert "labctl.lab.ssh.SshError" in classes and "labctl.observe.parse.ParseError" in classes  # the walk works
+    assert "labctl.lab.nodes.ssh.SshError" in classes and "labctl.observe.parse.ParseError" in classes  # the walk works
     outside = {name for name, cls in classes.items() if not issubclass(cls, LabctlError)}
     assert outside == ALLOWED
 

@@ -26,7 +26,7 @@ import yaml
 from click.testing import CliRunner
 
 from labctl.cli.main import main
-from labctl.lab.render import BoxRef, LibvirtRuntime, RenderContext, render_lab
+from labctl.lab.vms.render import BoxRef, LibvirtRuntime, RenderContext, render_lab
 from labctl.model.initlab import initial_lab, lab_file_text
 from labctl.model.lab import Lab, LibvirtSettings, Node
 from labctl.model.labfile import LabFileError, parse_lab

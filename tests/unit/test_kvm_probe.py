@@ -1,4 +1,4 @@
-"""The KVM probe's decisions (labctl.lab.kvmjudge) and its per-boot cache (labctl.lab.kvmprobe),
+"""The KVM probe's decisions (labctl.lab.providers.libvirt.kvmjudge) and its per-boot cache (labctl.lab.providers.libvirt.kvmprobe),
 without running qemu: qemu's runs are given as they come out of a real one (this host's KVM
 dies with the MSR error below; a hung guest is killed at the timeout)."""
 
@@ -10,10 +10,10 @@ from dataclasses import replace
 
 import pytest
 
-from labctl.lab import driver, kvmjudge, kvmprobe
-from labctl.lab.kvmjudge import GuestRun, ProbeResult, choose, emulation_problem, judge, kvm_problem
-from labctl.lab.processes import boot_id
-from labctl.lab.render import BoxRef, RenderContext, render_lab
+from labctl.lab.host.processes import boot_id
+from labctl.lab.providers.libvirt import driver, kvmjudge, kvmprobe
+from labctl.lab.providers.libvirt.kvmjudge import GuestRun, ProbeResult, choose, emulation_problem, judge, kvm_problem
+from labctl.lab.vms.render import BoxRef, RenderContext, render_lab
 from labctl.model.initlab import initial_lab, lab_file_text
 from labctl.model.labfile import LabFileError, parse_lab
 

@@ -9,7 +9,7 @@ import pytest
 
 from labctl.errors import LabctlError
 from labctl.lab.access import LiveLab
-from labctl.lab.linkshaping import LinkError
+from labctl.lab.links.linkshaping import LinkError
 from labctl.lab.runtime import Capability, LabAccess, NotSupported, WithoutOptional, require
 from labctl.scenario import linkactions
 from tests.support.nsaccess import NamespaceLab

@@ -7,7 +7,7 @@ import stat
 
 import pytest
 
-from labctl.lab.state import LabState, vrrp_password
+from labctl.lab.host.state import LabState, vrrp_password
 from labctl.model.initlab import initial_lab, lab_file_text
 from labctl.model.labfile import LabFileError, parse_lab, read_lab
 

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from labctl.lab.lablog import LOGGER, log_to_lab
-from labctl.lab.ssh import SessionResult, SshError
+from labctl.lab.host.lablog import LOGGER, log_to_lab
+from labctl.lab.nodes.ssh import SessionResult, SshError
 
 
 @pytest.fixture

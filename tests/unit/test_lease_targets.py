@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from labctl.lab.providers import lease_addresses
-from labctl.lab.ssh import parse_ssh_config
+from labctl.lab.nodes.ssh import parse_ssh_config
+from labctl.lab.providers.libvirt import lease_addresses
 
 DOMIFADDR = """ Name       MAC address          Protocol     Address
 -------------------------------------------------------------------------------

@@ -7,7 +7,7 @@ import textwrap
 
 import pytest
 
-from labctl.lab import linkshaping as ls
+from labctl.lab.links import linkshaping as ls
 from labctl.model.lab import reference_lab
 from labctl.scenario.loader import ScenarioError, parse_scenario
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import ipaddress
 import xml.etree.ElementTree as ET
 
-from labctl.lab import mgmtnet
+from labctl.lab.host import mgmtnet
 
 DNSMASQ_NS = "{http://libvirt.org/schemas/network/dnsmasq/1.0}"
 

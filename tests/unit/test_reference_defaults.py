@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from labctl.lab.render import BoxRef, RenderContext, node_files
+from labctl.lab.vms.render import BoxRef, RenderContext, node_files
 from labctl.model.initlab import initial_lab, lab_file_text
 from labctl.model.lab import reference_lab
 from labctl.model.labfile import parse_lab

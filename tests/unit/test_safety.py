@@ -17,11 +17,11 @@ from pathlib import Path
 
 import pytest
 
-from labctl.lab import safefiles
-from labctl.lab.processes import ProcessRecord, signal_recorded, start_time
-from labctl.lab.render import RenderedFile, write_rendered
+from labctl.lab.host import safefiles
+from labctl.lab.host.processes import ProcessRecord, signal_recorded, start_time
+from labctl.lab.host.state import LabState
 from labctl.lab.runtime import Capability
-from labctl.lab.state import LabState
+from labctl.lab.vms.render import RenderedFile, write_rendered
 from labctl.observe.parse import IpvsTimeouts
 from labctl.scenario import actions
 from tests.unit.test_scenario_engine import FakeLab
@@ -184,15 +184,15 @@ def test_render_out_removes_only_what_it_wrote(tmp_path):
 
 
 def test_a_second_command_is_refused_and_told_who_holds_the_lab(tmp_path):
-    from labctl.lab.lock import LabBusy, lab_lock
+    from labctl.lab.host.lock import LabBusy, lab_lock
 
     state = LabState(tmp_path / ".labctl" / "one")
     holder_code = textwrap.dedent(
         f"""
         import sys, time
         from pathlib import Path
-        from labctl.lab.lock import lab_lock
-        from labctl.lab.state import LabState
+        from labctl.lab.host.lock import lab_lock
+        from labctl.lab.host.state import LabState
         with lab_lock(LabState(Path({str(state.root)!r})), "up"):
             print("locked", flush=True)
             time.sleep(30)
@@ -214,7 +214,7 @@ def test_a_second_command_is_refused_and_told_who_holds_the_lab(tmp_path):
 
 
 def test_the_lock_file_is_not_opened_through_a_link(tmp_path):
-    from labctl.lab.lock import lab_lock
+    from labctl.lab.host.lock import lab_lock
 
     victim = tmp_path / "victim"
     victim.write_text("precious\n")
@@ -264,7 +264,7 @@ def _fake_daemon(tmp_path: Path, name: str) -> subprocess.Popen[bytes]:
 
 
 def test_the_sandbox_does_not_kill_a_pid_whose_record_is_stale(tmp_path):
-    from labctl.lab.sandbox import PROCESS_RECORD, Sandbox
+    from labctl.lab.host.sandbox import PROCESS_RECORD, Sandbox
 
     daemon = _fake_daemon(tmp_path, "libvirtd")
     try:
@@ -296,7 +296,7 @@ def test_the_sandbox_does_not_kill_a_pid_whose_record_is_stale(tmp_path):
 
 @needs_root
 def test_a_namespace_owned_by_another_folder_is_refused(tmp_path, monkeypatch):
-    from labctl.lab import sandbox as sandbox_mod
+    from labctl.lab.host import sandbox as sandbox_mod
 
     records = tmp_path / "run" / "labctl" / "namespaces"
     monkeypatch.setattr(sandbox_mod, "NAMESPACE_RECORDS", records)
@@ -376,7 +376,7 @@ def test_a_failed_replay_keeps_what_is_left(tmp_path):
 
 
 def test_sigterm_and_sighup_interrupt_like_ctrl_c():
-    from labctl.lab import signals
+    from labctl.lab.host import signals
 
     saved = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)}
     try:
@@ -397,8 +397,8 @@ def test_sigterm_and_sighup_interrupt_like_ctrl_c():
 
 
 def test_a_long_remote_command_stops_once_the_bring_up_is_interrupted():
-    from labctl.lab import signals
-    from labctl.lab.ssh import Interrupted, _collect
+    from labctl.lab.host import signals
+    from labctl.lab.nodes.ssh import Interrupted, _collect
 
     class Silent:
         """A channel whose command never ends (a 900 s provisioning step)."""
@@ -435,7 +435,7 @@ def test_a_long_remote_command_stops_once_the_bring_up_is_interrupted():
 
 
 def test_vagrants_log_is_not_appended_through_a_link(tmp_path):
-    from labctl.lab.vagrant import LabVagrant
+    from labctl.lab.vms.vagrant import LabVagrant
 
     victim = tmp_path / "victim"
     victim.write_text("precious\n")
@@ -519,8 +519,8 @@ def test_a_run_whose_cleanup_failed_leaves_its_journal_for_restore(tmp_path):
 
 def test_the_login_key_is_made_once_0600_and_a_damaged_one_is_a_clear_error(tmp_path):
     from labctl.errors import LabctlError
-    from labctl.lab.loginkey import login_key
-    from labctl.lab.state import LabState
+    from labctl.lab.host.state import LabState
+    from labctl.lab.vms.loginkey import login_key
 
     state = LabState.for_lab(tmp_path / "lab.yaml", "k")
     first = login_key(state)
@@ -535,7 +535,7 @@ def test_the_login_key_is_made_once_0600_and_a_damaged_one_is_a_clear_error(tmp_
 
 
 def test_the_box_volume_is_seeded_under_vagrant_libvirts_name_once(tmp_path):
-    from labctl.lab import box as boxes
+    from labctl.lab.vms import box as boxes
 
     info = boxes.BoxInfo("labctl-bookworm-abc", "abc", "bookworm", tmp_path, tmp_path / "x.box", tmp_path, tmp_path, 0)
     image = boxes._vagrant_box_dir(tmp_path / "vagrant.d", info.name) / "box.img"
@@ -552,7 +552,7 @@ def test_the_box_volume_is_seeded_under_vagrant_libvirts_name_once(tmp_path):
 
 
 def test_box_files_are_linked_whole_or_not_at_all(tmp_path):
-    from labctl.lab import box as boxes
+    from labctl.lab.vms import box as boxes
 
     source, target = tmp_path / "kept", tmp_path / "home" / "boxes" / "b" / "0" / "libvirt"
     source.mkdir()

@@ -6,8 +6,8 @@ import json
 import threading
 import time
 
+from labctl.lab.nodes.ssh import CommandResult
 from labctl.lab.runtime import Capability, WithoutOptional
-from labctl.lab.ssh import CommandResult
 from labctl.model.lab import reference_lab
 from labctl.scenario.engine import Engine
 from labctl.scenario.loader import parse_scenario

@@ -1,4 +1,4 @@
-"""The pure parts of labctl.lab.ssh: ssh-config parsing, command quoting, host key pins, parallel runs."""
+"""The pure parts of labctl.lab.nodes.ssh: ssh-config parsing, command quoting, host key pins, parallel runs."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from pathlib import Path
 import paramiko
 import pytest
 
-from labctl.lab.ssh import (
+from labctl.lab.nodes.ssh import (
     HostKeyMismatch,
     SshConfigError,
     SshError,

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+from labctl.lab.host.state import LabState
 from labctl.lab.running import RunInfo, find_states
-from labctl.lab.state import LabState
 from labctl.model.initlab import initial_lab, replace_top_level_block
 
 

@@ -4,8 +4,8 @@ below are what keepalived 2.2.7 printed for these configs (tests/integration run
 
 from __future__ import annotations
 
-from labctl.lab.importcheck import check_import
-from labctl.lab.render import keepalived_conf
+from labctl.lab.nodes.importcheck import check_import
+from labctl.lab.vms.render import keepalived_conf
 from labctl.submission.complaints import complaints, judge, locate
 from labctl.submission.importer import import_submission
 

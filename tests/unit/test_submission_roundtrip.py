@@ -8,7 +8,7 @@ from dataclasses import replace
 
 import pytest
 
-from labctl.lab.render import BoxRef, RenderContext, render_lab, write_rendered
+from labctl.lab.vms.render import BoxRef, RenderContext, render_lab, write_rendered
 from labctl.model import lab as model
 from labctl.model.initlab import lab_file_text
 from labctl.model.labfile import allocate_vip_addresses, parse_lab

@@ -17,7 +17,7 @@ from labctl.cli.console import make_console
 from labctl.cli.execout import print_outcome
 from labctl.cli.main import main
 from labctl.cli.progress import RichUpProgress
-from labctl.lab.ssh import CommandResult, SshUnreachable
+from labctl.lab.nodes.ssh import CommandResult, SshUnreachable
 from labctl.model.initlab import initial_lab, lab_file_text
 
 # rich's names for these line numbers: 💯 and 🔢.

@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from labctl.lab import tapcounters
-from labctl.lab.tapcounters import Count
+from labctl.lab.links import tapcounters
+from labctl.lab.links.tapcounters import Count
 from labctl.model.lab import reference_lab
 from labctl.observe.iperf import Interval, IperfTest, parse_fetched, parse_log
 from labctl.report.build import build

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from labctl.errors import LabctlError
-from labctl.lab.vagrant import LabVagrant
+from labctl.lab.vms.vagrant import LabVagrant
 
 B1 = "0f1e2d3c4b5a69788796a5b4c3d2e1f0"
 B2 = "b1ab955ec1f94bd4976afbb39c02227b"  # starts with "b1", as seen in a real lab

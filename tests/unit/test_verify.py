@@ -8,8 +8,8 @@ import pytest
 
 from labctl.cli.main import resolve_targets
 from labctl.errors import LabctlError
-from labctl.lab import verify
-from labctl.lab.provision import changes_from_output
+from labctl.lab.nodes import verify
+from labctl.lab.nodes.provision import changes_from_output
 from labctl.model.lab import reference_lab
 from labctl.observe.snapshot import parse_snapshot
 
@@ -163,7 +163,7 @@ def test_nodes_check_lab_address_vips_on_lo_and_services():
 
 
 def test_host_http_check_reads_status_and_real_from_the_response_head():
-    from labctl.lab.hosthttp import parse_response_head
+    from labctl.lab.nodes.hosthttp import parse_response_head
 
     head = b"HTTP/1.1 200 OK\r\nServer: nginx\r\nX-Real-Server: r2\r\n\r\n<html>"
     assert parse_response_head("10.10.1.10", head) == ("10.10.1.10", "200", "r2")
@@ -190,7 +190,7 @@ def test_a_failed_quick_check_points_at_the_nodes_to_provision_again():
 
 def test_a_script_stopped_without_a_word_is_reported_with_its_last_output():
     from labctl.lab.bringup import _one_line
-    from labctl.lab.ssh import CommandFailed, CommandResult
+    from labctl.lab.nodes.ssh import CommandFailed, CommandResult
 
     silent = CommandResult("r1", ["sh"], 1, "uploaded: provision.sh\nchanged: hostname r1\n", "", 1.0)
     line = _one_line(CommandFailed(silent, what="provisioning r1"))

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from labctl.lab.render import BoxRef, RenderContext, keepalived_conf, node_files
-from labctl.lab.tapcounters import Count
+from labctl.lab.links.tapcounters import Count
+from labctl.lab.vms.render import BoxRef, RenderContext, keepalived_conf, node_files
 from labctl.model import lab as model
 from labctl.model import planner as plan
 from labctl.observe.iperf import parse_fetched

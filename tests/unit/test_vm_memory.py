@@ -4,8 +4,9 @@ and in tests/e2e/test_snapshots.py."""
 
 from __future__ import annotations
 
-from labctl.lab import clockstep, vmstate
-from labctl.lab.ssh import CommandResult
+from labctl.lab.nodes import clockstep
+from labctl.lab.nodes.ssh import CommandResult
+from labctl.lab.vms import vmstate
 
 
 def test_commands_name_the_labs_domain_and_keep_their_flags():

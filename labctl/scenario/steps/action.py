@@ -7,7 +7,7 @@ from __future__ import annotations
 import difflib
 from typing import TYPE_CHECKING
 
-from labctl.lab import linkshaping
+from labctl.lab.links import linkshaping
 from labctl.model.lab import Lab
 from labctl.scenario import actions, linkactions
 from labctl.scenario.checks import Checker, Path, anything, number, target, text

@@ -18,8 +18,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from labctl.lab import netns
-from labctl.lab.processes import dies_with_parent
+from labctl.lab.host import netns
+from labctl.lab.host.processes import dies_with_parent
 
 SNAPLEN = 160  # Ethernet + IP + TCP headers + an HTTP status line; VRRP and ARP whole
 MAX_FRAMES = 1_000_000  # about 180 MB at SNAPLEN: a run can never fill the disk

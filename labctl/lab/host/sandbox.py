@@ -28,9 +28,9 @@ from typing import Any
 from urllib.parse import quote
 
 from labctl.errors import LabctlError
-from labctl.lab import mgmtnet, netns, safefiles
-from labctl.lab.box import default_cache_root
-from labctl.lab.processes import ProcessRecord, boot_id, process_alive, start_time, terminate
+from labctl.lab.host import mgmtnet, netns, safefiles
+from labctl.lab.host.cachedir import default_cache_root
+from labctl.lab.host.processes import ProcessRecord, boot_id, process_alive, start_time, terminate
 
 # Daemon-view path -> subfolder of <state>/libvirt bind-mounted over it.
 _BIND_MOUNTS = {
@@ -477,7 +477,7 @@ class Sandbox:
             self.virsh("pool-start", POOL_NAME)
 
     def _ensure_management_network(self) -> None:
-        """labctl's management network (see labctl.lab.mgmtnet), defined and started. One made by
+        """labctl's management network (see labctl.lab.host.mgmtnet), defined and started. One made by
         an older labctl through vagrant-libvirt is defined again; a running one takes the new
         definition when it next starts (with the sandbox)."""
         current = self.virsh("net-dumpxml", "--inactive", mgmtnet.NAME, check=False)

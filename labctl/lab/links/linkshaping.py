@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from labctl.errors import LabctlError
-from labctl.lab import netns
+from labctl.lab.host import netns
 from labctl.templating import render
 
 DIRECTIONS = ("toward", "from", "both")  # seen from the node: traffic to it, from it, or both

@@ -11,7 +11,7 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from labctl.lab import safefiles
+from labctl.lab.host import safefiles
 from labctl.model.lab import Lab, Node
 from labctl.resources import provision_dir
 from labctl.templating import render
@@ -124,7 +124,7 @@ def keepalived_conf(lab: Lab, node: Node, auth_pass: str) -> str:
 
 def render_lab(lab: Lab, ctx: RenderContext) -> list[RenderedFile]:
     if lab.provider.name == "libvirt" and lab.provider.libvirt.driver not in ("kvm", "qemu"):
-        # Vagrant knows kvm and qemu only: `auto` is settled on the host (labctl.lab.driver).
+        # Vagrant knows kvm and qemu only: `auto` is settled on the host (labctl.lab.providers.libvirt.driver).
         raise ValueError(f"libvirt driver {lab.provider.libvirt.driver!r} not settled before rendering")
     files = [RenderedFile("Vagrantfile", vagrantfile(lab, ctx))]
     for node in lab.nodes:

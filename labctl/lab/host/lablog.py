@@ -8,7 +8,7 @@ import logging
 import sys
 from pathlib import Path
 
-from labctl.lab import safefiles
+from labctl.lab.host import safefiles
 
 LOGGER = "labctl"
 FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"

@@ -1,66 +1,21 @@
-"""Vagrant providers as objects: what each needs on the host, how it tells VM states quickly and
-how it pulls the plug. The Vagrantfile's provider block is in Vagrantfile.j2; everything a
-running lab does differently per provider is here, not in `if provider ==` chains."""
+"""libvirt as a provider: VM states from `virsh list`, the plug is `virsh destroy`, SSH
+targets from the sandbox's DHCP leases, and every VM shut down at once from inside."""
 
 from __future__ import annotations
 
-import shutil
 import subprocess
 import time
-from pathlib import Path
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING
 
 from labctl.errors import LabctlError
-from labctl.lab import mgmtnet
-from labctl.lab.loginkey import KEY_FILE
+from labctl.lab.host import mgmtnet
+from labctl.lab.providers.libvirt.prerequisites import check_prerequisites
+from labctl.lab.providers.vagranthalt import vagrant_halt
+from labctl.lab.vms.loginkey import KEY_FILE
 from labctl.model.lab import LOCAL_BOX
 
 if TYPE_CHECKING:
     from labctl.lab.running import RunningLab
-
-
-class Provider(Protocol):
-    name: str
-
-    def check_prerequisites(self, isolation: str) -> None:
-        """Raise a LabctlError (with the fix) when the host cannot run this provider."""
-
-    def domain_states(self, run: RunningLab) -> dict[str, str] | None:
-        """Node -> VM state asked of the hypervisor directly, or None when only Vagrant knows."""
-
-    def power_off(self, run: RunningLab, node: str) -> None:
-        """Pull the plug: no shutdown, no goodbye adverts."""
-
-    def power_on(self, run: RunningLab, node: str) -> None:
-        """Start a node's existing, stopped VM (returns once it starts, not once it booted)."""
-
-    def halt_all(self, run: RunningLab, timeout: float, nodes: list[str] | None = None) -> list[str]:
-        """Shut the lab's VMs (or NODES' only) down cleanly; the nodes that had to be powered
-        off instead."""
-
-
-class VirtualBox:
-    name = "virtualbox"
-
-    def check_prerequisites(self, isolation: str) -> None:
-        if shutil.which("VBoxManage") is None:
-            raise LabctlError(
-                "the lab uses VirtualBox, which is not installed",
-                fix="install VirtualBox, or `labctl init --provider libvirt --driver qemu --box local`",
-            )
-
-    def domain_states(self, run: RunningLab) -> dict[str, str] | None:
-        return None
-
-    def power_off(self, run: RunningLab, node: str) -> None:
-        run.vagrant.halt(node, force=True)  # VirtualBox's forced halt is a power-off
-
-    def power_on(self, run: RunningLab, node: str) -> None:
-        run.vagrant.up([node])
-
-    def halt_all(self, run: RunningLab, timeout: float, nodes: list[str] | None = None) -> list[str]:
-        _vagrant_halt(run, nodes)
-        return []
 
 
 class Libvirt:
@@ -69,16 +24,7 @@ class Libvirt:
     name = "libvirt"
 
     def check_prerequisites(self, isolation: str) -> None:
-        if not vagrant_libvirt_installed():
-            raise LabctlError(
-                "the vagrant-libvirt plugin is not installed",
-                fix="apt-get install vagrant-libvirt libvirt-daemon-system qemu-system-x86",
-            )
-        if isolation != "netns" and not host_libvirt_socket():
-            raise LabctlError(
-                "no libvirtd answers on this host",
-                fix="start libvirtd, or run the lab isolated (`isolation: netns`, needs root)",
-            )
+        check_prerequisites(isolation)
 
     def domain_states(self, run: RunningLab) -> dict[str, str] | None:
         # `virsh list` answers in milliseconds where `vagrant status` takes seconds.
@@ -145,7 +91,7 @@ class Libvirt:
         button); `vagrant halt` would go one VM after the other. A VM still running after
         TIMEOUT, or one SSH cannot reach, is powered off; returns those."""
         if run.sandbox is None:
-            _vagrant_halt(run, nodes)
+            vagrant_halt(run, nodes)
             return []
         prefix = f"labctl-{run.info.name}-"
         states = self.domain_states(run) or {}
@@ -175,14 +121,6 @@ class Libvirt:
         return forced + running
 
 
-def _vagrant_halt(run: RunningLab, nodes: list[str] | None) -> None:
-    """`vagrant halt` of NODES, one after the other, or of every machine."""
-    if nodes is None:
-        run.vagrant.halt()
-    for node in nodes or []:
-        run.vagrant.halt(node)
-
-
 def lease_addresses(virsh_domifaddr: str) -> list[str]:
     """The IPv4 addresses in `virsh domifaddr --source lease` output, without their prefix."""
     found = []
@@ -191,25 +129,3 @@ def lease_addresses(virsh_domifaddr: str) -> list[str]:
         if len(parts) == 4 and parts[2] == "ipv4":
             found.append(parts[3].split("/")[0])
     return found
-
-
-PROVIDERS: dict[str, type[VirtualBox] | type[Libvirt]] = {"virtualbox": VirtualBox, "libvirt": Libvirt}
-
-
-def provider_named(name: str) -> Provider:
-    try:
-        return PROVIDERS[name]()
-    except KeyError:
-        raise LabctlError(f"unknown provider {name!r}: use {', '.join(PROVIDERS)}") from None
-
-
-def vagrant_libvirt_installed() -> bool:
-    gems = Path("/usr/share/rubygems-integration/all/specifications")
-    if any(gems.glob("vagrant-libvirt-*.gemspec")):
-        return True
-    proc = subprocess.run(["vagrant", "plugin", "list"], capture_output=True, text=True)
-    return "vagrant-libvirt" in proc.stdout
-
-
-def host_libvirt_socket() -> bool:
-    return Path("/run/libvirt/libvirt-sock").exists() or Path("/var/run/libvirt/libvirt-sock").exists()

@@ -18,7 +18,7 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from labctl.lab.render import keepalived_conf
+from labctl.lab.vms.render import keepalived_conf
 from labctl.submission.complaints import Explained, explained_notes, judge, refusal
 from labctl.submission.mapping import Imported, Note
 

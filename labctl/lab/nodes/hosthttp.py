@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
 
-from labctl.lab import netns
+from labctl.lab.host import netns
 
 HttpRow = tuple[str, str, str]  # (vip, status or "000", real or "-")
 

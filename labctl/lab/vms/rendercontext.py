@@ -6,18 +6,18 @@ from __future__ import annotations
 from dataclasses import replace
 from pathlib import Path
 
-from labctl.lab import mgmtnet
-from labctl.lab.loginkey import login_key
-from labctl.lab.render import BoxRef, LibvirtRuntime, RenderContext
-from labctl.lab.state import LabState, vrrp_password
-from labctl.lab.statecheck import check_state
+from labctl.lab.host import mgmtnet
+from labctl.lab.host.state import LabState, vrrp_password
+from labctl.lab.host.statecheck import check_state
+from labctl.lab.vms.loginkey import login_key
+from labctl.lab.vms.render import BoxRef, LibvirtRuntime, RenderContext
 from labctl.model.lab import LOCAL_BOX, Lab
 
 
 def box_ref(lab: Lab) -> BoxRef:
     if lab.provider.box != LOCAL_BOX:
         return BoxRef(lab.provider.box)
-    from labctl.lab import box
+    from labctl.lab.vms import box
 
     info = box.find_box()
     if info is not None:
@@ -31,7 +31,7 @@ def box_ref(lab: Lab) -> BoxRef:
 
 
 def sandbox_for(lab_name: str, state: LabState, tb_size: int):
-    from labctl.lab.sandbox import Sandbox, namespace_for
+    from labctl.lab.host.sandbox import Sandbox, namespace_for
 
     return Sandbox(namespace_for(lab_name), state.root / "sandbox", tb_size_mb=tb_size)
 
@@ -56,7 +56,7 @@ def libvirt_runtime(lab: Lab, state: LabState) -> LibvirtRuntime:
 
 
 def box_with_login_key(box: BoxRef, state: LabState) -> BoxRef:
-    """labctl's box takes the lab's own login key at boot (see labctl.lab.loginkey)."""
+    """labctl's box takes the lab's own login key at boot (see labctl.lab.vms.loginkey)."""
     if not box.local:
         return box
     key = login_key(state)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from labctl.lab.ssh import SshSession
+from labctl.lab.nodes.ssh import SshSession
 from labctl.observe.snapshot import NodeSnapshot, parse_snapshot
 from labctl.resources import provision_dir
 

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import yaml
 
-from labctl.lab import safefiles
+from labctl.lab.host import safefiles
 from labctl.model.lab import AUTH_PASS_MAX, Lab
 
 STATE_ROOT = ".labctl"
@@ -62,7 +62,7 @@ class LabState:
                 os.fchmod(fd, 0o700)
 
     def write(self, name: str, data: str, mode: int = 0o600) -> Path:
-        """Write file NAME of the state folder safely (see labctl.lab.safefiles)."""
+        """Write file NAME of the state folder safely (see labctl.lab.host.safefiles)."""
         return safefiles.write_file(self.root / name, data, mode, base=self.folder)
 
     def read(self, name: str) -> str | None:

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from labctl.errors import LabctlError, clip
-from labctl.lab.state import LabState
+from labctl.lab.host.state import LabState
 from labctl.model import labfile
 from labctl.model.lab import ISOLATIONS, PROVIDERS
 from labctl.model.positions import YamlSyntaxError, load

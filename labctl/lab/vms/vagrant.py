@@ -22,9 +22,9 @@ from typing import IO
 import vagrant as python_vagrant
 
 from labctl.errors import LabctlError
-from labctl.lab import netns, safefiles
-from labctl.lab.processes import ProcessRecord, dies_with_parent, stop_group
-from labctl.lab.state import LabState
+from labctl.lab.host import netns, safefiles
+from labctl.lab.host.processes import ProcessRecord, dies_with_parent, stop_group
+from labctl.lab.host.state import LabState
 
 log = logging.getLogger(__name__)
 # The long commands labctl streams; each leaves a record of its process while it runs.

@@ -5,7 +5,7 @@ A /dev/kvm that opens is not enough: on some hosts (nested, or a hypervisor that
 qemu dies setting up the vCPU, or the guest never gets anywhere. So the probe boots a guest:
 a 64 KiB firmware image whose reset vector writes to qemu's `isa-debug-exit` port, which ends
 qemu with status (value << 1) | 1. That status, and nothing else, means the guest ran.
-`labctl.lab.kvmprobe` runs it and keeps the answer for the boot.
+`labctl.lab.providers.libvirt.kvmprobe` runs it and keeps the answer for the boot.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""The KVM probe, run for real and once per boot: the test guest of `labctl.lab.kvmjudge` under
+"""The KVM probe, run for real and once per boot: the test guest of `labctl.lab.providers.libvirt.kvmjudge` under
 KVM and under TCG (both at once: the probe takes as long as the slower run, ~0.1 s here), the
 verdict kept in <cache>/kvm-probe.json.
 
@@ -19,8 +19,9 @@ import tempfile
 import time
 from pathlib import Path
 
-from labctl.lab.box import default_cache_root
-from labctl.lab.kvmjudge import (
+from labctl.lab.host.cachedir import default_cache_root
+from labctl.lab.host.processes import boot_id
+from labctl.lab.providers.libvirt.kvmjudge import (
     DEVICE_ABSENT,
     DEVICE_NO_ACCESS,
     DEVICE_PRESENT,
@@ -31,7 +32,6 @@ from labctl.lab.kvmjudge import (
     judge,
     qemu_command,
 )
-from labctl.lab.processes import boot_id
 
 log = logging.getLogger(__name__)
 

@@ -18,7 +18,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from labctl.errors import LabctlError
-from labctl.lab.state import LabState
+from labctl.lab.host.state import LabState
 
 KEY_FILE = "login_key"
 CMDLINE_PARAMETER = "labctl.ssh_key"

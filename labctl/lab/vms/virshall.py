@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import subprocess
 
-from labctl.lab.sandbox import Sandbox
+from labctl.lab.host.sandbox import Sandbox
 
 
 def virsh_all(sandbox: Sandbox, commands: dict[str, list[str]]) -> dict[str, subprocess.CompletedProcess[str]]:

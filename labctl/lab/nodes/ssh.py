@@ -1,6 +1,6 @@
 """SSH to lab nodes: parse `vagrant ssh-config`, pin host keys, run commands, put files.
 
-Connections are plain paramiko over a socket that `labctl.lab.netns` opens inside the lab's network
+Connections are plain paramiko over a socket that `labctl.lab.host.netns` opens inside the lab's network
 namespace, so no lab address is ever contacted from the host's own namespace. Authentication is
 by the identity files Vagrant names and nothing else (no agent, no ~/.ssh keys, no passwords).
 """
@@ -27,8 +27,8 @@ import paramiko
 from paramiko.hostkeys import HostKeyEntry, InvalidHostKey
 
 from labctl.errors import LabctlError
-from labctl.lab import netns as netns_mod
-from labctl.lab import safefiles, signals
+from labctl.lab.host import netns as netns_mod
+from labctl.lab.host import safefiles, signals
 
 log = logging.getLogger(__name__)
 

@@ -11,8 +11,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 from labctl.errors import LabctlError
-from labctl.lab import safefiles
-from labctl.lab.state import LabState
+from labctl.lab.host import safefiles
+from labctl.lab.host.state import LabState
 
 LOCK_FILE = "lock"
 _held: dict[str, int] = {}  # state folder -> depth: a command that locks twice does not wait on itself

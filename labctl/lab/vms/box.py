@@ -1,7 +1,7 @@
 """The lab's guest: a Debian vagrant-libvirt box built locally with mmdebstrap, cached by inputs.
 
 A box lives in ``<cache>/boxes/<name>/`` (cache: $LABCTL_CACHE or ~/.cache/labctl) with
-``labctl.lab.box`` (metadata.json, Vagrantfile, box.img), ``vmlinuz`` and ``initrd.img`` for direct
+``labctl.lab.vms.box`` (metadata.json, Vagrantfile, box.img), ``vmlinuz`` and ``initrd.img`` for direct
 kernel boot, ``build.log`` and ``box.json``. The name carries a hash of everything that shapes
 the image (the files under box/, the suite, the format version), so a changed package list gives
 a new box and an unchanged one is reused. The mirror is not part of the hash: any Debian mirror
@@ -22,6 +22,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from labctl.errors import LabctlError
+from labctl.lab.host.cachedir import default_cache_root
 from labctl.resources import box_dir
 
 log = logging.getLogger(__name__)
@@ -60,12 +61,6 @@ class BoxInfo:
         for key in ("path", "box_file", "kernel", "initrd"):
             data[key] = str(data[key])
         return data
-
-
-def default_cache_root() -> Path:
-    """$LABCTL_CACHE, or ~/.cache/labctl."""
-    env = os.environ.get("LABCTL_CACHE")
-    return Path(env) if env else Path.home() / ".cache" / "labctl"
 
 
 def _boxes_root(cache_root: Path | None) -> Path:

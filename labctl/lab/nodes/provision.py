@@ -15,8 +15,8 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from labctl.lab.render import RenderedFile
-from labctl.lab.ssh import CommandFailed, SshSession
+from labctl.lab.nodes.ssh import CommandFailed, SshSession
+from labctl.lab.vms.render import RenderedFile
 from labctl.observe.snapshot import NodeSnapshot, parse_snapshot
 from labctl.resources import provision_dir
 

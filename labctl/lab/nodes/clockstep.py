@@ -11,7 +11,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from labctl.lab.ssh import CommandResult, SessionResult, run_parallel
+from labctl.lab.nodes.ssh import CommandResult, SessionResult, run_parallel
 
 # Half a VRRP advert interval: below it, a step would be noise from the SSH round trip itself
 # (tens of milliseconds to a few hundred under emulation).

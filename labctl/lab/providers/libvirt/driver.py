@@ -7,7 +7,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 from labctl.errors import LabctlError
-from labctl.lab import kvmjudge, kvmprobe
+from labctl.lab.providers.libvirt import kvmjudge, kvmprobe
 from labctl.model.lab import Lab
 
 KVM_FIX = (
