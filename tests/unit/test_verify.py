@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from labctl.cli.main import resolve_targets
+from labctl.cli.running import resolve_targets
 from labctl.errors import LabctlError
 from labctl.lab import verify
 from labctl.lab.provision import changes_from_output
