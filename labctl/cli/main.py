@@ -23,7 +23,8 @@ from labctl.cli.importcmd import import_cmd
 from labctl.cli.init import init
 from labctl.cli.plan import plan
 from labctl.cli.render import render_cmd
-from labctl.cli.scenario import report, scenario
+from labctl.cli.report import report
+from labctl.cli.scenario import scenario
 from labctl.cli.snapshot import snapshot
 from labctl.cli.ssh import ssh
 from labctl.cli.status import status
