@@ -8,10 +8,8 @@ from pathlib import Path
 import click
 
 from labctl.cli.console import make_console
-from labctl.cli.options import lab_option
+from labctl.cli.options import lab_option, read_lab_if_valid
 from labctl.errors import LabctlError
-from labctl.model import labfile
-from labctl.model.lab import Lab
 
 console = make_console()
 err_console = make_console(stderr=True)
@@ -33,12 +31,7 @@ def destroy(lab_path: Path, name: str | None, yes: bool) -> None:
 
     folder = lab_path.resolve().parent
     states = find_states(folder)
-    lab: Lab | None = None
-    if lab_path.exists():
-        try:
-            lab = labfile.read_lab(lab_path)
-        except labfile.LabFileError:
-            pass  # a broken file must not keep a lab from being destroyed
+    lab = read_lab_if_valid(lab_path)  # a broken file must not keep a lab from being destroyed
     if name:
         states = [s for s in states if s.root.name == name]
     elif lab is not None:

@@ -17,7 +17,6 @@ from rich.text import Text
 from labctl.cli.console import escape, make_console, plain
 from labctl.cli.options import lab_option, read_lab_or_exit
 from labctl.lab.runtime import Capability, LabAccess
-from labctl.model import labfile
 from labctl.scenario import runfiles
 from labctl.scenario.loader import ScenarioError, builtin_names, find, parse_set_options, read_scenario
 
@@ -25,7 +24,7 @@ console = make_console(soft_wrap=False)
 err_console = make_console(stderr=True)
 
 
-def _problems(exc: ScenarioError | labfile.LabFileError) -> None:
+def _problems(exc: ScenarioError) -> None:
     for problem in exc.problems:
         err_console.print(str(problem), markup=False)
     sys.exit(2)
@@ -136,10 +135,10 @@ def run(
         err_console.print("[bold red]error:[/] --narrate waits for Enter before each action: run it from a terminal")
         sys.exit(2)
     overrides = parse_set_options(sets)
+    lab = read_lab_or_exit(lab_path)
     try:
-        lab = labfile.read_lab(lab_path)
         loaded = read_scenario(find(name_or_path), overrides, lab)
-    except (ScenarioError, labfile.LabFileError) as exc:
+    except ScenarioError as exc:
         _problems(exc)
     stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
     out = lab_path.resolve().parent / "results" / f"{loaded.name}-{stamp}"
@@ -177,7 +176,7 @@ def _restore_leftovers(lab_path: Path) -> None:
     from labctl.lab.state import LabState
     from labctl.scenario.actions import Restorer
 
-    lab = labfile.read_lab(lab_path)
+    lab = read_lab_or_exit(lab_path)
     state = LabState.for_lab(lab_path, lab.name)
     if Restorer.load(state.journal, state.folder) is None:
         return
@@ -217,10 +216,7 @@ def restore(lab_path: Path) -> None:
     from labctl.lab.lock import lab_lock
     from labctl.lab.state import LabState
 
-    try:
-        lab = labfile.read_lab(lab_path)
-    except labfile.LabFileError as exc:
-        _problems(exc)
+    lab = read_lab_or_exit(lab_path)
     with lab_lock(LabState.for_lab(lab_path, lab.name), "scenario restore"):
         ok = replay_journal(lab_path)
     sys.exit(0 if ok else 1)
