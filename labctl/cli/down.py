@@ -8,7 +8,8 @@ import click
 
 from labctl.cli.console import escape, make_console, plain
 from labctl.cli.options import lab_option, read_lab_or_exit
-from labctl.cli.running import resolve_targets, running_lab
+from labctl.cli.running import running_lab
+from labctl.model.targets import nodes_of
 
 console = make_console()
 
@@ -17,7 +18,7 @@ console = make_console()
 @lab_option
 @click.argument("target", required=False)
 def down(lab_path: Path, target: str | None) -> None:
-    """Halt every VM of the lab, or TARGET's only: a node, a role (balancers, reals, clients)
+    """Halt every VM of the lab, or TARGET's only: a node, a role (role:balancer, or balancers)
     or all. Disks and state are kept; `labctl up` brings the halted VMs back.
 
     Each VM is shut down cleanly from inside (`systemctl poweroff` over SSH, all at once); one
@@ -31,7 +32,7 @@ def down(lab_path: Path, target: str | None) -> None:
       labctl down reals
     """
     lab = read_lab_or_exit(lab_path)
-    nodes = resolve_targets(lab, target) if target and target != "all" else None
+    nodes = nodes_of(lab, target) if target and target != "all" else None
     run = running_lab(lab, lab_path)
     if not run.has_vagrant_dir():
         console.print("nothing to halt: the lab has never been brought up")

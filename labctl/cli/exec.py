@@ -9,7 +9,8 @@ import click
 
 from labctl.cli.console import make_console
 from labctl.cli.options import lab_option, read_lab_or_exit
-from labctl.cli.running import resolve_targets, running_lab
+from labctl.cli.running import running_lab
+from labctl.model.targets import nodes_of
 
 console = make_console()
 
@@ -25,7 +26,7 @@ def remote_command(command: tuple[str, ...]) -> list[str] | str:
 @click.argument("target")
 @click.argument("command", nargs=-1, required=True, type=click.UNPROCESSED)
 def exec_cmd(lab_path: Path, sudo: bool, target: str, command: tuple[str, ...]) -> None:
-    """Run COMMAND on TARGET: a node, a role (balancers, reals, clients) or all.
+    """Run COMMAND on TARGET: a node, a role (role:balancer, or balancers) or all.
 
     Runs on every node of TARGET in parallel; output is grouped per node; the exit code is 1
     when the command failed on any node.
@@ -42,7 +43,7 @@ def exec_cmd(lab_path: Path, sudo: bool, target: str, command: tuple[str, ...]) 
     from labctl.lab.ssh import run_parallel
 
     lab = read_lab_or_exit(lab_path)
-    nodes = resolve_targets(lab, target)
+    nodes = nodes_of(lab, target)
     run = running_lab(lab, lab_path, brought_up=True)
     argv = remote_command(command)
     try:

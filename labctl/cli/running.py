@@ -1,5 +1,6 @@
 """What the commands that work on a brought-up lab share: the lab's runtime pieces once its
-state folder is checked, and the nodes a TARGET argument names."""
+state folder is checked. (The nodes a TARGET argument names: labctl.model.targets.nodes_of,
+the grammar scenarios use too.)"""
 
 from __future__ import annotations
 
@@ -24,19 +25,3 @@ def running_lab(lab: Lab, lab_path: Path, brought_up: bool = False):
     if brought_up and not run.has_vagrant_dir():
         raise LabctlError(f"lab {lab.name} has never been brought up here", fix="labctl up")
     return run
-
-
-def resolve_targets(lab: Lab, target: str) -> list[str]:
-    """A node name, a role (balancer(s), real(s), client(s)) or `all`."""
-    if target == "all":
-        return [n.name for n in lab.nodes]
-    role = target.rstrip("s") if target.rstrip("s") in ("balancer", "real", "client") else None
-    if role:
-        return [n.name for n in lab.by_role(role)]
-    if any(n.name == target for n in lab.nodes):
-        return [target]
-    raise LabctlError(
-        f"no node or role {target!r}: use a node ({', '.join(n.name for n in lab.nodes)}), "
-        "a role (balancers, reals, clients) or all",
-        exit_code=2,
-    )

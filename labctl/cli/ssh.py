@@ -7,7 +7,9 @@ from pathlib import Path
 import click
 
 from labctl.cli.options import lab_option, read_lab_or_exit
-from labctl.cli.running import resolve_targets, running_lab
+from labctl.cli.running import running_lab
+from labctl.errors import BadInput
+from labctl.model.targets import nodes_of
 
 
 @click.command(context_settings={"ignore_unknown_options": True})
@@ -27,7 +29,10 @@ def ssh(lab_path: Path, node: str, command: tuple[str, ...]) -> None:
     import os
 
     lab = read_lab_or_exit(lab_path)
-    resolve_targets(lab, node)
+    nodes = nodes_of(lab, node)  # a node; a target naming exactly one (`role:client`) will do
+    if len(nodes) != 1:
+        raise BadInput(f"ssh opens one node; {node} is {', '.join(nodes)}", fix=f"labctl ssh {nodes[0]}")
+    node = nodes[0]
     run = running_lab(lab, lab_path, brought_up=True)
     target = run.ssh_targets([node])[node]
     argv = [

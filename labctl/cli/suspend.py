@@ -9,7 +9,8 @@ import click
 
 from labctl.cli.console import escape, make_console, plain
 from labctl.cli.options import lab_option, read_lab_or_exit
-from labctl.cli.running import resolve_targets, running_lab
+from labctl.cli.running import running_lab
+from labctl.model.targets import nodes_of
 
 console = make_console()
 err_console = make_console(stderr=True)
@@ -19,9 +20,10 @@ err_console = make_console(stderr=True)
 @lab_option
 @click.argument("target", required=False)
 def suspend(lab_path: Path, target: str | None) -> None:
-    """Save every VM's memory to disk and stop it (or TARGET's only: a node, a role or all),
-    all at once: libvirt's managed save, inside the lab's sandbox. `labctl up` resumes the lab
-    from there in seconds instead of booting it, steps the guests' clocks and checks it.
+    """Save every VM's memory to disk and stop it (or TARGET's only: a node, a role
+    (role:balancer, or balancers) or all), all at once: libvirt's managed save, inside the
+    lab's sandbox. `labctl up` resumes the lab from there in seconds instead of booting it,
+    steps the guests' clocks and checks it.
 
     \b
     Examples:
@@ -31,7 +33,7 @@ def suspend(lab_path: Path, target: str | None) -> None:
     from labctl.lab.suspend import suspend as suspend_nodes
 
     lab = read_lab_or_exit(lab_path)
-    nodes = resolve_targets(lab, target or "all")
+    nodes = nodes_of(lab, target or "all")
     run = running_lab(lab, lab_path, brought_up=True)
     from labctl.cli.guard import changing
 
