@@ -53,7 +53,7 @@ class VagrantLabRunner:
         )  # fmt: skip
         from labctl.model import initlab
 
-        initlab.write_lab_file(self.lab_path.parent, lab, force=True)
+        initlab.write_lab_file(self.lab_path.parent, lab, force=True, name=self.lab_path.name)
         self._up(lab)
 
     def _up(self, lab: Lab) -> None:

@@ -1,4 +1,6 @@
-"""Options that several commands share, defined once."""
+"""Options that several commands share, defined once, and the one reader of the lab file of
+`-f`: every command that needs the lab reads it here (`read_lab_or_exit`), never ./lab.yaml
+or a path of its own."""
 
 from __future__ import annotations
 
@@ -46,6 +48,15 @@ def read_lab_or_exit(lab_path: Path, or_reference: bool = False) -> Lab:
         for problem in exc.problems:
             err.print(str(problem), markup=False)
         raise SystemExit(2) from None
+
+
+def read_lab_if_valid(lab_path: Path) -> Lab | None:
+    """The lab file of `-f`, or None when it is missing or invalid: for `destroy`, which a
+    broken file must not stop (what to remove is in the lab's state folder)."""
+    try:
+        return labfile.read_lab(lab_path)
+    except labfile.LabFileError:
+        return None
 
 
 def host_options(func: F) -> F:

@@ -1,4 +1,4 @@
-"""`labctl scenario list|show|run` and `labctl report PATH...`: argument parsing and printing only."""
+"""`labctl scenario list|show|run|restore`: argument parsing and printing only."""
 
 from __future__ import annotations
 
@@ -17,7 +17,6 @@ from rich.text import Text
 from labctl.cli.console import escape, make_console, plain
 from labctl.cli.options import lab_option, read_lab_or_exit
 from labctl.lab.runtime import Capability, LabAccess
-from labctl.model import labfile
 from labctl.scenario import runfiles
 from labctl.scenario.loader import ScenarioError, builtin_names, find, parse_set_options, read_scenario
 
@@ -25,7 +24,7 @@ console = make_console(soft_wrap=False)
 err_console = make_console(stderr=True)
 
 
-def _problems(exc: ScenarioError | labfile.LabFileError) -> None:
+def _problems(exc: ScenarioError) -> None:
     for problem in exc.problems:
         err_console.print(str(problem), markup=False)
     sys.exit(2)
@@ -136,10 +135,10 @@ def run(
         err_console.print("[bold red]error:[/] --narrate waits for Enter before each action: run it from a terminal")
         sys.exit(2)
     overrides = parse_set_options(sets)
+    lab = read_lab_or_exit(lab_path)
     try:
-        lab = labfile.read_lab(lab_path)
         loaded = read_scenario(find(name_or_path), overrides, lab)
-    except (ScenarioError, labfile.LabFileError) as exc:
+    except ScenarioError as exc:
         _problems(exc)
     stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
     out = lab_path.resolve().parent / "results" / f"{loaded.name}-{stamp}"
@@ -168,7 +167,7 @@ def run(
         narrator = TerminalNarrator(progress) if narrate else None
         with open_live_lab(lab_path) as access:
             summary = run_with_view(access, loaded, out, quiet=as_json, narrator=narrator)
-    _print_summary(summary, out, as_json)
+    print_summary(summary, out, as_json)
     sys.exit(exit_code(summary))
 
 
@@ -177,7 +176,7 @@ def _restore_leftovers(lab_path: Path) -> None:
     from labctl.lab.host.state import LabState
     from labctl.scenario.actions import Restorer
 
-    lab = labfile.read_lab(lab_path)
+    lab = read_lab_or_exit(lab_path)
     state = LabState.for_lab(lab_path, lab.name)
     if Restorer.load(state.journal, state.folder) is None:
         return
@@ -217,10 +216,7 @@ def restore(lab_path: Path) -> None:
     from labctl.lab.host.lock import lab_lock
     from labctl.lab.host.state import LabState
 
-    try:
-        lab = labfile.read_lab(lab_path)
-    except labfile.LabFileError as exc:
-        _problems(exc)
+    lab = read_lab_or_exit(lab_path)
     with lab_lock(LabState.for_lab(lab_path, lab.name), "scenario restore"):
         ok = replay_journal(lab_path)
     sys.exit(0 if ok else 1)
@@ -330,7 +326,7 @@ def run_with_view(access: LabAccess, loaded, out: Path, quiet: bool = False, nar
     return build(out)
 
 
-def _print_summary(summary: dict, out: Path, as_json: bool) -> None:
+def print_summary(summary: dict, out: Path, as_json: bool) -> None:
     if as_json:
         click.echo(json.dumps(summary, indent=2, default=str))
         return
@@ -347,49 +343,3 @@ def _print_summary(summary: dict, out: Path, as_json: bool) -> None:
     for reason in (summary.get("verdict") or {}).get("reasons", []):
         console.print(f"  - {reason}", markup=False)
     console.print(f"{shown}  results: {escape(str(out))}")
-
-
-@click.command("report")
-@click.argument(
-    "paths", nargs=-1, required=True, metavar="PATH...", type=click.Path(exists=True, file_okay=False, path_type=Path)
-)
-@click.option(
-    "--json", "as_json", is_flag=True, help="Print summary.json (the comparison with several PATHs) instead of tables."
-)
-@click.option(
-    "--out",
-    "out_dir",
-    default=".",
-    show_default=True,
-    type=click.Path(file_okay=False, path_type=Path),
-    help="Where comparison.md and comparison.png go (several PATHs).",
-)
-def report(paths: tuple[Path, ...], as_json: bool, out_dir: Path) -> None:
-    """Re-render a past run's summary.json, report.md and timeline.png from its raw files.
-
-    With several PATHs (run folders, or --repeat folders holding run-<i>/), rebuild every run
-    and compare them side by side: a repeat folder is one group, a run folder a group of one.
-    Writes comparison.md and comparison.png into --out; exits 0 once written."""
-    from labctl.cli.repeat import check_run_folder, is_run_folder
-    from labctl.report.build import build
-
-    if len(paths) == 1 and is_run_folder(paths[0]):
-        summary = build(check_run_folder(paths[0]))
-        _print_summary(summary, paths[0], as_json)
-        sys.exit(exit_code(summary))
-    _compare_folders(list(paths), out_dir, as_json)
-
-
-def _compare_folders(paths: list[Path], out_dir: Path, as_json: bool) -> None:
-    from labctl.cli.repeat import load_groups, write_comparison
-    from labctl.report import compare
-    from labctl.report.build import build
-
-    groups = load_groups(paths, build)  # NotARunFolder: `error:` and exit 2
-    comparison = compare.compare(groups)
-    markdown, png = write_comparison(comparison, groups, out_dir)
-    if as_json:
-        click.echo(json.dumps(comparison, indent=2, default=str))
-        return
-    console.print(compare.comparison_table(comparison))
-    console.print(f"comparison: {markdown}\nplot: {png}", markup=False)

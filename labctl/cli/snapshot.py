@@ -13,6 +13,8 @@ from rich.table import Table
 
 from labctl.cli.console import escape, make_console, plain
 from labctl.cli.options import lab_option, read_lab_or_exit
+from labctl.cli.running import running_lab
+from labctl.cli.up import print_up
 from labctl.errors import LabctlError
 from labctl.model.lab import Lab
 
@@ -27,8 +29,6 @@ def snapshot() -> None:
 
 
 def _run(lab: Lab, lab_path: Path):
-    from labctl.cli.main import running_lab
-
     return running_lab(lab, lab_path, brought_up=True)
 
 
@@ -103,13 +103,12 @@ def restore_cmd(name: str, lab_path: Path, verify_timeout: float) -> None:
     does. Refused while a scenario runs (it holds the lab). A VM whose revert fails is left
     running as before, and the output says which. Exit 0 when restored and checked."""
     from labctl.cli.guard import changing
-    from labctl.cli.main import _print_up
 
     lab = read_lab_or_exit(lab_path)
     with changing(lab_path, lab.name, f"snapshot restore {name}"):
         restored, checked, seconds = restore_and_check(lab, lab_path, name, console, verify_timeout)
     if checked is not None:
-        _print_up(checked)
+        print_up(checked)
     console.print(f"restore of {name} to checks passed: {seconds:.1f} s", markup=False)
     if not restored.ok or checked is None or not checked.ok:
         sys.exit(1)

@@ -57,10 +57,10 @@ def vips_block_text(lab: model.Lab) -> str:
     return render("vips.yaml.j2", lab=lab) + "\n"
 
 
-def write_lab_file(directory: Path, lab: model.Lab, force: bool = False) -> Path:
-    """Write LAB as DIRECTORY/lab.yaml, once its text has read back as a valid lab file: a
+def write_lab_file(directory: Path, lab: model.Lab, force: bool = False, name: str = "lab.yaml") -> Path:
+    """Write LAB as DIRECTORY/NAME, once its text has read back as a valid lab file: a
     refused value (say `--name` with a newline) never reaches the disk."""
-    target = directory / "lab.yaml"
+    target = directory / name
     text = lab_file_text(lab)
     # LabFileError (exit 2) before anything is written; and the file must say what was asked
     # (`--name 'lab #x'` would read back as `lab`).

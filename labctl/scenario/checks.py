@@ -10,7 +10,7 @@ from typing import Any
 from labctl.model.lab import Lab
 from labctl.model.positions import Located
 from labctl.model.problems import Problem, ProblemList
-from labctl.scenario.targets import TargetError, check_target, parse_target
+from labctl.model.targets import TargetError, check_target, parse_target
 
 Path = tuple[Any, ...]
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from labctl.model.lab import Lab
-from labctl.scenario.targets import parse_target, resolve
+from labctl.model.targets import parse_target, resolve
 
 if TYPE_CHECKING:
     from labctl.scenario.engine import LiveState

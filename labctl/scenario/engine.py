@@ -22,6 +22,7 @@ from labctl.errors import LabctlError
 from labctl.lab.host import safefiles
 from labctl.lab.links.packet_capture import NodeCapture, PacketCapture
 from labctl.lab.runtime import Capability, LabAccess
+from labctl.model.targets import Target, TargetError, parse_target, resolve
 from labctl.observe.packets import decode_pcap
 from labctl.observe.snapshot import NodeSnapshot, parse_snapshots
 from labctl.scenario import actions, atonce, runfiles
@@ -34,7 +35,6 @@ from labctl.scenario.narration import Narration, Narrator
 from labctl.scenario.packet_moments import key_moments
 from labctl.scenario.steps import all_kinds
 from labctl.scenario.streams import RecordedStream
-from labctl.scenario.targets import Target, TargetError, parse_target, resolve
 
 log = logging.getLogger(__name__)
 

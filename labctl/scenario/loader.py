@@ -18,6 +18,7 @@ from typing import Any
 from labctl.model.lab import Lab
 from labctl.model.positions import YamlSyntaxError, load
 from labctl.model.problems import Problem, ProblemsError
+from labctl.model.targets import ALL, ROLE_WORDS
 from labctl.resources import scenarios_dir
 from labctl.scenario.checks import Checker, Unresolved
 from labctl.scenario.model import PARAM_TYPES, Parameter, Scenario, Step
@@ -322,6 +323,10 @@ def _step(check: Checker, item: Any, path: tuple, lab: Lab | None, refs: set[str
     for key in kind.required:
         if key not in options:
             check.problem((*path, kind.name), f"{kind.name} needs `{key}:`")
+    alias = options.get("as")
+    if isinstance(alias, str) and (alias in ROLE_WORDS or alias == ALL):
+        # A target reads `balancers` or `all` as the role or every node, never as this name.
+        check.problem((*path, "as"), f"`as: {alias}` is a target word (a role or all): choose another name")
     step = Step(kind.name, value, options, check.where(path), ".".join(map(str, path)))
     if kind.check is not None:
         kind.check(check, step, path, lab, refs)

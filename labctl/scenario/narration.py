@@ -8,9 +8,9 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any, Protocol
 
 from labctl.model.lab import Vip
+from labctl.model.targets import TargetError
 from labctl.scenario import actions
 from labctl.scenario.model import Step
-from labctl.scenario.targets import TargetError
 
 if TYPE_CHECKING:
     from labctl.scenario.engine import Engine

@@ -177,7 +177,7 @@ def test_help_teaches_with_an_example(run, command):
 
 
 def test_exec_takes_one_argument_as_a_shell_command_line_and_several_as_words():
-    from labctl.cli.main import remote_command
+    from labctl.cli.exec import remote_command
     from labctl.lab.nodes.ssh import command_line
 
     loop = "for i in $(seq 12); do curl -s http://10.10.1.10/; done"

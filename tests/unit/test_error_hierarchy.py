@@ -15,8 +15,8 @@ import labctl
 from labctl.cli.main import LabctlGroup
 from labctl.errors import EXIT_FAILED, LabctlError
 from labctl.lab.nodes.ssh import CommandFailed, CommandResult
+from labctl.model.targets import TargetError
 from labctl.observe.parse import ParseError
-from labctl.scenario.targets import TargetError
 
 # Not errors shown to users: control flow, or a carrier its one catcher words for the user.
 ALLOWED = {

@@ -101,7 +101,7 @@ def test_values_from_files_are_escaped(tmp_path):
 def test_labctl_report_rebuilds_report_html(tmp_path):
     from click.testing import CliRunner
 
-    from labctl.cli.scenario import report as report_command
+    from labctl.cli.report import report as report_command
 
     folder = rec.write_run(tmp_path / "run", EXPECT[:1])
     build(folder)

@@ -8,7 +8,7 @@ import struct
 from click.testing import CliRunner
 from rich.console import Console
 
-from labctl.cli.scenario import report as report_command
+from labctl.cli.report import report as report_command
 from labctl.cli.scenario import scenario as scenario_group
 from labctl.report.build import build, expectations_table, summary_table
 from tests.support import scenario_recordings as rec

@@ -6,11 +6,11 @@ from pathlib import Path
 
 import pytest
 
-from labctl.cli.main import resolve_targets
 from labctl.errors import LabctlError
 from labctl.lab.nodes import verify
 from labctl.lab.nodes.provision import changes_from_output
 from labctl.model.lab import reference_lab
+from labctl.model.targets import nodes_of
 from labctl.observe.snapshot import parse_snapshot
 
 HOMEWORK = (Path(__file__).parents[1] / "fixtures" / "homework-3.8-ipvs-keepalived.txt").read_text()
@@ -120,12 +120,12 @@ def test_changed_lines_from_provision_output():
     ],
 )
 def test_exec_targets(target, nodes):
-    assert resolve_targets(LAB, target) == nodes
+    assert nodes_of(LAB, target) == nodes
 
 
 def test_unknown_exec_target_is_a_clear_error():
     with pytest.raises(LabctlError) as caught:
-        resolve_targets(LAB, "b9")
+        nodes_of(LAB, "b9")
     assert "no node or role 'b9'" in caught.value.message
 
 
