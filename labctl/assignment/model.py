@@ -59,6 +59,7 @@ class Outcome:
     max_points: float
     evidence: str  # one line
     folders: tuple[str, ...] = ()
+    seconds: float = 0.0  # the check's runs, wall clock: where a student's grading time goes
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -69,4 +70,5 @@ class Outcome:
             "max_points": self.max_points,
             "evidence": self.evidence,
             "folders": list(self.folders),
+            "seconds": self.seconds,
         }

@@ -10,11 +10,12 @@ EXIT_CODES: dict[Status, int] = {"pass": 0, "fail": 1, "inconclusive": 3}
 BAD_ASSIGNMENT = 2
 
 
-def outcome(spec: CheckSpec, judgement: Judgement, folders: tuple[str, ...] = ()) -> Outcome:
+def outcome(spec: CheckSpec, judgement: Judgement, folders: tuple[str, ...] = (), seconds: float = 0.0) -> Outcome:
     status, earned, evidence = judgement
     # Points never exceed the check's own, nor go below zero, whatever a kind computed.
     earned = min(max(earned, 0.0), spec.points)
-    return Outcome(spec.name, spec.kind, status, round(earned, 3), spec.points, " ".join(evidence.split()), folders)
+    evidence = " ".join(evidence.split())
+    return Outcome(spec.name, spec.kind, status, round(earned, 3), spec.points, evidence, folders, seconds)
 
 
 def overall(outcomes: list[Outcome]) -> Status:

@@ -79,6 +79,22 @@ class Board:
     seconds: list[float] = field(default_factory=list)
 
 
+@dataclass
+class StepTimes:
+    """Where a student's time goes (import, up, checks, reset): each step's seconds, the step
+    ending when the next begins ("" ends the last)."""
+
+    seconds: dict[str, float] = field(default_factory=dict)
+    current: str = ""
+    since: float = 0.0
+
+    def begin(self, name: str) -> None:
+        now = time.monotonic()
+        if self.current:
+            self.seconds[self.current] = round(now - self.since, 1)
+        self.current, self.since = name, now
+
+
 def read_journal(out: Path) -> list[dict[str, Any]]:
     path = out / JOURNAL
     if not path.exists():
@@ -134,7 +150,10 @@ def _grade_one(
     board: Board,
     notify: Callable[[Board], None],
 ) -> dict[str, Any]:
+    steps = StepTimes()
+
     def step(name: str) -> None:
+        steps.begin(name)
         board.step = name
         notify(board)
 
@@ -142,18 +161,22 @@ def _grade_one(
     try:
         submitted = runner.load(student)
     except StepFailed as exc:
-        return _row(student, "import failed", str(exc))
+        step("")
+        return {**_row(student, "import failed", str(exc)), "steps": steps.seconds}
+    row: dict[str, Any] = {}
     try:
         step("up")
         runner.apply(student, submitted)
         step("checks")
         outcomes = runner.check(student, submitted, out / "students" / student.name)
-        return _row(student, "graded", "", outcomes)
+        row = _row(student, "graded", "", outcomes)
     except StepFailed as exc:
-        return _row(student, "up failed", str(exc))
+        row = _row(student, "up failed", str(exc))
     finally:
         step("reset")
         runner.reset()
+        step("")
+    return {**row, "steps": steps.seconds}
 
 
 def _row(student: Student, status: str, reason: str, outcomes: list[Outcome] | None = None) -> dict[str, Any]:
@@ -223,8 +246,29 @@ def table(header: dict[str, Any], rows: list[dict[str, Any]], out: Path) -> list
     return shown
 
 
+def time_spent(rows: list[dict[str, Any]]) -> dict[str, Any]:
+    """Mean seconds per graded student, and how they split: the steps (import, up, checks,
+    reset) and each check. Rows that ended before the lab (import failed) are left out."""
+    graded = [r for r in rows if r.get("status") != "import failed" and "seconds" in r]
+
+    def mean(values: list[float]) -> float:
+        return round(sum(values) / len(values), 1) if values else 0.0
+
+    steps = sorted({name for r in graded for name in r.get("steps", {})})
+    checks = sorted({name for r in graded for name in r.get("checks", {})})
+    return {
+        "students": len(graded),
+        "per_student_s": mean([float(r["seconds"]) for r in graded]),
+        "steps_s": {n: mean([float(r["steps"][n]) for r in graded if n in r.get("steps", {})]) for n in steps},
+        "checks_s": {
+            n: mean([float(r["checks"][n].get("seconds", 0.0)) for r in graded if n in r["checks"]]) for n in checks
+        },
+    }
+
+
 def write_grades(out: Path, header: dict[str, Any], rows: list[dict[str, Any]]) -> None:
     shown = table(header, rows, out.resolve())
+    spent = time_spent(rows)
     names = [c["name"] for c in header["checks"]]
     with (out / "grades.csv").open("w", newline="") as handle:
         writer = csv.writer(handle)
@@ -235,5 +279,5 @@ def write_grades(out: Path, header: dict[str, Any], rows: list[dict[str, Any]]) 
                 [row["student"], row["status"], *points, f"{row['total']:g}", f"{header['max_points']:g}",
                  row["reason"], row["findings"]]
             )  # fmt: skip
-    (out / "grades.md").write_text(render("grades.md.j2", header=header, rows=shown))
-    (out / "grades.html").write_text(render("grades.html.j2", header=header, rows=shown))
+    (out / "grades.md").write_text(render("grades.md.j2", header=header, rows=shown, spent=spent))
+    (out / "grades.html").write_text(render("grades.html.j2", header=header, rows=shown, spent=spent))

@@ -4,6 +4,7 @@ engine and the report's analysis (`report.build`), then the kind judges their su
 from __future__ import annotations
 
 import re
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -37,6 +38,7 @@ def run_checks(
         if on_check is not None:
             on_check(spec)
         kind = kinds[spec.kind]
+        started = time.monotonic()
         measured = Measured(
             findings=submitted.findings if submitted else None, text=submitted.text if submitted else None
         )
@@ -45,7 +47,8 @@ def run_checks(
             scenario = read_scenario(find(planned.scenario), planned.overrides, lab)
             measured.summaries[planned.label] = run_scenario(access, scenario, folder)
             measured.folders[planned.label] = str(folder)
-        outcomes.append(outcome(spec, kind.judge(spec, lab, measured), tuple(measured.folders.values())))
+        seconds = round(time.monotonic() - started, 1)
+        outcomes.append(outcome(spec, kind.judge(spec, lab, measured), tuple(measured.folders.values()), seconds))
     return outcomes
 
 

@@ -105,14 +105,21 @@ def bring_up(
     verify_timeout: float = 90.0,
     only_nodes: list[str] | None = None,
     run_checks: bool = True,
+    run: RunningLab | None = None,
 ) -> UpResult:
+    """The lab up, provisioned and checked. RUN: a caller's open runtime (a snapshot restore
+    has just opened every node's session for the clocks: reusing them saves a round of SSH
+    handshakes, seconds under emulation); the caller closes it. Otherwise one of its own."""
     result = UpResult()
     clock = _Clock(result.timings)
     started = time.monotonic()
     lab, choice = driver.settle(lab)  # `auto` becomes kvm or qemu on this host
     if choice is not None:
         progress.say(choice.line)
-    run = RunningLab.for_lab(lab, lab_path)
+    owned = run is None
+    if run is None:
+        run = RunningLab.for_lab(lab, lab_path)
+    run.lab = lab
     run.check_prerequisites()
     run.state.ensure()
     log_to_lab(run.state.logs_dir, run.state.folder)
@@ -141,7 +148,8 @@ def bring_up(
                 if woke is not None:
                     result.checks += afterwake.wake_checks(run, lab, woke)
     finally:
-        run.close()
+        if owned:
+            run.close()
         result.timings["total"] = round(time.monotonic() - started, 2)
         log.info("up %s: %s; timings %s", lab.name, "failed: " + ", ".join(result.failures) if result.failures
                  else "done", result.timings)  # fmt: skip

@@ -13,7 +13,16 @@ import pytest
 
 from labctl.assignment.loader import read_assignment
 from labctl.assignment.scoring import outcome
-from labctl.grading.batch import GradeError, StepFailed, find_students, grade, merge, parse_shard, shard
+from labctl.grading.batch import (
+    GradeError,
+    StepFailed,
+    find_students,
+    grade,
+    merge,
+    parse_shard,
+    shard,
+    time_spent,
+)
 from labctl.model.lab import reference_lab
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -117,3 +126,27 @@ def test_shards_are_deterministic_disjoint_and_merge_back(submissions: Path, tmp
     assert 'href="../slice-1/students/alice/q2-serves/serves"' in html
     with pytest.raises(GradeError, match="graded in two slices"):
         merge([folders[0], folders[0]], tmp_path / "twice")
+
+
+def test_each_row_says_where_the_time_went_and_the_grade_files_average_it(submissions: Path, tmp_path: Path):
+    rows = {r["student"]: r for r in grade(find_students(submissions), ASSIGNMENT, FakeLab(), tmp_path / "g")}
+    assert set(rows["alice"]["steps"]) == {"import", "up", "checks", "reset"}
+    assert set(rows["broken-carol"]["steps"]) == {"import"}  # the lab was never touched
+    assert all(c["seconds"] >= 0 for c in rows["alice"]["checks"].values())
+    spent = time_spent(list(rows.values()))
+    assert spent["students"] == 4 and set(spent["steps_s"]) == {"import", "up", "checks", "reset"}
+    assert set(spent["checks_s"]) == {c.name for c in ASSIGNMENT.checks}
+    assert "Time per graded student:" in (tmp_path / "g" / "grades.md").read_text()
+
+
+def test_time_spent_averages_steps_and_checks_over_graded_students():
+    rows = [
+        {"status": "graded", "seconds": 100, "steps": {"up": 20, "checks": 70, "reset": 10},
+         "checks": {"serves": {"seconds": 10}, "survives": {"seconds": 60}}},
+        {"status": "graded", "seconds": 140, "steps": {"up": 40, "checks": 90, "reset": 10},
+         "checks": {"serves": {"seconds": 20}, "survives": {"seconds": 70}}},
+        {"status": "import failed", "seconds": 1, "steps": {"import": 1}, "checks": {}},
+    ]  # fmt: skip
+    spent = time_spent(rows)
+    assert spent == {"students": 2, "per_student_s": 120.0, "steps_s": {"checks": 80.0, "reset": 10.0, "up": 30.0},
+                     "checks_s": {"serves": 15.0, "survives": 65.0}}  # fmt: skip
