@@ -6,6 +6,8 @@ import json
 import threading
 import time
 
+import pytest
+
 from labctl.lab.nodes.ssh import CommandResult
 from labctl.lab.runtime import Capability, WithoutOptional
 from labctl.model.lab import reference_lab
@@ -181,3 +183,31 @@ def test_cleanup_failed_reads_the_runs_events(tmp_path):
     assert not runfiles.cleanup_failed(tmp_path)
     runfiles.append_event(tmp_path / runfiles.EVENTS, {"t": 2.0, "kind": "cleanup_error", "error": "x"})
     assert runfiles.cleanup_failed(tmp_path)
+
+
+CONDITIONAL = """\
+description: an action only for one method
+parameters:
+  method: {type: choice, choices: [poweroff, keepalived-stop], default: poweroff}
+steps:
+  - action: keepalived-kill
+    target: b3
+    when: ${method} == keepalived-stop
+  - action: power-off
+    target: b1
+    when: ${method} != keepalived-stop
+"""
+
+
+@pytest.mark.parametrize(("method", "done", "skipped"), [
+    ("keepalived-stop", [("service", "b3", "keepalived", "kill")], ["not applicable (keepalived-stop != keepalived-stop)"]),
+    ("poweroff", [("power_off", "b1")], ["not applicable (poweroff == keepalived-stop)"]),
+])  # fmt: skip
+def test_an_action_whose_when_does_not_hold_is_skipped_and_said(tmp_path, method, done, skipped):
+    access = FakeLab()
+    scenario = parse_scenario(CONDITIONAL, "t.yaml", {"method": method}, access.lab)
+    Engine(access, scenario, tmp_path / "out").run()
+    acted = [c for c in access.calls if c[0] in ("power_off", "power_on", "service")]
+    assert acted[:1] == done and len(acted) == 2  # the action, then cleanup's undo
+    events = [json.loads(line) for line in (tmp_path / "out" / "events.jsonl").read_text().splitlines()]
+    assert [e["reason"] for e in events if e["kind"] == "skipped"] == skipped

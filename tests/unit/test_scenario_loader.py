@@ -171,3 +171,9 @@ def test_every_step_kind_is_registered_in_one_place():
         "mark",
     }
     assert all(k.run is not None and k.doc for k in kinds.values())
+
+
+def test_an_action_when_that_is_not_a_comparison_names_the_line():
+    text = "description: x\nsteps:\n  - action: power-off\n    target: b1\n    when: sometimes\n"
+    with pytest.raises(ScenarioError, match=r"t.yaml:5: .*when: use `A == B` or `A != B`"):
+        parse_scenario(text, "t.yaml", {}, reference_lab())

@@ -8,6 +8,7 @@ import difflib
 from typing import TYPE_CHECKING
 
 from labctl.lab.links import linkshaping
+from labctl.model import when
 from labctl.model.lab import Lab
 from labctl.scenario import actions, linkactions
 from labctl.scenario.checks import Checker, Path, anything, number, target, text
@@ -65,6 +66,9 @@ def check(check: Checker, step: Step, path: Path, lab: Lab | None, refs: set[str
     if "port" in options and value != "iperf-services":
         check.problem((*path, "port"), "only iperf-services takes port")
     _check_link(check, step, path)
+    condition = options.get("when")
+    if isinstance(condition, str) and not when.well_formed(condition):
+        check.problem((*path, "when"), when.SHAPE)
     if isinstance(options.get("as"), str):
         refs.add(options["as"])  # later steps may name the node it acted on
 
@@ -99,6 +103,11 @@ def _percent(value: object) -> bool:
 
 
 def run(engine: Engine, step: Step) -> None:
+    condition = step.options.get("when")
+    if not when.holds(condition if isinstance(condition, str) else None):
+        # Said in the run's events: a reader of the timeline sees why nothing happened here.
+        engine.event("skipped", where=step.where, reason=f"not applicable ({condition})")
+        return
     method = step.options.get("method")
     action = actions.concrete(str(step.value), method)
     if "target" in step.options:
@@ -136,6 +145,7 @@ register(
             "at": text,
             "rate": text,
             "port": number(1, True),
+            "when": text,
         },
         check=check,
         doc="break or repair a node; cleanup undoes it",

@@ -3,9 +3,9 @@ The metric path is checked against the summary's catalogue when the scenario is 
 
 from __future__ import annotations
 
-import re
 from typing import TYPE_CHECKING
 
+from labctl.model import when
 from labctl.model.lab import Lab
 from labctl.scenario.checks import Checker, Path, anything, number, text
 from labctl.scenario.metrics import check_metric
@@ -25,9 +25,9 @@ def check(check: Checker, step: Step, path: Path, lab: Lab | None, refs: set[str
         reason = check_metric(metric, {v.name for v in lab.vips} if lab is not None else None)
         if reason:
             check.problem((*path, "metric"), reason)
-    when = options.get("when")
-    if isinstance(when, str) and not re.fullmatch(r"\s*\S+\s*(==|!=)\s*\S+\s*", when):
-        check.problem((*path, "when"), "use `A == B` or `A != B`")
+    when_text = options.get("when")
+    if isinstance(when_text, str) and not when.well_formed(when_text):
+        check.problem((*path, "when"), when.SHAPE)
 
 
 def run(engine: Engine, step: Step) -> None:
