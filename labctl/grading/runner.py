@@ -14,8 +14,8 @@ from labctl.assignment.scoring import outcome
 from labctl.grading.submitted import Submitted
 from labctl.lab.runtime import Capability, LabAccess
 from labctl.model.lab import Lab
+from labctl.observe import runrecords
 from labctl.report.build import build
-from labctl.scenario import runfiles
 from labctl.scenario.engine import Engine
 from labctl.scenario.loader import find, read_scenario
 
@@ -58,7 +58,7 @@ def run_scenario(access: LabAccess, scenario: Any, folder: Path) -> dict[str, An
 
         engine.restorer = Restorer(journal=access.journal, journal_base=access.state_folder)
     engine.run()
-    if not runfiles.cleanup_failed(folder):
+    if not runrecords.cleanup_failed(folder):
         engine.restorer.clear()
     return build(folder)
 

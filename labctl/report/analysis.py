@@ -14,18 +14,18 @@ import statistics
 from dataclasses import dataclass, field
 from typing import Any, TypedDict
 
-from labctl.lab.tapcounters import Count
 from labctl.model import planner as plan
 from labctl.model.lab import Lab
 from labctl.observe.iperf import IperfTest
 from labctl.observe.packets import Decoded
+from labctl.observe.probes import ProbeRecord
 from labctl.observe.snapshot import NodeSnapshot
+from labctl.observe.tapcounters import Count
 from labctl.report import handover as phases
 from labctl.report.clientpath import CLIENT_METRICS, client_path
 from labctl.report.flapping import flapping
 from labctl.report.splitbrain import split_brain
 from labctl.report.traffic import traffic
-from labctl.scenario.probe import ProbeRecord
 
 STABLE_OKS = 5  # successes in a row that end an outage
 MIN_DUPLICATE_S = 0.5  # shorter overlaps are sampling artefacts of a normal hand-over

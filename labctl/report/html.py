@@ -18,12 +18,11 @@ import jinja2
 from markupsafe import Markup, escape
 
 from labctl.report import analysis
-from labctl.report.build import _fmt, _mbit, _t0, disruption_lines, event_text
+from labctl.report.wording import STEP_KINDS, disruption_lines, event_text, fmt, mbit, run_start
 
 REPORT_HTML = "report.html"
 TEMPLATE = "report.html.j2"
 VERDICT_WORDS = {"pass": "PASSED", "fail": "FAILED", "inconclusive": "INCONCLUSIVE"}
-STEP_KINDS = ("action", "wait_until", "note", "mark", "probe_start", "capture_start", "error", "cleanup", "iteration")
 
 _TEMPLATES = Path(__file__).resolve().parents[1] / "templates"
 _CODE = re.compile(r"`([^`]+)`")
@@ -71,7 +70,7 @@ def report_html(
 ) -> str:
     """The run's report as one HTML page; TIMELINE_PNG (timeline.png's bytes) and LOAD_PNG
     (load.png's, for a traffic run) are embedded."""
-    t0 = _t0(run)
+    t0 = run_start(run)
     verdict = summary.get("verdict") or {"verdict": "fail", "reasons": []}
     packets = summary.get("packets") or {}
     capture = packets.get("capture") or {}
@@ -99,8 +98,8 @@ def report_html(
             timeline_uri=png_data_uri(timeline_png) if timeline_png else "",
             load_uri=png_data_uri(load_png) if load_png else "",
             rel=lambda t: f"{t - t0:+.3f}" if t else "-",
-            fmt=_fmt,
-            mbit=_mbit,
+            fmt=fmt,
+            mbit=mbit,
             disruption_lines=disruption_lines,
         )
     )

@@ -21,13 +21,12 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from labctl.lab.tapcounters import Count, rates
 from labctl.model import planner as plan
 from labctl.model.lab import Lab
-from labctl.observe.iperf import IperfTest
-from labctl.scenario.actions import PHASE
-from labctl.scenario.traffic import DATAGRAM as DEFAULT_DATAGRAM
-from labctl.scenario.traffic import WIRE_OVERHEAD
+from labctl.observe.iperf import DATAGRAM as DEFAULT_DATAGRAM
+from labctl.observe.iperf import WIRE_OVERHEAD, IperfTest
+from labctl.observe.runrecords import PHASE
+from labctl.observe.tapcounters import Count, rates
 
 # After a failure the VIPs move within the master-down interval (about 3.6 s) and the link
 # counters need a tick to show it: the steady window starts this long after the action.

@@ -11,10 +11,10 @@ from pathlib import Path
 
 import pytest
 
-from labctl.lab import tapcounters
-from labctl.lab.tapcounters import Count
 from labctl.model.lab import reference_lab
+from labctl.observe import tapcounters
 from labctl.observe.iperf import Interval, IperfTest, parse_fetched, parse_log
+from labctl.observe.tapcounters import Count
 from labctl.report.build import build
 from labctl.report.loadplot import broken
 from labctl.report.traffic import Row, interfaces, loss_pct, node_series, stream_start, traffic, vip_figures

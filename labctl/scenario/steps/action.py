@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 
 from labctl.lab import linkshaping
 from labctl.model.lab import Lab
+from labctl.observe.runrecords import PHASE
 from labctl.scenario import actions, linkactions
 from labctl.scenario.checks import Checker, Path, anything, number, target, text
 from labctl.scenario.model import Step
@@ -108,7 +109,7 @@ def run(engine: Engine, step: Step) -> None:
     if "as" in step.options:
         engine.refs[str(step.options["as"])] = nodes[0]
     act = lambda node: engine.act(node, action, step.options, requested=str(step.value), method=method)  # noqa: E731
-    if actions.PHASE.get(action) == "down":
+    if PHASE.get(action) == "down":
         # Breaking nodes stays one after the other, in the target's order: the experiment's
         # timeline is read from when each went down.
         for node in nodes:

@@ -7,6 +7,7 @@ import time
 from typing import TYPE_CHECKING, Any
 
 from labctl.model.lab import Lab
+from labctl.observe import runrecords
 from labctl.scenario import probe as probe_mod
 from labctl.scenario import runfiles
 from labctl.scenario.checks import Checker, Path, anything, boolean, known_vips, number, target, text, vip_list
@@ -54,7 +55,7 @@ def run(engine: Engine, step: Step) -> None:
         if stream is not None:
             node = "host"
             engine.clocks[raw] = {"node": "host", "offset": 0.0, "rtt": 0.0}
-            runfiles.write_json(engine.out / runfiles.CLOCK_JSON, engine.clocks)
+            runfiles.write_json(engine.out / runrecords.CLOCK_JSON, engine.clocks)
     if stream is None:
         offset = engine.clock(node, raw)
         stream = probe_mod.start_probe(

@@ -10,6 +10,8 @@ from typing import TYPE_CHECKING
 
 from labctl.model import planner
 from labctl.model.lab import Lab
+from labctl.observe.iperf import DATAGRAM
+from labctl.observe.runrecords import COUNTERS
 from labctl.scenario import traffic
 from labctl.scenario.checks import Checker, Path, known_vips, number, text, vip_list
 from labctl.scenario.linkactions import host_link
@@ -52,7 +54,7 @@ def run(engine: Engine, step: Step) -> None:
         vips=tuple(v.address for v in chosen),
         rate_bps=planner.parse_rate(str(step.options["rate"])),
         port=int(step.options.get("port", traffic.PORT)),
-        datagram=int(step.options.get("datagram", traffic.DATAGRAM)),
+        datagram=int(step.options.get("datagram", DATAGRAM)),
         duration=float(step.options.get("duration", 0)),
     )
     # Every balancer gets the services (a VIP may move to any of them), kept for its boots: a
@@ -105,7 +107,7 @@ def run_counters(engine: Engine, step: Step) -> None:
     nodes = [n.name for n in engine.lab.nodes]
     links = {node: link.interface for node in nodes if (link := host_link(engine.access, node)) is not None}
     interval = float(step.options.get("interval", 1.0))
-    stream = traffic.start_counters(engine.access, nodes[0], engine.out / traffic.COUNTERS, interval)
+    stream = traffic.start_counters(engine.access, nodes[0], engine.out / COUNTERS, interval)
     engine.probes[COUNTERS_STREAM] = stream
     # Which tap is whose, now; a rebooted VM's new tap is named by its next link action.
     engine.event("counters_start", interval=interval, links=links)
