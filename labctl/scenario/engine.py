@@ -13,20 +13,18 @@ import os
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
 from typing import Any
 
-from labctl.errors import LabctlError
 from labctl.lab import safefiles
 from labctl.lab.packet_capture import NodeCapture, PacketCapture
 from labctl.lab.runtime import Capability, LabAccess
 from labctl.model.labrecord import lab_to_dict
 from labctl.observe import runrecords
 from labctl.observe.packets import decode_pcap
-from labctl.observe.probes import ProbeRecord, parse_probe_line
-from labctl.observe.snapshot import NodeSnapshot, parse_snapshots
+from labctl.observe.probes import parse_probe_line
+from labctl.observe.snapshot import parse_snapshots
 from labctl.scenario import actions, atonce, runfiles
 from labctl.scenario import polling as capture_mod
 from labctl.scenario import traffic as traffic_mod
@@ -34,6 +32,7 @@ from labctl.scenario.clock import ClockOffset, measure_offset
 from labctl.scenario.model import Scenario, Step
 from labctl.scenario.narration import Narration, Narrator
 from labctl.scenario.packet_moments import key_moments
+from labctl.scenario.runstate import LiveState, StepFailed
 from labctl.scenario.steps import all_kinds
 from labctl.scenario.streams import RecordedStream
 from labctl.scenario.targets import Target, TargetError, parse_target, resolve
@@ -41,41 +40,8 @@ from labctl.scenario.targets import Target, TargetError, parse_target, resolve
 log = logging.getLogger(__name__)
 
 
-class StepFailed(LabctlError, RuntimeError):
-    """A step that ended the run: a failed wait_until, a probe that would not start..."""
-
-
 class StopRequested(KeyboardInterrupt):
     """Ctrl-C seen by the thread showing the live view, delivered at the next step or wait."""
-
-
-@dataclass
-class LiveState:
-    """What the live view and `wait_until` look at: the freshest facts from the streams."""
-
-    latest: dict[str, NodeSnapshot] = field(default_factory=dict)
-    intervals: dict[str, float] = field(default_factory=dict)
-    last_probe: dict[str, ProbeRecord] = field(default_factory=dict)
-    probe_counts: dict[str, list[int]] = field(default_factory=dict)  # vip -> [ok, failed]
-    step: str = ""
-    lock: threading.Lock = field(default_factory=threading.Lock)
-
-    def holders(self, vip_address: str, now: float | None = None) -> list[str]:
-        now = time.time() if now is None else now
-        with self.lock:
-            return sorted(
-                node
-                for node, sample in self.latest.items()
-                if self._fresh(node, sample, now) and vip_address in {a.address for a in sample.addresses}
-            )
-
-    def fresh_samples(self, now: float | None = None) -> dict[str, NodeSnapshot]:
-        now = time.time() if now is None else now
-        with self.lock:
-            return {n: s for n, s in self.latest.items() if self._fresh(n, s, now)}
-
-    def _fresh(self, node: str, sample: NodeSnapshot, now: float) -> bool:
-        return now - sample.t < max(3 * self.intervals.get(node, 0.2), 1.0) + 0.5
 
 
 class HostLoad:

@@ -16,7 +16,7 @@ from labctl.scenario.model import Step
 from labctl.scenario.steps import StepKind, register
 
 if TYPE_CHECKING:
-    from labctl.scenario.engine import Engine
+    from labctl.scenario.runstate import RunContext
 
 ACTIONS = (
     "power-off",
@@ -99,7 +99,7 @@ def _percent(value: object) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool) and 0 <= value <= 100
 
 
-def run(engine: Engine, step: Step) -> None:
+def run(engine: RunContext, step: Step) -> None:
     method = step.options.get("method")
     action = actions.concrete(str(step.value), method)
     if "target" in step.options:

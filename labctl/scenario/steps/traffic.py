@@ -16,11 +16,12 @@ from labctl.scenario import traffic
 from labctl.scenario.checks import Checker, Path, known_vips, number, text, vip_list
 from labctl.scenario.linkactions import host_link
 from labctl.scenario.model import Step
+from labctl.scenario.runstate import StepFailed
 from labctl.scenario.steps import StepKind, register
 
 if TYPE_CHECKING:
     from labctl.scenario.clock import ClockOffset
-    from labctl.scenario.engine import Engine
+    from labctl.scenario.runstate import RunContext
 
 COUNTERS_STREAM = "counters"
 NAME = re.compile(r"^[A-Za-z0-9_-]{1,40}$")  # it names files on the nodes and in the run folder
@@ -39,9 +40,7 @@ def check(check: Checker, step: Step, path: Path, lab: Lab | None, refs: set[str
     known_vips(check, vips, path, lab)
 
 
-def run(engine: Engine, step: Step) -> None:
-    from labctl.scenario.engine import StepFailed
-
+def run(engine: RunContext, step: Step) -> None:
     name = str(step.value)
     if not NAME.match(name):
         raise StepFailed(f"bad traffic stream name {name!r}")
@@ -96,14 +95,14 @@ def run(engine: Engine, step: Step) -> None:
     )
 
 
-def run_stop(engine: Engine, step: Step) -> None:
+def run_stop(engine: RunContext, step: Step) -> None:
     names = list(engine.traffic) if step.value == "all" else [str(step.value)]
     for name in names:
         if name in engine.traffic:
             engine.stop_traffic(name)
 
 
-def run_counters(engine: Engine, step: Step) -> None:
+def run_counters(engine: RunContext, step: Step) -> None:
     nodes = [n.name for n in engine.lab.nodes]
     links = {node: link.interface for node in nodes if (link := host_link(engine.access, node)) is not None}
     interval = float(step.options.get("interval", 1.0))
@@ -113,7 +112,7 @@ def run_counters(engine: Engine, step: Step) -> None:
     engine.event("counters_start", interval=interval, links=links)
 
 
-def run_stop_counters(engine: Engine, step: Step) -> None:
+def run_stop_counters(engine: RunContext, step: Step) -> None:
     stream = engine.probes.pop(COUNTERS_STREAM, None)
     if stream is not None:
         stream.stop()
