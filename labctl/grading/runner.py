@@ -15,7 +15,8 @@ from labctl.grading.submitted import Submitted
 from labctl.lab.runtime import Capability, LabAccess
 from labctl.model.lab import Lab
 from labctl.observe import runrecords
-from labctl.report.build import build
+from labctl.observe.summary import RunSummary
+from labctl.report.build import build_run
 from labctl.scenario.engine import Engine
 from labctl.scenario.loader import find, read_scenario
 
@@ -49,7 +50,7 @@ def run_checks(
     return outcomes
 
 
-def run_scenario(access: LabAccess, scenario: Any, folder: Path) -> dict[str, Any]:
+def run_scenario(access: LabAccess, scenario: Any, folder: Path) -> RunSummary:
     """One run as `labctl scenario run` makes it: the engine (with the lab's journal when it
     keeps one, so a killed check is put back by `up`), then the report from the raw files."""
     engine = Engine(access, scenario, folder)
@@ -60,7 +61,7 @@ def run_scenario(access: LabAccess, scenario: Any, folder: Path) -> dict[str, An
     engine.run()
     if not runrecords.cleanup_failed(folder):
         engine.restorer.clear()
-    return build(folder)
+    return build_run(folder)
 
 
 def _safe(name: str) -> str:

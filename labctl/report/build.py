@@ -7,8 +7,9 @@ events.jsonl, run.json, clock.json; labctl.observe.runrecords reads them), so
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import matplotlib
 
@@ -21,6 +22,7 @@ from labctl.lab import safefiles  # noqa: E402
 from labctl.model.lab import Vip  # noqa: E402
 from labctl.model.labrecord import lab_from_dict  # noqa: E402
 from labctl.observe import runrecords  # noqa: E402
+from labctl.observe.summary import RunSummary  # noqa: E402
 from labctl.report import analysis  # noqa: E402
 from labctl.report.html import REPORT_HTML, report_html  # noqa: E402
 from labctl.report.loadplot import LOAD_PNG, load_plot  # noqa: E402
@@ -46,14 +48,20 @@ def load_run(folder: Path) -> analysis.RunData:
 
 
 def build(folder: Path) -> dict[str, Any]:
+    """build_run's summary as the plain dict labctl.cli's commands take (until they take a RunSummary)."""
+    return cast(dict[str, Any], build_run(folder))
+
+
+def build_run(folder: Path) -> RunSummary:
     """Analyse the run in FOLDER and write summary.json, timeline.png, report.md and report.html."""
     run = load_run(folder)
     summary = analysis.analyze(run)
     # A run may be made by root in the user's folder: written by the safe writer, never via a link.
     safefiles.write_file(folder / runrecords.SUMMARY, runrecords.json_text(summary), 0o644)
     timeline(run, summary, folder / runrecords.TIMELINE)
-    if summary.get("traffic"):
-        load_plot(run.lab, summary["traffic"], folder / LOAD_PNG)
+    figures = summary["traffic"]
+    if figures:
+        load_plot(run.lab, figures, folder / LOAD_PNG)
     (folder / runrecords.REPORT).write_text(markdown(run, summary))
     load = folder / LOAD_PNG
     page = report_html(
@@ -66,7 +74,7 @@ def build(folder: Path) -> dict[str, Any]:
 # --- report.md -------------------------------------------------------------------------------
 
 
-def markdown(run: analysis.RunData, summary: dict[str, Any]) -> str:
+def markdown(run: analysis.RunData, summary: RunSummary) -> str:
     t0 = run_start(run)
     steps = [(f"{e['t'] - t0:+.3f}", event_text(e)) for e in run.events if e.get("kind") in STEP_KINDS]
     return render(
@@ -87,7 +95,7 @@ def markdown(run: analysis.RunData, summary: dict[str, Any]) -> str:
 # --- timeline.png ----------------------------------------------------------------------------
 
 
-def timeline(run: analysis.RunData, summary: dict[str, Any], path: Path) -> None:
+def timeline(run: analysis.RunData, summary: RunSummary, path: Path) -> None:
     t0 = run_start(run)
     lab = run.lab
     inact = summary["inactconn"].get("series") if summary.get("inactconn") else []
@@ -199,7 +207,7 @@ def timeline(run: analysis.RunData, summary: dict[str, Any], path: Path) -> None
     plt.close(fig)
 
 
-def _packet_handovers(summary: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
+def _packet_handovers(summary: RunSummary) -> list[tuple[str, dict[str, Any]]]:
     """(VIP, packet phases) of every hand-over the capture showed, in run order."""
     found = []
     for disruption in summary.get("disruptions", []):
@@ -269,7 +277,7 @@ def _zoom_on_handover(
 
 
 def _packet_lane(
-    ax: Any, run: analysis.RunData, summary: dict[str, Any], vip: Vip, t0: float, colours: dict[str, Any]
+    ax: Any, run: analysis.RunData, summary: RunSummary, vip: Vip, t0: float, colours: dict[str, Any]
 ) -> None:
     """The VRID's adverts as ticks in their sender's colour, priority-0 adverts and gratuitous
     ARPs marked, and each hand-over's phases written beside the new master's first advert."""
@@ -311,7 +319,7 @@ def _packet_lane(
 # --- terminal --------------------------------------------------------------------------------
 
 
-def summary_table(summary: dict[str, Any]) -> Table:
+def summary_table(summary: Mapping[str, Any]) -> Table:
     # Text: the scenario's own words are printed, never read as rich markup.
     table = Table(title=Text(f"{summary.get('scenario')}: measured"), show_lines=False)
     for column in (
@@ -339,7 +347,7 @@ def summary_table(summary: dict[str, Any]) -> Table:
     return table
 
 
-def traffic_table(summary: dict[str, Any]) -> Table | None:
+def traffic_table(summary: Mapping[str, Any]) -> Table | None:
     """The traffic experiment per steady window: each balancer's load, what its VIPs were
     offered and what the receivers got (None when the run had no traffic)."""
     figures = summary.get("traffic")
@@ -370,7 +378,7 @@ def traffic_table(summary: dict[str, Any]) -> Table | None:
     return table
 
 
-def expectations_table(summary: dict[str, Any]) -> Table:
+def expectations_table(summary: Mapping[str, Any]) -> Table:
     table = Table(title="expectations")
     for column in ("", "expectation", "value", "reason"):
         table.add_column(column)

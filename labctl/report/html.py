@@ -17,6 +17,7 @@ from typing import Any
 import jinja2
 from markupsafe import Markup, escape
 
+from labctl.observe.summary import RunSummary
 from labctl.report import analysis
 from labctl.report.wording import STEP_KINDS, disruption_lines, event_text, fmt, mbit, run_start
 
@@ -54,7 +55,7 @@ def paragraphs(text: str) -> list[str]:
     return [" ".join(part.split()) for part in re.split(r"\n\s*\n", text) if part.strip()]
 
 
-def handovers(summary: dict[str, Any]) -> list[tuple[dict[str, Any], str, dict[str, Any]]]:
+def handovers(summary: RunSummary) -> list[tuple[dict[str, Any], str, dict[str, Any]]]:
     """(disruption, VIP, packet phases) of every hand-over the capture showed, as report.md lists them."""
     found = []
     for disruption in summary.get("disruptions") or []:
@@ -66,7 +67,7 @@ def handovers(summary: dict[str, Any]) -> list[tuple[dict[str, Any], str, dict[s
 
 
 def report_html(
-    run: analysis.RunData, summary: dict[str, Any], timeline_png: bytes | None, load_png: bytes | None = None
+    run: analysis.RunData, summary: RunSummary, timeline_png: bytes | None, load_png: bytes | None = None
 ) -> str:
     """The run's report as one HTML page; TIMELINE_PNG (timeline.png's bytes) and LOAD_PNG
     (load.png's, for a traffic run) are embedded."""
