@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from labctl.observe.summary import RunSummary
+
 Status = Literal["pass", "fail", "inconclusive"]
 
 
@@ -44,7 +46,7 @@ class Measured:
     """What the runner gathered for one check: each run's summary.json and folder, and the
     submission's findings and text (None when no submission was given)."""
 
-    summaries: dict[str, dict[str, Any]] = field(default_factory=dict)
+    summaries: dict[str, RunSummary] = field(default_factory=dict)
     folders: dict[str, str] = field(default_factory=dict)
     findings: list[str] | None = None
     text: str | None = None

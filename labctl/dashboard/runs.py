@@ -12,9 +12,9 @@ from pathlib import Path
 from typing import Any
 
 from labctl.model.lab import Lab
+from labctl.observe import runrecords
+from labctl.observe.probes import parse_probe_line
 from labctl.observe.snapshot import NodeSnapshot, parse_snapshots
-from labctl.scenario import runfiles
-from labctl.scenario.probe import parse_probe_line
 
 WAIT = re.compile(r"^wait (\d+(?:\.\d+)?)$")
 REPORT_HTML = "report.html"
@@ -128,7 +128,7 @@ class RunFollower:
             return None, []
         if newest != self.folder:
             self.folder, self.events, self.probes = newest, [], {}
-            self._events_tail, self._probe_tails = _Tail(newest / runfiles.EVENTS), {}
+            self._events_tail, self._probe_tails = _Tail(newest / runrecords.EVENTS), {}
         assert self._events_tail is not None
         for line in self._events_tail.lines():
             try:
@@ -162,7 +162,7 @@ class RunFollower:
         if (folder / REPORT_HTML).is_file():
             facts["report"] = f"runs/{folder.relative_to(self.results).as_posix()}/{REPORT_HTML}"
         try:
-            summary = json.loads((folder / runfiles.SUMMARY).read_text())
+            summary = json.loads((folder / runrecords.SUMMARY).read_text())
         except (OSError, ValueError):
             return facts
         facts["verdict"] = (summary.get("verdict") or {}).get("verdict")
@@ -196,7 +196,7 @@ class RunReadings:
 
     def _active_run(self) -> Path | None:
         folder = newest_run(self.results)
-        return None if folder is None or (folder / runfiles.SUMMARY).exists() else folder
+        return None if folder is None or (folder / runrecords.SUMMARY).exists() else folder
 
     def busy(self) -> bool:
         """A scenario run is under way (its folder has no summary yet)."""

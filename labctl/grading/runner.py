@@ -15,8 +15,9 @@ from labctl.assignment.scoring import outcome
 from labctl.grading.submitted import Submitted
 from labctl.lab.runtime import Capability, LabAccess
 from labctl.model.lab import Lab
-from labctl.report.build import build
-from labctl.scenario import runfiles
+from labctl.observe import runrecords
+from labctl.observe.summary import RunSummary
+from labctl.report.build import build_run
 from labctl.scenario.engine import Engine
 from labctl.scenario.loader import find, read_scenario
 
@@ -52,7 +53,7 @@ def run_checks(
     return outcomes
 
 
-def run_scenario(access: LabAccess, scenario: Any, folder: Path) -> dict[str, Any]:
+def run_scenario(access: LabAccess, scenario: Any, folder: Path) -> RunSummary:
     """One run as `labctl scenario run` makes it: the engine (with the lab's journal when it
     keeps one, so a killed check is put back by `up`), then the report from the raw files."""
     engine = Engine(access, scenario, folder)
@@ -61,9 +62,9 @@ def run_scenario(access: LabAccess, scenario: Any, folder: Path) -> dict[str, An
 
         engine.restorer = Restorer(journal=access.journal, journal_base=access.state_folder)
     engine.run()
-    if not runfiles.cleanup_failed(folder):
+    if not runrecords.cleanup_failed(folder):
         engine.restorer.clear()
-    return build(folder)
+    return build_run(folder)
 
 
 def _safe(name: str) -> str:

@@ -27,6 +27,10 @@ import re
 from dataclasses import dataclass
 
 MARKER = "@@log "
+DATAGRAM = 1200  # UDP payload bytes of the experiment's datagrams (iperf3 -l), unless a step says otherwise
+# Bytes a frame carries beyond a datagram's payload: UDP 8, IPv4 20, Ethernet 14. The rates of
+# the experiment are rates on the wire, as a tap's byte counter and the tbf on it see them.
+WIRE_OVERHEAD = 42
 ROLES = ("client", "server")
 
 _STAMP = re.compile(r"^(\d{1,12})\s+(.*)$")

@@ -9,23 +9,34 @@ sends priority 0, so a backup takes over after its skew time alone, (256 - prior
 
 from __future__ import annotations
 
-import re
 import statistics
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, TypedDict
+from typing import Any, cast
 
-from labctl.lab.links.tapcounters import Count
 from labctl.model import planner as plan
+from labctl.model import when
 from labctl.model.lab import Lab
 from labctl.observe.iperf import IperfTest
 from labctl.observe.packets import Decoded
+from labctl.observe.probes import ProbeRecord
 from labctl.observe.snapshot import NodeSnapshot
+from labctl.observe.summary import (
+    Failover,
+    Figures,
+    Requests,
+    RunSummary,
+    RunVerdict,
+    TimelinePart,
+    VipFigures,
+    VipRequests,
+)
+from labctl.observe.tapcounters import Count
 from labctl.report import handover as phases
 from labctl.report.clientpath import CLIENT_METRICS, client_path
 from labctl.report.flapping import flapping
 from labctl.report.splitbrain import split_brain
 from labctl.report.traffic import traffic
-from labctl.scenario.probe import ProbeRecord
 
 STABLE_OKS = 5  # successes in a row that end an outage
 MIN_DUPLICATE_S = 0.5  # shorter overlaps are sampling artefacts of a normal hand-over
@@ -77,15 +88,6 @@ def master_down_interval(advert_int: float, priority: int) -> float:
 
 
 # --- holder timeline -------------------------------------------------------------------------
-
-
-class TimelinePart(TypedDict):
-    """One part of a VIP's holder timeline (a plain dict in summary.json)."""
-
-    start: float
-    end: float
-    holders: list[str]
-    unobserved: list[str]  # balancers whose capture did not cover this part
 
 
 def _node_intervals(samples: list[NodeSnapshot]) -> dict[str, float]:
@@ -287,7 +289,7 @@ def _by_vip(probes: list[ProbeRecord]) -> dict[str, list[ProbeRecord]]:
     return result
 
 
-def analyze(run: RunData) -> dict[str, Any]:
+def analyze(run: RunData) -> RunSummary:
     lab = run.lab
     by_vip = _by_vip(run.probes)
     timelines = {v.name: holder_timeline(run.samples, v.address) for v in lab.vips}
@@ -299,58 +301,39 @@ def analyze(run: RunData) -> dict[str, Any]:
         else {}
     )
     fidelity = phases.fidelity(jitter, float(lab.vrrp.advert_int), run.info.get("host", {}), run.info.get("capture"))
-    summary: dict[str, Any] = {
-        "scenario": run.info.get("scenario"),
-        "params": run.params,
-        "capture_resolution_s": round(resolution, 3),
-        "requests": _request_totals(run.probes),
-        "vips": {},
-        "disruptions": [],
-        "timelines": {
-            name: [{**p, "start": round(p["start"], 3), "end": round(p["end"], 3)} for p in tl]
-            for name, tl in timelines.items()
-        },
-        "fidelity": fidelity,
-        "packets": _packet_overview(run),
-    }
+    requests = _request_totals(run.probes)
+    vips: dict[str, VipFigures] = {}
     for vip in lab.vips:
         minimum = max(MIN_DUPLICATE_S, DUPLICATE_INTERVALS * resolution)
-        summary["vips"][vip.name] = {
+        found = duplicates(timelines[vip.name], minimum)
+        vips[vip.name] = {
             "address": vip.address,
-            "duplicate_holders": duplicates(timelines[vip.name], minimum),
+            "duplicate_holders": found,
+            "duplicate_s": round(sum(d["duration_s"] for d in found), 3),
         }
-        summary["vips"][vip.name]["duplicate_s"] = round(
-            sum(d["duration_s"] for d in summary["vips"][vip.name]["duplicate_holders"]), 3
-        )
     all_actions = sorted(downs + ups, key=lambda e: e["t_start"])
     if all_actions:
         # Failures while VRRP was still electing at the start are not the experiment's.
-        summary["requests"]["failed_before_first_action"] = sum(
+        requests["failed_before_first_action"] = sum(
             1 for r in run.probes if not r.ok and r.t < all_actions[0]["t_start"] - 1.0
         )
-    summary["client_path"] = client_path(
+    path = client_path(
         timelines,
         by_vip,
         {v.name: v.address for v in lab.vips},
         {str(a["node"]) for a in all_actions if a.get("node")},
         all_actions[0]["t_start"] if all_actions else None,
     )
-    for action in all_actions:
-        summary["disruptions"].append(
-            _disruption(run, action, all_actions, by_vip, timelines, resolution, jitter, fidelity)
-        )
-    _fold_into_vips(summary)
-    summary["failover"] = _failover_verdict(summary)
-    summary["inactconn"] = inactconn_summary(run)
-    summary["real_down"] = _real_down(run, by_vip, all_actions)
-    summary["capacity"] = _capacity(run, timelines)
-    summary["traffic"] = traffic(
-        lab, run.events, run.counters, run.iperf, lambda name, t: holders_at(timelines[name], t)
-    )
-    if summary["traffic"] is not None:
+    disruptions = [
+        _disruption(run, action, all_actions, by_vip, timelines, resolution, jitter, fidelity) for action in all_actions
+    ]
+    _fold_into_vips(vips, disruptions)
+    capacity = _capacity(run, timelines)
+    figures = traffic(lab, run.events, run.counters, run.iperf, lambda name, t: holders_at(timelines[name], t))
+    if figures is not None:
         # For scripts: per balancer taken down, each survivor's measured load against the plan.
-        summary["capacity"] = summary["capacity"] or {"rounds": []}
-        summary["capacity"]["failures"] = [
+        capacity = capacity or {"rounds": []}
+        capacity["failures"] = [
             {
                 "down": f["down"],
                 "offered_bps": f["offered_bps"],
@@ -360,17 +343,43 @@ def analyze(run: RunData) -> dict[str, Any]:
                     for node, s in f["survivors"].items()
                 },
             }
-            for f in summary["traffic"]["failures"]
+            for f in figures["failures"]
         ]
-    summary["flapping"] = flapping(lab, run.events, run.packets, by_vip, outage)
-    summary["split_brain"] = split_brain(
-        lab, run.events, run.packets, by_vip, {n: v["duplicate_holders"] for n, v in summary["vips"].items()}
-    )
-    summary["expectations"] = evaluate_expectations(run.expectations, summary)
-    summary["error"] = run.info.get("error")
-    summary["verdict"] = verdict(summary)
-    summary["passed"] = summary["verdict"]["verdict"] == "pass"
-    return summary
+    measured: Figures = {
+        "scenario": run.info.get("scenario"),
+        "params": run.params,
+        "capture_resolution_s": round(resolution, 3),
+        "requests": requests,
+        "vips": vips,
+        "disruptions": disruptions,
+        "timelines": {
+            name: [{**p, "start": round(p["start"], 3), "end": round(p["end"], 3)} for p in tl]
+            for name, tl in timelines.items()
+        },
+        "fidelity": fidelity,
+        "packets": _packet_overview(run),
+        "client_path": path,
+        "failover": _failover_verdict(vips, disruptions),
+        "inactconn": inactconn_summary(run),
+        "real_down": _real_down(run, by_vip, all_actions),
+        "capacity": capacity,
+        "traffic": figures,
+        "flapping": flapping(lab, run.events, run.packets, by_vip, outage),
+        "split_brain": split_brain(
+            lab, run.events, run.packets, by_vip, {n: v["duplicate_holders"] for n, v in vips.items()}
+        ),
+    }
+    # Judged on the figures alone: an expectation on the verdict or the error is not measured.
+    expectations = evaluate_expectations(run.expectations, measured)
+    error = run.info.get("error")
+    judged = verdict({**measured, "expectations": expectations, "error": error})
+    return {
+        **measured,
+        "expectations": expectations,
+        "error": error,
+        "verdict": judged,
+        "passed": judged["verdict"] == "pass",
+    }
 
 
 def _packet_overview(run: RunData) -> dict[str, Any]:
@@ -386,7 +395,7 @@ def _packet_overview(run: RunData) -> dict[str, Any]:
     }
 
 
-def verdict(summary: dict[str, Any]) -> dict[str, Any]:
+def verdict(summary: Mapping[str, Any]) -> RunVerdict:
     """pass, fail or inconclusive, with the reasons. A run whose only failures are timing
     figures, on a host whose fidelity was too poor to judge timing, is inconclusive: neither a
     false FAILED nor a false PASS."""
@@ -423,8 +432,8 @@ def verdict(summary: dict[str, Any]) -> dict[str, Any]:
     return {"verdict": "fail", "reasons": listed + notes}
 
 
-def _request_totals(probes: list[ProbeRecord]) -> dict[str, Any]:
-    by_vip: dict[str, dict[str, Any]] = {}
+def _request_totals(probes: list[ProbeRecord]) -> Requests:
+    by_vip: dict[str, VipRequests] = {}
     for record in probes:
         entry = by_vip.setdefault(record.vip, {"total": 0, "failed": 0, "reals": {}})
         entry["total"] += 1
@@ -586,11 +595,11 @@ def _apply_packet_handover(
         result["judgement"] = "inconclusive: " + "; ".join(fidelity.get("reasons", []))
 
 
-def _fold_into_vips(summary: dict[str, Any]) -> None:
+def _fold_into_vips(vips: dict[str, VipFigures], disruptions: list[dict[str, Any]]) -> None:
     """The first disruption's numbers per VIP, for expectations such as vips.VI_1.outage_s."""
-    for disruption in summary["disruptions"]:
+    for disruption in disruptions:
         for name, result in disruption["vips"].items():
-            target = summary["vips"][name]
+            target = cast(dict[str, Any], vips[name])  # the keys of VipFigures, copied by name
             if disruption["phase"] == "down":
                 for key in (
                     "outage_s",
@@ -624,14 +633,11 @@ def _fold_into_vips(summary: dict[str, Any]) -> None:
                         target[out] = result[key]
 
 
-def _failover_verdict(summary: dict[str, Any]) -> dict[str, Any]:
+def _failover_verdict(vips: dict[str, VipFigures], disruptions: list[dict[str, Any]]) -> Failover:
     verdicts = [
-        r["matches_theory"]
-        for d in summary["disruptions"]
-        for r in d["vips"].values()
-        if r.get("matches_theory") is not None
+        r["matches_theory"] for d in disruptions for r in d["vips"].values() if r.get("matches_theory") is not None
     ]
-    duplicate = any(v["duplicate_holders"] for v in summary["vips"].values())
+    duplicate = any(v["duplicate_holders"] for v in vips.values())
     return {
         "judged": len(verdicts),
         "matches_theory": all(verdicts) if verdicts else None,
@@ -847,7 +853,7 @@ def _capacity(run: RunData, timelines: dict[str, list[TimelinePart]]) -> dict[st
 # --- expectations ----------------------------------------------------------------------------
 
 
-def metric(summary: dict[str, Any], path: str) -> Any:
+def metric(summary: Mapping[str, Any], path: str) -> Any:
     value: Any = summary
     for part in path.split("."):
         if isinstance(value, dict) and part in value:
@@ -859,24 +865,14 @@ def metric(summary: dict[str, Any], path: str) -> Any:
     return value
 
 
-def _when_holds(when: str | None) -> bool:
-    if not when:
-        return True
-    match = re.fullmatch(r"\s*(\S+)\s*(==|!=)\s*(\S+)\s*", when)
-    if not match:
-        return True
-    left, op, right = match.groups()
-    return (left == right) == (op == "==")
-
-
-def evaluate_expectations(specs: list[dict[str, Any]], summary: dict[str, Any]) -> list[dict[str, Any]]:
+def evaluate_expectations(specs: list[dict[str, Any]], summary: Mapping[str, Any]) -> list[dict[str, Any]]:
     results = []
     for spec in specs:
         entry = {"name": spec["name"], "metric": spec["metric"], "where": spec.get("where")}
         for key in ("max", "min", "equals", "why"):
             if key in spec:
                 entry[key] = spec[key]
-        if not _when_holds(spec.get("when")):
+        if not when.holds(spec.get("when")):
             results.append({**entry, "skipped": True, "passed": True, "reason": f"not applicable ({spec['when']})"})
             continue
         value = metric(summary, spec["metric"])

@@ -1,15 +1,15 @@
 """Results of a run: summary.json, report.md, timeline.png, and the terminal's summary table.
 
 Everything is rebuilt from the run folder's raw files (probe-*.jsonl, capture-*.txt,
-events.jsonl, run.json, clock.json), so `labctl report PATH` gives the same answer later.
+events.jsonl, run.json, clock.json; labctl.observe.runrecords reads them), so
+`labctl report PATH` gives the same answer later.
 """
 
 from __future__ import annotations
 
-import json
-from dataclasses import replace
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import matplotlib
 
@@ -18,68 +18,54 @@ import matplotlib.pyplot as plt  # noqa: E402
 from rich.table import Table  # noqa: E402
 from rich.text import Text  # noqa: E402
 
-from labctl.lab.links import tapcounters  # noqa: E402
+from labctl.lab.host import safefiles  # noqa: E402
 from labctl.model.lab import Vip  # noqa: E402
-from labctl.observe.iperf import parse_fetched  # noqa: E402
-from labctl.observe.packets import decode_pcap  # noqa: E402
-from labctl.observe.snapshot import parse_snapshots  # noqa: E402
+from labctl.model.labrecord import lab_from_dict  # noqa: E402
+from labctl.observe import runrecords  # noqa: E402
+from labctl.observe.summary import RunSummary  # noqa: E402
 from labctl.report import analysis  # noqa: E402
+from labctl.report.html import REPORT_HTML, report_html  # noqa: E402
 from labctl.report.loadplot import LOAD_PNG, load_plot  # noqa: E402
-from labctl.scenario import runfiles  # noqa: E402
-from labctl.scenario.probe import parse_probe_lines  # noqa: E402
-from labctl.scenario.traffic import COUNTERS  # noqa: E402
+from labctl.report.wording import STEP_KINDS, disruption_lines, event_text, fmt, mbit, run_start  # noqa: E402
 from labctl.templating import render  # noqa: E402
 
 
 def load_run(folder: Path) -> analysis.RunData:
-    info = json.loads((folder / runfiles.RUN_JSON).read_text())
-    clocks = json.loads((folder / runfiles.CLOCK_JSON).read_text()) if (folder / runfiles.CLOCK_JSON).exists() else {}
-    probes, samples = [], []
-    for raw in sorted(folder.glob("probe-*.jsonl")):
-        offset = clocks.get(raw.name, {}).get("offset", 0.0)
-        probes.extend(parse_probe_lines(raw.read_text(errors="replace"), offset))
-    for raw in sorted(folder.glob("capture-*.txt")):
-        record = clocks.get(raw.name, {})
-        node = record.get("node") or raw.name.split("-", 1)[1].split(".", 1)[0]
-        samples.extend(parse_snapshots(raw.read_text(errors="replace"), node, record.get("offset", 0.0)))
-    pcap = folder / runfiles.PCAP
-    offset = (info.get("capture") or {}).get("clock_offset") or 0.0
-    packets = decode_pcap(pcap, info["lab"]["ipvs"]["port"], offset) if pcap.exists() else None
-    counters = folder / COUNTERS
-    iperf = []
-    for raw in sorted(folder.glob("traffic-*-*.txt")):  # traffic-STREAM-NODE.txt: one node's iperf3 logs
-        record = clocks.get(raw.name, {})
-        node = record.get("node") or raw.stem.rsplit("-", 1)[-1]
-        for test in parse_fetched(raw.read_text(errors="replace"), node):
-            iperf.append(replace(test, offset=float(record.get("offset") or 0.0)))
+    raw = runrecords.read_run(folder)
+    info = raw.info
     return analysis.RunData(
-        packets=packets,
-        counters=tapcounters.parse_lines(counters.read_text(errors="replace")) if counters.exists() else [],
-        iperf=iperf,
-        lab=runfiles.lab_from_dict(info["lab"]),
+        packets=raw.packets,
+        counters=raw.counters,
+        iperf=raw.iperf,
+        lab=lab_from_dict(info["lab"]),
         params=info.get("params", {}),
-        events=runfiles.read_events(folder / runfiles.EVENTS),
-        probes=sorted(probes, key=lambda r: r.t),
-        samples=sorted(samples, key=lambda s: s.t),
+        events=raw.events,
+        probes=raw.probes,
+        samples=raw.samples,
         expectations=info.get("expectations", []),
         info=info,
     )
 
 
 def build(folder: Path) -> dict[str, Any]:
-    """Analyse the run in FOLDER and write summary.json, timeline.png, report.md and report.html."""
-    from labctl.report.html import REPORT_HTML, report_html  # it reuses this module's helpers
+    """build_run's summary as the plain dict labctl.cli's commands take (until they take a RunSummary)."""
+    return cast(dict[str, Any], build_run(folder))
 
+
+def build_run(folder: Path) -> RunSummary:
+    """Analyse the run in FOLDER and write summary.json, timeline.png, report.md and report.html."""
     run = load_run(folder)
     summary = analysis.analyze(run)
-    runfiles.write_json(folder / runfiles.SUMMARY, summary)
-    timeline(run, summary, folder / runfiles.TIMELINE)
-    if summary.get("traffic"):
-        load_plot(run.lab, summary["traffic"], folder / LOAD_PNG)
-    (folder / runfiles.REPORT).write_text(markdown(run, summary))
+    # A run may be made by root in the user's folder: written by the safe writer, never via a link.
+    safefiles.write_file(folder / runrecords.SUMMARY, runrecords.json_text(summary), 0o644)
+    timeline(run, summary, folder / runrecords.TIMELINE)
+    figures = summary["traffic"]
+    if figures:
+        load_plot(run.lab, figures, folder / LOAD_PNG)
+    (folder / runrecords.REPORT).write_text(markdown(run, summary))
     load = folder / LOAD_PNG
     page = report_html(
-        run, summary, (folder / runfiles.TIMELINE).read_bytes(), load.read_bytes() if load.exists() else None
+        run, summary, (folder / runrecords.TIMELINE).read_bytes(), load.read_bytes() if load.exists() else None
     )
     (folder / REPORT_HTML).write_text(page, encoding="utf-8")
     return summary
@@ -88,19 +74,9 @@ def build(folder: Path) -> dict[str, Any]:
 # --- report.md -------------------------------------------------------------------------------
 
 
-def _t0(run: analysis.RunData) -> float:
-    starts = [e["t"] for e in run.events if e.get("kind") == "start"]
-    return starts[0] if starts else (run.info.get("started") or 0.0)
-
-
-def markdown(run: analysis.RunData, summary: dict[str, Any]) -> str:
-    t0 = _t0(run)
-    steps = [
-        (f"{e['t'] - t0:+.3f}", event_text(e))
-        for e in run.events
-        if e.get("kind")
-        in ("action", "wait_until", "note", "mark", "probe_start", "capture_start", "error", "cleanup", "iteration")
-    ]
+def markdown(run: analysis.RunData, summary: RunSummary) -> str:
+    t0 = run_start(run)
+    steps = [(f"{e['t'] - t0:+.3f}", event_text(e)) for e in run.events if e.get("kind") in STEP_KINDS]
     return render(
         "report.md.j2",
         run=run,
@@ -110,96 +86,17 @@ def markdown(run: analysis.RunData, summary: dict[str, Any]) -> str:
         steps=steps,
         explanation=run.info.get("explanation") or "",
         rel=lambda t: f"{t - t0:+.3f}" if t else "-",
-        fmt=_fmt,
-        mbit=_mbit,
+        fmt=fmt,
+        mbit=mbit,
         disruption_lines=disruption_lines,
     )
-
-
-def disruption_lines(disruption: dict[str, Any]) -> list[str]:
-    """One sentence per VIP that the disruption touched."""
-    lines = []
-    for name, r in disruption["vips"].items():
-        parts = []
-        if r.get("failed"):
-            errors = f": {', '.join(r['errors'])}" if r.get("errors") else ""
-            parts.append(f"outage {_fmt(r.get('outage_s'))} s ({r['failed']} failed{errors})")
-        if "no_backup" in r:
-            parts.append(f"VIP did not move: {r['no_backup']}")
-        elif "moved" in r:
-            moved = (
-                f"VIP moved to {r['new_holder']} after {_fmt(r['moved_after_s'])} s"
-                if r["moved"]
-                else "VIP did not move"
-            )
-            window = "-".join(f"{x:g}" for x in r["theory_window_s"])
-            verdict = "matches" if r.get("matches_theory") else "does not match"
-            parts.append(
-                f"{moved}; theory {_fmt(r['theory_s'])} s (accepted {window} s, {r['theory_basis']}): {verdict}"
-            )
-        if "preempted" in r:
-            back = (
-                f"back on {disruption['node']} after {_fmt(r['preemption_s'])} s"
-                if r["preempted"]
-                else f"not back on {disruption['node']}"
-            )
-            if disruption["action"] == "power-on":
-                parts.append(
-                    f"{back} counted from the power-on, boot included (its peers' "
-                    f"captures show the hand-back; the VM answers SSH only later)"
-                )
-            else:
-                parts.append(f"{back} (master-down interval {_fmt(r['theory_s'])} s)")
-        if parts and r.get("answered_by_after"):
-            who = ", ".join(f"{k}: {v}" for k, v in sorted(r["answered_by_after"].items()))
-            parts.append(f"answered by {who}")
-        if parts:
-            lines.append(f"{name}: " + "; ".join(parts))
-    return lines or ["no VIP was disturbed"]
-
-
-def event_text(event: dict[str, Any]) -> str:
-    kind = event.get("kind", "")
-    if kind in ("action", "cleanup"):
-        text = f"{kind} `{event.get('action')}` on {event.get('node')}"
-        if kind == "action":
-            text += f" (took {event.get('t_end', 0) - event.get('t_start', 0):.2f} s)"
-        return text
-    if kind == "wait_until":
-        outcome = "held" if event.get("held") else "timed out"
-        return f"wait until `{event.get('condition')}`: {outcome} after {event.get('after_s')} s"
-    if kind == "probe_start":
-        return (
-            f"probe {event.get('name')} on {event.get('node')}: "
-            f"{', '.join(event.get('vips', []))} at {event.get('rate')} req/s"
-        )
-    if kind == "capture_start":
-        return f"capture on {event.get('node')} every {event.get('interval')} s"
-    if kind == "iteration":
-        return f"{event.get('name')} = {event.get('node')}"
-    return f"{kind}: {event.get('text') or event.get('label') or event.get('message') or ''}"
-
-
-def _fmt(value: Any, unit: str = "") -> str:
-    if value is None:
-        return "-"
-    if isinstance(value, bool):
-        return "yes" if value else "no"
-    if isinstance(value, float):
-        return f"{value:.3f}{unit}"
-    return f"{value}{unit}"
-
-
-def _mbit(bps: Any) -> str:
-    """Bits/s as Mbit/s with two decimals ("-" when unknown)."""
-    return "-" if bps is None else f"{bps / 1e6:.2f}"
 
 
 # --- timeline.png ----------------------------------------------------------------------------
 
 
-def timeline(run: analysis.RunData, summary: dict[str, Any], path: Path) -> None:
-    t0 = _t0(run)
+def timeline(run: analysis.RunData, summary: RunSummary, path: Path) -> None:
+    t0 = run_start(run)
     lab = run.lab
     inact = summary["inactconn"].get("series") if summary.get("inactconn") else []
     if not any(p["inact"] or p["active"] for p in inact or []):
@@ -310,7 +207,7 @@ def timeline(run: analysis.RunData, summary: dict[str, Any], path: Path) -> None
     plt.close(fig)
 
 
-def _packet_handovers(summary: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
+def _packet_handovers(summary: RunSummary) -> list[tuple[str, dict[str, Any]]]:
     """(VIP, packet phases) of every hand-over the capture showed, in run order."""
     found = []
     for disruption in summary.get("disruptions", []):
@@ -380,7 +277,7 @@ def _zoom_on_handover(
 
 
 def _packet_lane(
-    ax: Any, run: analysis.RunData, summary: dict[str, Any], vip: Vip, t0: float, colours: dict[str, Any]
+    ax: Any, run: analysis.RunData, summary: RunSummary, vip: Vip, t0: float, colours: dict[str, Any]
 ) -> None:
     """The VRID's adverts as ticks in their sender's colour, priority-0 adverts and gratuitous
     ARPs marked, and each hand-over's phases written beside the new master's first advert."""
@@ -422,7 +319,7 @@ def _packet_lane(
 # --- terminal --------------------------------------------------------------------------------
 
 
-def summary_table(summary: dict[str, Any]) -> Table:
+def summary_table(summary: Mapping[str, Any]) -> Table:
     # Text: the scenario's own words are printed, never read as rich markup.
     table = Table(title=Text(f"{summary.get('scenario')}: measured"), show_lines=False)
     for column in (
@@ -439,25 +336,25 @@ def summary_table(summary: dict[str, Any]) -> Table:
     for name, vip in summary["vips"].items():
         table.add_row(
             name,
-            _fmt(vip.get("outage_s")),
-            _fmt(vip.get("failed")),
-            _fmt(vip.get("moved_after_s")),
-            _fmt(vip.get("new_holder")),
-            _fmt(vip.get("theory_s")),
-            _fmt(vip.get("duplicate_s")),
-            _fmt(vip.get("preemption_s")),
+            fmt(vip.get("outage_s")),
+            fmt(vip.get("failed")),
+            fmt(vip.get("moved_after_s")),
+            fmt(vip.get("new_holder")),
+            fmt(vip.get("theory_s")),
+            fmt(vip.get("duplicate_s")),
+            fmt(vip.get("preemption_s")),
         )
     return table
 
 
-def traffic_table(summary: dict[str, Any]) -> Table | None:
+def traffic_table(summary: Mapping[str, Any]) -> Table | None:
     """The traffic experiment per steady window: each balancer's load, what its VIPs were
     offered and what the receivers got (None when the run had no traffic)."""
     figures = summary.get("traffic")
     if not figures:
         return None
-    asked = f", {_mbit(figures['planned_bps'])} Mbit/s asked" if figures.get("planned_bps") else ""
-    table = Table(title=f"traffic: links of {_mbit(figures.get('link_bps'))} Mbit/s{asked}")
+    asked = f", {mbit(figures['planned_bps'])} Mbit/s asked" if figures.get("planned_bps") else ""
+    table = Table(title=f"traffic: links of {mbit(figures.get('link_bps'))} Mbit/s{asked}")
     for column in ("down", "balancer", "VIPs", "load %", "offered Mbit/s", "delivered Mbit/s", "loss %", "predicted %"):
         table.add_column(column, justify="left" if column in ("down", "balancer", "VIPs") else "right")
     windows = [("(none)", figures["baseline"])] + [(f["down"], f) for f in figures.get("failures") or []]
@@ -468,24 +365,24 @@ def traffic_table(summary: dict[str, Any]) -> Table | None:
                 down,
                 node,
                 " ".join(x["vips"]),
-                _fmt(x.get("load_pct")),
-                _mbit(x.get("offered_bps")),
-                _mbit(x.get("delivered_bps")),
-                _fmt(x.get("loss_pct")),
-                _fmt(x.get("predicted_pct")),
+                fmt(x.get("load_pct")),
+                mbit(x.get("offered_bps")),
+                mbit(x.get("delivered_bps")),
+                fmt(x.get("loss_pct")),
+                fmt(x.get("predicted_pct")),
             )
         table.add_row(
-            down, "[b]all[/]", "", "", _mbit(window.get("offered_bps")), _mbit(window.get("delivered_bps")),
-            _fmt(window.get("loss_pct")), "", end_section=True,
+            down, "[b]all[/]", "", "", mbit(window.get("offered_bps")), mbit(window.get("delivered_bps")),
+            fmt(window.get("loss_pct")), "", end_section=True,
         )  # fmt: skip
     return table
 
 
-def expectations_table(summary: dict[str, Any]) -> Table:
+def expectations_table(summary: Mapping[str, Any]) -> Table:
     table = Table(title="expectations")
     for column in ("", "expectation", "value", "reason"):
         table.add_column(column)
     for item in summary["expectations"]:
         mark = "[dim]skip[/]" if item.get("skipped") else ("[green]PASS[/]" if item["passed"] else "[red]FAIL[/]")
-        table.add_row(mark, Text(str(item["name"])), Text(_fmt(item.get("value"))), Text(str(item["reason"])))
+        table.add_row(mark, Text(str(item["name"])), Text(fmt(item.get("value"))), Text(str(item["reason"])))
     return table

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from labctl.scenario.probe import ProbeRecord
+from labctl.observe.probes import ProbeRecord
 
 # Only timeouts are the path's: a refused connection or an HTTP error is an answer from the lab
 # (a real with nginx stopped refuses, and that is the experiment's to judge).

@@ -14,8 +14,8 @@ from typing import Any
 
 from labctl.model.lab import Lab
 from labctl.observe.packets import Decoded
+from labctl.observe.probes import ProbeRecord
 from labctl.report.linkspells import Spell, advertisers_after, spells, transitions
-from labctl.scenario.probe import ProbeRecord
 
 Outage = Callable[[list[ProbeRecord], float, float | None], dict[str, Any]]
 

@@ -17,13 +17,13 @@ from typing import Any
 import jinja2
 from markupsafe import Markup, escape
 
+from labctl.observe.summary import RunSummary
 from labctl.report import analysis
-from labctl.report.build import _fmt, _mbit, _t0, disruption_lines, event_text
+from labctl.report.wording import STEP_KINDS, disruption_lines, event_text, fmt, mbit, run_start
 
 REPORT_HTML = "report.html"
 TEMPLATE = "report.html.j2"
 VERDICT_WORDS = {"pass": "PASSED", "fail": "FAILED", "inconclusive": "INCONCLUSIVE"}
-STEP_KINDS = ("action", "wait_until", "note", "mark", "probe_start", "capture_start", "error", "cleanup", "iteration")
 
 _TEMPLATES = Path(__file__).resolve().parents[1] / "templates"
 _CODE = re.compile(r"`([^`]+)`")
@@ -55,7 +55,7 @@ def paragraphs(text: str) -> list[str]:
     return [" ".join(part.split()) for part in re.split(r"\n\s*\n", text) if part.strip()]
 
 
-def handovers(summary: dict[str, Any]) -> list[tuple[dict[str, Any], str, dict[str, Any]]]:
+def handovers(summary: RunSummary) -> list[tuple[dict[str, Any], str, dict[str, Any]]]:
     """(disruption, VIP, packet phases) of every hand-over the capture showed, as report.md lists them."""
     found = []
     for disruption in summary.get("disruptions") or []:
@@ -67,11 +67,11 @@ def handovers(summary: dict[str, Any]) -> list[tuple[dict[str, Any], str, dict[s
 
 
 def report_html(
-    run: analysis.RunData, summary: dict[str, Any], timeline_png: bytes | None, load_png: bytes | None = None
+    run: analysis.RunData, summary: RunSummary, timeline_png: bytes | None, load_png: bytes | None = None
 ) -> str:
     """The run's report as one HTML page; TIMELINE_PNG (timeline.png's bytes) and LOAD_PNG
     (load.png's, for a traffic run) are embedded."""
-    t0 = _t0(run)
+    t0 = run_start(run)
     verdict = summary.get("verdict") or {"verdict": "fail", "reasons": []}
     packets = summary.get("packets") or {}
     capture = packets.get("capture") or {}
@@ -99,8 +99,8 @@ def report_html(
             timeline_uri=png_data_uri(timeline_png) if timeline_png else "",
             load_uri=png_data_uri(load_png) if load_png else "",
             rel=lambda t: f"{t - t0:+.3f}" if t else "-",
-            fmt=_fmt,
-            mbit=_mbit,
+            fmt=fmt,
+            mbit=mbit,
             disruption_lines=disruption_lines,
         )
     )

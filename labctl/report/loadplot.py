@@ -6,7 +6,7 @@ A line breaks where its series has no samples (a balancer powered off has no tap
 from __future__ import annotations
 
 import statistics
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -40,7 +40,7 @@ def broken(points: Sequence[Sequence[float]], t0: float) -> tuple[list[float], l
     return xs, ys
 
 
-def load_plot(lab: Lab, figures: dict[str, Any], path: Path) -> None:
+def load_plot(lab: Lab, figures: Mapping[str, Any], path: Path) -> None:
     series = figures.get("series") or {}
     offered_series = figures.get("offered_series") or []
     delivered_series = figures.get("delivered_series") or []

@@ -13,9 +13,9 @@ from typing import Any
 
 from labctl.model.lab import Lab
 from labctl.observe.packets import Decoded
+from labctl.observe.probes import ProbeRecord
 from labctl.report.handover import Names, duplicate_advertisers
 from labctl.report.linkspells import advertisers_after, spells
-from labctl.scenario.probe import ProbeRecord
 
 
 def split_brain(

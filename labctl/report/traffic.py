@@ -21,13 +21,13 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from labctl.lab.links.tapcounters import Count, rates
 from labctl.model import planner as plan
 from labctl.model.lab import Lab
-from labctl.observe.iperf import IperfTest
-from labctl.scenario.actions import PHASE
-from labctl.scenario.traffic import DATAGRAM as DEFAULT_DATAGRAM
-from labctl.scenario.traffic import WIRE_OVERHEAD
+from labctl.observe.iperf import DATAGRAM as DEFAULT_DATAGRAM
+from labctl.observe.iperf import WIRE_OVERHEAD, IperfTest
+from labctl.observe.runrecords import PHASE
+from labctl.observe.summary import TrafficFigures
+from labctl.observe.tapcounters import Count, rates
 
 # After a failure the VIPs move within the master-down interval (about 3.6 s) and the link
 # counters need a tick to show it: the steady window starts this long after the action.
@@ -246,7 +246,7 @@ def traffic(
     counts: list[Count],
     tests: list[IperfTest],
     holders_at: HoldersAt,
-) -> dict[str, Any] | None:
+) -> TrafficFigures | None:
     """The traffic figures, or None when the run offered no traffic. HOLDERS_AT(vip_name, t)
     gives who held a VIP at a moment (the polled timeline)."""
     starts = [e for e in events if e.get("kind") == "traffic_start"]
@@ -283,24 +283,10 @@ def traffic(
     downs = sorted((e for e in actions if _phase(e) == "down" and not e.get("restored")), key=lambda e: e["t_start"])
     ups = [e for e in actions if _phase(e) == "up"]
     settle = SETTLE_INTERVALS * float(lab.vrrp.advert_int) + SETTLE_EXTRA_S
-    result: dict[str, Any] = {
-        "link_bps": link,
-        "planned_bps": round(planned) if planned is not None else None,
-        "offered_bps": round(total),
-        "delivered_bps": _round(delivered),
-        "delivered_pct": round(100 * delivered / total, 1) if delivered is not None and total else None,
-        "loss_pct": loss_pct(sum(f["lost"] for f in whole.values()), sum(f["datagrams"] for f in whole.values())),
-        "per_vip_bps": {v.name: round(per_vip.get(v.address, 0.0)) for v in lab.vips},
-        "delivered_per_vip_bps": {v.name: whole[v.address]["delivered_bps"] for v in lab.vips},
-        "series": {node: [[round(t, 3), round(bps)] for t, bps in s] for node, s in series.items()},
-        "offered_series": _per_second(found, "client"),
-        "delivered_series": _per_second(found, "server"),
-        "downs": [{"node": d["node"], "t": d["t_end"]} for d in downs],
-    }
     first_down = downs[0]["t_start"] if downs else ended
     window = _Window(lab, series, found, per_vip, link, holders_at, planned if planned is not None else total)
     # Nothing moves before the first failure: the first full second of traffic is steady.
-    result["baseline"] = window.measure(begun + 1.5, first_down, None)
+    baseline = window.measure(begun + 1.5, first_down, None)
     failures = []
     for down in downs:
         victim = down["node"]
@@ -317,15 +303,27 @@ def traffic(
                 **{k: seen[k] for k in ("offered_bps", "delivered_bps", "delivered_pct", "loss_pct", "vips")},
             }
         )
-    result["failures"] = failures
     loads = [s["load_pct"] for f in failures for s in f["survivors"].values() if s["load_pct"] is not None]
     losses = [s["loss_pct"] for f in failures for s in f["survivors"].values() if s["loss_pct"] is not None]
-    result["max_survivor_load_pct"] = max(loads) if loads else None
-    result["max_loss_pct"] = max(losses) if losses else None
-    result["matches_prediction"] = bool(failures) and all(
-        s["matches"] for f in failures for s in f["survivors"].values()
-    )
-    return result
+    return {
+        "link_bps": link,
+        "planned_bps": round(planned) if planned is not None else None,
+        "offered_bps": round(total),
+        "delivered_bps": _round(delivered),
+        "delivered_pct": round(100 * delivered / total, 1) if delivered is not None and total else None,
+        "loss_pct": loss_pct(sum(f["lost"] for f in whole.values()), sum(f["datagrams"] for f in whole.values())),
+        "per_vip_bps": {v.name: round(per_vip.get(v.address, 0.0)) for v in lab.vips},
+        "delivered_per_vip_bps": {v.name: whole[v.address]["delivered_bps"] for v in lab.vips},
+        "series": {node: [[round(t, 3), round(bps)] for t, bps in s] for node, s in series.items()},
+        "offered_series": _per_second(found, "client"),
+        "delivered_series": _per_second(found, "server"),
+        "downs": [{"node": d["node"], "t": d["t_end"]} for d in downs],
+        "baseline": baseline,
+        "failures": failures,
+        "max_survivor_load_pct": max(loads) if loads else None,
+        "max_loss_pct": max(losses) if losses else None,
+        "matches_prediction": bool(failures) and all(s["matches"] for f in failures for s in f["survivors"].values()),
+    }
 
 
 # A survivor matches the planner when its measured load is within this many points of the

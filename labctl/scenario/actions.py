@@ -19,6 +19,7 @@ from labctl.lab.host import safefiles
 from labctl.lab.links import linkshaping as ls
 from labctl.lab.runtime import Capability, LabAccess
 from labctl.observe.parse import IpvsTimeouts, parse_ipvsadm_timeout
+from labctl.observe.runrecords import PHASE
 from labctl.scenario import linkactions as link
 from labctl.scenario import traffic
 
@@ -51,32 +52,6 @@ UNDO = {
     "iperf-start": "iperf-stop",
 }
 UNDOING = set(UNDO.values())
-# Which way an action pushes the lab: analysis measures outages after "down" actions and
-# recovery (preemption) after "up" ones.
-PHASE = {
-    "power-off": "down",
-    "keepalived-stop": "down",
-    "keepalived-kill": "down",
-    "link-down": "down",
-    "nginx-stop": "down",
-    "power-on": "up",
-    "keepalived-start": "up",
-    "link-up": "up",
-    "nginx-start": "up",
-    "ipvs-timeouts": "config",
-    # Link changes degrade or split the lab without taking a node down: analysis reads them
-    # as spells (impairment, split brain, shaping), not as failovers.
-    "impair": "impair",
-    "impair-clear": "restore",
-    "vrrp-cut": "impair",
-    "vrrp-restore": "restore",
-    "shape": "config",
-    "unshape": "config",
-    "iperf-services": "config",
-    "iperf-services-clear": "config",
-    "iperf-start": "config",
-    "iperf-stop": "config",
-}
 
 
 class ActionFailed(LabctlError, RuntimeError):

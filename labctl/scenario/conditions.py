@@ -8,7 +8,7 @@ from labctl.model.lab import Lab
 from labctl.model.targets import parse_target, resolve
 
 if TYPE_CHECKING:
-    from labctl.scenario.engine import LiveState
+    from labctl.scenario.runstate import LiveState
     from labctl.scenario.streams import RecordedStream
 
 

@@ -13,67 +13,35 @@ import os
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
 from typing import Any
 
-from labctl.errors import LabctlError
 from labctl.lab.host import safefiles
 from labctl.lab.links.packet_capture import NodeCapture, PacketCapture
 from labctl.lab.runtime import Capability, LabAccess
+from labctl.model.labrecord import lab_to_dict
 from labctl.model.targets import Target, TargetError, parse_target, resolve
+from labctl.observe import runrecords
 from labctl.observe.packets import decode_pcap
-from labctl.observe.snapshot import NodeSnapshot, parse_snapshots
+from labctl.observe.probes import parse_probe_line
+from labctl.observe.snapshot import parse_snapshots
 from labctl.scenario import actions, atonce, runfiles
 from labctl.scenario import polling as capture_mod
-from labctl.scenario import probe as probe_mod
 from labctl.scenario import traffic as traffic_mod
 from labctl.scenario.clock import ClockOffset, measure_offset
 from labctl.scenario.model import Scenario, Step
 from labctl.scenario.narration import Narration, Narrator
 from labctl.scenario.packet_moments import key_moments
+from labctl.scenario.runstate import LiveState, StepFailed
 from labctl.scenario.steps import all_kinds
 from labctl.scenario.streams import RecordedStream
 
 log = logging.getLogger(__name__)
 
 
-class StepFailed(LabctlError, RuntimeError):
-    """A step that ended the run: a failed wait_until, a probe that would not start..."""
-
-
 class StopRequested(KeyboardInterrupt):
     """Ctrl-C seen by the thread showing the live view, delivered at the next step or wait."""
-
-
-@dataclass
-class LiveState:
-    """What the live view and `wait_until` look at: the freshest facts from the streams."""
-
-    latest: dict[str, NodeSnapshot] = field(default_factory=dict)
-    intervals: dict[str, float] = field(default_factory=dict)
-    last_probe: dict[str, probe_mod.ProbeRecord] = field(default_factory=dict)
-    probe_counts: dict[str, list[int]] = field(default_factory=dict)  # vip -> [ok, failed]
-    step: str = ""
-    lock: threading.Lock = field(default_factory=threading.Lock)
-
-    def holders(self, vip_address: str, now: float | None = None) -> list[str]:
-        now = time.time() if now is None else now
-        with self.lock:
-            return sorted(
-                node
-                for node, sample in self.latest.items()
-                if self._fresh(node, sample, now) and vip_address in {a.address for a in sample.addresses}
-            )
-
-    def fresh_samples(self, now: float | None = None) -> dict[str, NodeSnapshot]:
-        now = time.time() if now is None else now
-        with self.lock:
-            return {n: s for n, s in self.latest.items() if self._fresh(n, s, now)}
-
-    def _fresh(self, node: str, sample: NodeSnapshot, now: float) -> bool:
-        return now - sample.t < max(3 * self.intervals.get(node, 0.2), 1.0) + 0.5
 
 
 class HostLoad:
@@ -160,7 +128,7 @@ class Engine:
     def run(self) -> None:
         self.out.mkdir(parents=True, exist_ok=True)
         safefiles.write_file(self.out / "scenario.yaml", self.scenario.source, 0o644)  # no link followed
-        runfiles.write_json(self.out / runfiles.RUN_JSON, self._run_info(time.time()))
+        runfiles.write_json(self.out / runrecords.RUN_JSON, self._run_info(time.time()))
         self.event("start", scenario=self.scenario.name, params=self.scenario.values)
         self.host.start()
         self._start_packet_capture()
@@ -181,7 +149,7 @@ class Engine:
         info["interrupted"] = self.interrupted
         info["capture"] = self.capture_info
         info["host"] = self.host.stop()
-        runfiles.write_json(self.out / runfiles.RUN_JSON, info)
+        runfiles.write_json(self.out / runrecords.RUN_JSON, info)
 
     def _start_packet_capture(self) -> None:
         """Record the lab segment for the whole run, from the host side when the lab allows it.
@@ -194,7 +162,7 @@ class Engine:
             return
         capture: PacketCapture | NodeCapture
         if point is not None:
-            capture = PacketCapture(point, self.out / runfiles.PCAP, self.lab.ipvs.port)
+            capture = PacketCapture(point, self.out / runrecords.PCAP, self.lab.ipvs.port)
         elif self.lab.clients:
             # No host side to listen on: the client hears VRRP, ARP and its own requests.
             client = self.lab.clients[0].name
@@ -202,9 +170,9 @@ class Engine:
                 self.access,
                 client,
                 self.lab.network.interface,
-                self.out / runfiles.PCAP,
+                self.out / runrecords.PCAP,
                 self.lab.ipvs.port,
-                lambda: self.clock(client, runfiles.PCAP).offset,
+                lambda: self.clock(client, runrecords.PCAP).offset,
             )
         else:
             self.capture_info = {
@@ -238,14 +206,14 @@ class Engine:
     def _record_packet_moments(self) -> None:
         """The protocol's turning points, at the capture's resolution, into events.jsonl."""
         decoded = decode_pcap(
-            self.out / runfiles.PCAP, self.lab.ipvs.port, (self.capture_info or {}).get("clock_offset") or 0.0
+            self.out / runrecords.PCAP, self.lab.ipvs.port, (self.capture_info or {}).get("clock_offset") or 0.0
         )
         for moment in key_moments(decoded, self.lab):
-            runfiles.append_event(self.out / runfiles.EVENTS, {"kind": "packet", **moment})
+            runfiles.append_event(self.out / runrecords.EVENTS, {"kind": "packet", **moment})
 
     def _run_info(self, started: float | None) -> dict[str, Any]:
         previous = {}
-        path = self.out / runfiles.RUN_JSON
+        path = self.out / runrecords.RUN_JSON
         if path.exists():
             import json
 
@@ -257,7 +225,7 @@ class Engine:
             "file": self.scenario.file,
             "params": self.scenario.values,
             "started": previous.get("started", started),
-            "lab": runfiles.lab_to_dict(self.lab),
+            "lab": lab_to_dict(self.lab),
             "expectations": [{"name": s.value, "where": s.where, **s.options} for s in self.scenario.expectations()],
         }
 
@@ -265,7 +233,7 @@ class Engine:
         with self._records:
             record = {"t": time.time(), "kind": kind, **fields}
             log.info("%s %s: %s", self.scenario.name, kind, fields)
-            runfiles.append_event(self.out / runfiles.EVENTS, record)
+            runfiles.append_event(self.out / runrecords.EVENTS, record)
             self.last_event = record
             if self.on_event is not None:
                 self.on_event(record)
@@ -319,11 +287,11 @@ class Engine:
         offset = measure_offset(self.access, node)
         with self._records:
             self.clocks[raw_name] = {"node": node, **offset.to_dict()}
-            runfiles.write_json(self.out / runfiles.CLOCK_JSON, self.clocks)
+            runfiles.write_json(self.out / runrecords.CLOCK_JSON, self.clocks)
         return offset
 
     def probe_line(self, line: str, offset: float) -> None:
-        record = probe_mod.parse_probe_line(line, offset)
+        record = parse_probe_line(line, offset)
         if record is None:
             return
         with self.live.lock:
@@ -370,7 +338,7 @@ class Engine:
                 "action",
                 action=action,
                 node=node,
-                phase=actions.PHASE.get(action),
+                phase=runrecords.PHASE.get(action),
                 t_start=started,
                 t_end=time.time(),
                 holders_before=before,

@@ -13,7 +13,7 @@ from labctl.scenario import actions
 from labctl.scenario.model import Step
 
 if TYPE_CHECKING:
-    from labctl.scenario.engine import Engine
+    from labctl.scenario.runstate import RunContext
 
 HOW = {
     "power-off": "loses power",
@@ -38,7 +38,7 @@ def _skew(priority: int) -> float:
 class Narration:
     """The words for one run; remembers its last prediction to set the measurement against."""
 
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: RunContext) -> None:
         self.engine = engine
         self.lab = engine.lab
         self.expected: dict[str, tuple[str, float]] = {}  # VIP name -> (new holder, theory s)

@@ -1,17 +1,16 @@
 """Probes: HTTP request loops run inside the client, and the records they print.
 
 The script (provision/client/labctl-probe.py) is pushed to the client and streamed back one
-JSON line per request; records are moved to the host's time base with the client's offset.
+JSON line per request; records are moved to the host's time base with the client's offset
+(labctl.observe.probes parses them).
 """
 
 from __future__ import annotations
 
-import json
 import sys
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from labctl.lab.runtime import Capability, LabAccess
 from labctl.resources import provision_dir
@@ -19,21 +18,6 @@ from labctl.scenario.access import BIN_DIR
 from labctl.scenario.streams import RecordedStream
 
 PROBE_PATH = f"{BIN_DIR}/labctl-probe.py"
-
-
-@dataclass(frozen=True)
-class ProbeRecord:
-    t: float  # host time when the request started
-    vip: str
-    seq: int
-    ok: bool
-    status: int | None
-    error: str | None
-    ms: float
-    real: str | None  # X-Real-Server: who answered
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
 
 
 @dataclass(frozen=True)
@@ -105,30 +89,3 @@ def start_host_probe(
     if stream is None:
         return None
     return RecordedStream(name, stream, raw_path, on_line)
-
-
-def parse_probe_line(line: str, offset: float = 0.0) -> ProbeRecord | None:
-    """One request record, or None for the start/end markers and anything that is not one."""
-    try:
-        data = json.loads(line)
-    except ValueError:
-        return None
-    if not isinstance(data, dict) or "vip" not in data or "ok" not in data:
-        return None
-    return ProbeRecord(
-        t=float(data["t"]) - offset,
-        vip=str(data["vip"]),
-        seq=int(data.get("seq", 0)),
-        ok=bool(data["ok"]),
-        status=data.get("status"),
-        error=data.get("error"),
-        ms=float(data.get("ms", 0.0)),
-        real=data.get("real"),
-    )
-
-
-def parse_probe_lines(lines: list[str] | str, offset: float = 0.0) -> list[ProbeRecord]:
-    if isinstance(lines, str):
-        lines = lines.splitlines()
-    records = [r for r in (parse_probe_line(line, offset) for line in lines) if r is not None]
-    return sorted(records, key=lambda r: r.t)

@@ -23,7 +23,8 @@ per-second lines to a log under /run/labctl/iperf/, and `stop` ends the clients 
 tell their servers the test is over), then the servers, and fetches each node's logs in the
 same SSH call, saved raw in the run folder as traffic-NAME-NODE.txt (labctl.observe.iperf
 parses them). Each balancer's load comes from the host-side byte counters of its tap
-(labctl.lab.links.tapcounters), recorded every second in counters.txt.
+(labctl.lab.links.tapcounters samples them, labctl.observe.tapcounters reads them), recorded every
+second in counters.txt.
 """
 
 from __future__ import annotations
@@ -41,19 +42,14 @@ from labctl.lab.host import netns, safefiles
 from labctl.lab.host.processes import PopenLineStream, dies_with_parent
 from labctl.lab.links import tapcounters
 from labctl.lab.runtime import LabAccess
-from labctl.observe.iperf import MARKER, log_name
+from labctl.observe.iperf import DATAGRAM, MARKER, WIRE_OVERHEAD, log_name
 from labctl.scenario.access import RUN_DIR
 from labctl.scenario.clock import ClockOffset
 from labctl.scenario.linkactions import host_link
 from labctl.scenario.streams import RecordedStream
 from labctl.templating import render
 
-COUNTERS = "counters.txt"
 PORT = 5201  # iperf3's own port
-DATAGRAM = 1200  # UDP payload bytes
-# Bytes a frame carries beyond a datagram's payload: UDP 8, IPv4 20, Ethernet 14. The rates of
-# the experiment are rates on the wire, as a tap's byte counter and the tbf on it see them.
-WIRE_OVERHEAD = 42
 IPERF_DIR = f"{RUN_DIR}/iperf"  # root's; /run is a tmpfs: a rebooted node starts without it
 SERVICES_FILE = f"{IPERF_DIR}/ipvs-services"  # `-u VIP:PORT` / `-t VIP:PORT`, one a line
 # Kept for the balancer's boots while the experiment runs (iperf-services-clear removes them):

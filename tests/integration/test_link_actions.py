@@ -14,10 +14,11 @@ from pathlib import Path
 import pytest
 
 from labctl.lab.host import netns
-from labctl.lab.links import tapcounters
 from labctl.lab.links.linkshaping import HostLink
 from labctl.model.lab import NetworkSettings, reference_lab
-from labctl.observe.iperf import parse_fetched
+from labctl.observe import tapcounters
+from labctl.observe.iperf import WIRE_OVERHEAD, parse_fetched
+from labctl.observe.runrecords import PHASE
 from labctl.scenario import actions, traffic
 from labctl.scenario.actions import ActionFailed, Restorer, perform
 from tests.support import netmeasure
@@ -186,7 +187,7 @@ def test_without_netem_a_delay_is_refused_with_the_reason(pair):
 
 
 def test_link_actions_are_disruptions_of_their_own_phase():
-    assert actions.PHASE["impair"] == actions.PHASE["vrrp-cut"] == "impair"
+    assert PHASE["impair"] == PHASE["vrrp-cut"] == "impair"
     assert actions.UNDO["shape"] == "unshape"
 
 
@@ -224,7 +225,7 @@ def test_tap_counters_show_offered_and_delivered_rates(pair, tmp_path: Path):
         load.stop()
         counters.stop()
     (sent,) = [t for t in parse_fetched((tmp_path / "traffic-t-c1.txt").read_text(), "c1")]
-    wire = 8 * (spec.datagram + traffic.WIRE_OVERHEAD)
+    wire = 8 * (spec.datagram + WIRE_OVERHEAD)
     offered_bps = sum(i.datagrams for i in sent.intervals) * wire / sent.intervals[-1].end
     counts = tapcounters.parse_lines((tmp_path / "counters.txt").read_text())
     series = [bps for t, bps in tapcounters.rates(counts, "v1") if started + 1.0 < t <= started + 4.5]

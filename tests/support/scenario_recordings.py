@@ -131,6 +131,7 @@ def events(method_action: str = "keepalived-kill") -> list[dict]:
 def write_run(folder: Path, expectations: list[dict] | None = None, inact_at=None, with_timeout: bool = False) -> Path:
     """A complete run folder as the engine leaves it."""
     from labctl.model.lab import reference_lab
+    from labctl.model.labrecord import lab_to_dict
     from labctl.scenario import runfiles
 
     folder.mkdir(parents=True, exist_ok=True)
@@ -154,7 +155,7 @@ def write_run(folder: Path, expectations: list[dict] | None = None, inact_at=Non
             "file": "failover.yaml",
             "params": {"method": "keepalived-kill", "vip": "VI_1"},
             "started": T0 - 1,
-            "lab": runfiles.lab_to_dict(lab),
+            "lab": lab_to_dict(lab),
             "expectations": expectations or [],
         },
     )

@@ -4,9 +4,9 @@ time, while untouched VI_2 lost two requests to timeouts)."""
 
 from __future__ import annotations
 
+from labctl.observe.probes import ProbeRecord
 from labctl.report.analysis import verdict
 from labctl.report.clientpath import client_path, untouched_vips
-from labctl.scenario.probe import ProbeRecord
 
 TIMELINES = {
     "VI_1": [{"start": 0, "end": 10, "holders": ["b1"]}, {"start": 10, "end": 60, "holders": ["b2"]}],

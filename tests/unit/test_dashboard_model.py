@@ -13,6 +13,7 @@ from labctl.dashboard import model
 from labctl.dashboard.app import is_loopback
 from labctl.dashboard.runs import RunFollower, outages, run_view
 from labctl.model.lab import Node, reference_lab
+from labctl.observe import runrecords
 from labctl.observe.snapshot import parse_snapshots
 from labctl.report.build import build
 from labctl.scenario import runfiles
@@ -152,7 +153,7 @@ def test_follower_reads_the_newest_run_incrementally_and_links_its_report(tmp_pa
     assert {p[0] for p in probes} == {"VI_1", "VI_2", "VI_3"} and len(probes) > 100
     assert view["outages"]["VI_1"]["longest_s"] > 3
     assert follower.poll(rec.T0 + 41)[1] == []  # nothing new
-    runfiles.append_event(run / runfiles.EVENTS, {"t": rec.T0 + 41, "kind": "narration", "text": "hello"})
+    runfiles.append_event(run / runrecords.EVENTS, {"t": rec.T0 + 41, "kind": "narration", "text": "hello"})
     with open(run / "probe-main.jsonl", "a") as out:
         out.write(json.dumps({"t": rec.T0 + 41, "vip": "10.10.1.10", "seq": 9999, "ok": True, "ms": 1.0}) + "\n")
     view, probes = follower.poll(rec.T0 + 42)

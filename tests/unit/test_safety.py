@@ -449,19 +449,20 @@ def test_vagrants_log_is_not_appended_through_a_link(tmp_path):
 
 
 def test_a_runs_event_log_is_not_appended_through_a_link(tmp_path):
+    from labctl.observe import runrecords
     from labctl.scenario import runfiles
 
     victim = tmp_path / "victim"
     victim.write_text("precious\n")
     run = tmp_path / "results" / "failover-1"
     run.mkdir(parents=True)
-    (run / runfiles.EVENTS).symlink_to(victim)
+    (run / runrecords.EVENTS).symlink_to(victim)
     with pytest.raises(OSError):
-        runfiles.append_event(run / runfiles.EVENTS, {"kind": "start"})
-    (run / runfiles.RUN_JSON).symlink_to(victim)
-    runfiles.write_json(run / runfiles.RUN_JSON, {"scenario": "failover"})
+        runfiles.append_event(run / runrecords.EVENTS, {"kind": "start"})
+    (run / runrecords.RUN_JSON).symlink_to(victim)
+    runfiles.write_json(run / runrecords.RUN_JSON, {"scenario": "failover"})
     assert victim.read_text() == "precious\n"
-    assert json.loads((run / runfiles.RUN_JSON).read_text()) == {"scenario": "failover"}
+    assert json.loads((run / runrecords.RUN_JSON).read_text()) == {"scenario": "failover"}
 
 
 class JournaledLab(FakeLab):

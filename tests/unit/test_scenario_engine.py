@@ -176,13 +176,14 @@ def test_a_capture_that_cannot_start_is_reported_and_the_run_goes_on(tmp_path):
 def test_cleanup_failed_reads_the_runs_events(tmp_path):
     """The journal is kept (for `scenario restore` or the next `up`) when the cleanup said it
     could not undo something, or when the run left no readable events."""
+    from labctl.observe import runrecords
     from labctl.scenario import runfiles
 
-    assert runfiles.cleanup_failed(tmp_path)  # no events.jsonl at all
-    runfiles.append_event(tmp_path / runfiles.EVENTS, {"t": 1.0, "kind": "action"})
-    assert not runfiles.cleanup_failed(tmp_path)
-    runfiles.append_event(tmp_path / runfiles.EVENTS, {"t": 2.0, "kind": "cleanup_error", "error": "x"})
-    assert runfiles.cleanup_failed(tmp_path)
+    assert runrecords.cleanup_failed(tmp_path)  # no events.jsonl at all
+    runfiles.append_event(tmp_path / runrecords.EVENTS, {"t": 1.0, "kind": "action"})
+    assert not runrecords.cleanup_failed(tmp_path)
+    runfiles.append_event(tmp_path / runrecords.EVENTS, {"t": 2.0, "kind": "cleanup_error", "error": "x"})
+    assert runrecords.cleanup_failed(tmp_path)
 
 
 CONDITIONAL = """\

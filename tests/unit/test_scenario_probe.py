@@ -12,7 +12,8 @@ import json
 import subprocess
 import sys
 
-from labctl.scenario.probe import ProbeSpec, parse_probe_line, parse_probe_lines, probe_script
+from labctl.observe.probes import parse_probe_line, parse_probe_lines
+from labctl.scenario.probe import ProbeSpec, probe_script
 
 MINIMAL_OK = {"argparse", "socket", "sys", "threading", "time"}
 

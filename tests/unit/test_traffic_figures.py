@@ -11,10 +11,11 @@ from pathlib import Path
 
 import pytest
 
-from labctl.lab.links import tapcounters
-from labctl.lab.links.tapcounters import Count
 from labctl.model.lab import reference_lab
+from labctl.observe import tapcounters
 from labctl.observe.iperf import Interval, IperfTest, parse_fetched, parse_log
+from labctl.observe.summary import TrafficFigures
+from labctl.observe.tapcounters import Count
 from labctl.report.build import build
 from labctl.report.loadplot import broken
 from labctl.report.traffic import Row, interfaces, loss_pct, node_series, stream_start, traffic, vip_figures
@@ -452,6 +453,7 @@ def test_a_run_folder_gives_the_summary_and_the_reports(tmp_path: Path):
         lines.append(f"{t} {tap} {int(totals[tap])}")
     (folder / "counters.txt").write_text("\n".join(lines) + "\n")
     summary = build(folder)
+    assert list(summary["traffic"]) == list(TrafficFigures.__annotations__)  # every key declared, in order
     (failure,) = summary["capacity"]["failures"]
     assert set(failure) == {"down", "offered_bps", "delivered_bps", "survivors"}
     assert failure["down"] == "b1" and set(failure["survivors"]) == {"b2", "b3"}

@@ -9,11 +9,12 @@ from pathlib import Path
 
 import pytest
 
-from labctl.lab.links.tapcounters import Count
 from labctl.lab.vms.render import BoxRef, RenderContext, keepalived_conf, node_files
 from labctl.model import lab as model
 from labctl.model import planner as plan
+from labctl.model.labrecord import lab_to_dict
 from labctl.observe.iperf import parse_fetched
+from labctl.observe.tapcounters import Count
 from labctl.report import analysis
 from labctl.report.build import build, load_run
 from labctl.report.traffic import traffic
@@ -143,7 +144,7 @@ def no_backup_run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
     for event in rec.events("keepalived-stop"):
         runfiles.append_event(folder / "events.jsonl", event)
     info = json.loads((folder / "run.json").read_text())
-    info["lab"] = runfiles.lab_to_dict(lab_with("VI_1", {"b1": 102}))
+    info["lab"] = lab_to_dict(lab_with("VI_1", {"b1": 102}))
     info["params"]["method"] = "keepalived-stop"
     runfiles.write_json(folder / "run.json", info)
     return folder

@@ -15,6 +15,7 @@ from typing import Any
 from labctl.assignment.checker import Checker, Path, Validator
 from labctl.assignment.model import CheckSpec, Measured, ScenarioRun, Status
 from labctl.model.lab import Lab
+from labctl.observe.summary import RunSummary
 
 StaticCheck = Callable[[Checker, dict[str, Any], Path, Lab | None], None]
 Plan = Callable[[CheckSpec, Lab], list[ScenarioRun]]
@@ -75,13 +76,13 @@ def balancer_names(lab: Lab | None) -> set[str] | None:
     return None if lab is None else {b.name for b in lab.balancers}
 
 
-def verdict_of(summary: dict[str, Any]) -> Status:
+def verdict_of(summary: RunSummary) -> Status:
     """The report's own verdict of a run (fidelity included): a missing one is a failed run."""
     found = (summary.get("verdict") or {}).get("verdict")
     return found if found in ("pass", "fail", "inconclusive") else "fail"
 
 
-def run_failed(summary: dict[str, Any] | None, what: str) -> Judgement:
+def run_failed(summary: RunSummary | None, what: str) -> Judgement:
     """The fail of a check whose one run is missing (None) or stopped; WHAT names the run
     (probe, traffic, polling)."""
     if summary is None:

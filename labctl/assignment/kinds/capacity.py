@@ -39,8 +39,9 @@ def judge(spec: CheckSpec, lab: Lab, measured: Measured) -> Judgement:
     summary = measured.summaries.get("traffic")
     if summary is None or summary.get("error"):
         return run_failed(summary, "traffic")
-    figures = summary.get("traffic") or {}
-    load, loss = figures.get("max_survivor_load_pct"), figures.get("max_loss_pct")
+    figures = summary.get("traffic")
+    load = figures.get("max_survivor_load_pct") if figures else None
+    loss = figures.get("max_loss_pct") if figures else None
     max_load, max_loss = float(_param(spec, "max_load_pct")), float(_param(spec, "max_loss_pct"))
     if load is None or loss is None:
         return "inconclusive", 0.0, "no survivor load measured"

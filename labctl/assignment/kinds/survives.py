@@ -4,6 +4,7 @@ Judged by the report's verdict from packets, fidelity included: inconclusive sta
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from labctl.assignment import checker as v
@@ -19,6 +20,7 @@ from labctl.assignment.kinds import (
 )
 from labctl.assignment.model import CheckSpec, Measured, ScenarioRun, Status
 from labctl.model.lab import Lab
+from labctl.observe.summary import RunSummary
 
 SCENARIO = "failover"
 # The failover scenario's timing knobs a check may shorten or lengthen.
@@ -60,9 +62,9 @@ def judge(spec: CheckSpec, lab: Lab, measured: Measured) -> Judgement:
             continue
         status = verdict_of(summary)
         late = [
-            f"{name} {figures['outage_s']} s"
+            f"{name} {outage} s"
             for name, figures in (summary.get("vips") or {}).items()
-            if isinstance(figures.get("outage_s"), int | float) and figures["outage_s"] > bound
+            if isinstance(outage := figures.get("outage_s"), int | float) and outage > bound
         ]
         if status == "pass" and late:
             status = "fail"  # a VIP the victim also held came back too late
@@ -72,10 +74,10 @@ def judge(spec: CheckSpec, lab: Lab, measured: Measured) -> Judgement:
     return overall, spec.points if overall == "pass" else 0.0, "; ".join(lines)
 
 
-def _figures(summary: dict[str, Any], vip: str, late: list[str]) -> str:
+def _figures(summary: RunSummary, vip: str, late: list[str]) -> str:
     if summary.get("error"):
         return f"({summary['error']})"
-    figures = (summary.get("vips") or {}).get(vip) or {}
+    figures: Mapping[str, Any] = (summary.get("vips") or {}).get(vip) or {}
     parts = [f"{vip} to {figures.get('new_holder') or 'nobody'}"]
     if figures.get("moved_after_s") is not None:
         parts.append(f"moved {figures['moved_after_s']} s")

@@ -17,10 +17,10 @@ from labctl.scenario.checks import Checker, Path, Validator
 from labctl.scenario.model import Step
 
 if TYPE_CHECKING:
-    from labctl.scenario.engine import Engine
+    from labctl.scenario.runstate import RunContext
 
 StaticCheck = Callable[[Checker, Step, Path, Lab | None, set[str]], None]
-Runner = Callable[["Engine", Step], None]
+Runner = Callable[["RunContext", Step], None]
 
 
 @dataclass(frozen=True)

@@ -10,13 +10,14 @@ from typing import TYPE_CHECKING
 from labctl.lab.links import linkshaping
 from labctl.model import when
 from labctl.model.lab import Lab
+from labctl.observe.runrecords import PHASE
 from labctl.scenario import actions, linkactions
 from labctl.scenario.checks import Checker, Path, anything, number, target, text
 from labctl.scenario.model import Step
 from labctl.scenario.steps import StepKind, register
 
 if TYPE_CHECKING:
-    from labctl.scenario.engine import Engine
+    from labctl.scenario.runstate import RunContext
 
 ACTIONS = (
     "power-off",
@@ -102,7 +103,7 @@ def _percent(value: object) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool) and 0 <= value <= 100
 
 
-def run(engine: Engine, step: Step) -> None:
+def run(engine: RunContext, step: Step) -> None:
     condition = step.options.get("when")
     if not when.holds(condition if isinstance(condition, str) else None):
         # Said in the run's events: a reader of the timeline sees why nothing happened here.
@@ -117,7 +118,7 @@ def run(engine: Engine, step: Step) -> None:
     if "as" in step.options:
         engine.refs[str(step.options["as"])] = nodes[0]
     act = lambda node: engine.act(node, action, step.options, requested=str(step.value), method=method)  # noqa: E731
-    if actions.PHASE.get(action) == "down":
+    if PHASE.get(action) == "down":
         # Breaking nodes stays one after the other, in the target's order: the experiment's
         # timeline is read from when each went down.
         for node in nodes:

@@ -12,7 +12,7 @@ from labctl.scenario.model import Step
 from labctl.scenario.steps import StepKind, register
 
 if TYPE_CHECKING:
-    from labctl.scenario.engine import Engine
+    from labctl.scenario.runstate import RunContext
 
 
 def check(check: Checker, step: Step, path: Path, lab: Lab | None, refs: set[str]) -> None:
@@ -20,7 +20,7 @@ def check(check: Checker, step: Step, path: Path, lab: Lab | None, refs: set[str
         target(check, step.value, (*path, step.kind), lab, refs)
 
 
-def run(engine: Engine, step: Step) -> None:
+def run(engine: RunContext, step: Step) -> None:
     spec = capture_mod.CaptureSpec(
         interval=float(step.options.get("interval", 0.2)),
         ipvs=bool(step.options.get("ipvs", True)),
@@ -34,7 +34,7 @@ def run(engine: Engine, step: Step) -> None:
     engine.for_each_node(nodes, engine.start_capture)
 
 
-def run_stop(engine: Engine, step: Step) -> None:
+def run_stop(engine: RunContext, step: Step) -> None:
     nodes = list(engine.captures) if step.value in (None, "all") else engine.nodes(step.value, "balancer")
     for node in nodes:
         engine.stop_capture(node)

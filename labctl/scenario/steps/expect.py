@@ -13,7 +13,7 @@ from labctl.scenario.model import Step
 from labctl.scenario.steps import StepKind, register
 
 if TYPE_CHECKING:
-    from labctl.scenario.engine import Engine
+    from labctl.scenario.runstate import RunContext
 
 
 def check(check: Checker, step: Step, path: Path, lab: Lab | None, refs: set[str]) -> None:
@@ -30,7 +30,7 @@ def check(check: Checker, step: Step, path: Path, lab: Lab | None, refs: set[str
         check.problem((*path, "when"), when.SHAPE)
 
 
-def run(engine: Engine, step: Step) -> None:
+def run(engine: RunContext, step: Step) -> None:
     pass  # judged on the finished run's summary (report.analysis.evaluate_expectations)
 
 

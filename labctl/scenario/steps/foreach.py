@@ -10,7 +10,7 @@ from labctl.scenario.model import Step
 from labctl.scenario.steps import StepKind, register
 
 if TYPE_CHECKING:
-    from labctl.scenario.engine import Engine
+    from labctl.scenario.runstate import RunContext
 
 
 def check(check: Checker, step: Step, path: Path, lab: Lab | None, refs: set[str]) -> None:
@@ -18,7 +18,7 @@ def check(check: Checker, step: Step, path: Path, lab: Lab | None, refs: set[str
         target(check, step.value, (*path, "foreach"), lab, refs)
 
 
-def run(engine: Engine, step: Step) -> None:
+def run(engine: RunContext, step: Step) -> None:
     nodes = engine.nodes(step.value, "balancer")
     name = str(step.options["as"])
     for node in nodes:

@@ -9,14 +9,14 @@ from labctl.scenario.model import Step
 from labctl.scenario.steps import StepKind, register
 
 if TYPE_CHECKING:
-    from labctl.scenario.engine import Engine
+    from labctl.scenario.runstate import RunContext
 
 
-def run_note(engine: Engine, step: Step) -> None:
+def run_note(engine: RunContext, step: Step) -> None:
     engine.event("note", text=str(step.value))
 
 
-def run_mark(engine: Engine, step: Step) -> None:
+def run_mark(engine: RunContext, step: Step) -> None:
     engine.event("mark", label=str(step.value))
 
 

@@ -7,14 +7,16 @@ import time
 from typing import TYPE_CHECKING, Any
 
 from labctl.model.lab import Lab
+from labctl.observe import runrecords
 from labctl.scenario import probe as probe_mod
 from labctl.scenario import runfiles
 from labctl.scenario.checks import Checker, Path, anything, boolean, known_vips, number, target, text, vip_list
 from labctl.scenario.model import Step
+from labctl.scenario.runstate import StepFailed
 from labctl.scenario.steps import StepKind, register
 
 if TYPE_CHECKING:
-    from labctl.scenario.engine import Engine
+    from labctl.scenario.runstate import RunContext
 
 
 def check(check: Checker, step: Step, path: Path, lab: Lab | None, refs: set[str]) -> None:
@@ -25,9 +27,7 @@ def check(check: Checker, step: Step, path: Path, lab: Lab | None, refs: set[str
     known_vips(check, vips, path, lab)
 
 
-def run(engine: Engine, step: Step) -> None:
-    from labctl.scenario.engine import StepFailed
-
+def run(engine: RunContext, step: Step) -> None:
     name = str(step.value)
     node = engine.nodes(step.options.get("on"), "client")[0]
     vips = step.options.get("vips", "all")
@@ -54,7 +54,7 @@ def run(engine: Engine, step: Step) -> None:
         if stream is not None:
             node = "host"
             engine.clocks[raw] = {"node": "host", "offset": 0.0, "rtt": 0.0}
-            runfiles.write_json(engine.out / runfiles.CLOCK_JSON, engine.clocks)
+            runfiles.write_json(engine.out / runrecords.CLOCK_JSON, engine.clocks)
     if stream is None:
         offset = engine.clock(node, raw)
         stream = probe_mod.start_probe(
@@ -81,7 +81,7 @@ def run(engine: Engine, step: Step) -> None:
         engine.event("probe_end", name=name)
 
 
-def run_stop(engine: Engine, step: Step) -> None:
+def run_stop(engine: RunContext, step: Step) -> None:
     names = list(engine.probes) if step.value == "all" else [str(step.value)]
     for name in names:
         if name in engine.probes:

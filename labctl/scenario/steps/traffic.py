@@ -10,15 +10,18 @@ from typing import TYPE_CHECKING
 
 from labctl.model import planner
 from labctl.model.lab import Lab
+from labctl.observe.iperf import DATAGRAM
+from labctl.observe.runrecords import COUNTERS
 from labctl.scenario import traffic
 from labctl.scenario.checks import Checker, Path, known_vips, number, text, vip_list
 from labctl.scenario.linkactions import host_link
 from labctl.scenario.model import Step
+from labctl.scenario.runstate import StepFailed
 from labctl.scenario.steps import StepKind, register
 
 if TYPE_CHECKING:
     from labctl.scenario.clock import ClockOffset
-    from labctl.scenario.engine import Engine
+    from labctl.scenario.runstate import RunContext
 
 COUNTERS_STREAM = "counters"
 NAME = re.compile(r"^[A-Za-z0-9_-]{1,40}$")  # it names files on the nodes and in the run folder
@@ -37,9 +40,7 @@ def check(check: Checker, step: Step, path: Path, lab: Lab | None, refs: set[str
     known_vips(check, vips, path, lab)
 
 
-def run(engine: Engine, step: Step) -> None:
-    from labctl.scenario.engine import StepFailed
-
+def run(engine: RunContext, step: Step) -> None:
     name = str(step.value)
     if not NAME.match(name):
         raise StepFailed(f"bad traffic stream name {name!r}")
@@ -52,7 +53,7 @@ def run(engine: Engine, step: Step) -> None:
         vips=tuple(v.address for v in chosen),
         rate_bps=planner.parse_rate(str(step.options["rate"])),
         port=int(step.options.get("port", traffic.PORT)),
-        datagram=int(step.options.get("datagram", traffic.DATAGRAM)),
+        datagram=int(step.options.get("datagram", DATAGRAM)),
         duration=float(step.options.get("duration", 0)),
     )
     # Every balancer gets the services (a VIP may move to any of them), kept for its boots: a
@@ -94,24 +95,24 @@ def run(engine: Engine, step: Step) -> None:
     )
 
 
-def run_stop(engine: Engine, step: Step) -> None:
+def run_stop(engine: RunContext, step: Step) -> None:
     names = list(engine.traffic) if step.value == "all" else [str(step.value)]
     for name in names:
         if name in engine.traffic:
             engine.stop_traffic(name)
 
 
-def run_counters(engine: Engine, step: Step) -> None:
+def run_counters(engine: RunContext, step: Step) -> None:
     nodes = [n.name for n in engine.lab.nodes]
     links = {node: link.interface for node in nodes if (link := host_link(engine.access, node)) is not None}
     interval = float(step.options.get("interval", 1.0))
-    stream = traffic.start_counters(engine.access, nodes[0], engine.out / traffic.COUNTERS, interval)
+    stream = traffic.start_counters(engine.access, nodes[0], engine.out / COUNTERS, interval)
     engine.probes[COUNTERS_STREAM] = stream
     # Which tap is whose, now; a rebooted VM's new tap is named by its next link action.
     engine.event("counters_start", interval=interval, links=links)
 
 
-def run_stop_counters(engine: Engine, step: Step) -> None:
+def run_stop_counters(engine: RunContext, step: Step) -> None:
     stream = engine.probes.pop(COUNTERS_STREAM, None)
     if stream is not None:
         stream.stop()

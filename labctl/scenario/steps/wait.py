@@ -10,10 +10,11 @@ from labctl.model.lab import Lab
 from labctl.scenario import conditions
 from labctl.scenario.checks import Checker, Path, anything, boolean, number, target
 from labctl.scenario.model import Step
+from labctl.scenario.runstate import StepFailed
 from labctl.scenario.steps import StepKind, register
 
 if TYPE_CHECKING:
-    from labctl.scenario.engine import Engine
+    from labctl.scenario.runstate import RunContext
 
 CONDITION_KEYS = {
     "holder": ("is", "not", "master", "any", "count"),
@@ -24,7 +25,7 @@ CONDITION_KEYS = {
 }
 
 
-def run_wait(engine: Engine, step: Step) -> None:
+def run_wait(engine: RunContext, step: Step) -> None:
     engine.sleep(float(step.value))
 
 
@@ -59,9 +60,7 @@ def check_condition(check: Checker, step: Step, path: Path, lab: Lab | None, ref
             target(check, value[key], (*path, key), lab, refs)
 
 
-def run_wait_until(engine: Engine, step: Step) -> None:
-    from labctl.scenario.engine import StepFailed
-
+def run_wait_until(engine: RunContext, step: Step) -> None:
     timeout = float(step.options["timeout"])
     started = time.time()
     check = conditions.Condition(step.value, engine.lab, engine.refs, engine.live, engine.probes)
