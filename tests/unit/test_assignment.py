@@ -150,3 +150,19 @@ def test_junit_xml_parses_back(tmp_path: Path):
     assert isinstance(cases["q2-owners"].result[0], Failure)
     assert cases["q2-owners"].result[0].message == "VI_2 held by b1, expected b2"
     assert isinstance(cases["q2-survives"].result[0], Skipped)
+
+
+def test_the_homework_assignment_charges_mistakes_not_the_planners_information():
+    from labctl.grading.submitted import read_submission
+
+    findings = read_assignment(ROOT / "assignments/homework-3.8.yaml", LAB).checks[5]
+    assert findings.kind == "findings"
+    info = ["hw.txt: b1 fails: b2 750 Mbit/s (75 %), b3 750 Mbit/s (75 %) of 1 Gbit/s links, 1.5 Gbit/s over "
+            "6 VIPs (250 Mbit/s each): within the links"]  # fmt: skip
+    judge = all_kinds()["findings"].judge
+    assert judge(findings, LAB, Measured(findings=info))[:2] == ("pass", 2)
+    full = [info[0].replace("75 %", "100 %").replace("within the links", "degraded: a link is full")]
+    assert judge(findings, LAB, Measured(findings=full))[:2] == ("fail", 1.5)
+    # The homework as written: its 9-character password (and more) cost all the points.
+    homework = read_submission([ROOT / "tests/fixtures/homework-3.8-ipvs-keepalived.txt"], "lab")
+    assert judge(findings, LAB, Measured(findings=homework.findings))[:2] == ("fail", 0)
