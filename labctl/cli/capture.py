@@ -50,7 +50,7 @@ def capture(seconds: float | None, output: Path | None, as_json: bool, lab_path:
       labctl capture --for 30                  # then kill a balancer in another terminal
       labctl capture -o failover.pcap          # until Ctrl-C
     """
-    from labctl.lab.access import open_live_lab
+    from labctl.lab.access import open_lab
     from labctl.lab.links.packet_capture import PacketCapture
     from labctl.observe.packets import decode_pcap
     from labctl.report.packet_overview import overview
@@ -58,7 +58,7 @@ def capture(seconds: float | None, output: Path | None, as_json: bool, lab_path:
     lab = read_lab_or_exit(lab_path)
     stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
     path = output or lab_path.resolve().parent / "results" / f"capture-{stamp}.pcap"
-    with open_live_lab(lab_path) as access:
+    with open_lab(lab_path) as access:
         point = access.capture_point()
         if point is None:
             raise LabctlError(

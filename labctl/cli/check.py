@@ -65,11 +65,11 @@ def check(
         submitted = read_submission(list(submission), lab.name)
     stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
     out = lab_path.resolve().parent / "results" / f"check-{stamp}"
-    from labctl.lab.access import open_live_lab
+    from labctl.lab.access import open_lab
     from labctl.lab.host.lock import lab_lock
     from labctl.lab.host.state import LabState
 
-    with lab_lock(LabState.for_lab(lab_path, lab.name), "check"), open_live_lab(lab_path) as access:
+    with lab_lock(LabState.for_lab(lab_path, lab.name), "check"), open_lab(lab_path) as access:
         code = check_and_report(access, lab, assignment, out, submitted, as_json, junit)
     sys.exit(code)
 

@@ -34,7 +34,7 @@ def down(lab_path: Path, target: str | None) -> None:
     lab = read_lab_or_exit(lab_path)
     nodes = nodes_of(lab, target) if target and target != "all" else None
     run = running_lab(lab, lab_path)
-    if not run.has_vagrant_dir():
+    if not run.is_brought_up():
         console.print("nothing to halt: the lab has never been brought up")
         return
     from labctl.cli.guard import changing

@@ -47,8 +47,8 @@ def exec_cmd(lab_path: Path, sudo: bool, target: str, command: tuple[str, ...]) 
     run = running_lab(lab, lab_path, brought_up=True)
     argv = remote_command(command)
     try:
-        sessions = run.sessions(nodes, wait=30.0)
-        results = run_parallel(sessions, lambda n, opened: opened.get().run(argv, sudo=sudo))
+        shells = run.shells(nodes, wait=30.0)
+        results = run_parallel(shells, lambda n, opened: opened.get().run(argv, sudo=sudo))
     finally:
         run.close()
     from labctl.cli.execout import print_outcome

@@ -69,10 +69,10 @@ class VagrantLabRunner:
 
     def check(self, student: Student, submitted: Any, out: Path) -> list[Outcome]:
         from labctl.grading.runner import run_checks
-        from labctl.lab.access import open_live_lab
+        from labctl.lab.access import open_lab
 
         lab = read_lab_or_exit(self.lab_path)
-        with open_live_lab(self.lab_path) as access:
+        with open_lab(self.lab_path) as access:
             return run_checks(access, lab, self.assignment, out, submitted)
 
     def reset(self) -> None:

@@ -12,7 +12,7 @@ import click
 
 from labctl.cli.console import make_console
 from labctl.model import labfile
-from labctl.model.lab import Lab
+from labctl.model.lab import PROVIDERS, Lab
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -75,7 +75,10 @@ def host_options(func: F) -> F:
         help="libvirt driver; qemu emulates (no usable KVM needed); auto: kvm where a test guest runs under it.",
     )(func)
     func = click.option(
-        "--provider", type=click.Choice(["virtualbox", "libvirt"]), help="Vagrant provider (default virtualbox)."
+        "--provider",
+        type=click.Choice(PROVIDERS),
+        help="Where the nodes run (default virtualbox): a Vagrant provider, or netns (no VMs: network "
+        "namespaces of this host, needs root).",
     )(func)
     return func
 

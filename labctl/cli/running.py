@@ -22,6 +22,6 @@ def running_lab(lab: Lab, lab_path: Path, brought_up: bool = False):
     run = RunningLab.for_lab(lab, lab_path)
     if run.state.root.is_dir():
         log_to_lab(run.state.logs_dir, run.state.folder)
-    if brought_up and not run.has_vagrant_dir():
+    if brought_up and not run.is_brought_up():
         raise LabctlError(f"lab {lab.name} has never been brought up here", fix="labctl up")
     return run

@@ -142,7 +142,7 @@ def run(
         _problems(exc)
     stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
     out = lab_path.resolve().parent / "results" / f"{loaded.name}-{stamp}"
-    from labctl.lab.access import open_live_lab  # the VM layer: imported only when needed
+    from labctl.lab.access import open_lab  # the VM layer: imported only when needed
     from labctl.lab.host.lock import lab_lock
     from labctl.lab.host.state import LabState
 
@@ -157,7 +157,7 @@ def run(
                 if reset:
                     _reset_to(lab, lab_path, reset, progress)
                 # Opened per run: a restore takes the guests' TCP state back, no session survives.
-                with open_live_lab(lab_path) as access:
+                with open_lab(lab_path) as access:
                     return run_with_view(access, scenario, folder, quiet=as_json)
 
             series = _run_repeated(run_one, loaded, load, repeat, out, as_json)
@@ -165,7 +165,7 @@ def run(
         if reset:
             _reset_to(lab, lab_path, reset, progress)
         narrator = TerminalNarrator(progress) if narrate else None
-        with open_live_lab(lab_path) as access:
+        with open_lab(lab_path) as access:
             summary = run_with_view(access, loaded, out, quiet=as_json, narrator=narrator)
     print_summary(summary, out, as_json)
     sys.exit(exit_code(summary))
@@ -187,10 +187,10 @@ def _restore_leftovers(lab_path: Path) -> None:
 
 def replay_journal(lab_path: Path, console: Console = console) -> bool:
     """Replay the lab's scenario journal; print what was done; True when nothing failed."""
-    from labctl.lab.access import open_live_lab
+    from labctl.lab.access import open_lab
     from labctl.scenario.actions import Restorer
 
-    with open_live_lab(lab_path, require_up=False) as access:
+    with open_lab(lab_path, require_up=False) as access:
         restorer = Restorer.load(access.journal, access.state_folder)
         if restorer is None:
             console.print("nothing to restore: no scenario journal")

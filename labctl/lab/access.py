@@ -23,7 +23,7 @@ from labctl.lab.links.packet_capture import CapturePoint
 from labctl.lab.nodes.snapshot import read_node_state
 from labctl.lab.nodes.ssh import CommandResult, SshLineStream, SshSession
 from labctl.lab.running import RunningLab
-from labctl.lab.runtime import Capability, WithoutOptional
+from labctl.lab.runtime import Capability, ClosingLabAccess, LabAccess, WithoutOptional
 from labctl.model import labfile
 from labctl.model.lab import Lab
 from labctl.observe.snapshot import NodeSnapshot
@@ -180,18 +180,41 @@ class LiveLab(WithoutOptional):
 @contextmanager
 def open_live_lab(lab_path: Path, require_up: bool = True) -> Iterator[LiveLab]:
     """The lab of LAB_PATH as it runs now; raises a clear error when it is not up (with
-    REQUIRE_UP False, only when it was never brought up: restoring a journal powers nodes on)."""
-    lab = labfile.read_lab(lab_path)  # LabFileError: exit 2, one line per problem
-    check_state(LabState.for_lab(lab_path, lab.name))
-    run = RunningLab.for_lab(lab, lab_path)
-    if not run.has_vagrant_dir():
-        raise LabctlError(f"lab {lab.name} is not up", fix="labctl up")
-    down = [n.name for n in lab.nodes if n.name not in (run.running_domains() or {n.name for n in lab.nodes})]
-    if down and require_up:
-        raise LabctlError(f"lab {lab.name} is not fully up: {', '.join(down)} not running", fix="labctl up")
-    log_to_lab(run.state.logs_dir, run.state.folder)
+    REQUIRE_UP False, only when it was never brought up: restoring a journal powers nodes on).
+    A lab of VMs only (`labctl dashboard` reads them over SSH); `open_lab` takes any lab."""
+    lab, run = _opened(lab_path, require_up)
+    if run.host is not None:
+        raise LabctlError(
+            f"lab {lab.name} runs on provider {lab.provider.name}: this command follows VM labs only",
+            fix="`labctl status` and `labctl scenario run` work on it",
+        )
     live = LiveLab(lab, run)
     try:
         yield live
     finally:
         live.close()
+
+
+@contextmanager
+def open_lab(lab_path: Path, require_up: bool = True) -> Iterator[LabAccess]:
+    """The lab of LAB_PATH as it runs now, as a LabAccess: VMs over SSH (`LiveLab`), or what the
+    provider hands over for its own nodes (netns). Errors as `open_live_lab`."""
+    lab, run = _opened(lab_path, require_up)
+    access: LiveLab | ClosingLabAccess = LiveLab(lab, run) if run.host is None else run.host.access(lab)
+    try:
+        yield access
+    finally:
+        access.close()
+
+
+def _opened(lab_path: Path, require_up: bool) -> tuple[Lab, RunningLab]:
+    lab = labfile.read_lab(lab_path)  # LabFileError: exit 2, one line per problem
+    check_state(LabState.for_lab(lab_path, lab.name))
+    run = RunningLab.for_lab(lab, lab_path)
+    if not run.is_brought_up():
+        raise LabctlError(f"lab {lab.name} is not up", fix="labctl up")
+    down = [n.name for n in lab.nodes if n.name not in (run.running_domains() or {n.name for n in lab.nodes})]
+    if down and require_up:
+        raise LabctlError(f"lab {lab.name} is not fully up: {', '.join(down)} not running", fix="labctl up")
+    log_to_lab(run.state.logs_dir, run.state.folder)
+    return lab, run

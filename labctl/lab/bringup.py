@@ -126,6 +126,18 @@ def bring_up(
     log.info("up %s: nodes %s", lab.name, ", ".join(only_nodes or [n.name for n in lab.nodes]))
     RunInfo.of(lab).save(run.state)
     names = only_nodes or [n.name for n in lab.nodes]
+    if run.host is not None:
+        try:
+            _host_up(run, lab, names, progress, result, clock, verify_timeout, run_checks)
+        finally:
+            if owned:
+                run.close()
+            result.timings["total"] = round(time.monotonic() - started, 2)
+            log.info("up %s: %s; timings %s", lab.name, "failed: " + ", ".join(result.failures) if result.failures
+                     else "done", result.timings)  # fmt: skip
+            run.state.logs_dir.mkdir(parents=True, exist_ok=True)
+            (run.state.logs_dir / "last-up.json").write_text(json.dumps(result.to_dict(), indent=2) + "\n")
+        return result
     try:
         with clock("box"):
             run.ensure_box(progress=lambda phase: progress.say(f"box: {phase}"))
@@ -156,6 +168,35 @@ def bring_up(
         (run.state.logs_dir).mkdir(parents=True, exist_ok=True)
         (run.state.logs_dir / "last-up.json").write_text(json.dumps(result.to_dict(), indent=2) + "\n")
     return result
+
+
+def _host_up(
+    run: RunningLab,
+    lab: Lab,
+    names: list[str],
+    progress: UpProgress,
+    result: UpResult,
+    clock: _Clock,
+    verify_timeout: float,
+    run_checks: bool,
+) -> None:
+    """`up` of a lab whose provider brings its nodes up itself (netns): the nodes' files rendered
+    as for VMs, handed to the provider's LabHost, then its checks until they pass."""
+    assert run.host is not None
+    host = run.host
+    result.vagrant_up_skipped = True
+    with clock("render"):
+        ctx = run.render()
+        files = {n.name: node_files(lab, n, ctx) for n in lab.nodes}
+    with clock("nodes"):
+        reports, failures = host.up(lab, files, progress.say)
+    result.reports.update({n: r for n, r in reports.items() if n in names})
+    result.failures.update(failures)
+    for name, report in reports.items():
+        log.info("%s: %s", name, report.summary())
+    with clock("verify"):
+        if run_checks and not result.failures:
+            result.checks = verify.wait_for_checks(lambda: host.checks(lab), timeout=verify_timeout)
 
 
 # Vagrant's last line for a node in `vagrant up --no-provision`: that VM is done. (Starting at
@@ -301,8 +342,8 @@ def _one_line(exc: BaseException) -> str:
 
 
 def gather_views(run: RunningLab, names: list[str]) -> dict[str, NodeSnapshot | BaseException]:
-    sessions = run.sessions(names, wait=20.0)
-    return run_parallel(sessions, lambda name, opened: read_node_state(opened.get()))
+    shells = run.shells(names, wait=20.0)
+    return run_parallel(shells, lambda name, opened: read_node_state(opened.get()))
 
 
 def _verify(

@@ -20,6 +20,7 @@ from labctl.lab.host.sandbox import Sandbox, SandboxError
 from labctl.lab.host.state import STATE_ROOT, LabState, vrrp_password
 from labctl.lab.nodes.ssh import (
     SessionResult,
+    ShellResult,
     SshError,
     SshSession,
     SshTarget,
@@ -31,9 +32,9 @@ from labctl.lab.providers import provider_named
 from labctl.lab.providers.libvirt import driver
 from labctl.lab.vms import box as boxes
 from labctl.lab.vms import vmstate
-from labctl.lab.vms.render import RenderContext, render_lab, write_rendered
+from labctl.lab.vms.render import BoxRef, RenderContext, render_lab, write_rendered
 from labctl.lab.vms.rendercontext import box_ref, box_with_login_key, libvirt_runtime, sandbox_for
-from labctl.lab.vms.vagrant import LabVagrant, require_vagrant
+from labctl.lab.vms.vagrant import LabVagrant
 from labctl.model.lab import LOCAL_BOX, Lab
 
 log = logging.getLogger(__name__)
@@ -96,6 +97,8 @@ class RunningLab:
         self.info = info
         self.lab = lab
         self.provider = provider_named(info.provider)
+        # The provider's own way with its nodes (netns); None: Vagrant VMs over SSH, below.
+        self.host = self.provider.lab_host(self)
         self.sandbox: Sandbox | None = (
             sandbox_for(info.name, state, info.tb_size) if info.isolation == "netns" else None
         )
@@ -135,12 +138,15 @@ class RunningLab:
     def has_vagrant_dir(self) -> bool:
         return (self.state.render_dir / "Vagrantfile").exists()
 
+    def is_brought_up(self) -> bool:
+        """Whether `up` made the lab here: its Vagrantfile, or its provider says so."""
+        return self.host.brought_up() if self.host is not None else self.has_vagrant_dir()
+
     # --- bring up --------------------------------------------------------------------------
 
     def check_prerequisites(self) -> None:
         if self.lab is not None:
             driver.check(self.lab)  # a kvm that cannot run a guest here: refused before Vagrant
-        require_vagrant()
         if self.info.isolation == "netns" and os.geteuid() != 0:
             raise LabctlError(
                 "an isolated lab (isolation: netns) needs root for its network namespace",
@@ -186,6 +192,11 @@ class RunningLab:
 
     def render(self) -> RenderContext:
         assert self.lab is not None
+        if self.host is not None:
+            # No VMs: no box, no login key, no Vagrantfile; the nodes' files are rendered all the same.
+            ctx = RenderContext(box=BoxRef(self.lab.provider.box), auth_pass=vrrp_password(self.lab, self.state))
+            write_rendered(render_lab(self.lab, ctx), self.state.render_dir, base=self.state.folder)
+            return ctx
         ctx = RenderContext(
             box=box_with_login_key(box_ref(self.lab), self.state),
             libvirt=libvirt_runtime(self.lab, self.state),
@@ -247,6 +258,11 @@ class RunningLab:
     def ssh_targets(self, nodes: list[str], fresh: bool = False) -> dict[str, SshTarget]:
         """SSH settings per node from `vagrant ssh-config`, cached per node while its VM stays
         the same (same machine id): asking Vagrant costs seconds on every command."""
+        if self.host is not None:
+            raise LabctlError(
+                f"lab {self.info.name} runs on provider {self.info.provider}: its nodes have no SSH",
+                fix="`labctl exec NODE -- COMMAND`",
+            )
         with self._lock:
             ids = {n: _machine_id(self.state.render_dir, n, self.info.provider) for n in nodes}
             cache = self._ssh_config_cache()
@@ -328,6 +344,13 @@ class RunningLab:
                 for node in nodes
             }
 
+    def shells(self, nodes: list[str], wait: float = 300.0) -> dict[str, ShellResult]:
+        """A shell per node: the provider's own (netns), else an SSH session (`sessions`)."""
+        if self.host is not None:
+            assert self.lab is not None
+            return self.host.shells(self.lab, nodes)
+        return {n: ShellResult(n, r.session, r.error) for n, r in self.sessions(nodes, wait).items()}
+
     def drop_session(self, node: str) -> None:
         with self._lock:
             session = self._sessions.pop(node, None)
@@ -362,6 +385,8 @@ class RunningLab:
         # Only what is the lab's: a state folder that is a link, or has a link or a folder of
         # another user on its way, is refused before anything is stopped or removed.
         safefiles.check_tree(self.state.root, self.state.folder)
+        if self.host is not None:
+            removed += self.host.destroy()
         if self.sandbox and not self.sandbox.running() and self.has_vagrant_dir():
             # vagrant-libvirt needs its libvirtd to remove domains and volumes.
             try:

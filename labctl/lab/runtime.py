@@ -1,8 +1,9 @@
 """What a running lab can do, declared: the `LabAccess` protocol and its capability set.
 
 Callers (the scenario engine, the CLI, the dashboard) drive a lab only through this.
-`labctl.lab.access.LiveLab` is the one over real VMs; `tests/support/nsaccess.py`'s
-`NamespaceLab` the one over network namespaces (the tests' lab without VMs).
+`labctl.lab.access.LiveLab` is the one over real VMs; the netns provider's `NetnsLab`
+(`labctl/lab/providers/netns/access.py`) the one over network namespaces, whose base
+`NamespaceLab` the integration tests build over their own namespaces.
 
 Every operation is in the protocol. The core ones (run, stream, put, power) every lab has; the
 others a lab names in `capabilities`, and one it lacks raises `NotSupported` naming the
@@ -104,6 +105,12 @@ class LabAccess(Protocol):
     @property
     def state_folder(self) -> Path:
         """JOURNAL: the lab folder, the trusted start of the walk to the journal."""
+
+
+class ClosingLabAccess(LabAccess, Protocol):
+    """A LabAccess its opener closes when done (its streams stopped, its sessions closed)."""
+
+    def close(self) -> None: ...
 
 
 class WithoutOptional:

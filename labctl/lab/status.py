@@ -26,7 +26,7 @@ class LabStatus:
 def lab_status(run: RunningLab, lab: Lab) -> LabStatus:
     status = LabStatus()
     try:
-        states = run.vm_states() if run.has_vagrant_dir() else {}
+        states = run.vm_states() if run.is_brought_up() else {}
     except LabctlError as exc:
         states = {}
         status.problems.append(f"vagrant status failed: {exc.message}")

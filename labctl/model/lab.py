@@ -12,7 +12,10 @@ from collections import Counter
 from dataclasses import dataclass, field
 
 ROLES = ("balancer", "real", "client")
-PROVIDERS = ("virtualbox", "libvirt")
+# The lab file's `provider.name`: each is a folder under labctl/lab/providers/. The Vagrant ones
+# make VMs (a Vagrantfile, SSH); netns makes each node a network namespace of this host.
+VAGRANT_PROVIDERS = ("virtualbox", "libvirt")
+PROVIDERS = (*VAGRANT_PROVIDERS, "netns")
 # auto: `labctl up` picks kvm when a test guest runs under it on that host, else qemu (TCG).
 LIBVIRT_DRIVERS = ("auto", "kvm", "qemu")
 IPVS_MANAGERS = ("ipvsadm", "keepalived")
@@ -76,6 +79,11 @@ class ProviderSettings:
     memory: int = 256
     cpus: int = 1
     libvirt: LibvirtSettings = field(default_factory=LibvirtSettings)
+
+    @property
+    def uses_vagrant(self) -> bool:
+        """Whether the nodes are Vagrant machines (a Vagrantfile, a box, SSH): not netns."""
+        return self.name in VAGRANT_PROVIDERS
 
 
 @dataclass(frozen=True)

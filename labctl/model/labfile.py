@@ -196,6 +196,12 @@ def _build(r: _Reader, data: dict[Any, Any]) -> model.Lab | None:
         r.problem(("name",), f"{name!r} is reserved by labctl; choose another name")
     provider = _provider(r, data.get("provider"))
     isolation = r.choice(data.get("isolation"), ("isolation",), "none", model.ISOLATIONS)
+    if isolation == "netns" and not provider.uses_vagrant:
+        r.problem(
+            ("isolation",),
+            f"netns isolates a VM lab (its own libvirtd); provider {provider.name} runs every node in a "
+            "namespace of its own already: use `isolation: none`",
+        )
     ready_snapshot = r.boolean(data.get("ready_snapshot"), ("ready_snapshot",), True)
     network = _network(r, data.get("network"))
     nodes = _nodes(r, data, network)

@@ -64,6 +64,21 @@ snapshot() {
             timeout) if ipvs_here; then echo "@@timeout"; ipvsadm -L --timeout 2>&1; fi ;;
             services)
                 echo "@@services"
+                if [ -d /run/labctl/daemons ]; then
+                    # A node without systemd (the netns provider): each daemon labctl started
+                    # there, its PID in /run/labctl/daemons/<name>.
+                    for f in /run/labctl/daemons/*; do
+                        [ -f "$f" ] || continue
+                        first_line "$f"
+                        state=inactive
+                        if [ -n "$line" ]; then
+                            first_line "/proc/$line/stat"  # "PID (comm) STATE ...": a zombie is gone
+                            case "$line" in "" | *") Z "*) ;; *) state=active ;; esac
+                        fi
+                        echo "${f##*/} $state"
+                    done
+                    continue
+                fi
                 for unit in keepalived nginx; do
                     if [ -e "/lib/systemd/system/$unit.service" ]; then
                         printf '%s ' "$unit"

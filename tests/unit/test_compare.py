@@ -261,7 +261,7 @@ def test_repeat_runs_into_numbered_folders_and_sums_up(tmp_path, monkeypatch):
         seen.append(loaded)
         return build(rec.write_run(folder, STRICT if folder.name == "run-2" else EXPECT))
 
-    monkeypatch.setattr("labctl.lab.access.open_live_lab", lambda path: contextlib.nullcontext())
+    monkeypatch.setattr("labctl.lab.access.open_lab", lambda path: contextlib.nullcontext())
     monkeypatch.setattr("labctl.cli.scenario.run_with_view", fake_run)
     result = runner.invoke(main, ["scenario", "run", "failover", "--repeat", "3", "--set", "method=poweroff"])
     assert result.exit_code == 1, result.output

@@ -10,13 +10,14 @@ import pytest
 from labctl.errors import LabctlError
 from labctl.lab.access import LiveLab
 from labctl.lab.links.linkshaping import LinkError
+from labctl.lab.providers.netns import NetnsLab
 from labctl.lab.runtime import Capability, LabAccess, NotSupported, WithoutOptional, require
 from labctl.scenario import linkactions
 from tests.support.nsaccess import NamespaceLab
 from tests.unit.test_safety import JournaledLab
 from tests.unit.test_scenario_engine import FakeLab
 
-IMPLEMENTATIONS = [LiveLab, NamespaceLab, FakeLab, JournaledLab]
+IMPLEMENTATIONS = [LiveLab, NamespaceLab, NetnsLab, FakeLab, JournaledLab]
 
 
 def protocol_members() -> dict[str, object]:

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from labctl.lab.nodes.ssh import SshSession
+from labctl.lab.nodes.ssh import NodeShell
 from labctl.observe.snapshot import NodeSnapshot, parse_snapshot
 from labctl.resources import provision_dir
 
 SECTIONS = ("hostname", "addr", "ipvs", "vrrp", "services")
 
 
-def read_node_state(session: SshSession) -> NodeSnapshot:
+def read_node_state(session: NodeShell) -> NodeSnapshot:
     script = (provision_dir() / "common" / "labctl-snapshot.sh").read_bytes()
     result = session.run(["sh", "-s", "--", *SECTIONS], sudo=True, stdin=script, timeout=30)
     view = parse_snapshot(session.node, result.stdout)

@@ -21,7 +21,7 @@ from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TypeVar
+from typing import Protocol, TypeVar
 
 import paramiko
 from paramiko.hostkeys import HostKeyEntry, InvalidHostKey
@@ -569,6 +569,37 @@ def _text(data: bytes | bytearray) -> str:
 
 # --------------------------------------------------------------------------------------------
 # Parallel work
+
+
+class NodeShell(Protocol):
+    """A way to run commands on one node: an SSH session, or a netns lab's namespace. What
+    `labctl exec` and a node's snapshot need, and nothing else."""
+
+    @property
+    def node(self) -> str: ...
+
+    def run(
+        self,
+        argv: list[str] | str,
+        sudo: bool = False,
+        timeout: float = DEFAULT_COMMAND_TIMEOUT,
+        check: bool = False,
+        stdin: bytes | None = None,
+    ) -> CommandResult: ...
+
+
+@dataclass(frozen=True)
+class ShellResult:
+    """A shell on NODE, or why there is none (SessionResult's kind for any NodeShell)."""
+
+    node: str
+    shell: NodeShell | None = None
+    error: BaseException | None = None
+
+    def get(self) -> NodeShell:
+        if self.shell is None:
+            raise self.error or SshError(f"{self.node}: no shell")
+        return self.shell
 
 
 @dataclass(frozen=True)

@@ -126,7 +126,8 @@ def render_lab(lab: Lab, ctx: RenderContext) -> list[RenderedFile]:
     if lab.provider.name == "libvirt" and lab.provider.libvirt.driver not in ("kvm", "qemu"):
         # Vagrant knows kvm and qemu only: `auto` is settled on the host (labctl.lab.providers.libvirt.driver).
         raise ValueError(f"libvirt driver {lab.provider.libvirt.driver!r} not settled before rendering")
-    files = [RenderedFile("Vagrantfile", vagrantfile(lab, ctx))]
+    # A provider without VMs (netns) needs no Vagrantfile; its nodes' files are the same.
+    files = [RenderedFile("Vagrantfile", vagrantfile(lab, ctx))] if lab.provider.uses_vagrant else []
     for node in lab.nodes:
         files.extend(RenderedFile(f"nodes/{node.name}/{f.path}", f.content, f.mode) for f in node_files(lab, node, ctx))
     return files

@@ -12,6 +12,7 @@ from labctl.lab.host import mgmtnet
 from labctl.lab.providers.libvirt.prerequisites import check_prerequisites
 from labctl.lab.providers.vagranthalt import vagrant_halt
 from labctl.lab.vms.loginkey import KEY_FILE
+from labctl.lab.vms.vagrant import require_vagrant
 from labctl.model.lab import LOCAL_BOX
 
 if TYPE_CHECKING:
@@ -24,7 +25,11 @@ class Libvirt:
     name = "libvirt"
 
     def check_prerequisites(self, isolation: str) -> None:
+        require_vagrant()
         check_prerequisites(isolation)
+
+    def lab_host(self, run: RunningLab) -> None:
+        return None  # VMs: RunningLab brings them up, reaches them over SSH, destroys them
 
     def domain_states(self, run: RunningLab) -> dict[str, str] | None:
         # `virsh list` answers in milliseconds where `vagrant status` takes seconds.

@@ -6,6 +6,7 @@ from typing import TYPE_CHECKING
 
 from labctl.lab.providers.vagranthalt import vagrant_halt
 from labctl.lab.providers.virtualbox.prerequisites import check_prerequisites
+from labctl.lab.vms.vagrant import require_vagrant
 
 if TYPE_CHECKING:
     from labctl.lab.running import RunningLab
@@ -15,7 +16,11 @@ class VirtualBox:
     name = "virtualbox"
 
     def check_prerequisites(self, isolation: str) -> None:
+        require_vagrant()
         check_prerequisites(isolation)
+
+    def lab_host(self, run: RunningLab) -> None:
+        return None  # VMs: RunningLab brings them up, reaches them over SSH, destroys them
 
     def domain_states(self, run: RunningLab) -> dict[str, str] | None:
         return None
