@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from labctl.errors import BadInput, clip
+from labctl.observe import runrecords
 from labctl.report import compare
 from labctl.scenario import runfiles
 from labctl.templating import render
@@ -55,7 +56,7 @@ def run_folder(out: Path, index: int) -> Path:
 def was_interrupted(folder: Path) -> bool:
     """The engine notes a Ctrl-C in run.json; the live view swallows the KeyboardInterrupt."""
     try:
-        return bool(json.loads((folder / runfiles.RUN_JSON).read_text()).get("interrupted"))
+        return bool(json.loads((folder / runrecords.RUN_JSON).read_text()).get("interrupted"))
     except (OSError, ValueError):
         return False
 
@@ -163,12 +164,12 @@ class NotARunFolder(BadInput, ValueError):
 
 
 def is_run_folder(path: Path) -> bool:
-    return (path / runfiles.RUN_JSON).is_file()
+    return (path / runrecords.RUN_JSON).is_file()
 
 
 def check_run_folder(path: Path) -> Path:
     """PATH when its run.json is the JSON object a run writes; NotARunFolder otherwise."""
-    record = path / runfiles.RUN_JSON
+    record = path / runrecords.RUN_JSON
     try:
         data = json.loads(record.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, ValueError, RecursionError) as exc:
@@ -195,7 +196,7 @@ def runs_of(path: Path) -> list[Path]:
     runs = [check_run_folder(p) for p in repeat_runs(path)]
     if not runs:
         raise NotARunFolder(
-            f"{path}: neither a run folder (no {runfiles.RUN_JSON}) nor a repeat folder (no run-<i>/ with one)"
+            f"{path}: neither a run folder (no {runrecords.RUN_JSON}) nor a repeat folder (no run-<i>/ with one)"
         )
     return runs
 

@@ -17,7 +17,7 @@ from rich.text import Text
 from labctl.cli.console import escape, make_console, plain
 from labctl.cli.options import lab_option, read_lab_or_exit
 from labctl.lab.runtime import Capability, LabAccess
-from labctl.scenario import runfiles
+from labctl.observe import runrecords
 from labctl.scenario.loader import ScenarioError, builtin_names, find, parse_set_options, read_scenario
 
 console = make_console(soft_wrap=False)
@@ -321,7 +321,7 @@ def run_with_view(access: LabAccess, loaded, out: Path, quiet: bool = False, nar
                 engine.request_stop()
                 err_console.print("interrupted: putting the lab back...")
                 worker.join()
-    if not runfiles.cleanup_failed(out):
+    if not runrecords.cleanup_failed(out):
         engine.restorer.clear()  # everything is back: no journal left for `scenario restore`
     return build(out)
 

@@ -9,8 +9,6 @@ from pathlib import Path
 from typing import Any
 
 from labctl.lab.host import safefiles
-from labctl.observe.runrecords import RUN_JSON as RUN_JSON  # for labctl.cli's repeat and scenario
-from labctl.observe.runrecords import cleanup_failed as cleanup_failed
 from labctl.observe.runrecords import event_line, json_text
 
 
