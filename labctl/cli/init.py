@@ -50,4 +50,10 @@ def init(
     settled_here = lab_driver.preview(lab)
     if settled_here:
         console.print(settled_here, markup=False)
+    if not lab.provider.uses_vagrant:
+        console.print(
+            f"provider {lab.provider.name}: no VMs, each node a network namespace of this host running its "
+            "keepalived and nginx (IPVS where the kernel has it); `labctl up` needs root",
+            markup=False,
+        )
     console.print("next: `labctl validate`, `labctl render`, `labctl up`")

@@ -49,6 +49,12 @@ def render_cmd(lab_path: Path, out: Path | None) -> None:
         out = out or default
         written = write_rendered(render_lab(lab, ctx), out, base=folder if out == default else None)
     console.print(f"rendered {len(written)} files into {out}", markup=False)
+    if not lab.provider.uses_vagrant:
+        console.print(
+            f"provider {lab.provider.name}: no Vagrantfile (no VMs: each node is a network namespace of this "
+            "host); `labctl up` runs these nodes' files there",
+            markup=False,
+        )
     table = Table(show_header=True, header_style="bold")
     table.add_column("node")
     table.add_column("role")

@@ -110,3 +110,19 @@ def test_http_without_ipvs_is_judged_by_the_holder():
     assert checks["http VI_1"].ok and "no IPVS on this host" in checks["http VI_1"].detail
     assert not checks["http VI_2"].ok  # answered by b2, held by b3
     assert not checks["http VI_3"].ok  # no answer
+
+
+def test_a_netns_lab_refuses_a_user_who_is_not_root(monkeypatch, tmp_path):
+    from labctl.errors import LabctlError
+    from labctl.lab.host.state import LabState
+    from labctl.lab.providers.netns.host import NetnsHost
+    from labctl.lab.providers.netns.prerequisites import check_prerequisites
+
+    monkeypatch.setattr("os.geteuid", lambda: 1000)
+    with pytest.raises(LabctlError, match="a netns lab needs root") as raised:
+        check_prerequisites("none")
+    assert "sudo" in (raised.value.fix or "")
+    host = NetnsHost(LabState(tmp_path / ".labctl" / "x"), "x")
+    for call in (host.node_states, host.destroy, lambda: host.halt(None)):
+        with pytest.raises(LabctlError, match="needs root"):
+            call()

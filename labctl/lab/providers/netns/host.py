@@ -35,7 +35,7 @@ from labctl.lab.nodes.ssh import CommandFailed, CommandResult, ShellResult
 from labctl.lab.providers.netns import naming, plan
 from labctl.lab.providers.netns.access import RUN_DIR, NetnsLab
 from labctl.lab.providers.netns.daemons import DaemonStore, digest_of
-from labctl.lab.providers.netns.prerequisites import IpvsVerdict, probe_ipvs, program
+from labctl.lab.providers.netns.prerequisites import IpvsVerdict, probe_ipvs, program, require_root
 from labctl.lab.vms.render import RenderedFile
 from labctl.model.lab import Lab
 from labctl.observe.snapshot import NodeSnapshot
@@ -120,6 +120,7 @@ class NetnsHost:
 
     def access(self, lab: Lab) -> NetnsLab:
         """The running lab as a LabAccess (what `scenario run` drives)."""
+        require_root("reaching the nodes")
         data = self._require_layout()
         nodes: dict[str, dict[str, str]] = data["nodes"]
         lan = str(data["lan"])
@@ -322,6 +323,7 @@ class NetnsHost:
 
     def node_states(self) -> dict[str, str]:
         """Node -> running (its link up), shutoff (down, or powered off) or not_created."""
+        require_root("reading the nodes' states")
         data = self.layout()
         if data is None:
             return {}
@@ -337,6 +339,7 @@ class NetnsHost:
     def halt(self, nodes: list[str] | None) -> None:
         """`down`: NODES' daemons stopped (SIGTERM: keepalived says goodbye), their links down;
         the namespaces stay, `up` starts them again."""
+        require_root("stopping the nodes")
         data = self.layout()
         if data is None:
             return
@@ -351,6 +354,7 @@ class NetnsHost:
         """Every daemon stopped, every namespace of the lab removed. What the lab left running
         inside its own namespaces (a command of `labctl exec` still running, say) is stopped
         too: nothing else can be in them."""
+        require_root("destroying the namespaces")
         removed = []
         data = self.layout() or {"nodes": {}, "lan": naming.lan_namespace(self.name)}
         stopped = []

@@ -31,6 +31,15 @@ def program(name: str) -> str | None:
     return None
 
 
+def require_root(what: str) -> None:
+    """Refuse WHAT on a netns lab unless labctl runs as root (namespaces need it)."""
+    if os.geteuid() != 0:
+        raise LabctlError(
+            f"{what} of a netns lab needs root: its nodes are network namespaces",
+            fix="run labctl with sudo",
+        )
+
+
 def check_prerequisites(isolation: str, euid: int | None = None) -> None:
     problem = missing_prerequisite(os.geteuid() if euid is None else euid, {p: program(p) for p in PROGRAMS})
     if problem is not None:
