@@ -13,6 +13,8 @@ for an inconclusive verdict.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 EXIT_OK = 0
 EXIT_FAILED = 1
 EXIT_BAD_INPUT = 2
@@ -28,6 +30,8 @@ def clip(text: str, limit: int = 200) -> str:
 
 class LabctlError(Exception):
     default_exit_code = EXIT_FAILED
+    # An input's problems, shown one line each (a lab file's FILE:LINE lines); empty: the message.
+    problems: Sequence[object] = ()
 
     def __init__(self, message: str, fix: str | None = None, exit_code: int | None = None) -> None:
         super().__init__(message)

@@ -56,7 +56,7 @@ class LabctlGroup(click.Group):
         except LabctlError as exc:
             if verbose:
                 err_console.print_exception()
-            problems = getattr(exc, "problems", None)
+            problems = exc.problems
             if problems:
                 for problem in problems:
                     err_console.print(clip(str(problem), 300), markup=False)

@@ -272,9 +272,8 @@ class RunningLab:
                 n: cached[n]["text"] for n in nodes if not fresh and ids[n] and cached.get(n, {}).get("id") == ids[n]
             }
             asked = [n for n in nodes if n not in known]
-            lease = getattr(self.provider, "lease_ssh_config", None)
-            if asked and lease is not None and not fresh:
-                for name, block in _host_blocks(lease(self, asked)).items():
+            if asked and not fresh:
+                for name, block in _host_blocks(self.provider.lease_ssh_config(self, asked)).items():
                     known[name] = block  # not cached: a lease is read again next time (milliseconds)
                 asked = [n for n in asked if n not in known]
             if asked:

@@ -182,6 +182,6 @@ def refusal(notes: list[Note]) -> SubmissionError:
     first = notes[0]
     construct, _, reason = first.text.partition(": ")
     error = SubmissionError(first.where, construct, reason)
-    error.problems = [str(n) for n in notes]
-    error.message = "\n".join(error.problems)
+    lines = [str(n) for n in notes]
+    error.problems, error.message = lines, "\n".join(lines)
     return error

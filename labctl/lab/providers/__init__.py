@@ -79,6 +79,10 @@ class Provider(Protocol):
         """Shut the lab's VMs (or NODES' only) down cleanly; the nodes that had to be powered
         off instead."""
 
+    def lease_ssh_config(self, run: RunningLab, nodes: list[str]) -> str:
+        """`vagrant ssh-config` text for NODES known without asking Vagrant (seconds of Ruby
+        each time), or "" when the provider knows nothing quicker."""
+
 
 PROVIDERS: dict[str, type[VirtualBox] | type[Libvirt] | type[Netns]] = {
     "virtualbox": VirtualBox,

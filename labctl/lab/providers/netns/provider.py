@@ -34,3 +34,6 @@ class Netns:
     def halt_all(self, run: RunningLab, timeout: float, nodes: list[str] | None = None) -> list[str]:
         self.lab_host(run).halt(nodes)
         return []
+
+    def lease_ssh_config(self, run: RunningLab, nodes: list[str]) -> str:
+        return ""  # no SSH: commands run in the node's namespace

@@ -34,3 +34,6 @@ class VirtualBox:
     def halt_all(self, run: RunningLab, timeout: float, nodes: list[str] | None = None) -> list[str]:
         vagrant_halt(run, nodes)
         return []
+
+    def lease_ssh_config(self, run: RunningLab, nodes: list[str]) -> str:
+        return ""  # only Vagrant knows VirtualBox's forwarded ports
