@@ -130,13 +130,7 @@ def bring_up(
         try:
             _host_up(run, lab, names, progress, result, clock, verify_timeout, run_checks)
         finally:
-            if owned:
-                run.close()
-            result.timings["total"] = round(time.monotonic() - started, 2)
-            log.info("up %s: %s; timings %s", lab.name, "failed: " + ", ".join(result.failures) if result.failures
-                     else "done", result.timings)  # fmt: skip
-            run.state.logs_dir.mkdir(parents=True, exist_ok=True)
-            (run.state.logs_dir / "last-up.json").write_text(json.dumps(result.to_dict(), indent=2) + "\n")
+            _finish(run, lab, result, started, owned)
         return result
     try:
         with clock("box"):
@@ -160,14 +154,20 @@ def bring_up(
                 if woke is not None:
                     result.checks += afterwake.wake_checks(run, lab, woke)
     finally:
-        if owned:
-            run.close()
-        result.timings["total"] = round(time.monotonic() - started, 2)
-        log.info("up %s: %s; timings %s", lab.name, "failed: " + ", ".join(result.failures) if result.failures
-                 else "done", result.timings)  # fmt: skip
-        (run.state.logs_dir).mkdir(parents=True, exist_ok=True)
-        (run.state.logs_dir / "last-up.json").write_text(json.dumps(result.to_dict(), indent=2) + "\n")
+        _finish(run, lab, result, started, owned)
     return result
+
+
+def _finish(run: RunningLab, lab: Lab, result: UpResult, started: float, owned: bool) -> None:
+    """Every up's end, failed or not: its own runtime closed, the timings logged and kept in
+    logs/last-up.json."""
+    if owned:
+        run.close()
+    result.timings["total"] = round(time.monotonic() - started, 2)
+    log.info("up %s: %s; timings %s", lab.name, "failed: " + ", ".join(result.failures) if result.failures
+             else "done", result.timings)  # fmt: skip
+    run.state.logs_dir.mkdir(parents=True, exist_ok=True)
+    (run.state.logs_dir / "last-up.json").write_text(json.dumps(result.to_dict(), indent=2) + "\n")
 
 
 def _host_up(
