@@ -48,8 +48,9 @@ def test_the_homework_runs_on_vms_and_fails_over_as_its_priorities_say(lab_dir):
         assert conf.returncode == 0, conf.stdout + conf.stderr  # three instances on every balancer
         assert _holders(folder) == MASTERS
         proc, summary, results = run_scenario(
-            folder, "failover", "--set", "method=keepalived-stop", "--set", "down_for=4", "--set", "after=3"
-        )
+            folder, "failover",
+            "--set", "method=keepalived-stop", "--set", "down_for=4", "--set", "after=2", "--set", "settle=2",
+        )  # fmt: skip
         assert_complete_results(results)
         # The keepalived-stop failover of the reference topology, measured here: its goodbye
         # advert (priority 0) and the hand-over from packets against VRRP theory.

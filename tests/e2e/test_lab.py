@@ -295,7 +295,7 @@ def test_sigterm_in_the_middle_of_failover_puts_every_node_back(lab_dir):
 
     folder = lab_dir[0]
     started_at = time.time()
-    popen = scenario_started(folder, "failover", "--set", "method=keepalived-stop")
+    popen = scenario_started(folder, "failover", "--set", "method=keepalived-stop", "--set", "settle=1")
     deadline = time.monotonic() + 300
     stopped = None
     while time.monotonic() < deadline and stopped is None:

@@ -52,7 +52,7 @@ def test_failover_right_after_a_reset_to_ready_passes_from_the_snapshot(lab_dir)
     # measured in test_lab.py).
     proc, summary, results = run_scenario(
         folder, "failover", "--reset", "ready",
-        "--set", "method=keepalived-stop", "--set", "down_for=4", "--set", "after=3",
+        "--set", "method=keepalived-stop", "--set", "down_for=4", "--set", "after=2", "--set", "settle=2",
     )  # fmt: skip
     assert "reset to snapshot ready" in proc.stderr, proc.stderr[-3000:]
     gone = labctl(folder, "exec", "c1", "--", "test ! -e /root/after-ready")

@@ -67,7 +67,7 @@ def _scenario_killed_with_b1_off(folder) -> None:
     the run's journal stays behind for the next `up` to replay."""
     started_at = time.time()
     popen = scenario_started(folder, "capacity-traffic", "--set", "down=b1", "--set", "link=10Mbit",
-                             "--set", "traffic=15Mbit")  # fmt: skip
+                             "--set", "traffic=15Mbit", "--set", "settle=1")  # fmt: skip
     deadline = time.monotonic() + 300
     try:
         while time.monotonic() < deadline:
