@@ -32,9 +32,13 @@ def run_checks(
     submitted: Submitted | None = None,
     on_check: OnCheck | None = None,
 ) -> list[Outcome]:
-    """Every check of ASSIGNMENT in order; run folders under OUT/<check>/<label>/."""
+    """Every check of ASSIGNMENT in order; run folders under OUT/<check>/<label>/. A run two
+    checks plan alike (the same scenario with the same parameters, such as the probe run that
+    serves and owners both judge) runs once: the second check judges the first one's summary
+    and points at its folder."""
     kinds = all_kinds()
     outcomes: list[Outcome] = []
+    done: dict[tuple[str, tuple[tuple[str, str], ...]], tuple[RunSummary, Path]] = {}
     for spec in assignment.checks:
         if on_check is not None:
             on_check(spec)
@@ -44,9 +48,13 @@ def run_checks(
             findings=submitted.findings if submitted else None, text=submitted.text if submitted else None
         )
         for planned in kind.plan(spec, lab):
-            folder = out / _safe(spec.name) / _safe(planned.label)
-            scenario = read_scenario(find(planned.scenario), planned.overrides, lab)
-            measured.summaries[planned.label] = run_scenario(access, scenario, folder)
+            key = (planned.scenario, tuple(sorted(planned.overrides.items())))
+            if key not in done:
+                folder = out / _safe(spec.name) / _safe(planned.label)
+                scenario = read_scenario(find(planned.scenario), planned.overrides, lab)
+                done[key] = (run_scenario(access, scenario, folder), folder)
+            summary, folder = done[key]
+            measured.summaries[planned.label] = summary
             measured.folders[planned.label] = str(folder)
         seconds = round(time.monotonic() - started, 1)
         outcomes.append(outcome(spec, kind.judge(spec, lab, measured), tuple(measured.folders.values()), seconds))
