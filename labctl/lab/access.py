@@ -6,7 +6,6 @@ was powered off is reached again through a fresh SSH session once it has booted.
 
 from __future__ import annotations
 
-import subprocess
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -156,14 +155,7 @@ class LiveLab(WithoutOptional):
         namespace = self._run.namespace
         if namespace is None:
             return None
-        popen = subprocess.Popen(
-            dies_with_parent(netns.exec_argv(namespace, argv)),
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL,
-            start_new_session=True,
-        )
-        stream = PopenLineStream(popen)
+        stream = PopenLineStream.start(dies_with_parent(netns.exec_argv(namespace, argv)))
         self._host_streams.append(stream)
         return stream
 

@@ -283,11 +283,5 @@ def start_counters(access: LabAccess, node: str, raw: Path, interval: float = 1.
     link = host_link(access, node)
     if link is None:
         raise RuntimeError("the lab has no host side to count its links on (not sandboxed)")
-    popen = subprocess.Popen(
-        dies_with_parent(netns.exec_argv(link.namespace, tapcounters.sampler_argv(interval))),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
-        stdin=subprocess.DEVNULL,
-        start_new_session=True,
-    )
-    return RecordedStream("counters", PopenLineStream(popen), raw)
+    argv = dies_with_parent(netns.exec_argv(link.namespace, tapcounters.sampler_argv(interval)))
+    return RecordedStream("counters", PopenLineStream.start(argv, stderr=subprocess.DEVNULL), raw)

@@ -20,6 +20,15 @@ class PopenLineStream:
     def __init__(self, popen: subprocess.Popen[bytes]) -> None:
         self.popen = popen
 
+    @classmethod
+    def start(cls, argv: list[str], stderr: int = subprocess.STDOUT) -> PopenLineStream:
+        """ARGV started in a process group of its own (stop() ends all it started), no stdin,
+        its stdout read as lines (its stderr too, unless STDERR says otherwise)."""
+        popen = subprocess.Popen(
+            argv, stdout=subprocess.PIPE, stderr=stderr, stdin=subprocess.DEVNULL, start_new_session=True
+        )
+        return cls(popen)
+
     def __iter__(self) -> Iterator[str]:
         assert self.popen.stdout is not None
         for raw in self.popen.stdout:

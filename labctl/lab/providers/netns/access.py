@@ -99,14 +99,7 @@ class NamespaceLab(WithoutOptional):
         )
 
     def stream(self, node: str, argv: list[str] | str, sudo: bool = False) -> PopenLineStream:
-        popen = subprocess.Popen(
-            self._argv(node, argv),
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL,
-            start_new_session=True,
-        )
-        stream = PopenLineStream(popen)
+        stream = PopenLineStream.start(self._argv(node, argv))
         with self._lock:
             self.streams.setdefault(node, []).append(stream)
         return stream
@@ -224,14 +217,7 @@ class NetnsLab(NamespaceLab):
 
     def host_stream(self, argv: list[str]) -> PopenLineStream | None:
         """ARGV run on the host side of the lab network: in the lan namespace, on its bridge."""
-        popen = subprocess.Popen(
-            netns.exec_argv(self.lan_namespace, argv),
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL,
-            start_new_session=True,
-        )
-        stream = PopenLineStream(popen)
+        stream = PopenLineStream.start(netns.exec_argv(self.lan_namespace, argv))
         with self._lock:
             self._host_streams.append(stream)
         return stream
