@@ -108,6 +108,39 @@ def test_a_late_take_over_does_not_match_theory():
     assert seen["detection_s"] == pytest.approx(5.0, abs=1e-3) and not seen["matches_theory"]
 
 
+def graceful_stop(b2_first: float, late_s: float) -> Decoded:
+    """b1 advertises every second (every other advert LATE_S late), says goodbye (priority 0)
+    at 110.0; b2 takes over B2_FIRST after it."""
+    out = Decoded()
+    out.adverts = [advert(100.0 + i + (late_s if i % 2 else 0), B1) for i in range(10)]
+    out.adverts += [advert(110.0, B1, priority=0)]
+    out.adverts += [advert(110.0 + b2_first + i, B2, priority=101) for i in range(5)]
+    return out
+
+
+def test_a_hand_over_late_by_twice_the_runs_worst_lateness_still_matches_theory():
+    # Seen on CI's kind of host: detection 0.747 s against 0.6055 s, the balancers' adverts
+    # straying by up to 52 ms. 15 % of theory plus the winner's p95 alone (0.125 s) failed it.
+    decoded = graceful_stop(0.747, late_s=0.052)
+    jitter = phases.advert_jitter(decoded, phases.Names.of(LAB), 1.0)
+    assert max(j["max_ms"] for j in jitter.values()) == pytest.approx(52.0, abs=0.5)
+    seen = phases.handover(decoded, LAB, "VI_1", "b1", 109.9, None, jitter)
+    assert seen["graceful"] and seen["theory_s"] == pytest.approx(0.6055, abs=1e-4)
+    assert seen["tolerance_s"] == pytest.approx(0.15 * 0.6055 + 2 * 0.052, abs=2e-3)
+    assert seen["matches_theory"]
+
+
+def test_the_allowance_follows_the_measured_lateness_not_a_fixed_margin():
+    # The same 0.747 s on a run whose balancers kept time to 5 ms: too late to be noise.
+    quiet = graceful_stop(0.747, late_s=0.005)
+    jitter = phases.advert_jitter(quiet, phases.Names.of(LAB), 1.0)
+    assert not phases.handover(quiet, LAB, "VI_1", "b1", 109.9, None, jitter)["matches_theory"]
+    # And a take-over 0.4 s late stays visible beside 52 ms of lateness.
+    noisy = graceful_stop(1.0, late_s=0.052)
+    jitter = phases.advert_jitter(noisy, phases.Names.of(LAB), 1.0)
+    assert not phases.handover(noisy, LAB, "VI_1", "b1", 109.9, None, jitter)["matches_theory"]
+
+
 def test_two_sources_advertising_one_vrid_are_a_split_brain():
     decoded = Decoded()
     decoded.adverts = [advert(10.0 + i, B1) for i in range(8)] + [advert(13.3 + i, B2, priority=101) for i in range(8)]
