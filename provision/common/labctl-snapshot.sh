@@ -47,6 +47,9 @@ snapshot() {
             addr) echo "@@addr"; ip -o -4 addr show 2>&1 ;;
             vrrp)
                 echo "@@vrrp"
+                # Read without root, the folder may still be root's (a lab provisioned by an
+                # older labctl): say so, and the caller asks again with sudo.
+                if [ -d "$vrrp_dir" ] && [ ! -x "$vrrp_dir" ]; then echo "labctl-snapshot: $vrrp_dir unreadable" >&2; fi
                 for f in "$vrrp_dir"/*; do
                     [ -f "$f" ] || continue
                     first_line "$f"

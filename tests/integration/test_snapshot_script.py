@@ -4,8 +4,10 @@ parsed by the one parser."""
 
 from __future__ import annotations
 
+import shutil
 import socket
 import subprocess
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -43,3 +45,46 @@ def test_the_loop_prints_complete_snapshots_spaced_by_the_interval(tmp_path: Pat
     assert len(snapshots) >= 3
     gaps = [b.t - a.t for a, b in zip(snapshots, snapshots[1:])]
     assert all(0.1 < gap < 1.0 for gap in gaps), gaps
+
+
+NOTIFY = provision_dir() / "balancer" / "labctl-vrrp-notify"
+NOBODY = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"]
+
+
+@pytest.fixture
+def open_folder():
+    """A folder the login user can reach (pytest's own are root's alone), removed after."""
+    folder = Path(tempfile.mkdtemp(prefix="labctl-words-"))
+    folder.chmod(0o755)
+    yield folder
+    shutil.rmtree(folder)
+
+
+def test_state_words_keepalived_writes_are_readable_without_root(open_folder: Path):
+    """keepalived runs its notify script with umask 077: the words must still be readable by
+    the login user, who reads them without sudo. /run is a private copy here (a mount
+    namespace with a folder of the test's bound on it)."""
+    run = open_folder / "run"
+    run.mkdir()
+    script = f"mount --bind {run} /run && umask 077 && sh {NOTIFY} INSTANCE VI_1 MASTER 102"
+    subprocess.run(["unshare", "-m", "sh", "-c", script], check=True)
+    modes = {p: oct(p.stat().st_mode & 0o777) for p in (run / "labctl", run / "labctl" / "vrrp")}
+    assert set(modes.values()) == {"0o755"}, modes
+    word = run / "labctl" / "vrrp" / "VI_1"
+    assert word.read_text() == "MASTER\n" and oct(word.stat().st_mode & 0o777) == "0o644"
+    # And the login user reads it through the snapshot script.
+    out = subprocess.run(
+        [*NOBODY, "sh", str(SCRIPT), "--vrrp-dir", str(run / "labctl" / "vrrp"), "vrrp"],
+        capture_output=True, text=True, check=True,
+    )  # fmt: skip
+    assert parse_snapshot("here", out.stdout).vrrp == {"VI_1": "MASTER"} and out.stderr == ""
+
+
+def test_a_folder_only_root_can_read_is_said_so_on_stderr(open_folder: Path):
+    """A lab provisioned by an older labctl: its VRRP folder is root's alone. Read without
+    root, the script says so (and read_node_state asks again with sudo)."""
+    words = open_folder / "vrrp"
+    words.mkdir(mode=0o700)
+    (words / "VI_1").write_text("MASTER\n")
+    out = subprocess.run([*NOBODY, "sh", str(SCRIPT), "--vrrp-dir", str(words), "vrrp"], capture_output=True, text=True)
+    assert "unreadable" in out.stderr and parse_snapshot("here", out.stdout).vrrp == {}

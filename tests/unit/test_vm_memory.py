@@ -157,6 +157,18 @@ def test_a_vrrp_state_file_written_after_the_wake_is_a_transition():
     ]
 
 
+def test_no_state_words_on_either_side_of_the_wake_is_no_evidence_not_a_pass():
+    from labctl.lab import afterwake
+
+    # Read as the login user from a folder only root could read: nothing before, nothing after.
+    ok, words = afterwake.vrrp_verdict({}, {})
+    assert not ok and "cannot be told" in words
+    before = afterwake.parse_vrrp_files("VI_1 1733160000.100 MASTER\n")
+    assert afterwake.vrrp_verdict(before, dict(before)) == (True, "no VRRP transition since the wake")
+    ok, words = afterwake.vrrp_verdict(before, {"VI_1": ("1733160009.000", "BACKUP")})
+    assert not ok and "VI_1 MASTER -> BACKUP" in words
+
+
 def test_arp_entries_are_judged_against_the_mac_holding_each_vip():
     from labctl.lab import afterwake
 
