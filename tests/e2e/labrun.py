@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 from labctl.lab.host import netns
@@ -148,3 +149,33 @@ def tcpdump_reads(pcap: Path) -> list[str]:
     read = subprocess.run(["tcpdump", "-n", "-r", str(pcap)], capture_output=True, text=True)
     assert read.returncode == 0, read.stderr
     return read.stdout.splitlines()
+
+
+def failover_watched_in_the_dashboard(folder: Path, tmp_path: Path, *args: str):
+    """A failover (`scenario run failover ARGS`) while `labctl dashboard` runs and chromium
+    watches it: the page shows every VIP on its planned master, VI_1 on its new holder a few
+    seconds after b1 fails, and VI_1 back on b1 after preemption. A screenshot of each state
+    is kept. (CI watches the keepalived-stop run after a reset, in test_snapshots.py; the
+    power-off one, which costs a boot, is the `long` test below.)"""
+    from tests.support.dashboard_browser import artifacts_dir, free_port, watch_dashboard
+
+    artifacts = artifacts_dir(tmp_path / "artifacts", "e2e-failover-dashboard")
+    with watch_dashboard(folder, free_port(), artifacts=artifacts, interval=3.0) as dash:
+        for vip, master in (("VI_1", "b1"), ("VI_2", "b2"), ("VI_3", "b3")):
+            dash.wait_holder(vip, master, timeout=60)
+        dash.screenshot("1-every-vip-at-its-master")
+        started = scenario_started(folder, "failover", *args)
+        # b2 should win; timing noise on emulated VMs may let b3 win (the report says so).
+        clock = time.monotonic()
+        dash.page.wait_for_selector(
+            '[data-vip="VI_1"][data-holder="b2"], [data-vip="VI_1"][data-holder="b3"]', timeout=120_000
+        )
+        print(f"dashboard: VI_1 moved in the page {time.monotonic() - clock:.1f} s after the run started",
+              file=sys.stderr)  # fmt: skip
+        dash.screenshot("2-vi1-moved")
+        dash.wait_holder("VI_1", "b1", timeout=400)  # preemption, once b1 has booted again
+        dash.screenshot("3-vi1-back-on-b1")
+        proc, summary, results = scenario_finished(folder, started)
+        dash.page.locator("#report-link").wait_for(timeout=60_000)
+        dash.screenshot("4-run-finished")
+    return proc, summary, results

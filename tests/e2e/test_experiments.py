@@ -48,7 +48,7 @@ def test_split_brain_is_detected_and_the_lab_recovers(lab_dir):
 
 def test_traffic_with_one_balancer_off_fills_the_survivor_that_takes_two_vips(lab_dir):
     """About a minute: links shaped to 10 Mbit/s, 15 Mbit/s offered over 3 VIPs, b1's keepalived
-    stopped for 12 s: b2 carries VI_1 and VI_2 (a full link), b3 half a link; the receivers
+    stopped for 9 s: b2 carries VI_1 and VI_2 (a full link), b3 half a link; the receivers
     (iperf3 servers on the reals) got traffic for every VIP, and counted the loss. (A power-off
     moves the VIPs the same way and costs a boot: test_zz_teardown kills this scenario with b1
     powered off, and the next `up` puts back what it left.)"""
@@ -57,7 +57,7 @@ def test_traffic_with_one_balancer_off_fills_the_survivor_that_takes_two_vips(la
         folder,
         "capacity-traffic",
         "--set", "down=b1", "--set", "method=keepalived-stop", "--set", f"link={LINK}",
-        "--set", f"traffic={TRAFFIC}", "--set", "down_for=12", "--set", "settle=4",
+        "--set", f"traffic={TRAFFIC}", "--set", "down_for=9", "--set", "settle=3",
     )  # fmt: skip
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert (results / "load.png").read_bytes()[:8] == PNG_MAGIC

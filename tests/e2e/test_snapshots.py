@@ -10,7 +10,7 @@ import json
 import pytest
 
 from labctl.lab.nodes.clockstep import STEP_THRESHOLD_S
-from tests.e2e.labrun import check_failover_evidence, labctl, run_scenario
+from tests.e2e.labrun import check_failover_evidence, failover_watched_in_the_dashboard, labctl
 
 pytestmark = pytest.mark.e2e
 
@@ -46,15 +46,16 @@ def test_a_suspended_lab_resumes_with_its_clocks_stepped_and_checks_passing(lab_
     assert wake and all(c["ok"] for c in wake), wake
 
 
-def test_failover_right_after_a_reset_to_ready_passes_from_the_snapshot(lab_dir):
+def test_failover_right_after_a_reset_to_ready_passes_from_the_snapshot(lab_dir, tmp_path):
     folder = lab_dir[0]
     # A mark made after the snapshot: the reset must take it away (disk and memory reverted).
     mark = labctl(folder, "exec", "c1", "--sudo", "--", "touch /root/after-ready")
     assert mark.returncode == 0, mark.stderr
-    # keepalived stopped, short spells: the reset is what is tested, not a boot (poweroff is
-    # measured in test_lab.py).
-    proc, summary, results = run_scenario(
-        folder, "failover", "--reset", "ready",
+    # keepalived stopped, short spells: the reset is what is tested, not a boot (the power-off
+    # run is test_lab.py's `long` test). The dashboard watches it in chromium: VI_1 leaves b1,
+    # and comes back with preemption.
+    proc, summary, results = failover_watched_in_the_dashboard(
+        folder, tmp_path, "--reset", "ready",
         "--set", "method=keepalived-stop", "--set", "down_for=4", "--set", "after=2", "--set", "settle=2",
     )  # fmt: skip
     assert "reset to snapshot ready" in proc.stderr, proc.stderr[-3000:]
