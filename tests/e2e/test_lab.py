@@ -214,7 +214,7 @@ def test_a_failing_node_is_named_the_others_finish_and_the_next_up_completes(lab
 def test_inactconn_shows_connections_lingering_then_clearing(lab_dir):
     folder = lab_dir[0]
     # tcpfin 5 s (the scenario's default is 10): the burst's connections clear about 6 s after it.
-    proc, summary, results = run_scenario(folder, "inactconn", "--set", "tcpfin=5", "--set", "watch=14")
+    proc, summary, results = run_scenario(folder, "inactconn", "--set", "tcpfin=5", "--set", "watch=11")
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     assert_complete_results(results)
     inact = summary["inactconn"]
