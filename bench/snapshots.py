@@ -5,6 +5,7 @@
   suspend_s         `labctl suspend` (managed save of every VM at once)
   resume_s          `labctl up` on the suspended lab: resumed, clocks stepped, checks passed
   resume_clock_behind, resume_clock_left   the guests' clocks before and after the step (s)
+  resume_clocks_by_agent   how many of them the guest agent stepped (the rest: over SSH)
   restore_s         `labctl snapshot restore`: every VM reverted, clocks stepped, checks passed
 bench/up.py runs this inside its lab's life, each figure then a ratio to the floor.
 Usage: sudo .venv/bin/python -m bench.snapshots LAB_FOLDER [--json] [--name NAME]
@@ -51,6 +52,7 @@ def measure(folder: Path, name: str = "bench") -> dict[str, Any]:
     # Seconds, but not named *_s: bench/up.py makes every *_s a ratio to the floor.
     figures["resume_clock_behind"] = min((c["before_s"] for c in clocks.values()), default=None)
     figures["resume_clock_left"] = max((abs(c["after_s"] or 0) for c in clocks.values()), default=None)
+    figures["resume_clocks_by_agent"] = sum(c.get("via") == "agent" for c in clocks.values())
     say(f"snapshot restore {name}")
     figures["restore_s"], _ = labctl(folder, "snapshot", "restore", name)
     say(f"snapshot delete {name}")

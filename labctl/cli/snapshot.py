@@ -56,7 +56,7 @@ def save_cmd(name: str, lab_path: Path) -> None:
 
 
 def _clock_words(clocks) -> str:
-    stepped = [f"{n} {c.before_s:+.1f} s" for n, c in clocks.items() if c.after_s is not None]
+    stepped = [c.step_words() for c in clocks.values() if c.after_s is not None]
     failed = [f"{n} ({c.error})" for n, c in clocks.items() if c.error]
     words = f"clocks stepped: {', '.join(stepped)}" if stepped else "no clock needed a step"
     return words + (f"; clocks not read: {', '.join(failed)}" if failed else "")

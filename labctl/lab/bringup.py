@@ -310,7 +310,7 @@ def _resume_suspended(run: RunningLab, names: list[str], progress: UpProgress) -
     done = resume(run, saved)
     for node, error in done.failed.items():
         progress.say(f"{node} did not resume ({error}): vagrant up starts it")
-    jumps = ", ".join(f"{n} {c.before_s:+.1f} s" for n, c in done.clocks.items() if c.after_s is not None)
+    jumps = ", ".join(c.step_words() for c in done.clocks.values() if c.after_s is not None)
     progress.say(f"resumed in {done.seconds:.1f} s" + (f"; clocks stepped: {jumps}" if jumps else ""))
     for node, reading in done.clocks.items():
         if reading.error:

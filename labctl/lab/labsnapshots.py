@@ -18,12 +18,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from labctl.errors import LabctlError
-from labctl.lab.nodes.clockstep import ClockReading, step_clocks
 from labctl.lab.nodes.ssh import run_parallel
 from labctl.lab.running import RunningLab
 from labctl.lab.suspend import sandbox_of
 from labctl.lab.vms import vmstate
+from labctl.lab.vms.guestclock import ClockReading
 from labctl.lab.vms.virshall import error_of, virsh_all
+from labctl.lab.wakeclocks import step_clocks
 
 log = logging.getLogger(__name__)
 
@@ -154,7 +155,7 @@ def save(run: RunningLab, nodes: list[str], name: str, journal_left: bool) -> Sa
         _virsh_each(run, paused, vmstate.resume)
         result.paused_s = round(time.monotonic() - started, 2)
     # A paused guest's clock stood still: behind by the pause now.
-    result.clocks = step_clocks(run.sessions(paused, wait=60.0))
+    result.clocks = step_clocks(run, paused)
     if not result.failed:
         records = read_records(run)
         records[name] = {"created": time.time(), "nodes": nodes, "seconds": result.paused_s}
@@ -209,7 +210,7 @@ def restore(run: RunningLab, nodes: list[str], name: str, journal_left: bool) ->
         )
     back = [o.node for o in result.outcomes if o.resumed is None and o.reverted is None]
     if back:
-        result.clocks = step_clocks(run.sessions(back, wait=60.0))
+        result.clocks = step_clocks(run, back)
     result.phases["clocks"] = round(time.monotonic() - started - sum(result.phases.values()), 2)
     result.seconds = round(time.monotonic() - started, 2)
     lines = vmstate.restore_lines(result.outcomes)

@@ -10,10 +10,11 @@ from dataclasses import dataclass, field
 
 from labctl.errors import LabctlError
 from labctl.lab.host.sandbox import Sandbox
-from labctl.lab.nodes.clockstep import ClockReading, step_clocks
 from labctl.lab.running import RunningLab
 from labctl.lab.vms import vmstate
+from labctl.lab.vms.guestclock import ClockReading
 from labctl.lab.vms.virshall import error_of, virsh_all
+from labctl.lab.wakeclocks import step_clocks
 
 log = logging.getLogger(__name__)
 
@@ -103,7 +104,7 @@ def resume(run: RunningLab, nodes: list[str]) -> ResumeResult:
         else:
             result.failed[node] = error
     if result.resumed:
-        result.clocks = step_clocks(run.sessions(result.resumed, wait=60.0))
+        result.clocks = step_clocks(run, result.resumed)
     result.seconds = round(time.monotonic() - started, 2)
     log.info("resume: %s in %.1f s; clocks %s", result.resumed, result.seconds, result.to_dict()["clocks"])
     return result

@@ -137,6 +137,9 @@ def test_vagrant_validates_the_rendered_vagrantfile(tmp_path, provider):
     text = (tmp_path / "Vagrantfile").read_text()
     assert ("libvirt__network_name" in text) == (provider == "libvirt")
     assert "vm.hostname =" not in text  # provisioning sets it: cheaper than a network restart
+    # The guest agent's channel only for labctl's box (it runs the agent); no use_agent.
+    assert ('lv.channel :type => "unix", :target_name => "org.qemu.guest_agent.0"' in text) == (provider == "libvirt")
+    assert "lv.qemu_use_agent =" not in text
     if provider == "libvirt":
         assert text.count("auto_config: false") == 6 and "config.vm.guest = :debian" in text
         assert f'config.ssh.private_key_path = ["{key_file}"]' in text

@@ -3,44 +3,17 @@ clock it was saved with, behind the host by however long it slept. Each guest is
 SSH (its time against the host's midpoint of the round trip) and stepped with `date -s` when
 it is off by more than a threshold (the box has no NTP client: nothing else would fix it).
 
-`offset` and `needs_step` are the pure decision; `step_clocks` the I/O."""
+The fallback for a VM the QEMU guest agent cannot reach (labctl.lab.wakeclocks tries the agent
+first). The pure decision, `offset` and `needs_step`, is in labctl.lab.vms.guestclock;
+`step_clocks` here is the SSH I/O."""
 
 from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 
 from labctl.lab.nodes.ssh import CommandResult, SessionResult, run_parallel
-
-# Half a VRRP advert interval: below it, a step would be noise from the SSH round trip itself
-# (tens of milliseconds to a few hundred under emulation).
-STEP_THRESHOLD_S = 0.5
-MAX_STEPS = 3
-
-
-@dataclass(frozen=True)
-class ClockReading:
-    node: str
-    before_s: float  # guest minus host before the step (negative: the guest is behind)
-    after_s: float | None  # the same after it; None when no step was needed
-    error: str | None = None
-
-    def to_dict(self) -> dict[str, float | str | None]:
-        return {"before_s": round(self.before_s, 3), "after_s": _round(self.after_s), "error": self.error}
-
-
-def _round(value: float | None) -> float | None:
-    return None if value is None else round(value, 3)
-
-
-def offset(host_sent: float, guest: float, host_back: float) -> float:
-    """The guest's clock minus the host's, taking the guest's reading at the round trip's middle."""
-    return guest - (host_sent + host_back) / 2
-
-
-def needs_step(offset_s: float, threshold_s: float = STEP_THRESHOLD_S) -> bool:
-    return abs(offset_s) > threshold_s
+from labctl.lab.vms.guestclock import MAX_STEPS, ClockReading, needs_step, offset
 
 
 def parse_epoch(text: str) -> float | None:
@@ -68,10 +41,10 @@ def measure_and_step(node: str, run: Runner, clock: Callable[[], float] = time.t
     back = clock()
     guest = parse_epoch(result.stdout)
     if result.rc != 0 or guest is None:
-        return ClockReading(node, 0.0, None, f"cannot read its clock: {result.stderr.strip()[:120]}")
+        return ClockReading(node, 0.0, None, f"cannot read its clock: {result.stderr.strip()[:120]}", via="ssh")
     before = offset(sent, guest, back)
     if not needs_step(before):
-        return ClockReading(node, before, None)
+        return ClockReading(node, before, None, via="ssh")
     after = before
     # Again while still off: a guest just back from saved memory is busy, and its round trips
     # vary (measured: one step left -0.57 s on a resumed balancer).
@@ -83,11 +56,11 @@ def measure_and_step(node: str, run: Runner, clock: Callable[[], float] = time.t
         back = clock()
         stepped = parse_epoch(result.stdout)
         if result.rc != 0 or stepped is None:
-            return ClockReading(node, before, None, f"date -s failed: {result.stderr.strip()[:120]}")
+            return ClockReading(node, before, None, f"date -s failed: {result.stderr.strip()[:120]}", via="ssh")
         after = offset(sent, stepped, back)
         if not needs_step(after):
             break
-    return ClockReading(node, before, after)
+    return ClockReading(node, before, after, via="ssh")
 
 
 def step_clocks(sessions: dict[str, SessionResult]) -> dict[str, ClockReading]:
@@ -99,6 +72,8 @@ def step_clocks(sessions: dict[str, SessionResult]) -> dict[str, ClockReading]:
 
     found = run_parallel(sessions, one)
     return {
-        node: r if isinstance(r, ClockReading) else ClockReading(node, 0.0, None, str(r).splitlines()[0][:160])
+        node: r
+        if isinstance(r, ClockReading)
+        else ClockReading(node, 0.0, None, str(r).splitlines()[0][:160], via="ssh")
         for node, r in found.items()
     }

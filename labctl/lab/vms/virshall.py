@@ -4,6 +4,10 @@ managed saves or reverts take about as long as the slowest, not the sum."""
 from __future__ import annotations
 
 import subprocess
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 
 from labctl.lab.host.sandbox import Sandbox
 
@@ -26,6 +30,37 @@ def virsh_all(sandbox: Sandbox, commands: dict[str, list[str]]) -> dict[str, sub
         out, err = proc.communicate()
         done[node] = subprocess.CompletedProcess(proc.args, proc.returncode, out, err)
     return done
+
+
+@dataclass(frozen=True)
+class TimedRun:
+    """One virsh's finished process and the host's clock when it was started and when it ended."""
+
+    proc: subprocess.CompletedProcess[str]
+    sent: float
+    back: float
+
+
+def virsh_all_timed(
+    sandbox: Sandbox, commands: dict[str, list[str]], timeout_s: float, clock: Callable[[], float] = time.time
+) -> dict[str, TimedRun]:
+    """As virsh_all, each run timed on its own (a thread each: one slow node must not widen
+    another's round trip); a virsh still running after TIMEOUT_S is killed (exit 124)."""
+
+    def one(args: list[str]) -> TimedRun:
+        argv = ["virsh", "-q", "-c", sandbox.uri, *args]
+        sent = clock()
+        try:
+            proc = subprocess.run(argv, stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=timeout_s)
+        except subprocess.TimeoutExpired:
+            proc = subprocess.CompletedProcess(argv, 124, "", f"error: virsh did not answer in {timeout_s:g} s")
+        return TimedRun(proc, sent, clock())
+
+    if not commands:
+        return {}
+    with ThreadPoolExecutor(max_workers=min(len(commands), 32), thread_name_prefix="labctl-virsh") as pool:
+        futures = {node: pool.submit(one, args) for node, args in commands.items()}
+        return {node: future.result() for node, future in futures.items()}
 
 
 def error_of(proc: subprocess.CompletedProcess[str]) -> str | None:
