@@ -231,7 +231,7 @@ def test_ssh_steps_only_the_nodes_the_agent_could_not(monkeypatch):
     run = SimpleNamespace(
         sandbox=object(),
         info=SimpleNamespace(name="dev", provider="libvirt"),
-        sessions=lambda nodes, wait: asked.setdefault("sessions", nodes),
+        sessions=lambda nodes, wait: asked.setdefault("sessions", {n: f"session of {n}" for n in nodes}),
     )
 
     def by_agent(sandbox, domains):
@@ -239,15 +239,23 @@ def test_ssh_steps_only_the_nodes_the_agent_could_not(monkeypatch):
         return {"b1": ClockReading("b1", -300.0, 0.01, via="agent")}, ["r1"]
 
     monkeypatch.setattr(guestagent, "step_clocks", by_agent)
-    monkeypatch.setattr(clockstep, "step_clocks", lambda s: {n: ClockReading(n, -300.0, 0.02, via="ssh") for n in s})
+
+    def by_ssh(sessions):
+        asked["stepped over ssh"] = sessions
+        return {n: ClockReading(n, -300.0, 0.02, via="ssh") for n in sessions}
+
+    monkeypatch.setattr(clockstep, "step_clocks", by_ssh)
     readings = wakeclocks.step_clocks(run, ["r1", "b1"])
-    assert asked == {"domains": {"r1": "labctl-dev-r1", "b1": "labctl-dev-b1"}, "sessions": ["r1"]}
+    # Every node's session is opened meanwhile (the checks after the wake need them); only r1's
+    # steps its clock.
+    assert asked["domains"] == {"r1": "labctl-dev-r1", "b1": "labctl-dev-b1"}
+    assert list(asked["sessions"]) == ["r1", "b1"] and asked["stepped over ssh"] == {"r1": "session of r1"}
     assert [(n, r.via) for n, r in readings.items()] == [("r1", "ssh"), ("b1", "agent")]
     # A lab without a sandbox of its own: SSH for all, the agent not asked.
     asked.clear()
     run.sandbox = None
     assert [r.via for r in wakeclocks.step_clocks(run, ["b1"]).values()] == ["ssh"]
-    assert asked == {"sessions": ["b1"]}
+    assert "domains" not in asked and asked["stepped over ssh"] == {"b1": "session of b1"}
 
 
 # --- the channel in the Vagrantfile --------------------------------------------------------------
