@@ -78,16 +78,16 @@ def restore_and_check(lab: Lab, lab_path: Path, name: str, out: Console, verify_
     try:
         with out.status(plain(f"restoring {name} on every VM")):
             restored = labsnapshots.restore(run, [n.name for n in lab.nodes], name, journal_left)
-            woke = afterwake.read_vrrp(run, lab) if restored.ok else {}
+            woke = afterwake.read_vrrp_meanwhile(run, lab) if restored.ok else None
             afterwake.flush_host_neighbours(run, lab)
         for line in vmstate.restore_lines(restored.outcomes):
             out.print(line, markup=False)
         out.print(f"reverted in {restored.seconds:.1f} s; {_clock_words(restored.clocks)}", markup=False)
-        if not restored.ok:
+        if not restored.ok or woke is None:
             return restored, None, round(time.monotonic() - started, 2)
         checked = bring_up(lab, lab_path, RichUpProgress(out), verify_timeout=verify_timeout, run=run)
         if checked.ok:
-            checked.checks += afterwake.wake_checks(run, lab, woke)
+            checked.checks += afterwake.wake_checks(run, lab, woke.result())
     finally:
         run.close()
     return restored, checked, round(time.monotonic() - started, 2)

@@ -145,14 +145,14 @@ def bring_up(
             result.resume = _resume_suspended(run, names, progress)
             woke = None
             if result.resume is not None and result.resume.resumed:
-                woke = afterwake.read_vrrp(run, lab)  # judged against after the checks
+                woke = afterwake.read_vrrp_meanwhile(run, lab)  # judged against after the checks
                 afterwake.flush_host_neighbours(run, lab)
         _up_and_provision(run, lab, ctx, names, progress, result)
         with clock("verify"):
             if run_checks and not result.failures:
                 result.checks = _verify(run, lab, ctx, names, progress, result, verify_timeout)
                 if woke is not None:
-                    result.checks += afterwake.wake_checks(run, lab, woke)
+                    result.checks += afterwake.wake_checks(run, lab, woke.result())
     finally:
         _finish(run, lab, result, started, owned)
     return result

@@ -169,6 +169,23 @@ def test_no_state_words_on_either_side_of_the_wake_is_no_evidence_not_a_pass():
     assert not ok and "VI_1 MASTER -> BACKUP" in words
 
 
+def test_one_round_trip_after_the_checks_brings_words_and_addresses():
+    import subprocess
+
+    from labctl.lab import afterwake
+
+    # The command itself, run here: no state folder (exit 0 of its own), then this host's
+    # addresses and links; parsed apart.
+    out = subprocess.run(["sh", "-c", afterwake.WORDS_THEN_ADDRESSES], capture_output=True, text=True).stdout
+    words, addresses = afterwake.words_and_addresses(out)
+    assert words == {} and "127.0.0.1" in addresses and "@@links" in addresses
+    text = "VI_1 1733160000.100 MASTER\n@@addresses\n2: eth1    inet 10.10.1.10/24 scope global eth1\n@@links\n"
+    text += "2: eth1: <UP> mtu 1500\\    link/ether 52:54:00:aa:bb:02 brd ff:ff:ff:ff:ff:ff\n"
+    words, addresses = afterwake.words_and_addresses(text)
+    assert words == {"VI_1": ("1733160000.100", "MASTER")}
+    assert afterwake.holder_macs(addresses, ["10.10.1.10"]) == {"10.10.1.10": "52:54:00:aa:bb:02"}
+
+
 def test_arp_entries_are_judged_against_the_mac_holding_each_vip():
     from labctl.lab import afterwake
 
