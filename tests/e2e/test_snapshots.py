@@ -9,7 +9,7 @@ import json
 
 import pytest
 
-from labctl.lab.nodes.clockstep import STEP_THRESHOLD_S
+from labctl.lab.vms.guestclock import STEP_THRESHOLD_S
 from tests.e2e.labrun import check_failover_evidence, failover_watched_in_the_dashboard, labctl
 
 pytestmark = pytest.mark.e2e
