@@ -170,10 +170,6 @@ class _Guest:
     before: float | None = None
     half_trip: float = 0.0
     steps: int = 0
-    # What the last step missed by, added to the next: `date -s` is forked in the guest after
-    # the agent takes the command, so each lands late by about the same margin (measured:
-    # 0.3-0.4 s on guests just woken, three steps in a row without it).
-    correction: float = 0.0
 
 
 @dataclass
@@ -209,8 +205,6 @@ class _Stepper:
                 self.failed(node, "cannot read its clock", str(exc))
                 continue
             guest.half_trip = (reply.back - reply.sent) / 2
-            if guest.steps:
-                guest.correction -= now
             if guest.before is None:
                 guest.before = now
                 if not needs_step(now, AGENT_THRESHOLD_S):
@@ -227,8 +221,7 @@ class _Stepper:
         if not nodes:
             return {}
         # Half the last read's round trip ahead: the date lands about that long after it is sent.
-        ahead = {n: self.guests[n].half_trip + self.guests[n].correction for n in nodes}
-        commands = {n: exec_date(self.guests[n].dom, self.clock() + ahead[n]) for n in nodes}
+        commands = {n: exec_date(self.guests[n].dom, self.clock() + self.guests[n].half_trip) for n in nodes}
         started: dict[str, int] = {}
         for node, reply in self.send(commands).items():
             try:
