@@ -93,7 +93,9 @@ def test_a_reading_says_how_the_clock_was_stepped():
 
 class FakeAgents:
     """Guests behind libvirt, each AHEAD seconds off the host's clock. Every batch of virsh runs
-    (one per node, at once) takes 0.2 s of host time; the guest acts at its middle."""
+    (one per node, at once) takes 0.2 s of host time; the guest acts at its end, as measured
+    on woken TCG guests (the call's time goes to virsh, libvirtd and the guest's turn for the
+    CPU before the agent reads or forks anything)."""
 
     def __init__(self, ahead: dict[str, float], host: list[float]) -> None:
         self.ahead = {f"labctl-dev-{n}": a for n, a in ahead.items()}
@@ -108,11 +110,11 @@ class FakeAgents:
     def send(self, commands: dict[str, list[str]]) -> dict[str, Reply]:
         self.batches.append({n: request(argv)["execute"] for n, argv in commands.items()})
         sent = self.host[0]
-        middle, back = sent + 0.1, sent + 0.2
+        back = sent + 0.2
         replies = {}
         for node, argv in commands.items():
             dom, asked = argv[1], request(argv)
-            out, error = self.answer(dom, asked, middle)
+            out, error = self.answer(dom, asked, back)
             replies[node] = Reply(out, error, sent, back)
         self.host[0] = back
         return replies

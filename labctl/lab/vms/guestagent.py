@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 
 from labctl.errors import LabctlError
 from labctl.lab.host.sandbox import Sandbox
-from labctl.lab.vms.guestclock import MAX_STEPS, ClockReading, needs_step, offset
+from labctl.lab.vms.guestclock import MAX_STEPS, ClockReading, needs_step
 from labctl.lab.vms.virshall import error_of, virsh_all_timed
 
 AGENT_TIMEOUT_S = 5  # virsh's --timeout: whole seconds, and a busy emulated guest answers in less
@@ -164,11 +164,19 @@ class Reply:
 Send = Callable[[dict[str, list[str]]], dict[str, Reply]]
 
 
+def reading_offset(guest_epoch: float, back: float) -> float:
+    """The guest's clock minus the host's, for a reading that came back at BACK. Not the round
+    trip's middle, as over SSH: most of a virsh call is before the request leaves (the process,
+    its connection to libvirtd, libvirt's guest-sync, a woken guest's turn for the CPU), and the
+    agent answers as it reads its clock. The middle left guests 0.3-0.4 s behind after a step."""
+    return guest_epoch - back
+
+
 @dataclass
 class _Guest:
     dom: str
     before: float | None = None
-    half_trip: float = 0.0
+    trip: float = 0.0  # the last virsh call's whole round trip
     steps: int = 0
 
 
@@ -200,11 +208,11 @@ class _Stepper:
             try:
                 if reply.error is not None:
                     raise AgentReplyError(reply.error)
-                now = offset(reply.sent, parse_time(reply.out), reply.back)
+                now = reading_offset(parse_time(reply.out), reply.back)
             except AgentReplyError as exc:
                 self.failed(node, "cannot read its clock", str(exc))
                 continue
-            guest.half_trip = (reply.back - reply.sent) / 2
+            guest.trip = reply.back - reply.sent
             if guest.before is None:
                 guest.before = now
                 if not needs_step(now, AGENT_THRESHOLD_S):
@@ -220,8 +228,9 @@ class _Stepper:
         """`date -s` started in every node of NODES; node -> its pid in the guest."""
         if not nodes:
             return {}
-        # Half the last read's round trip ahead: the date lands about that long after it is sent.
-        commands = {n: exec_date(self.guests[n].dom, self.clock() + self.guests[n].half_trip) for n in nodes}
+        # The last read's whole round trip ahead: `date -s` is forked as the agent answers, at the
+        # end of the call, as a reading is taken (see reading_offset).
+        commands = {n: exec_date(self.guests[n].dom, self.clock() + self.guests[n].trip) for n in nodes}
         started: dict[str, int] = {}
         for node, reply in self.send(commands).items():
             try:
