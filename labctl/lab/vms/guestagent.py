@@ -178,10 +178,6 @@ class _Guest:
     before: float | None = None
     trip: float = 0.0  # the last virsh call's whole round trip
     steps: int = 0
-    # What the last step missed by, added to the next: `date -s` is forked in the guest after
-    # the agent answers, and starts late by about the same margin each time (measured on CI's
-    # kind: 0.32-0.40 s behind after three steps without it).
-    correction: float = 0.0
 
 
 @dataclass
@@ -217,8 +213,6 @@ class _Stepper:
                 self.failed(node, "cannot read its clock", str(exc))
                 continue
             guest.trip = reply.back - reply.sent
-            if guest.steps:
-                guest.correction -= now
             if guest.before is None:
                 guest.before = now
                 if not needs_step(now, AGENT_THRESHOLD_S):
@@ -234,10 +228,9 @@ class _Stepper:
         """`date -s` started in every node of NODES; node -> its pid in the guest."""
         if not nodes:
             return {}
-        # The last read's whole round trip ahead (a reading is taken as the call returns, see
-        # reading_offset), plus what the last step missed by (the date forked after the call).
-        ahead = {n: self.guests[n].trip + self.guests[n].correction for n in nodes}
-        commands = {n: exec_date(self.guests[n].dom, self.clock() + ahead[n]) for n in nodes}
+        # The last read's whole round trip ahead: `date -s` is forked as the agent answers, at the
+        # end of the call, as a reading is taken (see reading_offset).
+        commands = {n: exec_date(self.guests[n].dom, self.clock() + self.guests[n].trip) for n in nodes}
         started: dict[str, int] = {}
         for node, reply in self.send(commands).items():
             try:
