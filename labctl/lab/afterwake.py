@@ -65,9 +65,9 @@ def vrrp_verdict(before: dict[str, tuple[str, str]], after: dict[str, tuple[str,
     if not before and not after:
         return False, "no VRRP state words in /run/labctl/vrrp: transitions since the wake cannot be told"
     moved = transitions(before, after)
-    return not moved, "no VRRP transition since the wake" if not moved else "transitions since the wake: " + ", ".join(
-        moved
-    )
+    if moved:
+        return False, "transitions since the wake: " + ", ".join(moved)
+    return True, "no VRRP transition since the wake"
 
 
 def words_and_addresses(text: str) -> tuple[dict[str, tuple[str, str]], str]:

@@ -23,17 +23,14 @@ def step_clocks(run: RunningLab, nodes: list[str]) -> dict[str, ClockReading]:
     left = list(nodes)
     # The SSH sessions the checks after a wake need are opened meanwhile (a handshake is about
     # 2 s on a guest just woken under emulation; the agent's steps take a fraction of that).
-    connecting = ThreadPoolExecutor(max_workers=1, thread_name_prefix="wake-ssh")
-    sessions = connecting.submit(run.sessions, list(nodes), 60.0)
-    try:
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="wake-ssh") as connecting:
+        sessions = connecting.submit(run.sessions, list(nodes), 60.0)
         if run.sandbox is not None and run.info.provider == "libvirt":
             domains = {n: vmstate.domain(run.info.name, n) for n in nodes}
             readings, left = guestagent.step_clocks(run.sandbox, domains)
             if left:
                 log.info("clocks: no guest agent on %s, stepped over SSH", left)
         opened = sessions.result()
-    finally:
-        connecting.shutdown(wait=True)
     if left:
         readings.update(clockstep.step_clocks({n: opened[n] for n in left}))
     return {n: readings[n] for n in nodes if n in readings}

@@ -2,8 +2,8 @@
 agent on the VM's virtio port (`virsh qemu-agent-command`), so a guest just back from saved
 memory needs no SSH round trip (2-3 of them per guest over SSH, seconds under emulation).
 
-Per guest: read its clock (guest-get-time) against the host's midpoint of the virsh call; when
-it is off by more than the threshold, run `date -s` in it (guest-exec), wait until that exited
+Per guest: read its clock (guest-get-time) against the host's as the virsh call returns (see
+reading_offset); when it is off by more than AGENT_THRESHOLD_S, run `date -s` in it (guest-exec), wait until that exited
 (guest-exec-status), read again; at most MAX_STEPS steps, as over SSH. A VM without an agent
 (no channel in its domain: a lab made before the box had one, or another box) is handed back
 for the SSH way (labctl.lab.nodes.clockstep).

@@ -12,26 +12,6 @@ from dataclasses import dataclass
 from labctl.lab.host.sandbox import Sandbox
 
 
-def virsh_all(sandbox: Sandbox, commands: dict[str, list[str]]) -> dict[str, subprocess.CompletedProcess[str]]:
-    """Run `virsh ARGS` for every node of COMMANDS at once (the socket is a file: no network
-    traffic); each node's finished process, in COMMANDS' order."""
-    procs = {
-        node: subprocess.Popen(
-            ["virsh", "-q", "-c", sandbox.uri, *args],
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
-        for node, args in commands.items()
-    }
-    done = {}
-    for node, proc in procs.items():
-        out, err = proc.communicate()
-        done[node] = subprocess.CompletedProcess(proc.args, proc.returncode, out, err)
-    return done
-
-
 @dataclass(frozen=True)
 class TimedRun:
     """One virsh's finished process and the host's clock when it was started and when it ended."""
@@ -41,11 +21,17 @@ class TimedRun:
     back: float
 
 
+def virsh_all(sandbox: Sandbox, commands: dict[str, list[str]]) -> dict[str, subprocess.CompletedProcess[str]]:
+    """Run `virsh ARGS` for every node of COMMANDS at once (the socket is a file: no network
+    traffic); each node's finished process, in COMMANDS' order."""
+    return {node: run.proc for node, run in virsh_all_timed(sandbox, commands, None).items()}
+
+
 def virsh_all_timed(
-    sandbox: Sandbox, commands: dict[str, list[str]], timeout_s: float, clock: Callable[[], float] = time.time
+    sandbox: Sandbox, commands: dict[str, list[str]], timeout_s: float | None, clock: Callable[[], float] = time.time
 ) -> dict[str, TimedRun]:
     """As virsh_all, each run timed on its own (a thread each: one slow node must not widen
-    another's round trip); a virsh still running after TIMEOUT_S is killed (exit 124)."""
+    another's round trip); a virsh still running after TIMEOUT_S (if any) is killed (exit 124)."""
 
     def one(args: list[str]) -> TimedRun:
         argv = ["virsh", "-q", "-c", sandbox.uri, *args]
@@ -58,7 +44,7 @@ def virsh_all_timed(
 
     if not commands:
         return {}
-    with ThreadPoolExecutor(max_workers=min(len(commands), 32), thread_name_prefix="labctl-virsh") as pool:
+    with ThreadPoolExecutor(max_workers=len(commands), thread_name_prefix="labctl-virsh") as pool:
         futures = {node: pool.submit(one, args) for node, args in commands.items()}
         return {node: future.result() for node, future in futures.items()}
 
