@@ -34,9 +34,13 @@ def request(argv: list[str]) -> dict:
 
 def test_commands_are_one_agent_request_each_with_a_timeout():
     assert guestagent.get_time(DOM) == ["qemu-agent-command", DOM, '{"execute":"guest-get-time"}', "--timeout", "5"]
-    assert request(guestagent.exec_date(DOM, 1733160000.5)) == {
+    assert request(guestagent.exec_shift(DOM, 7.5)) == {
         "execute": "guest-exec",
-        "arguments": {"path": "/bin/date", "arg": ["-u", "-s", "@1733160000.500000"], "capture-output": True},
+        "arguments": {
+            "path": "/usr/bin/python3",
+            "arg": ["-c", guestagent.SHIFT.format(delta=7.5)],
+            "capture-output": True,
+        },
     }
     assert request(guestagent.exec_status(DOM, 42)) == {"execute": "guest-exec-status", "arguments": {"pid": 42}}
 
@@ -128,9 +132,12 @@ class FakeAgents:
         if execute == "guest-get-time":
             return json.dumps({"return": int(round((now + self.ahead[dom]) * 1e9))}), None
         if execute == "guest-exec":
-            assert arguments["path"] == "/bin/date" and arguments["arg"][:2] == ["-u", "-s"]
+            assert arguments["path"] == "/usr/bin/python3" and arguments["arg"][0] == "-c"
             late = self.late.get(dom, [])
-            self.ahead[dom] = float(arguments["arg"][2].lstrip("@")) - now - (late.pop(0) if late else 0.0)
+            # Relative to the guest's own clock; LATE: a step that falls short (it cannot land
+            # late: when it runs does not matter).
+            delta = float(arguments["arg"][1].split("+ ")[1].rstrip(")"))
+            self.ahead[dom] += delta - (late.pop(0) if late else 0.0)
             pid = 100 + len(self.pids)
             self.pids[pid] = (dom, 0)
             return json.dumps({"return": {"pid": pid}}), None
@@ -209,7 +216,7 @@ def test_agent_failures_are_reported_per_node_not_sent_to_ssh():
     readings, fallback, _ = run_loop(agents, ["b1", "b2", "r1"])
     assert fallback == []
     assert readings["b1"].error == "cannot read its clock: the agent's reply is not JSON: 'oops'"
-    assert readings["b2"].error == "date -s exited 1: date: cannot set date: Operation not permitted"
+    assert readings["b2"].error == "the clock step exited 1: date: cannot set date: Operation not permitted"
     assert round(readings["b2"].before_s) == -300 and readings["b2"].after_s is None
     assert readings["r1"].error == "cannot read its clock: Requested operation is not valid: domain is not running"
     assert all(r.via == "agent" for r in readings.values())
@@ -220,7 +227,7 @@ def test_a_date_that_never_exits_is_waited_for_a_bounded_time():
     agents = FakeAgents({"b1": -300.0}, host)
     agents.polls_running = 10_000
     readings, _, slept = run_loop(agents, ["b1"])
-    assert readings["b1"].error == f"date -s did not finish in {guestagent.EXEC_WAIT_S:g} s"
+    assert readings["b1"].error == f"the clock step did not finish in {guestagent.EXEC_WAIT_S:g} s"
     # Each poll is 0.2 s of virsh plus the pause: about EXEC_WAIT_S / 0.25 polls.
     assert 15 <= len(slept) <= 25
 

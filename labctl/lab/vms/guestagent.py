@@ -3,8 +3,9 @@ agent on the VM's virtio port (`virsh qemu-agent-command`), so a guest just back
 memory needs no SSH round trip (2-3 of them per guest over SSH, seconds under emulation).
 
 Per guest: read its clock (guest-get-time) against the host's as the virsh call returns (see
-reading_offset); when it is off by more than AGENT_THRESHOLD_S, run `date -s` in it (guest-exec), wait until that exited
-(guest-exec-status), read again; at most MAX_STEPS steps, as over SSH. A VM without an agent
+reading_offset); when it is off by more than AGENT_THRESHOLD_S, move its clock by that offset
+(guest-exec of python3: relative to its own clock, so it does not matter when the guest gets to
+it), wait until that exited (guest-exec-status), read again; at most MAX_STEPS steps, as over SSH. A VM without an agent
 (no channel in its domain: a lab made before the box had one, or another box) is handed back
 for the SSH way (labctl.lab.nodes.clockstep).
 
@@ -27,13 +28,17 @@ from labctl.lab.vms.virshall import error_of, virsh_all_timed
 
 AGENT_TIMEOUT_S = 5  # virsh's --timeout: whole seconds, and a busy emulated guest answers in less
 VIRSH_TIMEOUT_S = 15.0  # virsh itself, connection and libvirt's guest-sync included
-EXEC_WAIT_S = 5.0  # `date -s` has exited by then, or the step is reported failed
+EXEC_WAIT_S = 5.0  # the step has exited by then, or the step is reported failed
 EXEC_POLL_S = 0.05
 # Tighter than over SSH: a round through the agent costs a fraction of a second and runs while
-# the checks' SSH sessions open, so a step that landed late (the first `date -s` on a guest just
+# the checks' SSH sessions open, so a step that landed late (the first the step on a guest just
 # woken waits its turn for the CPU: 1-2 s measured, 0.4 s left behind) is simply taken again.
 AGENT_THRESHOLD_S = 0.1
-DATE = "/bin/date"
+PYTHON = "/usr/bin/python3"  # python3-minimal is in labctl's box
+# The guest's clock moved by DELTA from its own reading, one process, microseconds apart. A step
+# to an absolute host time lands late by however long the guest takes to start it (0-0.5 s
+# measured on woken TCG guests, and never the same twice); a step by an offset does not care.
+SHIFT = "import time; c = time.CLOCK_REALTIME; time.clock_settime(c, time.clock_gettime(c) + {delta:.6f})"
 
 # libvirt's words when a domain has no agent to talk to: no channel in its XML ("argument
 # unsupported: QEMU guest agent is not configured"), an agent not (or no longer) listening
@@ -74,13 +79,13 @@ def get_time(dom: str) -> list[str]:
     return agent_command(dom, "guest-get-time")
 
 
-def date_args(host_epoch: float) -> list[str]:
-    return ["-u", "-s", f"@{host_epoch:.6f}"]
+def shift_args(delta_s: float) -> list[str]:
+    return ["-c", SHIFT.format(delta=delta_s)]
 
 
-def exec_date(dom: str, host_epoch: float) -> list[str]:
-    """Start `date -s @HOST_EPOCH` in the guest; the agent answers with its pid at once."""
-    return agent_command(dom, "guest-exec", {"path": DATE, "arg": date_args(host_epoch), "capture-output": True})
+def exec_shift(dom: str, delta_s: float) -> list[str]:
+    """Start moving the guest's clock by DELTA_S; the agent answers with its pid at once."""
+    return agent_command(dom, "guest-exec", {"path": PYTHON, "arg": shift_args(delta_s), "capture-output": True})
 
 
 def exec_status(dom: str, pid: int) -> list[str]:
@@ -176,7 +181,7 @@ def reading_offset(guest_epoch: float, back: float) -> float:
 class _Guest:
     dom: str
     before: float | None = None
-    trip: float = 0.0  # the last virsh call's whole round trip
+    off: float = 0.0  # the last reading's offset: what the next step takes away
     steps: int = 0
 
 
@@ -212,7 +217,7 @@ class _Stepper:
             except AgentReplyError as exc:
                 self.failed(node, "cannot read its clock", str(exc))
                 continue
-            guest.trip = reply.back - reply.sent
+            guest.off = now
             if guest.before is None:
                 guest.before = now
                 if not needs_step(now, AGENT_THRESHOLD_S):
@@ -225,12 +230,10 @@ class _Stepper:
         return off_still
 
     def step(self, nodes: list[str]) -> dict[str, int]:
-        """`date -s` started in every node of NODES; node -> its pid in the guest."""
+        """the step started in every node of NODES; node -> its pid in the guest."""
         if not nodes:
             return {}
-        # The last read's whole round trip ahead: `date -s` is forked as the agent answers, at the
-        # end of the call, as a reading is taken (see reading_offset).
-        commands = {n: exec_date(self.guests[n].dom, self.clock() + self.guests[n].trip) for n in nodes}
+        commands = {n: exec_shift(self.guests[n].dom, -self.guests[n].off) for n in nodes}
         started: dict[str, int] = {}
         for node, reply in self.send(commands).items():
             try:
@@ -238,13 +241,13 @@ class _Stepper:
                     raise AgentReplyError(reply.error)
                 started[node] = parse_pid(reply.out)
             except AgentReplyError as exc:
-                self.failed(node, "date -s failed", str(exc))
+                self.failed(node, "the clock step failed", str(exc))
                 continue
             self.guests[node].steps += 1
         return started
 
     def wait(self, pids: dict[str, int]) -> list[str]:
-        """The nodes whose `date -s` exited well, asked every EXEC_POLL_S up to EXEC_WAIT_S."""
+        """The nodes whose the step exited well, asked every EXEC_POLL_S up to EXEC_WAIT_S."""
         deadline = self.clock() + EXEC_WAIT_S
         stepped: list[str] = []
         pending = dict(pids)
@@ -256,7 +259,7 @@ class _Stepper:
                         raise AgentReplyError(reply.error)
                     status = parse_status(reply.out)
                 except AgentReplyError as exc:
-                    self.failed(node, "date -s failed", str(exc))
+                    self.failed(node, "the clock step failed", str(exc))
                     del pending[node]
                     continue
                 if not status.exited:
@@ -266,10 +269,10 @@ class _Stepper:
                     stepped.append(node)
                 else:
                     how = "was killed" if status.exitcode is None else f"exited {status.exitcode}"
-                    self.done(node, None, f"date -s {how}: {status.stderr[:120]}")
+                    self.done(node, None, f"the clock step {how}: {status.stderr[:120]}")
             if pending and self.clock() >= deadline:
                 for node in pending:
-                    self.done(node, None, f"date -s did not finish in {EXEC_WAIT_S:g} s")
+                    self.done(node, None, f"the clock step did not finish in {EXEC_WAIT_S:g} s")
                 break
             if pending:
                 self.sleep(EXEC_POLL_S)
