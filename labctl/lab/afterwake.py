@@ -128,8 +128,8 @@ def read_vrrp_meanwhile(run: RunningLab, lab: Lab) -> Future[dict[str, dict[str,
 
 def read_vrrp(run: RunningLab, lab: Lab) -> dict[str, dict[str, tuple[str, str]]]:
     """Each reachable balancer's VRRP state files (a node that cannot be read is left out)."""
-    sessions = run.sessions([b.name for b in lab.balancers], wait=30.0)
-    done = run_parallel(sessions, lambda _, opened: opened.get().run(VRRP_FILES, sudo=False, timeout=30))
+    shells = run.shells([b.name for b in lab.balancers], wait=30.0)
+    done = run_parallel(shells, lambda _, opened: opened.get().run(VRRP_FILES, sudo=False, timeout=30))
     return {n: parse_vrrp_files(r.stdout) for n, r in done.items() if not isinstance(r, BaseException)}
 
 
@@ -148,9 +148,9 @@ def wake_checks(run: RunningLab, lab: Lab, vrrp_before: dict[str, dict[str, tupl
     balancers = {b.name for b in lab.balancers}
     clients = [c.name for c in lab.clients]
     # One round trip per node, all at once: a balancer's words and addresses, a client's ARP.
-    sessions = run.sessions(sorted(balancers) + clients, wait=30.0)
+    shells = run.shells(sorted(balancers) + clients, wait=30.0)
     seen = run_parallel(
-        sessions,
+        shells,
         lambda node, opened: opened.get().run(
             WORDS_THEN_ADDRESSES if node in balancers else "ip -4 neigh show", sudo=False, timeout=30
         ),

@@ -231,14 +231,15 @@ def _up_and_provision(run: RunningLab, lab: Lab, ctx, names: list[str], progress
     def provision(name: str) -> NodeReport:
         board.set(name, "connecting")
         wait = 60.0 if result.vagrant_up_skipped else 300.0
+        # An SSH session, or the guest agent's shell for a VM just woken (RunningLab.use_agent).
         try:
-            opened = run.sessions([name], wait=wait)[name]
+            opened = run.shells([name], wait=wait)[name]
         except (SshConfigError, LabctlError):
             # `vagrant ssh-config` may answer nothing while `vagrant up` is still busy with
             # other machines: ask again once it is done.
             board.set(name, "waiting for vagrant up to finish")
             vagrant_done.wait()
-            opened = run.sessions([name], wait=wait)[name]
+            opened = run.shells([name], wait=wait)[name]
         files = node_files(lab, lab.node(name), ctx)
         report = quick_check(opened.get(), files, sections) if sections else None
         if report is None:
@@ -394,9 +395,9 @@ def quick_checks(lab: Lab, views: dict[str, NodeSnapshot]) -> list[verify.Check]
 
 
 def _reprovision(run: RunningLab, lab: Lab, ctx, nodes: list[str], result: UpResult) -> None:
-    sessions = run.sessions(nodes, wait=60.0)
+    shells = run.shells(nodes, wait=60.0)
     done = run_parallel(
-        sessions, lambda name, opened: provision_node(opened.get(), node_files(lab, lab.node(name), ctx), force=True)
+        shells, lambda name, opened: provision_node(opened.get(), node_files(lab, lab.node(name), ctx), force=True)
     )
     for name, outcome in done.items():
         if isinstance(outcome, BaseException):

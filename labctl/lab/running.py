@@ -18,6 +18,7 @@ from labctl.errors import LabctlError
 from labctl.lab.host import safefiles
 from labctl.lab.host.sandbox import Sandbox, SandboxError
 from labctl.lab.host.state import STATE_ROOT, LabState, vrrp_password
+from labctl.lab.nodes.agentshell import AgentShell
 from labctl.lab.nodes.ssh import (
     SessionResult,
     ShellResult,
@@ -35,6 +36,7 @@ from labctl.lab.vms import vmstate
 from labctl.lab.vms.render import BoxRef, RenderContext, render_lab, write_rendered
 from labctl.lab.vms.rendercontext import box_ref, box_with_login_key, libvirt_runtime, sandbox_for
 from labctl.lab.vms.vagrant import LabVagrant
+from labctl.lab.vms.virshshell import VirshShell
 from labctl.model.lab import LOCAL_BOX, Lab
 
 log = logging.getLogger(__name__)
@@ -104,6 +106,8 @@ class RunningLab:
         )
         self._sessions: dict[str, SshSession] = {}
         self._session_errors: dict[str, BaseException] = {}
+        self._virsh: dict[str, VirshShell] = {}  # node -> an open virsh (its guest agent's way)
+        self._agent_shells: dict[str, AgentShell] = {}
         self._lock = threading.RLock()
 
     @classmethod
@@ -344,15 +348,39 @@ class RunningLab:
             }
 
     def shells(self, nodes: list[str], wait: float = 300.0) -> dict[str, ShellResult]:
-        """A shell per node: the provider's own (netns), else an SSH session (`sessions`)."""
+        """A shell per node: the provider's own (netns), the guest agent's for a VM just woken
+        (use_agent), else an SSH session (`sessions`)."""
         if self.host is not None:
             assert self.lab is not None
             return self.host.shells(self.lab, nodes)
-        return {n: ShellResult(n, r.session, r.error) for n, r in self.sessions(nodes, wait).items()}
+        with self._lock:
+            agents = {n: self._agent_shells[n] for n in nodes if n in self._agent_shells}
+        ssh = self.sessions([n for n in nodes if n not in agents], wait) if len(agents) < len(nodes) else {}
+        return {
+            n: ShellResult(n, agents[n]) if n in agents else ShellResult(n, ssh[n].session, ssh[n].error) for n in nodes
+        }
+
+    def virsh_shell(self, node: str) -> VirshShell:
+        """NODE's own open virsh into the lab's sandbox (started with the sandbox, if need be)."""
+        assert self.sandbox is not None
+        with self._lock:
+            if node not in self._virsh:
+                self._virsh[node] = VirshShell(self.sandbox.uri)
+            return self._virsh[node]
+
+    def use_agent(self, nodes: list[str]) -> None:
+        """Run `shells()`' commands on NODES through their guest agents from now on, not SSH:
+        for VMs just woken from saved memory, where a handshake costs seconds. SSH sessions
+        (`sessions()`) are still opened when asked for."""
+        with self._lock:
+            for node in nodes:
+                dom = vmstate.domain(self.info.name, node)
+                self._agent_shells[node] = AgentShell(node, dom, self.virsh_shell(node).call)
 
     def drop_session(self, node: str) -> None:
         with self._lock:
             session = self._sessions.pop(node, None)
+            self._agent_shells.pop(node, None)
         if session:
             session.close()
 
@@ -360,6 +388,10 @@ class RunningLab:
         for session in self._sessions.values():
             session.close()
         self._sessions.clear()
+        self._agent_shells.clear()
+        for virsh in self._virsh.values():
+            virsh.close()
+        self._virsh.clear()
 
     # --- tear down ---------------------------------------------------------------------------
 

@@ -148,3 +148,44 @@ def test_a_package_whose_files_dpkg_vouches_for_needs_no_package_manager(node, t
     done = node(node_files(f"{LIB}\nneed_package labctl-test-package\necho need_package: $?"))
     assert done.returncode == 0, done.stderr
     assert "need_package: 0" in done.stdout.decode() and "packages installed" not in done.stdout.decode()
+
+
+def _clocksources(tmp_path, available: str, current: str):
+    sysfs = tmp_path / "clocksource0"
+    sysfs.mkdir(parents=True)
+    (sysfs / "available_clocksource").write_text(available + " \n")
+    (sysfs / "current_clocksource").write_text(current + "\n")
+    return sysfs
+
+
+def _restorable_clock(sysfs, tmpfiles) -> str:
+    done = subprocess.run(
+        ["sh", "-c", f'{LIB}\nrestorable_clock "$0" "$1"', str(sysfs), str(tmpfiles)],
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert done.returncode == 0, done.stderr
+    return done.stdout
+
+
+def test_a_guest_under_emulation_keeps_a_clock_that_a_snapshot_puts_back(tmp_path):
+    """The TSC is not in what qemu saves under TCG: restorable_clock moves the kernel to the
+    HPET now and at every boot (a tmpfiles rule), once; a second run changes nothing."""
+    sysfs = _clocksources(tmp_path, "tsc hpet acpi_pm", "tsc")
+    tmpfiles = tmp_path / "tmpfiles.d"
+    first = _restorable_clock(sysfs, tmpfiles)
+    assert "changed: clocksource hpet" in first
+    assert (sysfs / "current_clocksource").read_text().strip() == "hpet"
+    rule = (tmpfiles / "labctl-clocksource.conf").read_text().split()
+    assert rule == ["w", f"{sysfs}/current_clocksource", "-", "-", "-", "-", "hpet"]
+    assert _restorable_clock(sysfs, tmpfiles) == ""
+
+
+def test_kvm_clock_or_no_hpet_leaves_the_clock_alone(tmp_path):
+    for available in ("kvm-clock tsc hpet acpi_pm", "tsc acpi_pm"):
+        sysfs = _clocksources(tmp_path / available.split()[0], available, available.split()[0])
+        tmpfiles = tmp_path / available.split()[0] / "tmpfiles.d"
+        assert _restorable_clock(sysfs, tmpfiles) == ""
+        assert not tmpfiles.exists()
+        assert (sysfs / "current_clocksource").read_text().strip() == available.split()[0]

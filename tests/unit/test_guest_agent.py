@@ -37,11 +37,12 @@ def test_commands_are_one_agent_request_each_with_a_timeout():
     assert request(guestagent.exec_shift(DOM, 7.5)) == {
         "execute": "guest-exec",
         "arguments": {
-            "path": "/usr/bin/python3",
-            "arg": ["-c", guestagent.SHIFT.format(delta=7.5)],
+            "path": "/bin/date",
+            "arg": ["-s", "+7.500000 seconds"],
             "capture-output": True,
         },
     }
+    assert guestagent.shift_args(-85.4)[1] == "-85.400000 seconds"  # GNU date: relative to its own reading
     assert request(guestagent.exec_status(DOM, 42)) == {"execute": "guest-exec-status", "arguments": {"pid": 42}}
 
 
@@ -132,11 +133,11 @@ class FakeAgents:
         if execute == "guest-get-time":
             return json.dumps({"return": int(round((now + self.ahead[dom]) * 1e9))}), None
         if execute == "guest-exec":
-            assert arguments["path"] == "/usr/bin/python3" and arguments["arg"][0] == "-c"
+            assert arguments["path"] == "/bin/date" and arguments["arg"][0] == "-s"
             late = self.late.get(dom, [])
             # Relative to the guest's own clock; LATE: a step that falls short (it cannot land
             # late: when it runs does not matter).
-            delta = float(arguments["arg"][1].split("+ ")[1].rstrip(")"))
+            delta = float(arguments["arg"][1].removesuffix(" seconds"))
             self.ahead[dom] += delta - (late.pop(0) if late else 0.0)
             pid = 100 + len(self.pids)
             self.pids[pid] = (dom, 0)
@@ -241,10 +242,13 @@ def test_ssh_steps_only_the_nodes_the_agent_could_not(monkeypatch):
         sandbox=object(),
         info=SimpleNamespace(name="dev", provider="libvirt"),
         sessions=lambda nodes, wait: asked.setdefault("sessions", {n: f"session of {n}" for n in nodes}),
+        virsh_shell=lambda node: SimpleNamespace(call=f"virsh of {node}"),
+        use_agent=lambda nodes: asked.setdefault("agent shells", nodes),
     )
 
-    def by_agent(sandbox, domains):
+    def by_agent(calls, domains):
         asked["domains"] = domains
+        asked["calls"] = calls
         return {"b1": ClockReading("b1", -300.0, 0.01, via="agent")}, ["r1"]
 
     monkeypatch.setattr(guestagent, "step_clocks", by_agent)
@@ -255,16 +259,19 @@ def test_ssh_steps_only_the_nodes_the_agent_could_not(monkeypatch):
 
     monkeypatch.setattr(clockstep, "step_clocks", by_ssh)
     readings = wakeclocks.step_clocks(run, ["r1", "b1"])
-    # Every node's session is opened meanwhile (the checks after the wake need them); only r1's
-    # steps its clock.
+    # Each node's agent through its own open virsh; an SSH session only for the node the agent
+    # could not serve; the checks after the wake go through the agent where it served.
     assert asked["domains"] == {"r1": "labctl-dev-r1", "b1": "labctl-dev-b1"}
-    assert list(asked["sessions"]) == ["r1", "b1"] and asked["stepped over ssh"] == {"r1": "session of r1"}
+    assert asked["calls"] == {"r1": "virsh of r1", "b1": "virsh of b1"}
+    assert list(asked["sessions"]) == ["r1"] and asked["stepped over ssh"] == {"r1": "session of r1"}
+    assert asked["agent shells"] == ["b1"]
     assert [(n, r.via) for n, r in readings.items()] == [("r1", "ssh"), ("b1", "agent")]
     # A lab without a sandbox of its own: SSH for all, the agent not asked.
     asked.clear()
     run.sandbox = None
     assert [r.via for r in wakeclocks.step_clocks(run, ["b1"]).values()] == ["ssh"]
-    assert "domains" not in asked and asked["stepped over ssh"] == {"b1": "session of b1"}
+    assert "domains" not in asked and "agent shells" not in asked
+    assert asked["stepped over ssh"] == {"b1": "session of b1"}
 
 
 # --- the channel in the Vagrantfile --------------------------------------------------------------

@@ -20,6 +20,17 @@ def test_commands_name_the_labs_domain_and_keep_their_flags():
     assert vmstate.snapshot_delete(dom, "ready", metadata_only=True)[-1] == "--metadata"
 
 
+def test_a_running_vm_loads_a_snapshot_in_its_own_qemu_and_qemu_s_words_are_its_error():
+    dom = vmstate.domain("dev", "b1")
+    assert vmstate.load_snapshot(dom, "ready") == ["qemu-monitor-command", dom, "--hmp", "loadvm ready"]
+    assert vmstate.load_error("") is None and vmstate.load_error("\n") is None
+    refused = vmstate.load_error("Error: Snapshot 'ready' does not exist in one or more devices\n")
+    assert refused == "Snapshot 'ready' does not exist in one or more devices"
+    assert vmstate.load_left_untouched(refused)
+    # Any other error may come after the disk was reverted and part of the memory loaded.
+    assert not vmstate.load_left_untouched("Error -22 while loading VM state")
+
+
 def test_snapshot_names_are_plain_words():
     assert vmstate.valid_name("ready") and vmstate.valid_name("before-demo.2")
     for bad in ("", "-x", "a b", "x;rm", "é", "a" * 41, "../up"):
@@ -60,9 +71,12 @@ def test_a_half_done_restore_says_per_node_what_each_vm_is():
         vmstate.NodeRestore("r1", "timed out", "domain is not running"),
         vmstate.NodeRestore("c1", None, "cannot resume"),
         vmstate.NodeRestore("r2", "no such snapshot", None, was_running=False),
+        vmstate.NodeRestore("b3", "Error -22 while loading VM state", None, intact=False),
     ]
     assert vmstate.restore_lines(outcomes) == [
         "b2: NOT restored (internal error: loadvm failed): running as before",
+        "b3: NOT restored (Error -22 while loading VM state): the load failed half-way, the VM is left paused; "
+        "`labctl down b3` then `labctl up` boot it afresh",
         "c1: restored but left paused (cannot resume)",
         "r1: NOT restored (timed out), and not running again (domain is not running)",
         "r2: NOT restored (no such snapshot): as before (it was not running)",

@@ -15,7 +15,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from labctl.lab.nodes.ssh import CommandFailed, SshSession
+from labctl.lab.nodes.ssh import CommandFailed, NodeShell
 from labctl.lab.vms.render import RenderedFile
 from labctl.observe.snapshot import NodeSnapshot, parse_snapshot
 from labctl.resources import provision_dir
@@ -70,9 +70,7 @@ def files_digest(files: list[RenderedFile]) -> str:
     return hashlib.sha256(files_as_tar(files)).hexdigest()
 
 
-def quick_check(
-    session: SshSession, files: list[RenderedFile], snapshot_sections: tuple[str, ...]
-) -> NodeReport | None:
+def quick_check(session: NodeShell, files: list[RenderedFile], snapshot_sections: tuple[str, ...]) -> NodeReport | None:
     """On a lab that already runs: one round trip with no file sent. A NodeReport (skipped, with
     the node's snapshot) when the node was last provisioned with exactly FILES; None when it
     needs provisioning (then call provision_node)."""
@@ -90,7 +88,7 @@ def quick_check(
 
 
 def provision_node(
-    session: SshSession,
+    session: NodeShell,
     files: list[RenderedFile],
     on_phase: Callable[[str], None] | None = None,
     snapshot_sections: tuple[str, ...] = (),

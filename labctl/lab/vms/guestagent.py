@@ -4,27 +4,29 @@ memory needs no SSH round trip (2-3 of them per guest over SSH, seconds under em
 
 Per guest: read its clock (guest-get-time) against the host's as the virsh call returns (see
 reading_offset); when it is off by more than AGENT_THRESHOLD_S, move its clock by that offset
-(guest-exec of python3: relative to its own clock, so it does not matter when the guest gets to
+(guest-exec of GNU date: relative to its own clock, so it does not matter when the guest gets to
 it), wait until that exited (guest-exec-status), read again; at most MAX_STEPS steps, as over SSH. A VM without an agent
 (no channel in its domain: a lab made before the box had one, or another box) is handed back
 for the SSH way (labctl.lab.nodes.clockstep).
 
 The argv builders, reply parsers and the stepping loop are pure (the loop's virsh is injected);
-`step_clocks` runs it on a sandbox's libvirtd."""
+`step_clocks` runs it through each node's open virsh."""
 
 from __future__ import annotations
 
 import base64
 import binascii
 import json
+import logging
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 from labctl.errors import LabctlError
-from labctl.lab.host.sandbox import Sandbox
 from labctl.lab.vms.guestclock import MAX_STEPS, ClockReading, needs_step
-from labctl.lab.vms.virshall import error_of, virsh_all_timed
+
+log = logging.getLogger(__name__)
 
 AGENT_TIMEOUT_S = 5  # virsh's --timeout: whole seconds, and a busy emulated guest answers in less
 VIRSH_TIMEOUT_S = 15.0  # virsh itself, connection and libvirt's guest-sync included
@@ -34,11 +36,13 @@ EXEC_POLL_S = 0.05
 # the checks' SSH sessions open, so a step that landed late (the first the step on a guest just
 # woken waits its turn for the CPU: 1-2 s measured, 0.4 s left behind) is simply taken again.
 AGENT_THRESHOLD_S = 0.1
-PYTHON = "/usr/bin/python3"  # python3-minimal is in labctl's box
-# The guest's clock moved by DELTA from its own reading, one process, microseconds apart. A step
-# to an absolute host time lands late by however long the guest takes to start it (0-0.5 s
-# measured on woken TCG guests, and never the same twice); a step by an offset does not care.
-SHIFT = "import time; c = time.CLOCK_REALTIME; time.clock_settime(c, time.clock_gettime(c) + {delta:.6f})"
+DATE = "/bin/date"
+# The guest's clock moved by DELTA from its own reading: GNU date takes a relative time with a
+# fractional second, reads the clock as it parses it and sets it microseconds later. A step to an
+# absolute host time lands late by however long the guest takes to start it (0-0.5 s measured on
+# woken TCG guests, and never the same twice); a step by an offset does not care. date, not
+# python3: a woken guest starts it in a fraction of python3's time (1-2.5 s there, six at once).
+SHIFT = "{delta:+.6f} seconds"
 
 # libvirt's words when a domain has no agent to talk to: no channel in its XML ("argument
 # unsupported: QEMU guest agent is not configured"), an agent not (or no longer) listening
@@ -80,12 +84,12 @@ def get_time(dom: str) -> list[str]:
 
 
 def shift_args(delta_s: float) -> list[str]:
-    return ["-c", SHIFT.format(delta=delta_s)]
+    return ["-s", SHIFT.format(delta=delta_s)]
 
 
 def exec_shift(dom: str, delta_s: float) -> list[str]:
     """Start moving the guest's clock by DELTA_S; the agent answers with its pid at once."""
-    return agent_command(dom, "guest-exec", {"path": PYTHON, "arg": shift_args(delta_s), "capture-output": True})
+    return agent_command(dom, "guest-exec", {"path": DATE, "arg": shift_args(delta_s), "capture-output": True})
 
 
 def exec_status(dom: str, pid: int) -> list[str]:
@@ -133,23 +137,34 @@ class ExecStatus:
     exited: bool
     exitcode: int | None = None  # None while running, or when a signal ended it
     stderr: str = ""
+    stdout: str = ""
+    signal: int | None = None
+    truncated: bool = False  # the agent kept only the first 16 MiB of an output
 
 
 def parse_status(text: str) -> ExecStatus:
     value = returned(text)
     if not isinstance(value, dict) or not isinstance(value.get("exited"), bool):
         raise AgentReplyError(f"guest-exec-status returned {value!r}")
-    code = value.get("exitcode")
-    return ExecStatus(value["exited"], code if isinstance(code, int) else None, _decoded(value.get("err-data")))
+    code, signal = value.get("exitcode"), value.get("signal")
+    return ExecStatus(
+        value["exited"],
+        code if isinstance(code, int) else None,
+        _decoded(value.get("err-data")),
+        _decoded(value.get("out-data"), strip=False),
+        signal if isinstance(signal, int) else None,
+        bool(value.get("out-truncated") or value.get("err-truncated")),
+    )
 
 
-def _decoded(data: object) -> str:
+def _decoded(data: object, strip: bool = True) -> str:
     if not isinstance(data, str):
         return ""
     try:
-        return base64.b64decode(data).decode(errors="replace").strip()
+        text = base64.b64decode(data).decode(errors="replace")
     except (binascii.Error, ValueError):
         return ""
+    return text.strip() if strip else text
 
 
 # --- the stepping loop (virsh injected) ---------------------------------------------------------
@@ -199,6 +214,7 @@ class _Stepper:
         self.readings[node] = ClockReading(node, before or 0.0, after, error, via="agent")
 
     def failed(self, node: str, what: str, error: str) -> None:
+        log.info("%s: %s through the guest agent: %s", node, what, error)
         if no_agent(error):
             self.fallback.append(node)
         else:
@@ -295,11 +311,21 @@ def step_guest_clocks(
     return readings, [n for n in domains if n in stepper.fallback]
 
 
-def step_clocks(sandbox: Sandbox, domains: dict[str, str]) -> tuple[dict[str, ClockReading], list[str]]:
-    """step_guest_clocks through SANDBOX's libvirtd, one virsh per node at once."""
+Call = Callable[[list[str], float], tuple[str, str | None]]  # virsh ARGS -> (output, error)
+
+
+def step_clocks(calls: dict[str, Call], domains: dict[str, str]) -> tuple[dict[str, ClockReading], list[str]]:
+    """step_guest_clocks with CALLS (node -> its own open virsh, labctl.lab.vms.virshshell),
+    every node's request at once."""
+
+    def one(node: str, args: list[str]) -> Reply:
+        sent = time.time()
+        out, error = calls[node](args, VIRSH_TIMEOUT_S)
+        return Reply(out, error, sent, time.time())
 
     def send(commands: dict[str, list[str]]) -> dict[str, Reply]:
-        done = virsh_all_timed(sandbox, commands, VIRSH_TIMEOUT_S)
-        return {n: Reply(r.proc.stdout, error_of(r.proc), r.sent, r.back) for n, r in done.items()}
+        with ThreadPoolExecutor(max_workers=len(commands), thread_name_prefix="labctl-agent") as pool:
+            futures = {n: pool.submit(one, n, args) for n, args in commands.items()}
+            return {n: f.result() for n, f in futures.items()}
 
     return step_guest_clocks(domains, send)
