@@ -108,9 +108,13 @@ def restore_cmd(name: str, lab_path: Path, verify_timeout: float) -> None:
         restored, checked, seconds = restore_and_check(lab, lab_path, name, console, verify_timeout)
     if checked is not None:
         print_up(checked)
-    console.print(f"restore of {name} to checks passed: {seconds:.1f} s", markup=False)
-    if not restored.ok or checked is None or not checked.ok:
+    if not restored.ok:
+        console.print(f"restore of {name}: not every VM restored ({seconds:.1f} s)", markup=False)
         sys.exit(1)
+    if checked is None or not checked.ok:
+        console.print(f"restore of {name}: restored, checks failed ({seconds:.1f} s)", markup=False)
+        sys.exit(1)
+    console.print(f"restore of {name} to checks passed: {seconds:.1f} s", markup=False)
 
 
 @snapshot.command("list")
