@@ -1,6 +1,7 @@
 """`labctl suspend` and the resume half of `labctl up`: each VM's memory saved to disk by
 libvirt's managed save (inside the lab's sandbox, under its state folder) and the VM stopped;
-`virsh start` later restores that image instead of booting. All VMs at once."""
+`virsh start` later restores that image instead of booting. All VMs at once: paused together
+before the saves, let go together after the restores, so the lab stops and wakes as one moment."""
 
 from __future__ import annotations
 
@@ -53,7 +54,12 @@ def suspend(run: RunningLab, nodes: list[str]) -> SuspendResult:
     started = time.monotonic()
     for node in running:
         run.drop_session(node)  # its TCP connections would not survive the sleep anyway
-    done = virsh_all(sandbox, {n: vmstate.managed_save(vmstate.domain(run.info.name, n)) for n in running})
+    # All paused at once first, then saved: six managed saves pause their VMs up to seconds apart
+    # (each its own libvirt job), and a backup balancer that ran on after its master stopped
+    # woke with its VRRP timer nearly spent: it took over at the wake (seen after a resume).
+    domains = {n: vmstate.domain(run.info.name, n) for n in running}
+    paused = virsh_all(sandbox, {n: vmstate.pause(dom) for n, dom in domains.items()})
+    done = virsh_all(sandbox, {n: vmstate.managed_save(dom) for n, dom in domains.items()})
     result.seconds = round(time.monotonic() - started, 2)
     for node, proc in done.items():
         error = error_of(proc)
@@ -61,6 +67,8 @@ def suspend(run: RunningLab, nodes: list[str]) -> SuspendResult:
             result.suspended.append(node)
         else:
             result.failed[node] = error
+            if error_of(paused[node]) is None:
+                virsh_all(sandbox, {node: vmstate.resume(domains[node])})  # not saved: let it run on
     log.info("suspend: %s in %.1f s; failed %s", result.suspended, result.seconds, result.failed)
     return result
 
@@ -95,10 +103,16 @@ def resume(run: RunningLab, nodes: list[str]) -> ResumeResult:
         return result
     sandbox = sandbox_of(run, "resume")
     started = time.monotonic()
-    done = virsh_all(sandbox, {n: vmstate.start(vmstate.domain(run.info.name, n)) for n in nodes})
+    # Each VM read back paused, then all let go at once: six `virsh start`s end up to seconds
+    # apart, and a backup balancer woken that much before its master took over VI_1 and gave
+    # it back (a spurious VRRP transition, seen after a resume).
+    domains = {n: vmstate.domain(run.info.name, n) for n in nodes}
+    done = virsh_all(sandbox, {n: vmstate.start(dom, paused=True) for n, dom in domains.items()})
+    loaded = [n for n, proc in done.items() if error_of(proc) is None]
+    let_go = virsh_all(sandbox, {n: vmstate.resume(domains[n]) for n in loaded})
     result.start_s = round(time.monotonic() - started, 2)
-    for node, proc in done.items():
-        error = error_of(proc)
+    for node in nodes:
+        error = error_of(done[node]) or (error_of(let_go[node]) if node in let_go else None)
         if error is None:
             result.resumed.append(node)
         else:

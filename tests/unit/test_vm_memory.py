@@ -14,6 +14,7 @@ def test_commands_name_the_labs_domain_and_keep_their_flags():
     assert dom == "labctl-dev-b1"
     assert vmstate.managed_save(dom) == ["managedsave", "labctl-dev-b1", "--running"]
     assert vmstate.start(dom) == ["start", "labctl-dev-b1"]
+    assert vmstate.start(dom, paused=True) == ["start", "labctl-dev-b1", "--paused"]
     assert vmstate.snapshot_create(dom, "ready") == ["snapshot-create-as", "labctl-dev-b1", "ready", "--atomic"]
     assert vmstate.snapshot_revert(dom, "ready") == ["snapshot-revert", "labctl-dev-b1", "ready", "--paused"]
     assert vmstate.snapshot_delete(dom, "ready") == ["snapshot-delete", "labctl-dev-b1", "ready"]

@@ -36,9 +36,10 @@ def managed_save(dom: str) -> list[str]:
     return ["managedsave", dom, "--running"]
 
 
-def start(dom: str) -> list[str]:
-    """Start a domain; one with a managed save image is restored from it instead of booting."""
-    return ["start", dom]
+def start(dom: str, paused: bool = False) -> list[str]:
+    """Start a domain; one with a managed save image is restored from it instead of booting.
+    PAUSED: it stays paused, to be let go with the others at once (resume)."""
+    return ["start", dom] + (["--paused"] if paused else [])
 
 
 def pause(dom: str) -> list[str]:
