@@ -74,7 +74,8 @@ def restore_and_check(lab: Lab, lab_path: Path, name: str, out: Console, verify_
     started = time.monotonic()
     run = _run(lab, lab_path)
     journal_left = LabState.for_lab(lab_path, lab.name).journal.exists()
-    # One runtime throughout: the sessions the clock steps open serve the checks too.
+    # One runtime throughout: the agents' shells the clock steps find serve the checks too.
+    restored = None
     try:
         with out.status(plain(f"restoring {name} on every VM")):
             restored = labsnapshots.restore(run, [n.name for n in lab.nodes], name, journal_left)
@@ -82,13 +83,16 @@ def restore_and_check(lab: Lab, lab_path: Path, name: str, out: Console, verify_
             afterwake.flush_host_neighbours(run, lab)
         for line in vmstate.restore_lines(restored.outcomes):
             out.print(line, markup=False)
-        out.print(f"reverted in {restored.seconds:.1f} s; {_clock_words(restored.clocks)}", markup=False)
-        if not restored.ok or woke is None:
-            return restored, None, round(time.monotonic() - started, 2)
-        checked = bring_up(lab, lab_path, RichUpProgress(out), verify_timeout=verify_timeout, run=run)
-        if checked.ok:
-            checked.checks += afterwake.wake_checks(run, lab, woke.result())
+        out.print(f"reverted in {restored.seconds:.1f} s; clocks being stepped while the lab is checked", markup=False)
+        checked = None
+        if restored.ok and woke is not None:
+            checked = bring_up(lab, lab_path, RichUpProgress(out), verify_timeout=verify_timeout, run=run)
+            if checked.ok:
+                checked.checks += afterwake.wake_checks(run, lab, woke.result())
+        out.print(_clock_words(restored.wait_for_clocks()), markup=False)
     finally:
+        if restored is not None:
+            restored.wait_for_clocks()  # its steps use the runtime closed next
         run.close()
     return restored, checked, round(time.monotonic() - started, 2)
 

@@ -23,6 +23,7 @@ from labctl.lab.nodes.ssh import CommandFailed, SshConfigError, SshError, run_pa
 from labctl.lab.providers.libvirt import driver
 from labctl.lab.running import RunInfo, RunningLab
 from labctl.lab.suspend import ResumeResult, resume, saved_nodes
+from labctl.lab.vms.guestclock import ClockReading
 from labctl.lab.vms.render import node_files
 from labctl.model.lab import Lab
 from labctl.observe.snapshot import NodeSnapshot
@@ -154,6 +155,8 @@ def bring_up(
                 if woke is not None:
                     result.checks += afterwake.wake_checks(run, lab, woke.result())
     finally:
+        if result.resume is not None:
+            _say_clocks(result.resume.wait_for_clocks(), progress)  # its steps use the runtime
         _finish(run, lab, result, started, owned)
     return result
 
@@ -303,7 +306,8 @@ def _after_an_interrupted_up(run: RunningLab, progress: UpProgress) -> None:
 
 def _resume_suspended(run: RunningLab, names: list[str], progress: UpProgress) -> ResumeResult | None:
     """Nodes `labctl suspend` saved come back from their saved memory (seconds), not from a
-    boot; their clocks are stepped to the host's. One that cannot is left to `vagrant up`."""
+    boot; their clocks are stepped to the host's while the lab is checked. One that cannot is
+    left to `vagrant up`."""
     saved = saved_nodes(run, names) if run.sandbox is not None else []
     if not saved:
         return None
@@ -311,12 +315,17 @@ def _resume_suspended(run: RunningLab, names: list[str], progress: UpProgress) -
     done = resume(run, saved)
     for node, error in done.failed.items():
         progress.say(f"{node} did not resume ({error}): vagrant up starts it")
-    jumps = ", ".join(c.step_words() for c in done.clocks.values() if c.after_s is not None)
-    progress.say(f"resumed in {done.seconds:.1f} s" + (f"; clocks stepped: {jumps}" if jumps else ""))
-    for node, reading in done.clocks.items():
+    progress.say(f"resumed in {done.seconds:.1f} s; clocks being stepped while the lab is checked")
+    return done
+
+
+def _say_clocks(clocks: dict[str, ClockReading], progress: UpProgress) -> None:
+    jumps = ", ".join(c.step_words() for c in clocks.values() if c.after_s is not None)
+    if jumps:
+        progress.say(f"clocks stepped: {jumps}")
+    for node, reading in clocks.items():
         if reading.error:
             progress.say(f"{node}: clock not stepped: {reading.error}")
-    return done
 
 
 def _all_running(run: RunningLab, names: list[str]) -> bool:

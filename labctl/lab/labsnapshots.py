@@ -2,7 +2,7 @@
 VM, captured at one moment. Every VM is paused first, then each is snapshotted (libvirt's
 internal qcow2 snapshot, memory included: see labctl.lab.vms.vmstate for why internal), then all
 are let go at once. A restore pauses everything, reverts every VM, lets them all go at once
-and steps their clocks; the CLI then checks the lab as `up` does.
+and starts stepping their clocks; the CLI checks the lab as `up` does meanwhile.
 
 The snapshots live in the VMs' disks, inside the sandbox (the state folder); snapshots.json
 in the state folder remembers when each was taken. `destroy` removes both with the lab."""
@@ -14,6 +14,7 @@ import logging
 import os
 import subprocess
 import time
+from concurrent.futures import Future
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -24,7 +25,7 @@ from labctl.lab.suspend import sandbox_of
 from labctl.lab.vms import vmstate
 from labctl.lab.vms.guestclock import ClockReading
 from labctl.lab.vms.virshall import error_of, virsh_all
-from labctl.lab.wakeclocks import step_clocks
+from labctl.lab.wakeclocks import step_clocks, step_clocks_meanwhile
 
 log = logging.getLogger(__name__)
 
@@ -169,13 +170,21 @@ def save(run: RunningLab, nodes: list[str], name: str, journal_left: bool) -> Sa
 class RestoreResult:
     name: str
     outcomes: list[vmstate.NodeRestore] = field(default_factory=list)
-    clocks: dict[str, ClockReading] = field(default_factory=dict)
-    seconds: float = 0.0  # pause to clocks stepped (the checks come after)
-    phases: dict[str, float] = field(default_factory=dict)  # pause, revert, resume, clocks
+    clocks: dict[str, ClockReading] = field(default_factory=dict)  # once wait_for_clocks returned
+    stepping: Future[dict[str, ClockReading]] | None = None  # the clocks' steps, under way
+    seconds: float = 0.0  # pause to every VM running and its clock read once (the checks come after)
+    phases: dict[str, float] = field(default_factory=dict)  # pause, load, revert, resume, clock reading
 
     @property
     def ok(self) -> bool:
         return all(o.ok for o in self.outcomes)
+
+    def wait_for_clocks(self) -> dict[str, ClockReading]:
+        """The clocks' readings, once their steps (which run while the lab is checked) are done."""
+        if self.stepping is not None:
+            self.clocks = self.stepping.result()
+            self.stepping = None
+        return self.clocks
 
 
 def restore(run: RunningLab, nodes: list[str], name: str, journal_left: bool) -> RestoreResult:
@@ -224,8 +233,8 @@ def restore(run: RunningLab, nodes: list[str], name: str, journal_left: bool) ->
         )
     back = [o.node for o in result.outcomes if o.resumed is None and o.reverted is None]
     if back:
-        result.clocks = step_clocks(run, back)
-    phase("clocks")
+        result.stepping = step_clocks_meanwhile(run, back)
+    phase("clock reading")
     result.seconds = round(time.monotonic() - started, 2)
     lines = vmstate.restore_lines(result.outcomes)
     log.info("snapshot restore %s: %s in %.1f s %s", name, lines, result.seconds, result.phases)

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import logging
 import time
+from concurrent.futures import Future
 from dataclasses import dataclass, field
 
 from labctl.errors import LabctlError
@@ -15,7 +16,7 @@ from labctl.lab.running import RunningLab
 from labctl.lab.vms import vmstate
 from labctl.lab.vms.guestclock import ClockReading
 from labctl.lab.vms.virshall import error_of, virsh_all
-from labctl.lab.wakeclocks import step_clocks
+from labctl.lab.wakeclocks import step_clocks_meanwhile
 
 log = logging.getLogger(__name__)
 
@@ -77,9 +78,17 @@ def suspend(run: RunningLab, nodes: list[str]) -> SuspendResult:
 class ResumeResult:
     resumed: list[str] = field(default_factory=list)
     failed: dict[str, str] = field(default_factory=dict)
-    clocks: dict[str, ClockReading] = field(default_factory=dict)
-    seconds: float = 0.0  # from the first `virsh start` to every clock stepped
+    clocks: dict[str, ClockReading] = field(default_factory=dict)  # once wait_for_clocks returned
+    stepping: Future[dict[str, ClockReading]] | None = None  # the clocks' steps, under way
+    seconds: float = 0.0  # from the first `virsh start` to every VM running and its clock read once
     start_s: float = 0.0  # the `virsh start`s alone (memory read back)
+
+    def wait_for_clocks(self) -> dict[str, ClockReading]:
+        """The clocks' readings, once their steps (which run while the lab is checked) are done."""
+        if self.stepping is not None:
+            self.clocks = self.stepping.result()
+            self.stepping = None
+        return self.clocks
 
     def to_dict(self) -> dict[str, object]:
         return {
@@ -97,7 +106,8 @@ def saved_nodes(run: RunningLab, names: list[str]) -> list[str]:
 
 
 def resume(run: RunningLab, nodes: list[str]) -> ResumeResult:
-    """Restore NODES from their managed save images at once, then step their clocks."""
+    """Restore NODES from their managed save images at once; their clocks' steps start (see
+    ResumeResult.wait_for_clocks)."""
     result = ResumeResult()
     if not nodes:
         return result
@@ -118,7 +128,7 @@ def resume(run: RunningLab, nodes: list[str]) -> ResumeResult:
         else:
             result.failed[node] = error
     if result.resumed:
-        result.clocks = step_clocks(run, result.resumed)
+        result.stepping = step_clocks_meanwhile(run, result.resumed)
     result.seconds = round(time.monotonic() - started, 2)
-    log.info("resume: %s in %.1f s; clocks %s", result.resumed, result.seconds, result.to_dict()["clocks"])
+    log.info("resume: %s in %.1f s; failed %s", result.resumed, result.seconds, result.failed)
     return result

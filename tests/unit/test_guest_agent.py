@@ -186,6 +186,22 @@ def test_guests_are_stepped_through_the_agent_all_at_once_and_one_on_time_is_lef
     assert slept == [guestagent.EXEC_POLL_S]
 
 
+def test_the_first_reading_says_which_agents_answer_before_any_clock_is_stepped():
+    """begin_stepping reads once (the caller then runs its checks through those agents) and
+    leaves the steps to the function it returns."""
+    host = [1000.0]
+    agents = FakeAgents({"b1": -300.0, "r1": -300.0, "c1": 0.02}, host)
+    agents.errors = {"labctl-dev-r1": NOT_CONNECTED}
+    answered, finish = guestagent.begin_stepping(
+        {n: f"labctl-dev-{n}" for n in ("b1", "r1", "c1")}, agents.send, clock=lambda: host[0], sleep=lambda s: None
+    )
+    assert answered == ["b1", "c1"]
+    assert agents.batches == [{"b1": "guest-get-time", "r1": "guest-get-time", "c1": "guest-get-time"}]
+    readings, fallback = finish()
+    assert fallback == ["r1"] and readings["b1"].after_s is not None and readings["c1"].after_s is None
+    assert agents.batches[1] == {"b1": "guest-exec"}
+
+
 def test_nodes_without_an_agent_are_handed_back_for_ssh():
     host = [1000.0]
     agents = FakeAgents({"b1": -300.0, "r1": -300.0, "r2": -300.0}, host)
@@ -249,9 +265,9 @@ def test_ssh_steps_only_the_nodes_the_agent_could_not(monkeypatch):
     def by_agent(calls, domains):
         asked["domains"] = domains
         asked["calls"] = calls
-        return {"b1": ClockReading("b1", -300.0, 0.01, via="agent")}, ["r1"]
+        return ["b1"], lambda: ({"b1": ClockReading("b1", -300.0, 0.01, via="agent")}, ["r1"])
 
-    monkeypatch.setattr(guestagent, "step_clocks", by_agent)
+    monkeypatch.setattr(guestagent, "begin", by_agent)
 
     def by_ssh(sessions):
         asked["stepped over ssh"] = sessions

@@ -10,7 +10,7 @@ it), wait until that exited (guest-exec-status), read again; at most MAX_STEPS s
 for the SSH way (labctl.lab.nodes.clockstep).
 
 The argv builders, reply parsers and the stepping loop are pure (the loop's virsh is injected);
-`step_clocks` runs it through each node's open virsh."""
+`begin` runs it through each node's open virsh."""
 
 from __future__ import annotations
 
@@ -295,27 +295,48 @@ class _Stepper:
         return stepped
 
 
+Finish = Callable[[], tuple[dict[str, ClockReading], list[str]]]
+
+
+def begin_stepping(
+    domains: dict[str, str],
+    send: Send,
+    clock: Callable[[], float] = time.time,
+    sleep: Callable[[float], None] = time.sleep,
+) -> tuple[list[str], Finish]:
+    """Every node of DOMAINS (node -> domain) read once, at once: the nodes whose agent answered,
+    and a function that steps and reads them the rest of the way (the caller may run it in a
+    thread while it uses the agents too): the readings, and the nodes the agent could not do."""
+    stepper = _Stepper(send, clock, sleep, {n: _Guest(dom) for n, dom in domains.items()})
+    active = stepper.read(list(domains))
+    answered = [n for n, guest in stepper.guests.items() if guest.before is not None]
+
+    def finish() -> tuple[dict[str, ClockReading], list[str]]:
+        nonlocal active
+        while active:
+            active = stepper.read(stepper.wait(stepper.step(active)))
+        readings = {n: stepper.readings[n] for n in domains if n in stepper.readings}
+        return readings, [n for n in domains if n in stepper.fallback]
+
+    return answered, finish
+
+
 def step_guest_clocks(
     domains: dict[str, str],
     send: Send,
     clock: Callable[[], float] = time.time,
     sleep: Callable[[float], None] = time.sleep,
 ) -> tuple[dict[str, ClockReading], list[str]]:
-    """Every node of DOMAINS (node -> domain) read and, when off, stepped, all nodes at once in
-    each phase: the readings of the nodes the agent did, and the nodes it could not (for SSH)."""
-    stepper = _Stepper(send, clock, sleep, {n: _Guest(dom) for n, dom in domains.items()})
-    active = list(domains)
-    while active:
-        active = stepper.wait(stepper.step(stepper.read(active)))
-    readings = {n: stepper.readings[n] for n in domains if n in stepper.readings}
-    return readings, [n for n in domains if n in stepper.fallback]
+    """Every node of DOMAINS read and, when off, stepped, all nodes at once in each phase: the
+    readings of the nodes the agent did, and the nodes it could not (for SSH)."""
+    return begin_stepping(domains, send, clock, sleep)[1]()
 
 
 Call = Callable[[list[str], float], tuple[str, str | None]]  # virsh ARGS -> (output, error)
 
 
-def step_clocks(calls: dict[str, Call], domains: dict[str, str]) -> tuple[dict[str, ClockReading], list[str]]:
-    """step_guest_clocks with CALLS (node -> its own open virsh, labctl.lab.vms.virshshell),
+def begin(calls: dict[str, Call], domains: dict[str, str]) -> tuple[list[str], Finish]:
+    """begin_stepping with CALLS (node -> its own open virsh, labctl.lab.vms.virshshell),
     every node's request at once."""
 
     def one(node: str, args: list[str]) -> Reply:
@@ -328,4 +349,4 @@ def step_clocks(calls: dict[str, Call], domains: dict[str, str]) -> tuple[dict[s
             futures = {n: pool.submit(one, n, args) for n, args in commands.items()}
             return {n: f.result() for n, f in futures.items()}
 
-    return step_guest_clocks(domains, send)
+    return begin_stepping(domains, send)
