@@ -136,6 +136,11 @@ class DaemonStore:
             return False
         members = daemon.members()
         if sig == signal.SIGKILL:
+            # Every member stopped before any is killed: keepalived's children ask for SIGTERM
+            # when their parent dies (PR_SET_PDEATHSIG), and a VRRP child that got to it between
+            # two kills sent its goodbye adverts (a "dead" master handed over in 0.6 s, CI9).
+            for member in members:
+                signal_recorded(member, signal.SIGSTOP)
             for member in members:
                 signal_recorded(member, signal.SIGKILL)
             deadline = time.monotonic() + grace
