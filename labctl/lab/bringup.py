@@ -277,6 +277,8 @@ def _up_and_provision(run: RunningLab, lab: Lab, ctx, names: list[str], progress
                     run.vagrant.up(names, on_line=on_line)
             finally:
                 vagrant_done.set()
+                if run.sandbox is not None:
+                    run.sandbox.bridges_without_stp()  # a VM booted later forwards at once
             result.timings["vagrant_up"] = round(time.monotonic() - up_started, 2)
             tail_started = time.monotonic()
             for name in names:  # nodes Vagrant had nothing to do for

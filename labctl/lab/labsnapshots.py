@@ -21,7 +21,7 @@ from typing import Any
 from labctl.errors import LabctlError
 from labctl.lab.nodes.ssh import run_parallel
 from labctl.lab.running import RunningLab
-from labctl.lab.suspend import sandbox_of
+from labctl.lab.suspend import let_go, sandbox_of
 from labctl.lab.vms import vmstate
 from labctl.lab.vms.guestclock import ClockReading
 from labctl.lab.vms.virshall import error_of, virsh_all
@@ -225,7 +225,7 @@ def restore(run: RunningLab, nodes: list[str], name: str, journal_left: bool) ->
     phase("revert")
     # Everything reverted, or paused by us and left as it was, is let go at once.
     to_resume = [n for n in nodes if reverted[n] is None or (paused.get(n, "x") is None and intact[n])]
-    resumed = _virsh_each(run, to_resume, vmstate.resume)
+    resumed = let_go(run, sandbox_of(run, "a snapshot"), {n: vmstate.domain(run.info.name, n) for n in to_resume})
     phase("resume")
     for node in nodes:
         result.outcomes.append(

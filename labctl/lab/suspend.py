@@ -100,6 +100,16 @@ class ResumeResult:
         }
 
 
+def let_go(run: RunningLab, sandbox: Sandbox, domains: dict[str, str]) -> dict[str, str | None]:
+    """Resume DOMAINS' paused VMs (node -> domain) all at once, the lab's bridges first made to
+    forward from new ports at once; node -> virsh's error or None."""
+    quieted = sandbox.bridges_without_stp()  # a resume's qemu is new, and so is its tap
+    if quieted:
+        log.info("spanning tree off on %s", ", ".join(quieted))
+    done = virsh_all(sandbox, {n: vmstate.resume(dom) for n, dom in domains.items()})
+    return {n: error_of(proc) for n, proc in done.items()}
+
+
 def saved_nodes(run: RunningLab, names: list[str]) -> list[str]:
     states = run.domain_states() or {}
     return [n for n in names if states.get(n) == SAVED]
@@ -119,10 +129,10 @@ def resume(run: RunningLab, nodes: list[str]) -> ResumeResult:
     domains = {n: vmstate.domain(run.info.name, n) for n in nodes}
     done = virsh_all(sandbox, {n: vmstate.start(dom, paused=True) for n, dom in domains.items()})
     loaded = [n for n, proc in done.items() if error_of(proc) is None]
-    let_go = virsh_all(sandbox, {n: vmstate.resume(domains[n]) for n in loaded})
+    resumed = let_go(run, sandbox, {n: domains[n] for n in loaded})
     result.start_s = round(time.monotonic() - started, 2)
     for node in nodes:
-        error = error_of(done[node]) or (error_of(let_go[node]) if node in let_go else None)
+        error = error_of(done[node]) or resumed.get(node)
         if error is None:
             result.resumed.append(node)
         else:

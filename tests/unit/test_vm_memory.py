@@ -284,3 +284,14 @@ def test_a_step_that_lands_late_is_taken_again():
     reading = clockstep.measure_and_step("b1", guest.run, clock=lambda: host[0])
     assert len(guest.commands) == 3  # read, a step left a second off, a second step
     assert reading.after_s is not None and abs(reading.after_s) < 0.01
+
+
+def test_the_bridges_whose_spanning_tree_holds_new_ports_back_are_found():
+    from labctl.lab.host.sandbox import bridges_with_stp
+
+    shown = (
+        '[{"ifname":"labctl-mgmt0","linkinfo":{"info_kind":"bridge","info_data":{"stp_state":0}}},'
+        '{"ifname":"virbr0","linkinfo":{"info_kind":"bridge","info_data":{"forward_delay":200,"stp_state":1}}}]'
+    )
+    assert bridges_with_stp(shown) == ["virbr0"]
+    assert bridges_with_stp("") == [] and bridges_with_stp("not json") == []
