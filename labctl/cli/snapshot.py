@@ -79,7 +79,7 @@ def restore_and_check(lab: Lab, lab_path: Path, name: str, out: Console, verify_
     try:
         with out.status(plain(f"restoring {name} on every VM")):
             restored = labsnapshots.restore(run, [n.name for n in lab.nodes], name, journal_left)
-            woke = afterwake.read_vrrp_meanwhile(run, lab) if restored.ok else None
+            woke = afterwake.read_vrrp_meanwhile(run, lab, restored.vrrp_recorded) if restored.ok else None
             afterwake.flush_host_neighbours(run, lab)
         for line in vmstate.restore_lines(restored.outcomes):
             out.print(line, markup=False)

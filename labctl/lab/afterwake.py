@@ -3,8 +3,9 @@ the plan: no VRRP transition after it woke up (keepalived would have seen a stal
 every ARP cache pointing each VIP at the MAC of the balancer that holds it now.
 
 VRRP: labctl-vrrp-notify writes each instance's state word to /run/labctl/vrrp/<instance> on
-every transition; the files' modification times (guest clock) are read right after the wake
-and again after the checks: any file written in between is a transition, reported.
+every transition; the files' modification times (guest clock) are read before the lab slept
+(the snapshot's record, the suspend's file) or else right after the wake, and again after the
+checks: any file written in between is a transition, reported.
 ARP: the guests' caches come back with their memory, consistent with the holders; the host
 side of the lab network (the namespace) was not asleep, so its entries for the VIPs are
 flushed on wake (a local table operation: nothing is sent) and compared after the checks,
@@ -19,7 +20,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from labctl.lab.nodes.ssh import run_parallel
 from labctl.lab.nodes.verify import Check
 from labctl.lab.running import RunningLab
-from labctl.model.lab import Lab
+from labctl.model.lab import Lab, Node
 from labctl.observe.parse import ParseError, parse_ip_addr
 
 VRRP_FILES = (
@@ -70,6 +71,30 @@ def vrrp_verdict(before: dict[str, tuple[str, str]], after: dict[str, tuple[str,
     return True, "no VRRP transition since the wake"
 
 
+Words = dict[str, dict[str, tuple[str, str]]]  # balancer -> instance -> (modification time, word)
+
+
+def words_record(words: Words) -> dict[str, dict[str, list[str]]]:
+    """WORDS as JSON keeps them (a snapshot's record, the suspend's file)."""
+    return {node: {name: [mtime, word] for name, (mtime, word) in found.items()} for node, found in words.items()}
+
+
+def words_from_record(record: object) -> Words:
+    """words_record's JSON read back; what is not in its shape is left out."""
+    words: Words = {}
+    if not isinstance(record, dict):
+        return words
+    for node, found in record.items():
+        if not isinstance(found, dict):
+            continue
+        words[str(node)] = {
+            str(name): (str(pair[0]), str(pair[1]))
+            for name, pair in found.items()
+            if isinstance(pair, list) and len(pair) == 2
+        }
+    return words
+
+
 def words_and_addresses(text: str) -> tuple[dict[str, tuple[str, str]], str]:
     """WORDS_THEN_ADDRESSES' output: the state words, and the addresses-and-links text."""
     words, _, addresses = text.partition(WORDS_MARK)
@@ -117,18 +142,22 @@ def arp_mismatches(neighbours: dict[str, str | None], holders: dict[str, str]) -
 # --- I/O ---------------------------------------------------------------------------------------
 
 
-def read_vrrp_meanwhile(run: RunningLab, lab: Lab) -> Future[dict[str, dict[str, tuple[str, str]]]]:
-    """read_vrrp in a thread of its own, while the lab's checks run (both only read): a round
-    trip less on the way from the wake to checks passed."""
+def read_vrrp_meanwhile(run: RunningLab, lab: Lab, recorded: Words | None = None) -> Future[Words]:
+    """The balancers' state words before the wake: RECORDED ones (read before the lab slept:
+    a transition right at the wake is seen too), read_vrrp after the wake for the balancers not
+    recorded, in a thread of its own while the lab's checks run (both only read)."""
+    known = {b.name: (recorded or {})[b.name] for b in lab.balancers if b.name in (recorded or {})}
+    missing = [b for b in lab.balancers if b.name not in known]
     pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="wake-vrrp")
-    future = pool.submit(read_vrrp, run, lab)
+    future = pool.submit(lambda: {**(read_vrrp(run, lab, missing) if missing else {}), **known})
     pool.shutdown(wait=False)
     return future
 
 
-def read_vrrp(run: RunningLab, lab: Lab) -> dict[str, dict[str, tuple[str, str]]]:
-    """Each reachable balancer's VRRP state files (a node that cannot be read is left out)."""
-    shells = run.shells([b.name for b in lab.balancers], wait=30.0)
+def read_vrrp(run: RunningLab, lab: Lab, balancers: list[Node] | None = None) -> Words:
+    """Each reachable balancer's VRRP state files (a node that cannot be read is left out); of
+    BALANCERS only, when given."""
+    shells = run.shells([b.name for b in (lab.balancers if balancers is None else balancers)], wait=30.0)
     done = run_parallel(shells, lambda _, opened: opened.get().run(VRRP_FILES, sudo=False, timeout=30))
     return {n: parse_vrrp_files(r.stdout) for n, r in done.items() if not isinstance(r, BaseException)}
 

@@ -22,7 +22,7 @@ from labctl.lab.nodes.snapshot import read_node_state
 from labctl.lab.nodes.ssh import CommandFailed, SshConfigError, SshError, run_parallel
 from labctl.lab.providers.libvirt import driver
 from labctl.lab.running import RunInfo, RunningLab
-from labctl.lab.suspend import ResumeResult, resume, saved_nodes
+from labctl.lab.suspend import ResumeResult, resume, saved_nodes, words_at_suspend
 from labctl.lab.vms.guestclock import ClockReading
 from labctl.lab.vms.render import node_files
 from labctl.model.lab import Lab
@@ -146,7 +146,8 @@ def bring_up(
             result.resume = _resume_suspended(run, names, progress)
             woke = None
             if result.resume is not None and result.resume.resumed:
-                woke = afterwake.read_vrrp_meanwhile(run, lab)  # judged against after the checks
+                recorded = words_at_suspend(run, result.resume.resumed)
+                woke = afterwake.read_vrrp_meanwhile(run, lab, recorded)  # judged against after the checks
                 afterwake.flush_host_neighbours(run, lab)
         _up_and_provision(run, lab, ctx, names, progress, result)
         with clock("verify"):

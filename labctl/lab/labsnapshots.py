@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from labctl.errors import LabctlError
+from labctl.lab import afterwake
 from labctl.lab.nodes.ssh import run_parallel
 from labctl.lab.running import RunningLab
 from labctl.lab.suspend import let_go, sandbox_of
@@ -141,6 +142,9 @@ def save(run: RunningLab, nodes: list[str], name: str, journal_left: bool) -> Sa
         raise LabctlError(f"snapshot {name} exists", fix=f"`labctl snapshot delete {name}` first, or another name")
     result = SaveResult(name)
     result.stopped = stop_leftovers(run, nodes)
+    # The balancers' state words as the snapshot will hold them: a restore judges against these,
+    # so a transition right at its wake is seen too.
+    words = afterwake.read_vrrp(run, run.lab, [b for b in run.lab.balancers if b.name in nodes]) if run.lab else {}
     started = time.monotonic()
     paused = [n for n, error in _virsh_each(run, nodes, vmstate.pause).items() if error is None]
     try:
@@ -159,7 +163,12 @@ def save(run: RunningLab, nodes: list[str], name: str, journal_left: bool) -> Sa
     result.clocks = step_clocks(run, paused)
     if not result.failed:
         records = read_records(run)
-        records[name] = {"created": time.time(), "nodes": nodes, "seconds": result.paused_s}
+        records[name] = {
+            "created": time.time(),
+            "nodes": nodes,
+            "seconds": result.paused_s,
+            "vrrp": afterwake.words_record(words),
+        }
         _write_records(run, records)
     result.seconds = round(time.monotonic() - started, 2)
     log.info("snapshot save %s: %.1f s; failed %s", name, result.seconds, result.failed)
@@ -172,6 +181,7 @@ class RestoreResult:
     outcomes: list[vmstate.NodeRestore] = field(default_factory=list)
     clocks: dict[str, ClockReading] = field(default_factory=dict)  # once wait_for_clocks returned
     stepping: Future[dict[str, ClockReading]] | None = None  # the clocks' steps, under way
+    vrrp_recorded: afterwake.Words = field(default_factory=dict)  # the restored balancers' words at the save
     seconds: float = 0.0  # pause to every VM running and its clock read once (the checks come after)
     phases: dict[str, float] = field(default_factory=dict)  # pause, load, revert, resume, clock reading
 
@@ -234,6 +244,8 @@ def restore(run: RunningLab, nodes: list[str], name: str, journal_left: bool) ->
     back = [o.node for o in result.outcomes if o.resumed is None and o.reverted is None]
     if back:
         result.stepping = step_clocks_meanwhile(run, back)
+    recorded = afterwake.words_from_record(read_records(run).get(name, {}).get("vrrp"))
+    result.vrrp_recorded = {n: words for n, words in recorded.items() if n in back}
     phase("clock reading")
     result.seconds = round(time.monotonic() - started, 2)
     lines = vmstate.restore_lines(result.outcomes)

@@ -5,12 +5,14 @@ before the saves, let go together after the restores, so the lab stops and wakes
 
 from __future__ import annotations
 
+import json
 import logging
 import time
 from concurrent.futures import Future
 from dataclasses import dataclass, field
 
 from labctl.errors import LabctlError
+from labctl.lab import afterwake
 from labctl.lab.host.sandbox import Sandbox
 from labctl.lab.running import RunningLab
 from labctl.lab.vms import vmstate
@@ -21,6 +23,7 @@ from labctl.lab.wakeclocks import step_clocks_meanwhile
 log = logging.getLogger(__name__)
 
 SAVED = "saved"  # `virsh list --all --managed-save`'s state for a suspended domain
+SLEEP_WORDS = "vrrp-at-suspend.json"  # the balancers' VRRP state words as `suspend` found them
 
 
 def sandbox_of(run: RunningLab, what: str) -> Sandbox:
@@ -52,6 +55,11 @@ def suspend(run: RunningLab, nodes: list[str]) -> SuspendResult:
     for node in nodes:
         if node not in running:
             result.skipped[node] = states.get(node, "not created")
+    # The balancers' state words as they go to sleep: the resume judges against these, so a
+    # transition right at its wake is seen too.
+    asleep = [b for b in run.lab.balancers if b.name in running] if run.lab is not None else []
+    words = afterwake.read_vrrp(run, run.lab, asleep) if run.lab is not None and asleep else {}
+    run.state.write(SLEEP_WORDS, json.dumps(afterwake.words_record(words), indent=2) + "\n", 0o644)
     started = time.monotonic()
     for node in running:
         run.drop_session(node)  # its TCP connections would not survive the sleep anyway
@@ -108,6 +116,15 @@ def let_go(run: RunningLab, sandbox: Sandbox, domains: dict[str, str]) -> dict[s
         log.info("spanning tree off on %s", ", ".join(quieted))
     done = virsh_all(sandbox, {n: vmstate.resume(dom) for n, dom in domains.items()})
     return {n: error_of(proc) for n, proc in done.items()}
+
+
+def words_at_suspend(run: RunningLab, nodes: list[str]) -> afterwake.Words:
+    """What `suspend` recorded of NODES' state words (nothing for a node it did not suspend)."""
+    try:
+        record = json.loads(run.state.read(SLEEP_WORDS) or "{}")
+    except ValueError:
+        return {}
+    return {n: words for n, words in afterwake.words_from_record(record).items() if n in nodes}
 
 
 def saved_nodes(run: RunningLab, names: list[str]) -> list[str]:

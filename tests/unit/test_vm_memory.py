@@ -4,6 +4,8 @@ and in tests/e2e/test_snapshots.py."""
 
 from __future__ import annotations
 
+import json
+
 from labctl.lab.nodes import clockstep
 from labctl.lab.nodes.ssh import CommandResult
 from labctl.lab.vms import vmstate
@@ -295,3 +297,23 @@ def test_the_bridges_whose_spanning_tree_holds_new_ports_back_are_found():
     )
     assert bridges_with_stp(shown) == ["virbr0"]
     assert bridges_with_stp("") == [] and bridges_with_stp("not json") == []
+
+
+def test_state_words_read_before_the_sleep_are_kept_as_json_and_judged_against_after_the_wake():
+    from types import SimpleNamespace
+
+    from labctl.lab import afterwake
+
+    words = {"b1": {"VI_1": ("1733160000.250000000", "MASTER")}, "b2": {"VI_1": ("1733159990.5", "BACKUP")}}
+    record = json.loads(json.dumps(afterwake.words_record(words)))
+    assert afterwake.words_from_record(record) == words
+    assert afterwake.words_from_record({"b1": {"VI_1": "MASTER"}, "b2": "x"}) == {"b1": {}}
+    assert afterwake.words_from_record(None) == {}
+    # Every balancer recorded: nothing is read after the wake (a round trip less), and a word
+    # written at the wake itself is a transition.
+    lab = SimpleNamespace(balancers=[SimpleNamespace(name="b1"), SimpleNamespace(name="b2")])
+    run = SimpleNamespace(shells=lambda *a, **k: (_ for _ in ()).throw(AssertionError("read after the wake")))
+    before = afterwake.read_vrrp_meanwhile(run, lab, words).result()  # type: ignore[arg-type]
+    assert before == words
+    after = {**words, "b2": {"VI_1": ("1733160042.1", "BACKUP")}}
+    assert afterwake.vrrp_verdict(before["b2"], after["b2"]) == (False, "transitions since the wake: VI_1 BACKUP again")
