@@ -161,3 +161,29 @@ def test_a_record_whose_number_names_another_process_now_selects_nothing():
     finally:
         newcomer.kill()
         newcomer.wait()
+
+
+def test_a_box_meta_left_empty_by_a_killed_up_is_removed_so_vagrant_runs_again(tmp_path):
+    """Vagrant rewrites each machine's box_meta at every `up`; one killed meanwhile left it
+    empty and every vagrant command died in Ruby's JSON parser (CI10). The real vagrant here:
+    `vagrant status` fails on the empty file, and runs once stop_leftovers has removed it."""
+    vagrant, state = _lab_vagrant(tmp_path)
+    render = state.root / "render"
+    vagrantfile = 'Vagrant.configure("2") do |c|\n  c.vm.define "b1" do |b|\n    b.vm.box = "x"\n  end\nend\n'
+    (render / "Vagrantfile").write_text(vagrantfile)
+    data = render / ".vagrant" / "machines" / "b1" / vagrant.provider
+    data.mkdir(parents=True)
+    (data / "box_meta").write_text("")
+    good = render / ".vagrant" / "machines" / "b2" / vagrant.provider
+    good.mkdir(parents=True)
+    (good / "box_meta").write_text('{"name": "x", "version": "0"}')
+    env = {**os.environ, "VAGRANT_HOME": str(tmp_path / "vagrant.d"), "VAGRANT_CHECKPOINT_DISABLE": "1"}
+
+    def status() -> subprocess.CompletedProcess[str]:
+        return subprocess.run(["vagrant", "status", "b1"], cwd=render, env=env, capture_output=True, text=True)
+
+    failed = status()
+    assert failed.returncode != 0 and "JSON::ParserError" in failed.stderr
+    vagrant.stop_leftovers()
+    assert not (data / "box_meta").exists() and (good / "box_meta").exists()
+    assert status().returncode == 0

@@ -261,8 +261,27 @@ class LabVagrant:
         """True when the last `vagrant up` of this lab did not end in success."""
         return self.state is not None and self.state.read(self._record_name("up")) is not None
 
+    def drop_damaged_box_meta(self) -> list[str]:
+        """Each machine's box_meta that is not JSON, removed; the machines it was for. Vagrant
+        rewrites that file at every `up` (StoreBoxMetadata): one killed meanwhile left it empty,
+        and every vagrant command then died parsing it (CI10, after an `up` killed outright).
+        Without it Vagrant takes the box the Vagrantfile names, and writes the file again."""
+        dropped = []
+        for meta in sorted((self.root / ".vagrant" / "machines").glob(f"*/{self.provider}/box_meta")):
+            try:
+                json.loads(meta.read_text())
+            except ValueError:
+                meta.unlink(missing_ok=True)
+                dropped.append(meta.parent.parent.name)
+            except OSError:
+                continue
+        if dropped:
+            log.warning("Vagrant's box_meta of %s was damaged: removed", ", ".join(dropped))
+        return dropped
+
     def stop_leftovers(self) -> list[str]:
-        """Stop what still runs of vagrant commands started by an earlier labctl; their names."""
+        """Stop what still runs of vagrant commands started by an earlier labctl; their names.
+        What one killed outright left damaged in this folder's .vagrant is repaired too."""
         stopped: list[str] = []
         if self.state is None:
             return stopped
@@ -277,6 +296,7 @@ class LabVagrant:
                 stopped.append(what)
             if what != "up":
                 self._forget(what)
+        self.drop_damaged_box_meta()  # no vagrant of ours writes it any more
         return stopped
 
     def _stream(self, args: list[str], on_line: Callable[[str, str], None] | None, what: str) -> None:
