@@ -16,6 +16,7 @@ import base64
 import logging
 import time
 from collections.abc import Callable
+from typing import TypeVar
 
 from labctl.lab.nodes.ssh import CommandFailed, CommandResult, SshError, command_line
 from labctl.lab.vms.guestagent import (
@@ -29,6 +30,7 @@ from labctl.lab.vms.guestagent import (
 )
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 SHELL = "/bin/sh"
 # The agent's own environment is systemd's for a service: no HOME, no locale. Commands get
@@ -92,22 +94,10 @@ class AgentShell:
             too_many = f"{len(stdin)} bytes of input are more than the guest agent takes ({MAX_STDIN})"
             raise AgentError(f"{self.node}: {too_many}")
         started = self._clock()
-        out, error = self._call(exec_request(self.dom, command, stdin), CALL_TIMEOUT_S)
-        try:
-            if error is not None:
-                raise AgentReplyError(error)
-            pid = parse_pid(out)
-        except AgentReplyError as exc:
-            raise AgentError(f"{self.node}: the guest agent did not start the command: {exc}") from exc
+        pid = self._ask(exec_request(self.dom, command, stdin), parse_pid, "did not start the command")
         deadline = started + timeout
         while True:
-            out, error = self._call(exec_status(self.dom, pid), CALL_TIMEOUT_S)
-            try:
-                if error is not None:
-                    raise AgentReplyError(error)
-                status = parse_status(out)
-            except AgentReplyError as exc:
-                raise AgentError(f"{self.node}: the guest agent lost the command: {exc}") from exc
+            status = self._ask(exec_status(self.dom, pid), parse_status, "lost the command")
             if status.exited:
                 result = result_of(self.node, argv, command, status, self._clock() - started)
                 break
@@ -119,3 +109,13 @@ class AgentShell:
         if check and result.rc != 0:
             raise CommandFailed(result)
         return result
+
+    def _ask(self, request: list[str], parse: Callable[[str], T], failing: str) -> T:
+        """One agent request, its reply parsed; AgentError (saying the agent FAILING) otherwise."""
+        out, error = self._call(request, CALL_TIMEOUT_S)
+        try:
+            if error is not None:
+                raise AgentReplyError(error)
+            return parse(out)
+        except AgentReplyError as exc:
+            raise AgentError(f"{self.node}: the guest agent {failing}: {exc}") from exc
